@@ -1,0 +1,11 @@
+//! linkpatrol inspects the core links of a service system: it reads a topology of services and
+//! their strong and weak dependencies, probes them, computes what any single failure takes down,
+//! and draws the result.
+//!
+//! The crate follows the pipeline: [`topology`] (load and validate the file) → [`analysis`]
+//! (failure propagation, SPOFs, risks) → [`probe`] (live checks) → [`report`] (every output).
+//! A stage never imports a later one. [`state`] is the vocabulary they share.
+
+pub mod report;
+pub mod state;
+pub mod topology;
