@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The whole test suite: prepares the machine (packages, services, test roles), then runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+bash scripts/test-env.sh
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --all-targets --no-fail-fast
+else
+  cargo test --all-targets --no-fail-fast
+fi
+cargo test --doc --quiet
