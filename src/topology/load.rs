@@ -413,6 +413,8 @@ fn friendly_message(message: &str) -> String {
         ("invalid u16", "expected a whole number"),
         ("invalid i64", "expected a whole number"),
         ("invalid bool", "expected `true` or `false`"),
+        ("expected mapping start", "wrong type: expected a mapping"),
+        ("expected sequence start", "wrong type: expected a list"),
     ] {
         m = m.replace(from, to);
     }
@@ -467,5 +469,223 @@ impl fmt::Display for Loaded {
             self.topology.services.len(),
             self.topology.links.len()
         )
+    }
+}
+
+/// Helpers for the error-case tests of `load` and `validate`.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::{LoadError, Loaded, load_str_with_env};
+    use crate::diag::Diagnostic;
+
+    /// Five lines that make a valid file once a service `a` follows; services start on line 6.
+    pub const HEAD: &str = "version: 1\nname: t\nlinks:\n  l: {entry: a}\nservices:\n";
+
+    /// The test environment: `DB_PW` and `EMPTY` are set, nothing else.
+    pub fn env(name: &str) -> Option<String> {
+        match name {
+            "DB_PW" => Some("hunter2".into()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        }
+    }
+
+    pub fn load(src: &str) -> Result<Loaded, LoadError> {
+        load_str_with_env(src, "t.yaml", &env)
+    }
+
+    /// Every diagnostic of loading `src`; panics if it loads without any.
+    pub fn diagnostics(src: &str) -> Vec<Diagnostic> {
+        match load(src) {
+            Ok(l) => l.warnings.items,
+            Err(LoadError::Invalid(d)) => d.items,
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+
+    /// Asserts that `src` fails to load with a diagnostic of `code` at `line:column` whose
+    /// message contains `msg` (and whose help is `help`, if given).
+    pub fn assert_error(src: &str, code: &str, line: u32, column: u32, msg: &str, help: Option<&str>) {
+        let result = load(src);
+        let diags = match &result {
+            Err(LoadError::Invalid(d)) => d.items.clone(),
+            Ok(l) => panic!("expected `{code}`, but it loaded (warnings: {:?})", l.warnings.items),
+            Err(e) => panic!("unexpected {e}"),
+        };
+        let Some(d) = diags.iter().find(|d| d.code.as_str() == code) else {
+            panic!("no `{code}` among {diags:#?}");
+        };
+        let span = d.span.unwrap_or_else(|| panic!("`{code}` has no location: {d:#?}"));
+        assert_eq!((span.line, span.column), (line, column), "location of {d:#?}");
+        assert!(d.message.contains(msg), "message {:?} lacks {msg:?}", d.message);
+        if let Some(h) = help {
+            assert_eq!(d.help.as_deref(), Some(h), "help of {d:#?}");
+        }
+        // The Display of the error names file:line:column.
+        let shown = result.unwrap_err().to_string();
+        assert!(shown.contains(&format!("t.yaml:{line}:{column}: error[{code}]")), "{shown}");
+    }
+
+    /// `error_case!(name, yaml, "code", line, column, "message part" [, help = "…"])`.
+    macro_rules! error_case {
+        ($name:ident, $src:expr, $code:literal, $line:literal, $col:literal, $msg:literal) => {
+            #[test]
+            fn $name() {
+                $crate::topology::load::test_support::assert_error(
+                    &$src, $code, $line, $col, $msg, None,
+                );
+            }
+        };
+        ($name:ident, $src:expr, $code:literal, $line:literal, $col:literal, $msg:literal, help = $help:literal) => {
+            #[test]
+            fn $name() {
+                $crate::topology::load::test_support::assert_error(
+                    &$src, $code, $line, $col, $msg, Some($help),
+                );
+            }
+        };
+    }
+    pub(crate) use error_case;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::{HEAD, diagnostics, error_case, load};
+    use super::*;
+
+    fn with_head(body: &str) -> String {
+        format!("{HEAD}{body}")
+    }
+
+    error_case!(yaml_syntax, with_head("  a: [\n"), "yaml-syntax", 6, 6, "");
+    error_case!(
+        unknown_key_with_suggestion,
+        with_head("  a:\n    ownr: x\n"),
+        "unknown-key", 7, 5, "unknown key `ownr`",
+        help = "did you mean `owner`?"
+    );
+    error_case!(
+        unknown_top_level_key,
+        "version: 1\nname: t\nservics: {}\n",
+        "unknown-key", 3, 1, "unknown key `servics`",
+        help = "did you mean `services`?"
+    );
+    error_case!(wrong_type_number, with_head("  a:\n    replicas: many\n"), "wrong-type", 7, 15, "whole number");
+    error_case!(wrong_type_mapping, with_head("  a: [1, 2]\n"), "wrong-type", 6, 6, "expected a mapping");
+    error_case!(wrong_type_top_level, "- a\n- b\n", "wrong-type", 1, 1, "expected a mapping");
+    error_case!(duplicate_service, with_head("  a: {}\n  a: {}\n"), "duplicate-key", 7, 3, "`a`");
+    error_case!(
+        duplicate_link,
+        "version: 1\nname: t\nlinks:\n  l: {entry: a}\n  l: {entry: a}\nservices:\n  a: {}\n",
+        "duplicate-key", 5, 3, "`l`"
+    );
+    error_case!(duplicate_field, with_head("  a:\n    owner: x\n    owner: y\n"), "duplicate-key", 8, 5, "`owner`");
+    error_case!(missing_link_entry, "version: 1\nname: t\nlinks:\n  l: {description: x}\nservices:\n  a: {}\n", "missing-key", 4, 7, "`entry`");
+    error_case!(missing_services, "version: 1\nname: t\n", "missing-key", 1, 1, "`services`");
+    error_case!(empty_file, "", "empty-file", 1, 1, "empty");
+    error_case!(comment_only_file, "# nothing here\n\n", "empty-file", 1, 1, "empty");
+    error_case!(
+        unknown_record_type,
+        with_head("  a:\n    probe: {dns: {name: x.test, type: AAA}}\n"),
+        "unknown-value", 7, 39, "`AAA`",
+        help = "did you mean `AAAA`?"
+    );
+    error_case!(risk_not_off, "version: 1\nname: t\nservices: {a: {}}\nrisks:\n  spof: maybe\n", "wrong-type", 5, 3, "maybe");
+
+    #[test]
+    fn every_structural_error_is_reported_at_once() {
+        let src = with_head(
+            "  a:\n    ownr: x\n  b:\n    replicas: many\n  c:\n    depends_on: {a: strong}\nlinks2: {}\n",
+        );
+        let d = diagnostics(&src);
+        let got: Vec<(&str, u32)> = d
+            .iter()
+            .map(|d| (d.code.as_str(), d.span.unwrap().line))
+            .collect();
+        assert_eq!(
+            got,
+            [("unknown-key", 7), ("wrong-type", 9), ("unknown-key", 12)],
+            "{d:#?}"
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_not_merged() {
+        // serde_yaml and friends keep the last of two duplicate services silently.
+        let src = with_head("  a:\n    owner: first\n  b: {}\n  a:\n    owner: second\n");
+        let d = diagnostics(&src);
+        assert_eq!(d.len(), 1, "{d:#?}");
+        assert_eq!(d[0].code, Code::DuplicateKey);
+        assert_eq!(d[0].span.unwrap().line, 9);
+    }
+
+    #[test]
+    fn alias_bomb_is_refused() {
+        // Nine levels of nine-fold aliases: 9^9 = 387M nodes if expanded.
+        let mut src = String::from(
+            "version: 1\nname: bomb\nservices:\n  a:\n    probe:\n      http:\n        url: http://x\n        expect:\n          json:\n            \"$.a\": &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n",
+        );
+        let mut prev = 'a';
+        for c in 'b'..='i' {
+            src.push_str(&format!(
+                "            \"$.{c}\": &{c} [{}]\n",
+                vec![format!("*{prev}"); 9].join(", ")
+            ));
+            prev = c;
+        }
+        let d = diagnostics(&src);
+        assert_eq!(d.len(), 1, "{d:#?}");
+        assert_eq!(d[0].code, Code::YamlTooComplex);
+        assert!(d[0].span.is_some());
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let src = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        let d = diagnostics(&src);
+        assert_eq!(d.len(), 1);
+        assert!(matches!(d[0].code, Code::YamlTooComplex | Code::YamlSyntax), "{d:#?}");
+    }
+
+    #[test]
+    fn non_utf8_file_is_located() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.yaml");
+        std::fs::write(&path, b"version: 1\nname: caf\xe9\n").unwrap();
+        let err = load_file(&path).unwrap_err();
+        let d = &err.diagnostics().unwrap().items[0];
+        assert_eq!(d.code, Code::NotUtf8);
+        let s = d.span.unwrap();
+        assert_eq!((s.line, s.column), (2, 10));
+        assert!(err.to_string().contains("t.yaml:2:10: error[not-utf8]"), "{err}");
+    }
+
+    #[test]
+    fn missing_file_is_a_read_error() {
+        let err = load_file(Path::new("/nonexistent/topology.yaml")).unwrap_err();
+        assert!(matches!(err, LoadError::Read { .. }));
+        assert!(err.to_string().starts_with("cannot read `/nonexistent/topology.yaml`"), "{err}");
+    }
+
+    #[test]
+    fn rendered_diagnostics_underline_the_offending_text() {
+        let err = load(&with_head("  a:\n    ownr: x\n")).unwrap_err();
+        let text = err.diagnostics().unwrap().render(false);
+        assert!(text.contains("unknown key `ownr`"), "{text}");
+        assert!(text.contains("[t.yaml:7:5]"), "{text}");
+        assert!(text.contains("────"), "{text}");
+        assert!(text.contains("did you mean `owner`?"), "{text}");
+        assert!(!text.contains('\u{1b}'), "no colour asked: {text}");
+    }
+
+    #[test]
+    fn bundled_topology_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("topology.yaml");
+        let loaded = load_file_with_warnings(&path).unwrap();
+        assert!(loaded.warnings.is_empty(), "{}", loaded.warnings);
+        let t = &loaded.topology;
+        assert_eq!(t.name, "takeaway-isv");
+        assert_eq!(t.links.len(), 3);
+        assert_eq!(t.services.len(), 14);
     }
 }
