@@ -679,7 +679,8 @@ impl JsonSchema for RawRisk {
     }
     fn json_schema(generator: &mut SchemaGenerator) -> Schema {
         let settings = generator.subschema_for::<RawRiskSettings>();
-        json_schema!({ "anyOf": [ { "const": "off" }, settings ] })
+        // `off` is a string in YAML 1.2 and `false` in YAML 1.1 readers; accept both.
+        json_schema!({ "anyOf": [ { "enum": ["off", false] }, settings ] })
     }
 }
 
