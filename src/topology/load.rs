@@ -84,9 +84,15 @@ pub fn load_file_with_warnings(path: &Path) -> Result<Loaded, LoadError> {
         path: origin.clone(),
         cause,
     })?;
-    match String::from_utf8(bytes) {
-        Ok(source) => load_str_with_warnings(&source, &origin),
-        Err(e) => Err(not_utf8(&origin, e.as_bytes(), e.utf8_error())),
+    load_bytes(&bytes, &origin)
+}
+
+/// Like [`load_str_with_warnings`] for raw bytes: input that is not UTF-8 gets a located
+/// `not-utf8` error.
+pub fn load_bytes(bytes: &[u8], origin: &str) -> Result<Loaded, LoadError> {
+    match std::str::from_utf8(bytes) {
+        Ok(source) => load_str_with_warnings(source, origin),
+        Err(e) => Err(not_utf8(origin, bytes, e)),
     }
 }
 
