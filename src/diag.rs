@@ -1,0 +1,447 @@
+//! Diagnostics: every problem the loader finds in a topology file, located and explained.
+//!
+//! A [`Diagnostic`] has a stable kebab-case [`Code`] (tests, scripts and users can rely on it),
+//! a [`Severity`], a one-line message, an optional [`Span`] into the source (file:line:column and
+//! the byte range to underline), a label for the underline ("expected …") and an optional help
+//! ("did you mean `order-db`?"). [`Diagnostics`] owns the source text and renders a whole batch,
+//! either as one line per problem (its `Display`, for logs and `LoadError`) or as underlined
+//! snippets through miette ([`Diagnostics::render`], for people at a terminal).
+//!
+//! Neighbours: produced by `topology::load` and `topology::validate`; printed by
+//! `commands::validate` and every other command that loads a file.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// How bad a diagnostic is. Only errors make loading fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// Loading goes on; the topology is probably not what was meant.
+    Warning,
+    /// The file is rejected.
+    Error,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Warning => "warning",
+            Self::Error => "error",
+        })
+    }
+}
+
+macro_rules! codes {
+    ($( $(#[$doc:meta])* $variant:ident = $id:literal, $desc:literal; )*) => {
+        /// Stable identifier of a kind of problem. The kebab-case id never changes meaning.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Code {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl Code {
+            /// Every code, in declaration order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant),*];
+
+            /// The stable kebab-case id, e.g. `unknown-service`.
+            pub fn as_str(self) -> &'static str {
+                match self { $( Code::$variant => $id, )* }
+            }
+
+            /// One sentence on what the code means.
+            pub fn description(self) -> &'static str {
+                match self { $( Code::$variant => $desc, )* }
+            }
+        }
+    };
+}
+
+codes! {
+    /// The YAML itself does not parse.
+    YamlSyntax = "yaml-syntax", "the file is not well-formed YAML";
+    /// Too many nodes, aliases or nesting levels (alias bombs).
+    YamlTooComplex = "yaml-too-complex", "the YAML exceeds the parser's budget (nesting, nodes or alias expansion)";
+    /// Nothing but whitespace and comments.
+    EmptyFile = "empty-file", "the file holds no topology";
+    /// Bytes that are not UTF-8.
+    NotUtf8 = "not-utf8", "the file is not valid UTF-8";
+    /// A key the format does not know (typo).
+    UnknownKey = "unknown-key", "a key that the topology format does not define";
+    /// A required key is absent.
+    MissingKey = "missing-key", "a required key is missing";
+    /// A value of the wrong type (text for a number, list for a map, …).
+    WrongType = "wrong-type", "a value has the wrong type";
+    /// A value outside a fixed set (record type, severity).
+    UnknownValue = "unknown-value", "a value is not one of the allowed words";
+    /// The same key twice in one mapping (duplicate services, links, fields).
+    DuplicateKey = "duplicate-key", "a mapping has the same key twice";
+    /// `version:` other than 1.
+    UnsupportedVersion = "unsupported-version", "the file's `version` is not supported";
+    /// A duration that does not parse.
+    BadDuration = "bad-duration", "a duration is not of the form `250ms`, `2s`, `1m` or `1h`";
+    /// A zero duration where time must pass.
+    ZeroDuration = "zero-duration", "a duration is zero";
+    /// A count that must be at least 1 is 0.
+    ZeroCount = "zero-count", "a count that must be at least 1 is 0";
+    /// Strength other than `strong` or `weak`.
+    UnknownStrength = "unknown-strength", "a dependency strength is neither `strong` nor `weak`";
+    /// A reference to a service that is not declared.
+    UnknownService = "unknown-service", "a reference names a service that is not declared";
+    /// A service depends on itself.
+    SelfDependency = "self-dependency", "a service depends on itself";
+    /// `any_of: []`.
+    EmptyAnyOf = "empty-any-of", "an any_of group has no members";
+    /// A service listed twice in one any_of group.
+    DuplicateMember = "duplicate-member", "an any_of group lists a service twice";
+    /// `min` of a group is 0 or larger than the group.
+    BadGroupMin = "bad-group-min", "an any_of group's `min` is 0 or larger than the group";
+    /// `min` without `any_of`.
+    MinWithoutAnyOf = "min-without-any-of", "`min` is set on a dependency that is not an any_of group";
+    /// `min_healthy` is 0 or larger than the instance count.
+    BadMinHealthy = "bad-min-healthy", "`min_healthy` is 0 or larger than the number of instances";
+    /// `replicas:` and `instances:` together.
+    ReplicasWithInstances = "replicas-with-instances", "a service sets both `replicas` and `instances`";
+    /// `replicas: 0` or `instances: []`.
+    NoInstances = "no-instances", "a service declares zero instances";
+    /// Two instances of one service with the same name.
+    DuplicateInstance = "duplicate-instance", "two instances of a service have the same name";
+    /// A label key that collides with `zone` or `host`.
+    ReservedLabel = "reserved-label", "a label uses the reserved key `zone` or `host`";
+    /// `${VAR}` names a variable that is not set.
+    MissingEnvVar = "missing-env-var", "an environment variable referenced with `${VAR}` is not set";
+    /// `${` without a valid name and `}`.
+    BadInterpolation = "bad-interpolation", "a `${…}` reference is malformed";
+    /// A probe with no type or with two types.
+    ProbeType = "probe-type", "a probe must name exactly one type";
+    /// A probe uses `{address}` but the instance has no address.
+    MissingAddress = "missing-address", "a probe uses `{address}` but an instance has no address";
+    /// `body_regex:` does not compile.
+    BadRegex = "bad-regex", "a regular expression does not compile";
+    /// An HTTP status outside 100..=599.
+    BadStatus = "bad-status", "an HTTP status code is outside 100–599";
+    /// A JSON path not starting at `$`.
+    BadJsonPath = "bad-json-path", "a JSON path does not start with `$`";
+    /// A URL with the wrong scheme.
+    BadUrl = "bad-url", "a URL does not have the scheme the probe needs";
+    /// An HTTP method that is not a token.
+    BadMethod = "bad-method", "an HTTP method is not a valid token";
+    /// A Prometheus `expect:` that is not `OP NUMBER`.
+    BadExpect = "bad-expect", "a Prometheus `expect` is not a comparison like `< 0.01`";
+    /// `exec: { command: "" }`.
+    EmptyCommand = "empty-command", "an exec probe has no command";
+    /// A rule id under `risks:` that does not exist.
+    UnknownRiskRule = "unknown-risk-rule", "a key under `risks` is not a risk rule id";
+    /// An option given to a risk rule that does not take it.
+    RiskOptionNotApplicable = "risk-option-not-applicable", "a risk rule option belongs to another rule";
+    /// A service that no link reaches (warning).
+    UnreachableService = "unreachable-service", "a service is not reachable from any link's entry";
+    /// No `links:` at all (warning).
+    NoLinks = "no-links", "the topology declares no core links, so nothing is analysed per link";
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A place in the source: 1-based line and column (in characters) and the byte range to underline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Span {
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column, in characters.
+    pub column: u32,
+    /// Byte offset of the start.
+    pub offset: usize,
+    /// Length in bytes (0 = a point).
+    pub len: usize,
+}
+
+/// One problem found in a topology file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// What kind of problem.
+    pub code: Code,
+    /// Error or warning.
+    pub severity: Severity,
+    /// One line, lowercase, user values in backticks.
+    pub message: String,
+    /// Where; `None` only for problems about the whole file.
+    pub span: Option<Span>,
+    /// Shown under the underlined text: usually what was expected.
+    pub label: Option<String>,
+    /// A suggestion, e.g. "did you mean `order-db`?".
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// An error with a message and a place.
+    pub fn error(code: Code, span: Option<Span>, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            severity: Severity::Error,
+            message: message.into(),
+            span,
+            label: None,
+            help: None,
+        }
+    }
+
+    /// A warning with a message and a place.
+    pub fn warning(code: Code, span: Option<Span>, message: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Warning,
+            ..Self::error(code, span, message)
+        }
+    }
+
+    /// Sets the text shown under the underline.
+    #[must_use]
+    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    /// Sets the help line.
+    #[must_use]
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Adds "did you mean `x`?" when a candidate is close enough to `wrong`.
+    #[must_use]
+    pub fn with_suggestion<'a>(
+        self,
+        wrong: &str,
+        candidates: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
+        match closest(wrong, candidates) {
+            Some(best) => self.with_help(format!("did you mean `{best}`?")),
+            None => self,
+        }
+    }
+}
+
+/// The candidate closest to `wrong`, if it is close enough to be a plausible typo.
+pub fn closest<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let wrong_len = wrong.chars().count();
+    let mut best: Option<(f64, &str)> = None;
+    for c in candidates {
+        if c == wrong {
+            continue;
+        }
+        let score = strsim::jaro_winkler(wrong, c);
+        let dist = strsim::levenshtein(wrong, c);
+        // Accept near misses: high similarity, or a small edit distance relative to the length.
+        let plausible = score >= 0.85 || (dist <= 2 && wrong_len > 2) || dist * 3 <= wrong_len;
+        if plausible && best.is_none_or(|(s, b)| score > s || (score == s && c < b)) {
+            best = Some((score, c));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+/// A batch of diagnostics with the source they point into.
+#[derive(Clone)]
+pub struct Diagnostics {
+    /// The file name (or `<stdin>`, or a test label) shown in locations.
+    pub origin: String,
+    source: Arc<str>,
+    /// The problems, in file order.
+    pub items: Vec<Diagnostic>,
+}
+
+impl fmt::Debug for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Diagnostics")
+            .field("origin", &self.origin)
+            .field("items", &self.items)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Diagnostics {
+    /// Wraps `items` (sorted here by position, then code) with their source.
+    pub fn new(origin: impl Into<String>, source: Arc<str>, mut items: Vec<Diagnostic>) -> Self {
+        items.sort_by(|a, b| {
+            let pos = |d: &Diagnostic| d.span.map_or((0, 0, 0), |s| (s.line, s.column, s.offset));
+            pos(a)
+                .cmp(&pos(b))
+                .then(b.severity.cmp(&a.severity))
+                .then(a.code.cmp(&b.code))
+                .then(a.message.cmp(&b.message))
+        });
+        items.dedup();
+        Self {
+            origin: origin.into(),
+            source,
+            items,
+        }
+    }
+
+    /// No diagnostics at all.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Number of diagnostics.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// The errors.
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.items.iter().filter(|d| d.severity == Severity::Error)
+    }
+
+    /// The warnings.
+    pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.items.iter().filter(|d| d.severity == Severity::Warning)
+    }
+
+    /// Whether any item is an error.
+    pub fn has_errors(&self) -> bool {
+        self.errors().next().is_some()
+    }
+
+    /// The source text the spans point into.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// `origin:line:column`, or just `origin` without a span.
+    pub fn location(&self, d: &Diagnostic) -> String {
+        match d.span {
+            Some(s) => format!("{}:{}:{}", self.origin, s.line, s.column),
+            None => self.origin.clone(),
+        }
+    }
+
+    /// Every diagnostic as a snippet with the offending text underlined (miette's graphical
+    /// report), separated by blank lines. `color` adds ANSI colours; without it the output is
+    /// plain Unicode text, stable enough for snapshots.
+    pub fn render(&self, color: bool) -> String {
+        use miette::{GraphicalReportHandler, GraphicalTheme};
+        let theme = if color {
+            GraphicalTheme::unicode()
+        } else {
+            GraphicalTheme::unicode_nocolor()
+        };
+        let handler = GraphicalReportHandler::new_themed(theme)
+            .with_width(100)
+            .with_context_lines(1);
+        let named = miette::NamedSource::new(self.origin.clone(), Arc::clone(&self.source));
+        let mut out = String::new();
+        for d in &self.items {
+            let r = Rendered {
+                all: self,
+                d,
+                named: &named,
+            };
+            let mut one = String::new();
+            if handler.render_report(&mut one, &r).is_err() {
+                one = format!("{}: {}[{}]: {}\n", self.location(d), d.severity, d.code, d.message);
+            }
+            out.push_str(&one);
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// One line per diagnostic: `file:line:col: error[code]: message (help)`.
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.errors().count();
+        let w = self.warnings().count();
+        write!(f, "`{}`: {}", self.origin, plural(n, "error"))?;
+        if w > 0 {
+            write!(f, ", {}", plural(w, "warning"))?;
+        }
+        for d in &self.items {
+            write!(
+                f,
+                "\n  {}: {}[{}]: {}",
+                self.location(d),
+                d.severity,
+                d.code,
+                d.message
+            )?;
+            if let Some(l) = &d.label {
+                write!(f, "; {l}")?;
+            }
+            if let Some(h) = &d.help {
+                write!(f, " ({h})")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `1 error`, `2 errors`.
+pub fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// Adapter so miette can render one diagnostic against the shared source.
+struct Rendered<'a> {
+    all: &'a Diagnostics,
+    d: &'a Diagnostic,
+    named: &'a miette::NamedSource<Arc<str>>,
+}
+
+impl fmt::Debug for Rendered<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.d, f)
+    }
+}
+
+impl fmt::Display for Rendered<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.d.message)
+    }
+}
+
+impl std::error::Error for Rendered<'_> {}
+
+impl miette::Diagnostic for Rendered<'_> {
+    fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        Some(Box::new(self.d.code.as_str()))
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.d.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        })
+    }
+
+    fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        self.d
+            .help
+            .as_deref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.d.span.map(|_| self.named as &dyn miette::SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        let s = self.d.span?;
+        let src = self.all.source();
+        let start = s.offset.min(src.len());
+        let end = (s.offset + s.len).min(src.len());
+        let span = miette::SourceSpan::from(start..end);
+        let label = self.d.label.clone();
+        Some(Box::new(std::iter::once(miette::LabeledSpan::new_with_span(
+            label, span,
+        ))))
+    }
+}
