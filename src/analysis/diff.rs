@@ -1,0 +1,1 @@
+//! `diff`: what changes between two topologies (filled in below).
