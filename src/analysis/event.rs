@@ -130,45 +130,72 @@ pub struct Domains {
     pub list: Vec<Domain>,
     /// Per domain, its instances as `(service, position)`, sorted.
     pub members: Vec<Vec<(u32, u32)>>,
-    /// Per flat instance number (see [`Instances`]), its domain numbers.
-    pub of_instance: Vec<Vec<u32>>,
-    lookup: HashMap<Domain, u32>,
+    /// Per flat instance number (see [`Instances`]), where its domain numbers start in
+    /// `inst_domains`; one extra entry holds the total.
+    inst_offset: Vec<u32>,
+    inst_domains: Vec<u32>,
 }
 
 impl Domains {
     /// Collects the domains of `topo`.
     pub fn new(topo: &Topology) -> Self {
-        let mut map: HashMap<&Domain, Vec<(u32, u32)>> = HashMap::new();
-        for (idx, svc) in topo.iter_services() {
-            for (i, inst) in svc.instances.iter().enumerate() {
+        // Provisional ids in order of first appearance, then renumbered in sorted order.
+        let mut ids: HashMap<&Domain, u32> = HashMap::new();
+        let mut first: Vec<&Domain> = Vec::new();
+        let mut inst_offset = Vec::new();
+        let mut inst_domains = Vec::new();
+        for svc in &topo.services {
+            for inst in &svc.instances {
+                inst_offset.push(inst_domains.len() as u32);
                 for d in &inst.domains {
-                    map.entry(d).or_default().push((idx.0, i as u32));
+                    let id = *ids.entry(d).or_insert_with(|| {
+                        first.push(d);
+                        first.len() as u32 - 1
+                    });
+                    inst_domains.push(id);
                 }
             }
         }
-        let mut entries: Vec<(&Domain, Vec<(u32, u32)>)> = map.into_iter().collect();
-        entries.sort_by(|a, b| a.0.cmp(b.0));
-        let inst = Instances::new(topo);
-        let mut out = Self {
-            of_instance: vec![Vec::new(); inst.total()],
-            ..Self::default()
-        };
-        for (i, (d, mut m)) in entries.into_iter().enumerate() {
-            m.sort_unstable();
-            m.dedup();
-            for &(s, k) in &m {
-                out.of_instance[inst.flat(s, k)].push(i as u32);
-            }
-            out.lookup.insert(d.clone(), i as u32);
-            out.list.push(d.clone());
-            out.members.push(m);
+        inst_offset.push(inst_domains.len() as u32);
+        let mut order: Vec<u32> = (0..first.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| first[a as usize].cmp(first[b as usize]));
+        let mut rank = vec![0u32; first.len()];
+        for (r, &p) in order.iter().enumerate() {
+            rank[p as usize] = r as u32;
         }
-        out
+        for id in &mut inst_domains {
+            *id = rank[*id as usize];
+        }
+        let mut members = vec![Vec::new(); first.len()];
+        let mut flat = 0usize;
+        for (s, svc) in topo.services.iter().enumerate() {
+            for i in 0..svc.instances.len() {
+                let (a, b) = (inst_offset[flat] as usize, inst_offset[flat + 1] as usize);
+                for &d in &inst_domains[a..b] {
+                    let m: &mut Vec<(u32, u32)> = &mut members[d as usize];
+                    if m.last() != Some(&(s as u32, i as u32)) {
+                        m.push((s as u32, i as u32));
+                    }
+                }
+                flat += 1;
+            }
+        }
+        Self {
+            list: order.iter().map(|&p| first[p as usize].clone()).collect(),
+            members,
+            inst_offset,
+            inst_domains,
+        }
+    }
+
+    /// The domain numbers of flat instance `flat` (see [`Instances`]).
+    pub fn of_instance(&self, flat: usize) -> &[u32] {
+        &self.inst_domains[self.inst_offset[flat] as usize..self.inst_offset[flat + 1] as usize]
     }
 
     /// The number of `d`, if some instance carries it.
     pub fn id(&self, d: &Domain) -> Option<u32> {
-        self.lookup.get(d).copied()
+        self.list.binary_search(d).ok().map(|i| i as u32)
     }
 
     /// Number of domains.

@@ -286,7 +286,7 @@ fn compute(
         if residual.dead_inst[flat] {
             continue;
         }
-        for &d in &domains.of_instance[flat] {
+        for &d in domains.of_instance(flat) {
             match counts.iter_mut().find(|c| c.0 == d) {
                 Some(c) => c.1 += 1,
                 None => counts.push((d, 1)),
