@@ -90,8 +90,9 @@ fn generate(n: usize, links: usize, hosts: usize, seed: u64) -> Topology {
                     e += 1;
                 } else {
                     let size = 2 + r.below(2);
-                    let mut members: Vec<u32> =
-                        (0..size).map(|_| (tl * per + r.below(per)) as u32).collect();
+                    let mut members: Vec<u32> = (0..size)
+                        .map(|_| (tl * per + r.below(per)) as u32)
+                        .collect();
                     members.sort_unstable();
                     members.dedup();
                     e += members.len();
@@ -130,7 +131,11 @@ fn generate(n: usize, links: usize, hosts: usize, seed: u64) -> Topology {
         });
         if let Some(t) = target {
             let back = ServiceName::new(format!("svc-{u:06}"));
-            if services[t.get()].depends_on.iter().all(|d| d.label != back.as_str()) {
+            if services[t.get()]
+                .depends_on
+                .iter()
+                .all(|d| d.label != back.as_str())
+            {
                 services[t.get()].depends_on.push(Dependency {
                     label: back.to_string(),
                     strength: Strength::Strong,
@@ -177,7 +182,10 @@ fn main() {
             topo.services.len(),
             topo.edge_count(),
             topo.links.len(),
-            topo.services.iter().map(|s| s.instances.len()).sum::<usize>(),
+            topo.services
+                .iter()
+                .map(|s| s.instances.len())
+                .sum::<usize>(),
             t.elapsed(),
             vm_hwm_mib()
         );
@@ -238,7 +246,12 @@ fn main() {
         )
         .expect("analysis runs");
         let el = t.elapsed();
-        let pairs: usize = a.links.iter().filter_map(|l| l.pairs.as_ref()).map(Vec::len).sum();
+        let pairs: usize = a
+            .links
+            .iter()
+            .filter_map(|l| l.pairs.as_ref())
+            .map(Vec::len)
+            .sum();
         println!(
             "depth 2 on {} services / {} edges / {} links: {el:.2?}; {pairs} N-2 findings (capped 50/link); VmHWM {:.0} MiB",
             topo.services.len(),

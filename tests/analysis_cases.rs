@@ -12,7 +12,10 @@ fn name(topo: &Topology, s: ServiceIdx) -> String {
 }
 
 /// Service SPOF names with their paths, and domain SPOFs with implied_by, of the first link.
-fn spofs(topo: &Topology, opts: &Options<'_>) -> (Vec<(String, Vec<String>)>, Vec<(String, Vec<String>)>) {
+fn spofs(
+    topo: &Topology,
+    opts: &Options<'_>,
+) -> (Vec<(String, Vec<String>)>, Vec<(String, Vec<String>)>) {
     let a = analyze(topo, opts).expect("analysis runs");
     let mut svcs = Vec::new();
     let mut doms = Vec::new();
@@ -73,13 +76,19 @@ fn any_of_whose_members_share_a_dependency() {
         &[("pay", "api")],
     );
     let (s, _) = spofs(&topo, &Options::default());
-    assert_eq!(s, vec![("vault".to_owned(), strs(&["api", "pay-a", "vault"]))]);
+    assert_eq!(
+        s,
+        vec![("vault".to_owned(), strs(&["api", "pay-a", "vault"]))]
+    );
     let a = analyze(&topo, &Options::default()).unwrap();
     let br = a.services[topo.index_of("pay-a").unwrap().get()]
         .blast_radius
         .clone()
         .unwrap();
-    assert!(br.services.is_empty() && br.links.is_empty(), "an alternative alone takes nothing down");
+    assert!(
+        br.services.is_empty() && br.links.is_empty(),
+        "an alternative alone takes nothing down"
+    );
     let vault = a.services[topo.index_of("vault").unwrap().get()]
         .blast_radius
         .clone()
@@ -109,7 +118,11 @@ fn all_replicas_in_one_zone_is_a_shared_fate_domain_spof() {
     );
     let (s, d) = spofs(&topo, &Options::default());
     assert!(s.is_empty(), "db has a spare instance");
-    assert_eq!(d, vec![("zone=az1".to_owned(), vec![])], "shared fate: implied by nothing");
+    assert_eq!(
+        d,
+        vec![("zone=az1".to_owned(), vec![])],
+        "shared fate: implied by nothing"
+    );
     let a = analyze(&topo, &Options::default()).unwrap();
     let risk = a
         .risks
@@ -123,7 +136,12 @@ fn all_replicas_in_one_zone_is_a_shared_fate_domain_spof() {
 fn domain_spof_implied_by_a_service_spof() {
     let topo = build(
         vec![
-            svc_in("api", vec![vec!["zone=az1"], vec!["zone=az2"]], 1, vec![Dep::Strong("db")]),
+            svc_in(
+                "api",
+                vec![vec!["zone=az1"], vec!["zone=az2"]],
+                1,
+                vec![Dep::Strong("db")],
+            ),
             svc_in("db", vec![vec!["zone=az1"]], 1, vec![]),
         ],
         &[("orders", "api")],
@@ -157,7 +175,14 @@ fn strong_cycle_stays_up_until_something_fails() {
     assert_eq!(cycle.subjects, strs(&["a", "b"]));
     // Failing b's instances takes the whole loop and the entry down.
     let failed = parse_events(&topo, "b").unwrap();
-    let a = analyze(&topo, &Options { failed: &failed, ..Options::default() }).unwrap();
+    let a = analyze(
+        &topo,
+        &Options {
+            failed: &failed,
+            ..Options::default()
+        },
+    )
+    .unwrap();
     assert_eq!(a.links[0].state, State::Down);
     assert_eq!(a.links[0].live_spofs, Some(vec![]));
 }
@@ -181,7 +206,14 @@ fn two_of_three_quorum() {
     );
     let (s, d) = spofs(&topo, &Options::default());
     assert!(s.is_empty() && d.is_empty());
-    let a = analyze(&topo, &Options { depth: 2, ..Options::default() }).unwrap();
+    let a = analyze(
+        &topo,
+        &Options {
+            depth: 2,
+            ..Options::default()
+        },
+    )
+    .unwrap();
     let pairs = a.links[0].pairs.as_ref().unwrap();
     let names: Vec<Vec<String>> = pairs
         .iter()
@@ -196,12 +228,27 @@ fn two_of_three_quorum() {
             strs(&["api/0", "api/1"]),
         ]
     );
-    assert!(pairs[..3].iter().all(|p| p.kind == PairKind::Pair && p.impact == 3));
-    assert_eq!(pairs[3].kind, PairKind::ThinRedundancy, "api itself has one spare");
+    assert!(
+        pairs[..3]
+            .iter()
+            .all(|p| p.kind == PairKind::Pair && p.impact == 3)
+    );
+    assert_eq!(
+        pairs[3].kind,
+        PairKind::ThinRedundancy,
+        "api itself has one spare"
+    );
     assert_eq!(pairs[3].impact, 1);
     // One member down: the quorum is now 2 of 2, both survivors are live SPOFs.
     let failed = parse_events(&topo, "n1").unwrap();
-    let a = analyze(&topo, &Options { failed: &failed, ..Options::default() }).unwrap();
+    let a = analyze(
+        &topo,
+        &Options {
+            failed: &failed,
+            ..Options::default()
+        },
+    )
+    .unwrap();
     assert_eq!(a.links[0].state, State::Degraded);
     let live: Vec<String> = a.links[0]
         .live_spofs
@@ -225,7 +272,14 @@ fn thin_redundancy_folds_instance_pairs() {
         ],
         &[("l", "api")],
     );
-    let a = analyze(&topo, &Options { depth: 2, ..Options::default() }).unwrap();
+    let a = analyze(
+        &topo,
+        &Options {
+            depth: 2,
+            ..Options::default()
+        },
+    )
+    .unwrap();
     let pairs = a.links[0].pairs.as_ref().unwrap();
     assert_eq!(pairs.len(), 1);
     assert_eq!(pairs[0].kind, PairKind::ThinRedundancy);
@@ -250,18 +304,33 @@ fn effective_state_rules() {
         &[("l", "a")],
     );
     let failed = parse_events(&topo, "x,y/1").unwrap();
-    let a = analyze(&topo, &Options { failed: &failed, ..Options::default() }).unwrap();
+    let a = analyze(
+        &topo,
+        &Options {
+            failed: &failed,
+            ..Options::default()
+        },
+    )
+    .unwrap();
     let st = |n: &str| a.services[topo.index_of(n).unwrap().get()].effective;
     assert_eq!(st("x"), State::Down);
     assert_eq!(st("a"), State::Down);
     assert_eq!(st("b"), State::Degraded);
     assert_eq!(st("y"), State::Degraded);
-    assert_eq!(st("c"), State::Unknown, "a degraded weak dependency changes nothing");
+    assert_eq!(
+        st("c"),
+        State::Unknown,
+        "a degraded weak dependency changes nothing"
+    );
     assert_eq!(st("d"), State::Degraded);
     assert_eq!(st("e"), State::Unknown, "unknown does not propagate");
     assert_eq!(a.links[0].state, State::Down);
     assert_eq!(
-        a.assumed_failed.unwrap().iter().map(|e| e.name(&topo)).collect::<Vec<_>>(),
+        a.assumed_failed
+            .unwrap()
+            .iter()
+            .map(|e| e.name(&topo))
+            .collect::<Vec<_>>(),
         strs(&["x/0", "y/1"])
     );
 }
@@ -270,7 +339,12 @@ fn effective_state_rules() {
 fn observed_states_from_probes() {
     let topo = build(
         vec![
-            svc("api", 2, 1, vec![Dep::AnyOf(Strength::Strong, vec!["p", "q"], 1)]),
+            svc(
+                "api",
+                2,
+                1,
+                vec![Dep::AnyOf(Strength::Strong, vec!["p", "q"], 1)],
+            ),
             svc("p", 1, 1, vec![]),
             svc("q", 1, 1, vec![]),
         ],
@@ -281,9 +355,20 @@ fn observed_states_from_probes() {
         vec![State::Down],
         vec![State::Up],
     ];
-    let a = analyze(&topo, &Options { observed: Some(&observed), ..Options::default() }).unwrap();
+    let a = analyze(
+        &topo,
+        &Options {
+            observed: Some(&observed),
+            ..Options::default()
+        },
+    )
+    .unwrap();
     assert_eq!(a.services[1].observed, State::Down);
-    assert_eq!(a.services[0].effective, State::Degraded, "group degraded: a member is not up");
+    assert_eq!(
+        a.services[0].effective,
+        State::Degraded,
+        "group degraded: a member is not up"
+    );
     let live: Vec<String> = a.links[0]
         .live_spofs
         .as_ref()
@@ -294,7 +379,11 @@ fn observed_states_from_probes() {
             SpofFinding::Domain { domain, .. } => domain.to_string(),
         })
         .collect();
-    assert_eq!(live, strs(&["q"]), "the surviving alternative is now a live SPOF");
+    assert_eq!(
+        live,
+        strs(&["q"]),
+        "the surviving alternative is now a live SPOF"
+    );
     assert!(a.links[0].spofs.is_empty());
 }
 
@@ -302,7 +391,12 @@ fn observed_states_from_probes() {
 fn parse_events_forms_and_suggestions() {
     let topo = build(
         vec![
-            svc_in("order-db", vec![vec!["zone=az1"], vec!["zone=az2"]], 1, vec![]),
+            svc_in(
+                "order-db",
+                vec![vec!["zone=az1"], vec!["zone=az2"]],
+                1,
+                vec![],
+            ),
             svc("order-service", 1, 1, vec![Dep::Strong("order-db")]),
         ],
         &[("l", "order-service")],
@@ -311,8 +405,14 @@ fn parse_events_forms_and_suggestions() {
     assert_eq!(
         parse_events(&topo, "order-db/1, zone=az1").unwrap(),
         vec![
-            Event::Instance { service: db, instance: 1 },
-            Event::Domain(Domain { key: "zone".into(), value: "az1".into() }),
+            Event::Instance {
+                service: db,
+                instance: 1
+            },
+            Event::Domain(Domain {
+                key: "zone".into(),
+                value: "az1".into()
+            }),
         ]
     );
     assert_eq!(parse_events(&topo, "order-db").unwrap().len(), 2);
@@ -324,14 +424,31 @@ fn parse_events_forms_and_suggestions() {
         parse_events(&topo, "zone=az3").unwrap_err(),
         "unknown failure domain `zone=az3`, did you mean `zone=az1`?"
     );
-    assert!(parse_events(&topo, "order-db/7").unwrap_err().contains("instances: 0, 1"));
+    assert!(
+        parse_events(&topo, "order-db/7")
+            .unwrap_err()
+            .contains("instances: 0, 1")
+    );
     assert!(parse_events(&topo, "order-db,,x").is_err());
-    assert_eq!(parse_events(&topo, "zzzzzzzz").unwrap_err(), "unknown service `zzzzzzzz`");
+    assert_eq!(
+        parse_events(&topo, "zzzzzzzz").unwrap_err(),
+        "unknown service `zzzzzzzz`"
+    );
 }
 
 #[test]
 fn unknown_link_is_an_error_with_a_suggestion() {
     let topo = build(vec![svc("a", 1, 1, vec![])], &[("orders", "a")]);
-    let err = analyze(&topo, &Options { link: Some("ordres"), ..Options::default() }).unwrap_err();
-    assert_eq!(err.to_string(), "unknown link `ordres`, did you mean `orders`?");
+    let err = analyze(
+        &topo,
+        &Options {
+            link: Some("ordres"),
+            ..Options::default()
+        },
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "unknown link `ordres`, did you mean `orders`?"
+    );
 }

@@ -45,7 +45,12 @@ fn brute_spofs(
             let implied: Vec<ServiceIdx> = services
                 .iter()
                 .copied()
-                .filter(|s| topo.service(*s).instances.iter().any(|i| i.domains.contains(&d)))
+                .filter(|s| {
+                    topo.service(*s)
+                        .instances
+                        .iter()
+                        .any(|i| i.domains.contains(&d))
+                })
                 .collect();
             (d, implied)
         })
@@ -100,7 +105,11 @@ fn engine_agrees_with_brute_force() {
             );
             assert_eq!(la.state, State::Unknown, "seed {seed}");
             let brute = brute_spofs(&topo, entry, &[]).expect("nothing failed");
-            assert_eq!(engine_spofs(&topo, entry, &la.spofs), brute, "seed {seed}: spofs");
+            assert_eq!(
+                engine_spofs(&topo, entry, &la.spofs),
+                brute,
+                "seed {seed}: spofs"
+            );
             // Service SPOFs have no spare instance.
             for s in &brute.0 {
                 assert_eq!(topo.service(*s).spare(), 0, "seed {seed}");
@@ -184,7 +193,9 @@ fn what_if_and_live_spofs_agree_with_brute_force() {
         let events = all_events(&topo);
         let mut r = common::Rng::new(seed);
         let k = 1 + r.below(2);
-        let failed: Vec<Event> = (0..k).map(|_| events[r.below(events.len())].clone()).collect();
+        let failed: Vec<Event> = (0..k)
+            .map(|_| events[r.below(events.len())].clone())
+            .collect();
         let a = analyze(
             &topo,
             &Options {
@@ -197,7 +208,11 @@ fn what_if_and_live_spofs_agree_with_brute_force() {
         let refs: Vec<&Event> = failed.iter().collect();
         let down = brute_down(&topo, &refs);
         for (s, sa) in a.services.iter().enumerate() {
-            assert_eq!(sa.effective == State::Down, down[s], "seed {seed}: service {s}");
+            assert_eq!(
+                sa.effective == State::Down,
+                down[s],
+                "seed {seed}: service {s}"
+            );
         }
         for la in &a.links {
             let entry = topo.links[la.link].entry;

@@ -291,7 +291,12 @@ where
 {
     let best = candidates
         .into_iter()
-        .map(|c| (strsim::normalized_levenshtein(given, c.as_ref()), c.as_ref()))
+        .map(|c| {
+            (
+                strsim::normalized_levenshtein(given, c.as_ref()),
+                c.as_ref(),
+            )
+        })
         .filter(|(score, _)| *score >= 0.5)
         .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)));
     match best {

@@ -27,7 +27,9 @@ pub fn observed_state(svc: &Service, probed: Option<&[State]>, failed: &[bool]) 
         let st = if failed.get(i).copied().unwrap_or(false) {
             State::Down
         } else {
-            probed.and_then(|p| p.get(i).copied()).unwrap_or(State::Unknown)
+            probed
+                .and_then(|p| p.get(i).copied())
+                .unwrap_or(State::Unknown)
         };
         match st {
             State::Down => dead += 1,

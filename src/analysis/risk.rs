@@ -79,10 +79,7 @@ pub fn risks(
                     push(
                         RiskRule::Spof,
                         vec![link.name.to_string(), domain.to_string()],
-                        format!(
-                            "losing `{domain}` takes link `{}` down ({why})",
-                            link.name
-                        ),
+                        format!("losing `{domain}` takes link `{}` down ({why})", link.name),
                         format!(
                             "spread the instances on this link over more than one `{}`",
                             domain.key
@@ -194,7 +191,8 @@ pub fn risks(
                     name(idx),
                     name(idx)
                 ),
-                "set `timeout:` on the dependency so a slow answer degrades instead of blocking".to_owned(),
+                "set `timeout:` on the dependency so a slow answer degrades instead of blocking"
+                    .to_owned(),
             );
         }
     }

@@ -182,7 +182,9 @@ pub fn kill_sets(
     for (ci, comp) in sccs.iter().enumerate() {
         if comp.len() == 1 {
             let v = comp[0];
-            let k = compute(topo, g, inst, domains, residual, &tokens, &spare, &sets, &empty, v);
+            let k = compute(
+                topo, g, inst, domains, residual, &tokens, &spare, &sets, &empty, v,
+            );
             held += k.heap_bytes();
             sets[v as usize] = Some(k);
         } else {
@@ -193,7 +195,9 @@ pub fn kill_sets(
             }
             while let Some(v) = queue.pop_front() {
                 queued[v as usize] = false;
-                let k = compute(topo, g, inst, domains, residual, &tokens, &spare, &sets, &empty, v);
+                let k = compute(
+                    topo, g, inst, domains, residual, &tokens, &spare, &sets, &empty, v,
+                );
                 let old = sets[v as usize].as_ref().map_or(0, |o| o.len());
                 if k.len() != old {
                     sets[v as usize] = Some(k);
@@ -305,7 +309,12 @@ fn compute(
 
 /// A shortest explanation path from `entry` to `target` through services that are down in `p`
 /// (strong edges, and members of dead strong groups). `None` when the entry is not down.
-pub fn explain_path(g: &Graph, p: &DownPropagator<'_>, entry: u32, target: u32) -> Option<Vec<u32>> {
+pub fn explain_path(
+    g: &Graph,
+    p: &DownPropagator<'_>,
+    entry: u32,
+    target: u32,
+) -> Option<Vec<u32>> {
     if !p.is_down(entry) {
         return None;
     }

@@ -371,7 +371,12 @@ pub fn brute_critical_path(topo: &Topology, entry: ServiceIdx) -> Vec<ServiceIdx
 
 /// Whether `path` is a valid explanation: starts at `entry`, ends at `target`, each hop a strong
 /// edge or strong-group membership, every service on it down when `target` fails.
-pub fn path_is_valid(topo: &Topology, path: &[ServiceIdx], entry: ServiceIdx, target: ServiceIdx) -> bool {
+pub fn path_is_valid(
+    topo: &Topology,
+    path: &[ServiceIdx],
+    entry: ServiceIdx,
+    target: ServiceIdx,
+) -> bool {
     if path.first() != Some(&entry) || path.last() != Some(&target) {
         return false;
     }
@@ -385,8 +390,9 @@ pub fn path_is_valid(topo: &Topology, path: &[ServiceIdx], entry: ServiceIdx, ta
     let down = brute_down(topo, &refs);
     path.iter().all(|s| down[s.get()])
         && path.windows(2).all(|w| {
-            topo.service(w[0]).depends_on.iter().any(|d| {
-                d.strength == Strength::Strong && d.targets().contains(&w[1])
-            })
+            topo.service(w[0])
+                .depends_on
+                .iter()
+                .any(|d| d.strength == Strength::Strong && d.targets().contains(&w[1]))
         })
 }
