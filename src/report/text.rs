@@ -56,7 +56,7 @@ impl Paint {
             Severity::Warning => "33",
             Severity::Error => "1;31",
         };
-        self.wrap(code, &format!("{sev:<7}"))
+        self.wrap(code, &format!("{:<7}", sev.to_string()))
     }
 
     /// Red, for SPOFs.
