@@ -35,6 +35,7 @@ impl Rng {
     }
 }
 
+#[allow(clippy::many_single_char_names)]
 fn generate(n: usize, links: usize, hosts: usize, seed: u64) -> Topology {
     let mut r = Rng(seed | 1);
     let layers = 10;

@@ -11,11 +11,11 @@ fn name(topo: &Topology, s: ServiceIdx) -> String {
     topo.service(s).name.to_string()
 }
 
-/// Service SPOF names with their paths, and domain SPOFs with implied_by, of the first link.
-fn spofs(
-    topo: &Topology,
-    opts: &Options<'_>,
-) -> (Vec<(String, Vec<String>)>, Vec<(String, Vec<String>)>) {
+/// `(id, path or implied_by)` per SPOF.
+type Named = Vec<(String, Vec<String>)>;
+
+/// Service SPOF names with their paths, and domain SPOFs with `implied_by`, of the first link.
+fn spofs(topo: &Topology, opts: &Options<'_>) -> (Named, Named) {
     let a = analyze(topo, opts).expect("analysis runs");
     let mut svcs = Vec::new();
     let mut doms = Vec::new();

@@ -13,13 +13,12 @@ use linkpatrol::topology::model::{Domain, ServiceIdx, Topology};
 
 const TOPOLOGIES: u64 = 2_500;
 
+/// Service SPOFs, and domain SPOFs with their `implied_by`.
+type SpofSets = (BTreeSet<ServiceIdx>, BTreeSet<(Domain, Vec<ServiceIdx>)>);
+
 /// Brute-force SPOFs of the link at `entry`, with `base` already failed: (services, domains
 /// with implied_by). `None` when `base` alone takes the entry down.
-fn brute_spofs(
-    topo: &Topology,
-    entry: ServiceIdx,
-    base: &[Event],
-) -> Option<(BTreeSet<ServiceIdx>, BTreeSet<(Domain, Vec<ServiceIdx>)>)> {
+fn brute_spofs(topo: &Topology, entry: ServiceIdx, base: &[Event]) -> Option<SpofSets> {
     let base_refs: Vec<&Event> = base.iter().collect();
     if brute_down(topo, &base_refs)[entry.get()] {
         return None;
@@ -58,11 +57,7 @@ fn brute_spofs(
     Some((services, doms))
 }
 
-fn engine_spofs(
-    topo: &Topology,
-    entry: ServiceIdx,
-    spofs: &[SpofFinding],
-) -> (BTreeSet<ServiceIdx>, BTreeSet<(Domain, Vec<ServiceIdx>)>) {
+fn engine_spofs(topo: &Topology, entry: ServiceIdx, spofs: &[SpofFinding]) -> SpofSets {
     let mut services = BTreeSet::new();
     let mut domains = BTreeSet::new();
     for f in spofs {

@@ -93,7 +93,7 @@ fn takeaway(order_service_replicas: usize) -> Topology {
             ("refund", "refund-api"),
         ],
     );
-    topo.name = "takeaway-isv".to_owned();
+    "takeaway-isv".clone_into(&mut topo.name);
     // The weak edge to sms has no timeout.
     let pc = topo.index_of("platform-callback").unwrap();
     for d in &mut topo.services[pc.get()].depends_on {

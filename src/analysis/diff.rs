@@ -2,7 +2,7 @@
 //! and redundancy changes, per link the SPOFs and critical-path members added or removed, and
 //! risks added or removed. [`DiffReport::gates_fail`] says whether the change should fail CI.
 //!
-//! Services, links and domains are matched by name; an edge is `(from, to)` plus the any_of
+//! Services, links and domains are matched by name; an edge is `(from, to)` plus the `any_of`
 //! group label when it is a group membership.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -46,7 +46,7 @@ pub struct Edge {
     pub from: String,
     /// The callee.
     pub to: String,
-    /// The any_of group label, for a group membership.
+    /// The `any_of` group label, for a group membership.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
     /// Strong or weak.
@@ -60,7 +60,7 @@ pub struct StrengthChange {
     pub from: String,
     /// The callee.
     pub to: String,
-    /// The any_of group label, for a group membership.
+    /// The `any_of` group label, for a group membership.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
     /// Before.

@@ -131,9 +131,9 @@ pub struct Domains {
     /// Per domain, its instances as `(service, position)`, sorted.
     pub members: Vec<Vec<(u32, u32)>>,
     /// Per flat instance number (see [`Instances`]), where its domain numbers start in
-    /// `inst_domains`; one extra entry holds the total.
+    /// `domain_ids`; one extra entry holds the total.
     inst_offset: Vec<u32>,
-    inst_domains: Vec<u32>,
+    domain_ids: Vec<u32>,
 }
 
 impl Domains {
@@ -143,27 +143,27 @@ impl Domains {
         let mut ids: HashMap<&Domain, u32> = HashMap::new();
         let mut first: Vec<&Domain> = Vec::new();
         let mut inst_offset = Vec::new();
-        let mut inst_domains = Vec::new();
+        let mut domain_ids = Vec::new();
         for svc in &topo.services {
             for inst in &svc.instances {
-                inst_offset.push(inst_domains.len() as u32);
+                inst_offset.push(domain_ids.len() as u32);
                 for d in &inst.domains {
                     let id = *ids.entry(d).or_insert_with(|| {
                         first.push(d);
                         first.len() as u32 - 1
                     });
-                    inst_domains.push(id);
+                    domain_ids.push(id);
                 }
             }
         }
-        inst_offset.push(inst_domains.len() as u32);
+        inst_offset.push(domain_ids.len() as u32);
         let mut order: Vec<u32> = (0..first.len() as u32).collect();
         order.sort_unstable_by(|&a, &b| first[a as usize].cmp(first[b as usize]));
         let mut rank = vec![0u32; first.len()];
         for (r, &p) in order.iter().enumerate() {
             rank[p as usize] = r as u32;
         }
-        for id in &mut inst_domains {
+        for id in &mut domain_ids {
             *id = rank[*id as usize];
         }
         let mut members = vec![Vec::new(); first.len()];
@@ -171,7 +171,7 @@ impl Domains {
         for (s, svc) in topo.services.iter().enumerate() {
             for i in 0..svc.instances.len() {
                 let (a, b) = (inst_offset[flat] as usize, inst_offset[flat + 1] as usize);
-                for &d in &inst_domains[a..b] {
+                for &d in &domain_ids[a..b] {
                     let m: &mut Vec<(u32, u32)> = &mut members[d as usize];
                     if m.last() != Some(&(s as u32, i as u32)) {
                         m.push((s as u32, i as u32));
@@ -184,13 +184,13 @@ impl Domains {
             list: order.iter().map(|&p| first[p as usize].clone()).collect(),
             members,
             inst_offset,
-            inst_domains,
+            domain_ids,
         }
     }
 
     /// The domain numbers of flat instance `flat` (see [`Instances`]).
     pub fn of_instance(&self, flat: usize) -> &[u32] {
-        &self.inst_domains[self.inst_offset[flat] as usize..self.inst_offset[flat + 1] as usize]
+        &self.domain_ids[self.inst_offset[flat] as usize..self.inst_offset[flat + 1] as usize]
     }
 
     /// The number of `d`, if some instance carries it.

@@ -1,4 +1,4 @@
-//! Dense adjacency built once from a [`Topology`]: strong dependencies, any_of groups and the
+//! Dense adjacency built once from a [`Topology`]: strong dependencies, `any_of` groups and the
 //! reverse ("who consumes me") lists every propagation walks.
 //!
 //! Invariant: indices are the model's [`ServiceIdx`] values as `u32`; groups are numbered in
@@ -7,7 +7,7 @@
 
 use crate::topology::model::{Strength, Target, Topology};
 
-/// One any_of group, owned by one service.
+/// One `any_of` group, owned by one service.
 #[derive(Debug, Clone)]
 pub struct Group {
     /// The service whose `depends_on` declares the group.

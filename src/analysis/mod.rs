@@ -5,7 +5,7 @@
 //! indexed like the model. [`crate::report::build`] turns it into the serializable report.
 //!
 //! Semantics that the SPEC leaves open, fixed here:
-//! - `unknown` never propagates; an unknown any_of member counts as alive.
+//! - `unknown` never propagates; an unknown `any_of` member counts as alive.
 //! - Cycles resolve to the least fixpoint: a strong cycle with nothing failed stays up.
 //! - `spofs` are always design-time (nothing failed). `live_spofs` are computed whenever
 //!   observed states or `--fail` events are given: the single further events that take the
@@ -189,7 +189,7 @@ pub fn analyze(topo: &Topology, opts: &Options<'_>) -> Result<Analysis, Analysis
             }
         },
     };
-    let g = Graph::new(topo);
+    let graph = Graph::new(topo);
     let inst = Instances::new(topo);
     let domains = Domains::new(topo);
     let n = topo.services.len();
@@ -219,14 +219,14 @@ pub fn analyze(topo: &Topology, opts: &Options<'_>) -> Result<Analysis, Analysis
             propagate::observed_state(svc, probed, &failed_inst[inst.range(s as u32)])
         })
         .collect();
-    let effective = propagate::effective_states(&g, &observed);
+    let effective = propagate::effective_states(&graph, &observed);
 
     let entries: Vec<u32> = selected.iter().map(|&l| topo.links[l].entry.0).collect();
-    let mut prop = DownPropagator::new(topo, &g, &inst, &domains);
+    let mut prop = DownPropagator::new(topo, &graph, &inst, &domains);
 
     // Design-time SPOFs.
     let clean = Residual::none(n, &inst);
-    let design = link_spofs(topo, &g, &inst, &domains, &clean, &entries, &mut prop);
+    let design = link_spofs(topo, &graph, &inst, &domains, &clean, &entries, &mut prop);
 
     // Live SPOFs.
     let live = if opts.observed.is_some() || !opts.failed.is_empty() {
@@ -245,7 +245,7 @@ pub fn analyze(topo: &Topology, opts: &Options<'_>) -> Result<Analysis, Analysis
             down: effective.iter().map(|&s| s == State::Down).collect(),
         };
         Some(link_spofs(
-            topo, &g, &inst, &domains, &residual, &entries, &mut prop,
+            topo, &graph, &inst, &domains, &residual, &entries, &mut prop,
         ))
     } else {
         None
@@ -254,7 +254,7 @@ pub fn analyze(topo: &Topology, opts: &Options<'_>) -> Result<Analysis, Analysis
     let pairs = if opts.depth >= 2 {
         Some(pairs::pairs(
             topo,
-            &g,
+            &graph,
             &inst,
             &domains,
             &entries,
@@ -267,7 +267,7 @@ pub fn analyze(topo: &Topology, opts: &Options<'_>) -> Result<Analysis, Analysis
     let all_paths: Vec<Vec<ServiceIdx>> = topo
         .links
         .iter()
-        .map(|l| critical_path(&g, l.entry.0))
+        .map(|l| critical_path(&graph, l.entry.0))
         .collect();
 
     let links: Vec<LinkAnalysis> = selected
@@ -284,7 +284,7 @@ pub fn analyze(topo: &Topology, opts: &Options<'_>) -> Result<Analysis, Analysis
         .collect();
 
     let blast = if opts.blast_radius {
-        Some(blast::blast_radius(topo, &g, &mut prop))
+        Some(blast::blast_radius(topo, &graph, &mut prop))
     } else {
         None
     };
@@ -330,7 +330,7 @@ pub fn analyze(topo: &Topology, opts: &Options<'_>) -> Result<Analysis, Analysis
         Vec::new()
     };
 
-    let risks = risk::risks(topo, &g, &links, &all_paths);
+    let risks = risk::risks(topo, &graph, &links, &all_paths);
     let assumed_failed = if opts.failed.is_empty() {
         None
     } else {

@@ -4,7 +4,7 @@
 //! and only ever make states worse, until nothing changes. In a strong cycle where nothing has
 //! failed, nothing becomes `down`: a cycle cannot fail itself, only a failure that enters it can.
 //! `unknown` does not propagate: an unknown dependency contributes nothing, and an unknown
-//! any_of member counts as alive (it is not known to be down) and not as degraded.
+//! `any_of` member counts as alive (it is not known to be down) and not as degraded.
 
 use crate::analysis::event::{Domains, Instances};
 use crate::analysis::graph::{Graph, Use};

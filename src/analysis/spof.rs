@@ -2,7 +2,7 @@
 //!
 //! A service's kill set is the set of single events that take it `down`: its own events (each
 //! instance event when it has no spare instance, each domain event that takes more instances
-//! than it can spare), its strong dependencies' kill sets, and per strong any_of group the events
+//! than it can spare), its strong dependencies' kill sets, and per strong `any_of` group the events
 //! that kill more than `members − min` of the members. Sets are computed once per strongly
 //! connected component of the strong graph, dependencies first, iterating to the least fixpoint
 //! inside a component. Only services strong-reachable from the requested targets are computed,
@@ -148,7 +148,7 @@ pub fn kill_sets(
     let sccs = g.strong_sccs(&region);
 
     // How many services still have to read each set; targets keep theirs.
-    let succs: Vec<Vec<u32>> = (0..n as u32)
+    let successors: Vec<Vec<u32>> = (0..n as u32)
         .map(|u| {
             if region[u as usize] {
                 g.strong_succs(u)
@@ -158,7 +158,7 @@ pub fn kill_sets(
         })
         .collect();
     let mut readers = vec![0u32; n];
-    for s in &succs {
+    for s in &successors {
         for &t in s {
             readers[t as usize] += 1;
         }
@@ -221,12 +221,12 @@ pub fn kill_sets(
         }
         peak = peak.max(held);
         for &u in comp {
-            for &t in &succs[u as usize] {
+            for &t in &successors[u as usize] {
                 readers[t as usize] -= 1;
-                if readers[t as usize] == 0 {
-                    if let Some(k) = sets[t as usize].take() {
-                        held = held.saturating_sub(k.heap_bytes());
-                    }
+                if readers[t as usize] == 0
+                    && let Some(k) = sets[t as usize].take()
+                {
+                    held = held.saturating_sub(k.heap_bytes());
                 }
             }
         }

@@ -56,13 +56,14 @@ pub fn build(topo: &Topology, analysis: &Analysis, probes: Option<&[Vec<ProbeRes
                 pairs: la.pairs.as_ref().map(|pairs| {
                     let mut out: Vec<SpofPair> = pairs
                         .iter()
-                        .map(|p| match (p.kind, p.service) {
-                            (PairKind::ThinRedundancy, Some(s)) => SpofPair {
-                                events: vec![name(s)],
-                                kind: "thin-redundancy".to_owned(),
-                                impact: p.impact,
-                            },
-                            _ => {
+                        .map(|p| {
+                            if let (PairKind::ThinRedundancy, Some(s)) = (p.kind, p.service) {
+                                SpofPair {
+                                    events: vec![name(s)],
+                                    kind: "thin-redundancy".to_owned(),
+                                    impact: p.impact,
+                                }
+                            } else {
                                 let mut events: Vec<String> =
                                     p.events.iter().map(|e| e.name(topo)).collect();
                                 events.sort();
