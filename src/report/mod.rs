@@ -1,4 +1,8 @@
 //! Stage 4: the report data and its renderers (JSON, Markdown, HTML, DOT, Mermaid, metrics).
 
+pub mod build;
+pub mod diff_text;
+pub mod json;
 #[allow(clippy::module_inception)]
 pub mod report;
+pub mod text;

@@ -1,0 +1,258 @@
+//! Dense adjacency built once from a [`Topology`]: strong dependencies, `any_of` groups and the
+//! reverse ("who consumes me") lists every propagation walks.
+//!
+//! Invariant: indices are the model's [`ServiceIdx`] values as `u32`; groups are numbered in
+//! service order, then file order. Weak single-service edges are kept only for state propagation
+//! (they never make anything `down`).
+
+use crate::topology::model::{Strength, Target, Topology};
+
+/// One `any_of` group, owned by one service.
+#[derive(Debug, Clone)]
+pub struct Group {
+    /// The service whose `depends_on` declares the group.
+    pub owner: u32,
+    /// Strong or weak.
+    pub strength: Strength,
+    /// Member services.
+    pub members: Vec<u32>,
+    /// Members that must be alive.
+    pub min: u32,
+}
+
+impl Group {
+    /// Members that may be down while the group stays alive.
+    pub fn slack(&self) -> u32 {
+        self.members.len() as u32 - self.min
+    }
+}
+
+/// How a service consumes one of its dependencies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Use {
+    /// A strong single-service dependency of the consumer.
+    Strong(u32),
+    /// A weak single-service dependency of the consumer.
+    Weak(u32),
+    /// Membership in group `g`.
+    Member(u32),
+}
+
+/// The adjacency of a topology.
+#[derive(Debug, Clone)]
+pub struct Graph {
+    /// Number of services.
+    pub n: usize,
+    /// Strong single-service dependencies per service.
+    pub strong: Vec<Vec<u32>>,
+    /// Weak single-service dependencies per service.
+    pub weak: Vec<Vec<u32>>,
+    /// Group ids owned per service.
+    pub groups_of: Vec<Vec<u32>>,
+    /// Every group.
+    pub groups: Vec<Group>,
+    /// Per service, who uses it and how.
+    pub users: Vec<Vec<Use>>,
+}
+
+impl Graph {
+    /// Builds the adjacency.
+    pub fn new(topo: &Topology) -> Self {
+        let n = topo.services.len();
+        let mut g = Self {
+            n,
+            strong: vec![Vec::new(); n],
+            weak: vec![Vec::new(); n],
+            groups_of: vec![Vec::new(); n],
+            groups: Vec::new(),
+            users: vec![Vec::new(); n],
+        };
+        for (idx, svc) in topo.iter_services() {
+            let s = idx.0;
+            for dep in &svc.depends_on {
+                match &dep.target {
+                    Target::Service(t) => {
+                        if dep.strength == Strength::Strong {
+                            g.strong[s as usize].push(t.0);
+                            g.users[t.get()].push(Use::Strong(s));
+                        } else {
+                            g.weak[s as usize].push(t.0);
+                            g.users[t.get()].push(Use::Weak(s));
+                        }
+                    }
+                    Target::AnyOf { members, min } => {
+                        let gid = g.groups.len() as u32;
+                        g.groups.push(Group {
+                            owner: s,
+                            strength: dep.strength,
+                            members: members.iter().map(|m| m.0).collect(),
+                            min: *min as u32,
+                        });
+                        g.groups_of[s as usize].push(gid);
+                        for m in members {
+                            g.users[m.get()].push(Use::Member(gid));
+                        }
+                    }
+                }
+            }
+        }
+        g
+    }
+
+    /// Calls `f` for every service `s` reaches through one strong edge or strong group
+    /// membership (may repeat a target).
+    pub fn for_each_strong_succ(&self, s: u32, mut f: impl FnMut(u32)) {
+        for &t in &self.strong[s as usize] {
+            f(t);
+        }
+        for &gid in &self.groups_of[s as usize] {
+            let grp = &self.groups[gid as usize];
+            if grp.strength == Strength::Strong {
+                for &m in &grp.members {
+                    f(m);
+                }
+            }
+        }
+    }
+
+    /// Strong successors of `s`, sorted and unique.
+    pub fn strong_succs(&self, s: u32) -> Vec<u32> {
+        let mut v = Vec::new();
+        self.for_each_strong_succ(s, |t| v.push(t));
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// Every service reachable from `starts` through strong edges (starts included), as a
+    /// membership mask.
+    pub fn strong_reach(&self, starts: impl IntoIterator<Item = u32>) -> Vec<bool> {
+        let mut seen = vec![false; self.n];
+        let mut stack: Vec<u32> = Vec::new();
+        for s in starts {
+            if !seen[s as usize] {
+                seen[s as usize] = true;
+                stack.push(s);
+            }
+        }
+        while let Some(u) = stack.pop() {
+            self.for_each_strong_succ(u, |t| {
+                if !seen[t as usize] {
+                    seen[t as usize] = true;
+                    stack.push(t);
+                }
+            });
+        }
+        seen
+    }
+
+    /// Strongly connected components of the strong subgraph restricted to `mask`, in reverse
+    /// topological order (every component comes after all components it depends on).
+    /// Iterative Tarjan: no recursion, safe on deep graphs.
+    pub fn strong_sccs(&self, mask: &[bool]) -> Vec<Vec<u32>> {
+        const NONE: u32 = u32::MAX;
+        let n = self.n;
+        let mut index = vec![NONE; n];
+        let mut low = vec![0u32; n];
+        let mut on_stack = vec![false; n];
+        let mut stack: Vec<u32> = Vec::new();
+        let mut out: Vec<Vec<u32>> = Vec::new();
+        let mut next = 0u32;
+        // Call frames: (node, its successors, position in them).
+        let mut frames: Vec<(u32, Vec<u32>, usize)> = Vec::new();
+        for root in 0..n as u32 {
+            if !mask[root as usize] || index[root as usize] != NONE {
+                continue;
+            }
+            index[root as usize] = next;
+            low[root as usize] = next;
+            next += 1;
+            stack.push(root);
+            on_stack[root as usize] = true;
+            frames.push((root, self.masked_succs(root, mask), 0));
+            while let Some(frame) = frames.last_mut() {
+                let v = frame.0;
+                if frame.2 < frame.1.len() {
+                    let w = frame.1[frame.2];
+                    frame.2 += 1;
+                    if index[w as usize] == NONE {
+                        index[w as usize] = next;
+                        low[w as usize] = next;
+                        next += 1;
+                        stack.push(w);
+                        on_stack[w as usize] = true;
+                        let succ = self.masked_succs(w, mask);
+                        frames.push((w, succ, 0));
+                    } else if on_stack[w as usize] {
+                        low[v as usize] = low[v as usize].min(index[w as usize]);
+                    }
+                } else {
+                    frames.pop();
+                    if let Some(parent) = frames.last() {
+                        let p = parent.0 as usize;
+                        low[p] = low[p].min(low[v as usize]);
+                    }
+                    if low[v as usize] == index[v as usize] {
+                        let mut comp = Vec::new();
+                        loop {
+                            let w = stack.pop().expect("tarjan stack holds the component");
+                            on_stack[w as usize] = false;
+                            comp.push(w);
+                            if w == v {
+                                break;
+                            }
+                        }
+                        comp.sort_unstable();
+                        out.push(comp);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn masked_succs(&self, s: u32, mask: &[bool]) -> Vec<u32> {
+        let mut v = self.strong_succs(s);
+        v.retain(|&t| mask[t as usize]);
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain_graph(n: usize, edges: &[(u32, u32)]) -> Graph {
+        let mut g = Graph {
+            n,
+            strong: vec![Vec::new(); n],
+            weak: vec![Vec::new(); n],
+            groups_of: vec![Vec::new(); n],
+            groups: Vec::new(),
+            users: vec![Vec::new(); n],
+        };
+        for &(a, b) in edges {
+            g.strong[a as usize].push(b);
+            g.users[b as usize].push(Use::Strong(a));
+        }
+        g
+    }
+
+    #[test]
+    fn sccs_come_dependencies_first() {
+        // 0 -> 1 -> 2 -> 1, 2 -> 3
+        let g = chain_graph(4, &[(0, 1), (1, 2), (2, 1), (2, 3)]);
+        let sccs = g.strong_sccs(&[true; 4]);
+        assert_eq!(sccs, vec![vec![3], vec![1, 2], vec![0]]);
+    }
+
+    #[test]
+    fn deep_chain_does_not_overflow() {
+        let n = 200_000;
+        let edges: Vec<(u32, u32)> = (0..n as u32 - 1).map(|i| (i, i + 1)).collect();
+        let g = chain_graph(n, &edges);
+        let sccs = g.strong_sccs(&vec![true; n]);
+        assert_eq!(sccs.len(), n);
+        assert_eq!(sccs[0], vec![n as u32 - 1]);
+    }
+}

@@ -1,0 +1,454 @@
+//! Stage 2: failure propagation, SPOFs, N-2 pairs, blast radius and risks (SPEC §2).
+//!
+//! Pure and synchronous: [`analyze`] reads a [`Topology`] and [`Options`] (optionally the
+//! observed per-instance states from probes, and `--fail` events) and returns an [`Analysis`]
+//! indexed like the model. [`crate::report::build`] turns it into the serializable report.
+//!
+//! Semantics that the SPEC leaves open, fixed here:
+//! - `unknown` never propagates; an unknown `any_of` member counts as alive.
+//! - Cycles resolve to the least fixpoint: a strong cycle with nothing failed stays up.
+//! - `spofs` are always design-time (nothing failed). `live_spofs` are computed whenever
+//!   observed states or `--fail` events are given: the single further events that take the
+//!   link down given what already failed. A link already down has `live_spofs = []`.
+//! - N-2 pairs are design-time too.
+
+pub mod blast;
+pub mod diff;
+pub mod event;
+pub mod graph;
+pub mod killset;
+pub mod pairs;
+pub mod propagate;
+pub mod risk;
+pub mod spof;
+
+use std::collections::BTreeMap;
+
+use crate::state::State;
+use crate::topology::model::{Domain, ServiceIdx, Severity, Topology};
+
+pub use event::{Event, EventSet, parse_events};
+pub use risk::Risk;
+
+use event::{Domains, Instances};
+use graph::Graph;
+use propagate::DownPropagator;
+use spof::{Residual, TokenKind};
+
+/// What to analyse and with what knowledge.
+#[derive(Debug, Clone)]
+pub struct Options<'a> {
+    /// 1 = single events only; 2 = also minimal pairs (N-2).
+    pub depth: u8,
+    /// Only this link (by name); `None` = every link.
+    pub link: Option<&'a str>,
+    /// Events assumed failed (`--fail`).
+    pub failed: &'a [Event],
+    /// Per service (by index), per instance (by position), the state its probe found;
+    /// `None` = nothing probed.
+    pub observed: Option<&'a [Vec<State>]>,
+    /// Compute the blast radius of every service (the costliest part on big systems).
+    pub blast_radius: bool,
+    /// At most this many N-2 findings per link.
+    pub pairs_cap: usize,
+}
+
+impl Default for Options<'_> {
+    fn default() -> Self {
+        Self {
+            depth: 1,
+            link: None,
+            failed: &[],
+            observed: None,
+            blast_radius: true,
+            pairs_cap: 50,
+        }
+    }
+}
+
+/// Why an analysis could not run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AnalysisError {
+    /// `--link` names no link.
+    #[error("{0}")]
+    UnknownLink(String),
+    /// `--depth` other than 1 or 2.
+    #[error("unsupported depth `{0}`, expected 1 or 2")]
+    Depth(u8),
+}
+
+/// The result of [`analyze`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Analysis {
+    /// The analysed links, in name order.
+    pub links: Vec<LinkAnalysis>,
+    /// Every service, by [`ServiceIdx`].
+    pub services: Vec<ServiceAnalysis>,
+    /// Risk findings, sorted (severity worst first, rule, subjects).
+    pub risks: Vec<Risk>,
+    /// The `--fail` events, sorted; `None` when none were given.
+    pub assumed_failed: Option<Vec<Event>>,
+    /// Services by criticality: most links taken down first, then most services, then name.
+    /// Empty unless the blast radius was computed.
+    pub ranking: Vec<ServiceIdx>,
+}
+
+/// One analysed link.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkAnalysis {
+    /// Index into [`Topology::links`].
+    pub link: usize,
+    /// Effective state of the entry.
+    pub state: State,
+    /// The entry and everything strong-reachable from it, in index (= name) order.
+    pub critical_path: Vec<ServiceIdx>,
+    /// Design-time SPOFs: services first, then domains, each in id order.
+    pub spofs: Vec<SpofFinding>,
+    /// SPOFs given what already failed; `None` unless observed states or `--fail` were given.
+    pub live_spofs: Option<Vec<SpofFinding>>,
+    /// N-2 findings with `depth: 2`, sorted by impact then events, capped.
+    pub pairs: Option<Vec<PairFinding>>,
+}
+
+/// One single point of failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpofFinding {
+    /// A service without a spare instance whose loss takes the link down.
+    Service {
+        /// The service.
+        service: ServiceIdx,
+        /// A shortest path from the entry to it along which the failure travels.
+        path: Vec<ServiceIdx>,
+    },
+    /// A failure domain whose loss takes the link down.
+    Domain {
+        /// `key=value`.
+        domain: Domain,
+        /// The service SPOFs of the same link with an instance in it (empty = shared fate).
+        implied_by: Vec<ServiceIdx>,
+    },
+}
+
+/// Kind of an N-2 finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PairKind {
+    /// Two different events.
+    Pair,
+    /// Two instances of one service: it has one spare only.
+    ThinRedundancy,
+}
+
+/// One N-2 finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairFinding {
+    /// Pair or thin redundancy.
+    pub kind: PairKind,
+    /// The two events (for thin redundancy: one pair of the service's instances).
+    pub events: [Event; 2],
+    /// For thin redundancy, the service.
+    pub service: Option<ServiceIdx>,
+    /// Services down when both events happen.
+    pub impact: usize,
+}
+
+/// One analysed service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceAnalysis {
+    /// From probes and `--fail` events.
+    pub observed: State,
+    /// With dependencies.
+    pub effective: State,
+    /// Services that depend on it (any strength, groups included).
+    pub upstream: Vec<ServiceIdx>,
+    /// Services it depends on.
+    pub downstream: Vec<ServiceIdx>,
+    /// What goes down when all its instances fail; `None` when not computed.
+    pub blast_radius: Option<BlastRadius>,
+}
+
+/// The links and other services down when a service fails entirely.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BlastRadius {
+    /// Indices into [`Topology::links`] (all links, not only the analysed ones), ascending.
+    pub links: Vec<usize>,
+    /// Other services, ascending.
+    pub services: Vec<ServiceIdx>,
+}
+
+/// Runs the whole analysis.
+pub fn analyze(topo: &Topology, opts: &Options<'_>) -> Result<Analysis, AnalysisError> {
+    if !(1..=2).contains(&opts.depth) {
+        return Err(AnalysisError::Depth(opts.depth));
+    }
+    let selected: Vec<usize> = match opts.link {
+        None => (0..topo.links.len()).collect(),
+        Some(name) => match topo.links.iter().position(|l| l.name.as_str() == name) {
+            Some(i) => vec![i],
+            None => {
+                return Err(AnalysisError::UnknownLink(unknown_link(topo, name)));
+            }
+        },
+    };
+    let graph = Graph::new(topo);
+    let inst = Instances::new(topo);
+    let domains = Domains::new(topo);
+    let n = topo.services.len();
+
+    // Observed and effective states.
+    let mut failed_inst = vec![false; inst.total()];
+    for e in opts.failed {
+        match e {
+            Event::Instance { service, instance } => {
+                failed_inst[inst.flat(service.0, *instance)] = true;
+            }
+            Event::Domain(d) => {
+                if let Some(id) = domains.id(d) {
+                    for &(s, i) in &domains.members[id as usize] {
+                        failed_inst[inst.flat(s, i)] = true;
+                    }
+                }
+            }
+        }
+    }
+    let observed: Vec<State> = topo
+        .services
+        .iter()
+        .enumerate()
+        .map(|(s, svc)| {
+            let probed = opts.observed.and_then(|o| o.get(s)).map(Vec::as_slice);
+            propagate::observed_state(svc, probed, &failed_inst[inst.range(s as u32)])
+        })
+        .collect();
+    let effective = propagate::effective_states(&graph, &observed);
+
+    let entries: Vec<u32> = selected.iter().map(|&l| topo.links[l].entry.0).collect();
+    let mut prop = DownPropagator::new(topo, &graph, &inst, &domains);
+
+    // Design-time SPOFs.
+    let clean = Residual::none(n, &inst);
+    let design = link_spofs(topo, &graph, &inst, &domains, &clean, &entries, &mut prop);
+
+    // Live SPOFs.
+    let live = if opts.observed.is_some() || !opts.failed.is_empty() {
+        let mut dead_inst = failed_inst.clone();
+        if let Some(obs) = opts.observed {
+            for (s, states) in obs.iter().enumerate().take(n) {
+                for (i, st) in states.iter().enumerate() {
+                    if *st == State::Down && i < inst.range(s as u32).len() {
+                        dead_inst[inst.flat(s as u32, i as u32)] = true;
+                    }
+                }
+            }
+        }
+        let residual = Residual {
+            dead_inst,
+            down: effective.iter().map(|&s| s == State::Down).collect(),
+        };
+        Some(link_spofs(
+            topo, &graph, &inst, &domains, &residual, &entries, &mut prop,
+        ))
+    } else {
+        None
+    };
+
+    let pairs = if opts.depth >= 2 {
+        Some(pairs::pairs(
+            topo,
+            &graph,
+            &inst,
+            &domains,
+            &entries,
+            opts.pairs_cap,
+        ))
+    } else {
+        None
+    };
+
+    let all_paths: Vec<Vec<ServiceIdx>> = topo
+        .links
+        .iter()
+        .map(|l| critical_path(&graph, l.entry.0))
+        .collect();
+
+    let links: Vec<LinkAnalysis> = selected
+        .iter()
+        .enumerate()
+        .map(|(k, &l)| LinkAnalysis {
+            link: l,
+            state: effective[topo.links[l].entry.get()],
+            critical_path: all_paths[l].clone(),
+            spofs: design[k].clone().unwrap_or_default(),
+            live_spofs: live.as_ref().map(|v| v[k].clone().unwrap_or_default()),
+            pairs: pairs.as_ref().map(|p| p[k].clone()),
+        })
+        .collect();
+
+    let blast = if opts.blast_radius {
+        Some(blast::blast_radius(topo, &graph, &mut prop))
+    } else {
+        None
+    };
+    let mut upstream: Vec<Vec<ServiceIdx>> = vec![Vec::new(); n];
+    let mut downstream: Vec<Vec<ServiceIdx>> = vec![Vec::new(); n];
+    for (idx, svc) in topo.iter_services() {
+        for dep in &svc.depends_on {
+            for t in dep.targets() {
+                downstream[idx.get()].push(*t);
+                upstream[t.get()].push(idx);
+            }
+        }
+    }
+    let services: Vec<ServiceAnalysis> = (0..n)
+        .map(|s| {
+            let mut up = std::mem::take(&mut upstream[s]);
+            up.sort_unstable();
+            up.dedup();
+            let mut down = std::mem::take(&mut downstream[s]);
+            down.sort_unstable();
+            down.dedup();
+            ServiceAnalysis {
+                observed: observed[s],
+                effective: effective[s],
+                upstream: up,
+                downstream: down,
+                blast_radius: blast.as_ref().map(|b| b[s].clone()),
+            }
+        })
+        .collect();
+    let ranking = if let Some(b) = &blast {
+        let mut r: Vec<ServiceIdx> = (0..n as u32).map(ServiceIdx).collect();
+        r.sort_by(|a, c| {
+            let (x, y) = (&b[a.get()], &b[c.get()]);
+            y.links
+                .len()
+                .cmp(&x.links.len())
+                .then(y.services.len().cmp(&x.services.len()))
+                .then(a.cmp(c))
+        });
+        r
+    } else {
+        Vec::new()
+    };
+
+    let risks = risk::risks(topo, &graph, &links, &all_paths);
+    let assumed_failed = if opts.failed.is_empty() {
+        None
+    } else {
+        let mut v = opts.failed.to_vec();
+        v.sort();
+        v.dedup();
+        Some(v)
+    };
+    Ok(Analysis {
+        links,
+        services,
+        risks,
+        assumed_failed,
+        ranking,
+    })
+}
+
+/// The critical path of the link whose entry is `entry`: sorted service indices.
+pub fn critical_path(g: &Graph, entry: u32) -> Vec<ServiceIdx> {
+    g.strong_reach([entry])
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| **r)
+        .map(|(i, _)| ServiceIdx(i as u32))
+        .collect()
+}
+
+/// SPOFs of each entry relative to `residual`; `None` for an entry that is already down.
+fn link_spofs(
+    topo: &Topology,
+    g: &Graph,
+    inst: &Instances,
+    domains: &Domains,
+    residual: &Residual,
+    entries: &[u32],
+    prop: &mut DownPropagator<'_>,
+) -> Vec<Option<Vec<SpofFinding>>> {
+    let ks = spof::kill_sets(topo, g, inst, domains, residual, entries);
+    // Service tokens → the links they kill, to explain each with one propagation.
+    let mut by_service: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+    let mut out: Vec<Option<Vec<SpofFinding>>> = Vec::with_capacity(entries.len());
+    let mut svc_spofs: Vec<Vec<u32>> = vec![Vec::new(); entries.len()];
+    for (k, set) in ks.targets.iter().enumerate() {
+        if residual.down[entries[k] as usize] {
+            out.push(None);
+            continue;
+        }
+        let mut findings = Vec::new();
+        set.for_each(|t| match ks.tokens.decode(t) {
+            TokenKind::Service(s) => {
+                by_service.entry(s).or_default().push(k);
+                svc_spofs[k].push(s);
+            }
+            TokenKind::Domain(d) => findings.push(d),
+        });
+        let doms = findings
+            .into_iter()
+            .map(|d| {
+                let mut implied: Vec<ServiceIdx> = domains.members[d as usize]
+                    .iter()
+                    .map(|&(s, _)| s)
+                    .filter(|s| svc_spofs[k].binary_search(s).is_ok())
+                    .map(ServiceIdx)
+                    .collect();
+                implied.dedup();
+                SpofFinding::Domain {
+                    domain: domains.list[d as usize].clone(),
+                    implied_by: implied,
+                }
+            })
+            .collect();
+        out.push(Some(doms));
+    }
+    let mut paths: Vec<Vec<(u32, Vec<u32>)>> = vec![Vec::new(); entries.len()];
+    let clean = residual.is_clean();
+    for (s, ks_links) in by_service {
+        prop.reset();
+        if !clean {
+            residual.apply(prop, inst);
+        }
+        prop.fail_service(s);
+        prop.propagate();
+        for k in ks_links {
+            let path = spof::explain_path(g, prop, entries[k], s)
+                .expect("a service in the entry's kill set brings the entry down");
+            paths[k].push((s, path));
+        }
+    }
+    for (k, slot) in out.iter_mut().enumerate() {
+        if let Some(doms) = slot {
+            let mut v: Vec<SpofFinding> = std::mem::take(&mut paths[k])
+                .into_iter()
+                .map(|(s, p)| SpofFinding::Service {
+                    service: ServiceIdx(s),
+                    path: p.into_iter().map(ServiceIdx).collect(),
+                })
+                .collect();
+            v.append(doms);
+            *doms = v;
+        }
+    }
+    out
+}
+
+fn unknown_link(topo: &Topology, name: &str) -> String {
+    let best = topo
+        .links
+        .iter()
+        .map(|l| (strsim::normalized_levenshtein(name, l.name.as_str()), l))
+        .filter(|(s, _)| *s >= 0.5)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    match best {
+        Some((_, l)) => format!("unknown link `{name}`, did you mean `{}`?", l.name),
+        None => format!("unknown link `{name}`"),
+    }
+}
+
+/// The worst severity among `risks`, if any.
+pub fn worst_risk(risks: &[Risk]) -> Option<Severity> {
+    risks.iter().map(|r| r.severity).max()
+}

@@ -1,0 +1,161 @@
+//! N-2 (`--depth 2`): minimal pairs of events that take a link down while neither does alone.
+//!
+//! For each candidate first event (every instance and domain touching a critical path) the
+//! kill-set engine runs again on the residual system where that event already happened; the
+//! entry's kill set there is exactly the set of second events completing a pair. Pairs that
+//! contain a single-event SPOF are dropped (not minimal). Two instances of one service fold into
+//! one `thin-redundancy` finding. Findings are sorted by impact (services down, descending),
+//! then by event names, and capped per link.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::analysis::event::{Domains, Event, Instances};
+use crate::analysis::graph::Graph;
+use crate::analysis::propagate::DownPropagator;
+use crate::analysis::spof::{self, Residual, TokenKind};
+use crate::analysis::{PairFinding, PairKind};
+use crate::topology::model::{ServiceIdx, Topology};
+
+/// An event in dense form: an instance `(service, position)` or a domain number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Ev {
+    Inst(u32, u32),
+    Dom(u32),
+}
+
+impl Ev {
+    fn apply(self, p: &mut DownPropagator<'_>) {
+        match self {
+            Self::Inst(s, i) => p.fail_instance(s, i),
+            Self::Dom(d) => p.fail_domain(d),
+        }
+    }
+
+    fn to_event(self, domains: &Domains) -> Event {
+        match self {
+            Self::Inst(s, i) => Event::Instance {
+                service: ServiceIdx(s),
+                instance: i,
+            },
+            Self::Dom(d) => Event::Domain(domains.list[d as usize].clone()),
+        }
+    }
+}
+
+/// The N-2 findings of each entry (same order as `entries`).
+pub fn pairs(
+    topo: &Topology,
+    g: &Graph,
+    inst: &Instances,
+    domains: &Domains,
+    entries: &[u32],
+    cap: usize,
+) -> Vec<Vec<PairFinding>> {
+    let n = g.n;
+    let clean = Residual::none(n, inst);
+    let base = spof::kill_sets(topo, g, inst, domains, &clean, entries);
+    // Is `ev` alone a SPOF of entry k?
+    let single = |k: usize, ev: Ev| -> bool {
+        let set = &base.targets[k];
+        match ev {
+            Ev::Inst(s, _) => {
+                let t = base.tokens.of_service[s as usize];
+                t != u32::MAX && set.contains(t)
+            }
+            Ev::Dom(d) => set.contains(base.tokens.domain(d)),
+        }
+    };
+    let region = g.strong_reach(entries.iter().copied());
+    let mut candidates: Vec<Ev> = Vec::new();
+    for s in 0..n as u32 {
+        if region[s as usize] {
+            for i in 0..inst.range(s).len() as u32 {
+                candidates.push(Ev::Inst(s, i));
+            }
+        }
+    }
+    for (d, members) in domains.members.iter().enumerate() {
+        if members.iter().any(|&(s, _)| region[s as usize]) {
+            candidates.push(Ev::Dom(d as u32));
+        }
+    }
+
+    let mut found: Vec<BTreeSet<(Ev, Ev)>> = vec![BTreeSet::new(); entries.len()];
+    let mut prop = DownPropagator::new(topo, g, inst, domains);
+    for &e1 in &candidates {
+        let live: Vec<usize> = (0..entries.len()).filter(|&k| !single(k, e1)).collect();
+        if live.is_empty() {
+            continue;
+        }
+        prop.reset();
+        e1.apply(&mut prop);
+        prop.propagate();
+        let residual = Residual {
+            dead_inst: prop.dead_instances().to_vec(),
+            down: prop.down_mask().to_vec(),
+        };
+        let targets: Vec<u32> = live.iter().map(|&k| entries[k]).collect();
+        let ks = spof::kill_sets(topo, g, inst, domains, &residual, &targets);
+        for (j, &k) in live.iter().enumerate() {
+            ks.targets[j].for_each(|t| {
+                let seconds: Vec<Ev> = match ks.tokens.decode(t) {
+                    TokenKind::Service(s) => inst
+                        .range(s)
+                        .enumerate()
+                        .filter(|&(_, f)| !residual.dead_inst[f])
+                        .map(|(i, _)| Ev::Inst(s, i as u32))
+                        .collect(),
+                    TokenKind::Domain(d) => vec![Ev::Dom(d)],
+                };
+                for e2 in seconds {
+                    if e2 != e1 && !single(k, e2) {
+                        found[k].insert(if e1 < e2 { (e1, e2) } else { (e2, e1) });
+                    }
+                }
+            });
+        }
+    }
+
+    found
+        .into_iter()
+        .map(|set| {
+            let mut thin: BTreeMap<u32, (Ev, Ev)> = BTreeMap::new();
+            let mut list: Vec<(PairKind, (Ev, Ev), Option<u32>)> = Vec::new();
+            for (a, b) in set {
+                match (a, b) {
+                    (Ev::Inst(s, _), Ev::Inst(t, _)) if s == t => {
+                        thin.entry(s).or_insert((a, b));
+                    }
+                    _ => list.push((PairKind::Pair, (a, b), None)),
+                }
+            }
+            for (s, pair) in thin {
+                list.push((PairKind::ThinRedundancy, pair, Some(s)));
+            }
+            let mut findings: Vec<(PairFinding, Vec<String>)> = list
+                .into_iter()
+                .map(|(kind, (a, b), svc)| {
+                    prop.reset();
+                    a.apply(&mut prop);
+                    b.apply(&mut prop);
+                    prop.propagate();
+                    let impact = prop.down_list().len();
+                    let f = PairFinding {
+                        kind,
+                        events: [a.to_event(domains), b.to_event(domains)],
+                        service: svc.map(ServiceIdx),
+                        impact,
+                    };
+                    let key = match svc {
+                        Some(s) => vec![topo.services[s as usize].name.to_string()],
+                        None => vec![f.events[0].name(topo), f.events[1].name(topo)],
+                    };
+                    (f, key)
+                })
+                .collect();
+            findings.sort_by(|x, y| y.0.impact.cmp(&x.0.impact).then_with(|| x.1.cmp(&y.1)));
+            findings.truncate(cap);
+            findings.into_iter().map(|(f, _)| f).collect()
+        })
+        .collect()
+}

@@ -1,0 +1,302 @@
+//! Risk rules (SPEC §2): each finding has a stable rule id, a severity (from
+//! [`RiskSettings`](crate::topology::model::RiskSettings)), subjects, a message and a hint.
+//!
+//! Rules that concern links (`spof`) use the analysed links only; every other rule looks at the
+//! whole topology (all links' critical paths).
+
+use std::collections::VecDeque;
+
+use crate::analysis::graph::Graph;
+use crate::analysis::{LinkAnalysis, SpofFinding};
+use crate::topology::model::{RiskRule, ServiceIdx, Severity, Strength, Target, Topology};
+
+/// One risk finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Risk {
+    /// Stable rule id.
+    pub rule: RiskRule,
+    /// Severity after the file's overrides.
+    pub severity: Severity,
+    /// Services, links or domains concerned, in a rule-specific order.
+    pub subjects: Vec<String>,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub hint: String,
+}
+
+/// Every enabled rule's findings, sorted by severity (worst first), rule, subjects.
+pub fn risks(
+    topo: &Topology,
+    g: &Graph,
+    links: &[LinkAnalysis],
+    all_paths: &[Vec<ServiceIdx>],
+) -> Vec<Risk> {
+    let settings = &topo.risks;
+    let name = |s: ServiceIdx| topo.service(s).name.to_string();
+    let mut out: Vec<Risk> = Vec::new();
+    let mut push = |rule: RiskRule, subjects: Vec<String>, message: String, hint: String| {
+        if settings.enabled(rule) {
+            out.push(Risk {
+                rule,
+                severity: settings.severity_of(rule),
+                subjects,
+                message,
+                hint,
+            });
+        }
+    };
+
+    // spof
+    for la in links {
+        let link = &topo.links[la.link];
+        for f in &la.spofs {
+            match f {
+                SpofFinding::Service { service, path } => {
+                    let chain: Vec<String> = path.iter().map(|&s| name(s)).collect();
+                    push(
+                        RiskRule::Spof,
+                        vec![link.name.to_string(), name(*service)],
+                        format!(
+                            "`{}` has no spare instance and its loss takes link `{}` down ({})",
+                            name(*service),
+                            link.name,
+                            chain.join(" → ")
+                        ),
+                        format!(
+                            "run more instances of `{}` than `min_healthy`, or make the call to it weak with a fallback",
+                            name(*service)
+                        ),
+                    );
+                }
+                SpofFinding::Domain { domain, implied_by } => {
+                    let why = if implied_by.is_empty() {
+                        "shared fate: no single service explains it".to_owned()
+                    } else {
+                        let v: Vec<String> = implied_by.iter().map(|&s| name(s)).collect();
+                        format!("implied by {}", v.join(", "))
+                    };
+                    push(
+                        RiskRule::Spof,
+                        vec![link.name.to_string(), domain.to_string()],
+                        format!("losing `{domain}` takes link `{}` down ({why})", link.name),
+                        format!(
+                            "spread the instances on this link over more than one `{}`",
+                            domain.key
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    // strong-cycle
+    let all = vec![true; g.n];
+    let sccs = g.strong_sccs(&all);
+    for comp in sccs.iter().filter(|c| c.len() > 1) {
+        let cycle = shortest_cycle(g, comp);
+        let mut names: Vec<String> = cycle.iter().map(|&s| name(ServiceIdx(s))).collect();
+        let subjects = names.clone();
+        names.push(names[0].clone());
+        push(
+            RiskRule::StrongCycle,
+            subjects,
+            format!("strong dependency cycle: {}", names.join(" → ")),
+            "a failure anywhere in the loop takes all of it down, and it cannot start cleanly; make one of these dependencies weak or remove it".to_owned(),
+        );
+    }
+
+    // Which links each service is on.
+    let mut on_links: Vec<Vec<usize>> = vec![Vec::new(); g.n];
+    for (l, path) in all_paths.iter().enumerate() {
+        for s in path {
+            on_links[s.get()].push(l);
+        }
+    }
+    let link_names = |ls: &[usize]| -> Vec<String> {
+        ls.iter().map(|&l| topo.links[l].name.to_string()).collect()
+    };
+
+    for (idx, svc) in topo.iter_services() {
+        let ls = &on_links[idx.get()];
+        if ls.is_empty() {
+            continue;
+        }
+        let lnames = link_names(ls);
+        if svc.core_explicit && !svc.core {
+            let mut subjects = vec![name(idx)];
+            subjects.extend(lnames.iter().cloned());
+            push(
+                RiskRule::NoncoreOnCriticalPath,
+                subjects,
+                format!(
+                    "`{}` is marked `core: false` but is on the critical path of {}",
+                    name(idx),
+                    quote_list(&lnames)
+                ),
+                "make the calls to it weak (with a timeout and fallback), or mark it core and give it core-level redundancy".to_owned(),
+            );
+        }
+        if !svc.is_probed() {
+            push(
+                RiskRule::UnprobedCritical,
+                vec![name(idx)],
+                format!(
+                    "`{}` is on the critical path of {} but nothing probes it",
+                    name(idx),
+                    quote_list(&lnames)
+                ),
+                format!("add a `probe:` to `{}`", name(idx)),
+            );
+        }
+        if ls.len() >= settings.hotspot_min_links {
+            let mut subjects = vec![name(idx)];
+            subjects.extend(lnames.iter().cloned());
+            push(
+                RiskRule::SharedHotspot,
+                subjects,
+                format!(
+                    "`{}` is on the critical path of {} links: {}",
+                    name(idx),
+                    ls.len(),
+                    quote_list(&lnames)
+                ),
+                "a failure here hits every one of these links; give it extra redundancy and its own alerting".to_owned(),
+            );
+        }
+    }
+
+    // weak-without-timeout
+    for (idx, svc) in topo.iter_services() {
+        for dep in &svc.depends_on {
+            if dep.strength != Strength::Weak || dep.timeout.is_some() {
+                continue;
+            }
+            let mut subjects = vec![name(idx)];
+            let what = match &dep.target {
+                Target::Service(t) => {
+                    subjects.push(name(*t));
+                    format!("`{}`", name(*t))
+                }
+                Target::AnyOf { members, .. } => {
+                    subjects.extend(members.iter().map(|&m| name(m)));
+                    format!("group `{}`", dep.label)
+                }
+            };
+            push(
+                RiskRule::WeakWithoutTimeout,
+                subjects,
+                format!(
+                    "`{}` calls {what} as a weak dependency without a timeout: if it hangs, `{}` hangs with it",
+                    name(idx),
+                    name(idx)
+                ),
+                "set `timeout:` on the dependency so a slow answer degrades instead of blocking"
+                    .to_owned(),
+            );
+        }
+    }
+
+    // deep-strong-chain
+    let chains = longest_chains(g, &sccs);
+    for link in &topo.links {
+        let chain = chains(link.entry.0);
+        let depth = chain.len() - 1;
+        if depth > settings.max_strong_depth {
+            let names: Vec<String> = chain.iter().map(|&s| name(ServiceIdx(s))).collect();
+            push(
+                RiskRule::DeepStrongChain,
+                names.clone(),
+                format!(
+                    "link `{}` has a strong chain of depth {depth} (more than {}): {}",
+                    link.name,
+                    settings.max_strong_depth,
+                    names.join(" → ")
+                ),
+                "every strong hop multiplies the failure probability and adds latency; make some of these calls weak (async, cached, with fallback)".to_owned(),
+            );
+        }
+    }
+
+    out.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(a.rule.cmp(&b.rule))
+            .then_with(|| a.subjects.cmp(&b.subjects))
+    });
+    out.dedup();
+    out
+}
+
+fn quote_list(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A shortest cycle through the smallest member of a strongly connected component.
+fn shortest_cycle(g: &Graph, comp: &[u32]) -> Vec<u32> {
+    let start = comp[0];
+    let in_comp = |v: u32| comp.binary_search(&v).is_ok();
+    let mut parent: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
+    let mut queue = VecDeque::from([start]);
+    while let Some(u) = queue.pop_front() {
+        for t in g.strong_succs(u) {
+            if t == start {
+                let mut cycle = vec![u];
+                let mut cur = u;
+                while cur != start {
+                    cur = parent[&cur];
+                    cycle.push(cur);
+                }
+                cycle.reverse();
+                return cycle;
+            }
+            if in_comp(t) && !parent.contains_key(&t) {
+                parent.insert(t, u);
+                queue.push_back(t);
+            }
+        }
+    }
+    vec![start]
+}
+
+/// For every service, a longest strong chain starting at it, counting each strong cycle as one
+/// step (a chain is a sequence of services each strong-called from the previous component).
+fn longest_chains(g: &Graph, sccs: &[Vec<u32>]) -> impl Fn(u32) -> Vec<u32> {
+    let n = g.n;
+    let mut comp_of = vec![0u32; n];
+    for (c, comp) in sccs.iter().enumerate() {
+        for &v in comp {
+            comp_of[v as usize] = c as u32;
+        }
+    }
+    // sccs come dependencies first, so one forward pass suffices.
+    let mut depth = vec![0usize; sccs.len()];
+    let mut next: Vec<Option<u32>> = vec![None; sccs.len()];
+    for (c, comp) in sccs.iter().enumerate() {
+        for &u in comp {
+            for t in g.strong_succs(u) {
+                let ct = comp_of[t as usize] as usize;
+                if ct != c
+                    && (depth[ct] + 1 > depth[c]
+                        || (depth[ct] + 1 == depth[c] && next[c].is_some_and(|x| t < x)))
+                {
+                    depth[c] = depth[ct] + 1;
+                    next[c] = Some(t);
+                }
+            }
+        }
+    }
+    move |start: u32| {
+        let mut chain = vec![start];
+        let mut c = comp_of[start as usize] as usize;
+        while let Some(t) = next[c] {
+            chain.push(t);
+            c = comp_of[t as usize] as usize;
+        }
+        chain
+    }
+}

@@ -1,0 +1,354 @@
+//! The SPOF engine: kill-set propagation (SPEC §2, "How to compute it").
+//!
+//! A service's kill set is the set of single events that take it `down`: its own events (each
+//! instance event when it has no spare instance, each domain event that takes more instances
+//! than it can spare), its strong dependencies' kill sets, and per strong `any_of` group the events
+//! that kill more than `members − min` of the members. Sets are computed once per strongly
+//! connected component of the strong graph, dependencies first, iterating to the least fixpoint
+//! inside a component. Only services strong-reachable from the requested targets are computed,
+//! and a set is freed once every service that reads it is done.
+//!
+//! Events are numbered as dense *tokens*: one token per service with no spare instance left
+//! (every alive instance of it is the same event as far as `down` is concerned, so they share
+//! one token), then one per failure domain.
+//!
+//! Everything is computed relative to a [`Residual`]: what has already failed. With nothing
+//! failed this answers "SPOFs"; after probing or `--fail`, "live SPOFs".
+
+use std::collections::VecDeque;
+
+use crate::analysis::event::{Domains, Instances};
+use crate::analysis::graph::{Graph, Use};
+use crate::analysis::killset::{KillRef, KillSet};
+use crate::analysis::propagate::DownPropagator;
+use crate::topology::model::{Strength, Topology};
+
+/// What has already failed before the question is asked.
+#[derive(Debug, Clone)]
+pub struct Residual {
+    /// Per flat instance, whether it is already dead.
+    pub dead_inst: Vec<bool>,
+    /// Per service, whether it is already (effectively) down.
+    pub down: Vec<bool>,
+}
+
+impl Residual {
+    /// Nothing has failed.
+    pub fn none(n_services: usize, inst: &Instances) -> Self {
+        Self {
+            dead_inst: vec![false; inst.total()],
+            down: vec![false; n_services],
+        }
+    }
+
+    /// Whether nothing has failed.
+    pub fn is_clean(&self) -> bool {
+        !self.dead_inst.iter().any(|&d| d) && !self.down.iter().any(|&d| d)
+    }
+
+    /// Applies this residual to a propagator (after a reset).
+    pub fn apply(&self, p: &mut DownPropagator<'_>, inst: &Instances) {
+        for s in 0..self.down.len() as u32 {
+            for (k, flat) in inst.range(s).enumerate() {
+                if self.dead_inst[flat] {
+                    p.fail_instance(s, k as u32);
+                }
+            }
+            if self.down[s as usize] {
+                p.force_down(s);
+            }
+        }
+        p.propagate();
+    }
+}
+
+/// The token numbering of one engine run.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    /// Token → service, for service tokens (`0..services.len()`).
+    pub services: Vec<u32>,
+    /// Service → its token, `u32::MAX` when it has a spare (or is already down).
+    pub of_service: Vec<u32>,
+    /// Number of tokens: service tokens, then one per domain.
+    pub universe: u32,
+}
+
+impl Tokens {
+    /// The token of domain number `d`.
+    pub fn domain(&self, d: u32) -> u32 {
+        self.services.len() as u32 + d
+    }
+
+    /// What a token stands for.
+    pub fn decode(&self, t: u32) -> TokenKind {
+        let k = self.services.len() as u32;
+        if t < k {
+            TokenKind::Service(self.services[t as usize])
+        } else {
+            TokenKind::Domain(t - k)
+        }
+    }
+}
+
+/// A decoded token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// Any alive instance of this service (it has no spare).
+    Service(u32),
+    /// This domain number.
+    Domain(u32),
+}
+
+/// The result of one engine run: kill sets of the requested targets.
+#[derive(Debug, Clone)]
+pub struct KillSets {
+    /// The numbering.
+    pub tokens: Tokens,
+    /// Per requested target (same order), its kill set.
+    pub targets: Vec<KillRef>,
+    /// Peak bytes held in kill sets at once (an estimate, for benchmarks).
+    pub peak_bytes: usize,
+}
+
+/// Computes the kill sets of `targets` given what already failed.
+pub fn kill_sets(
+    topo: &Topology,
+    g: &Graph,
+    inst: &Instances,
+    domains: &Domains,
+    residual: &Residual,
+    targets: &[u32],
+) -> KillSets {
+    let n = g.n;
+    // Spare instances left per service.
+    let mut spare = vec![0u32; n];
+    let mut services = Vec::new();
+    let mut of_service = vec![u32::MAX; n];
+    for (s, svc) in topo.services.iter().enumerate() {
+        if residual.down[s] {
+            continue;
+        }
+        let alive = inst
+            .range(s as u32)
+            .filter(|&f| !residual.dead_inst[f])
+            .count() as u32;
+        spare[s] = alive.saturating_sub(svc.min_healthy as u32);
+        if spare[s] == 0 {
+            of_service[s] = services.len() as u32;
+            services.push(s as u32);
+        }
+    }
+    let tokens = Tokens {
+        universe: (services.len() + domains.len()) as u32,
+        services,
+        of_service,
+    };
+
+    let region = g.strong_reach(targets.iter().copied());
+    let sccs = g.strong_sccs(&region);
+
+    // How many services still have to read each set; targets keep theirs.
+    let successors: Vec<Vec<u32>> = (0..n as u32)
+        .map(|u| {
+            if region[u as usize] {
+                g.strong_succs(u)
+            } else {
+                Vec::new()
+            }
+        })
+        .collect();
+    let mut readers = vec![0u32; n];
+    for s in &successors {
+        for &t in s {
+            readers[t as usize] += 1;
+        }
+    }
+    for &t in targets {
+        readers[t as usize] += 1;
+    }
+    let mut scc_of = vec![u32::MAX; n];
+    for (ci, c) in sccs.iter().enumerate() {
+        for &v in c {
+            scc_of[v as usize] = ci as u32;
+        }
+    }
+
+    let mut sets: Vec<Option<KillRef>> = vec![None; n];
+    let mut held = 0usize;
+    let mut peak = 0usize;
+    let empty = KillSet::empty();
+    let mut queue: VecDeque<u32> = VecDeque::new();
+    let mut queued = vec![false; n];
+    for (ci, comp) in sccs.iter().enumerate() {
+        if comp.len() == 1 {
+            let v = comp[0];
+            let k = compute(
+                topo, g, inst, domains, residual, &tokens, &spare, &sets, &empty, v,
+            );
+            held += k.heap_bytes();
+            sets[v as usize] = Some(k);
+        } else {
+            for &v in comp {
+                sets[v as usize] = Some(KillSet::empty());
+                queue.push_back(v);
+                queued[v as usize] = true;
+            }
+            while let Some(v) = queue.pop_front() {
+                queued[v as usize] = false;
+                let k = compute(
+                    topo, g, inst, domains, residual, &tokens, &spare, &sets, &empty, v,
+                );
+                let old = sets[v as usize].as_ref().map_or(0, |o| o.len());
+                if k.len() != old {
+                    sets[v as usize] = Some(k);
+                    // Re-evaluate the component members that read v.
+                    for use_ in &g.users[v as usize] {
+                        let u = match *use_ {
+                            Use::Strong(u) => u,
+                            Use::Member(gid) => g.groups[gid as usize].owner,
+                            Use::Weak(_) => continue,
+                        };
+                        if scc_of[u as usize] == ci as u32 && !queued[u as usize] {
+                            queued[u as usize] = true;
+                            queue.push_back(u);
+                        }
+                    }
+                }
+            }
+            for &v in comp {
+                held += sets[v as usize].as_ref().map_or(0, |k| k.heap_bytes());
+            }
+        }
+        peak = peak.max(held);
+        for &u in comp {
+            for &t in &successors[u as usize] {
+                readers[t as usize] -= 1;
+                if readers[t as usize] == 0
+                    && let Some(k) = sets[t as usize].take()
+                {
+                    held = held.saturating_sub(k.heap_bytes());
+                }
+            }
+        }
+    }
+    let targets = targets
+        .iter()
+        .map(|&t| sets[t as usize].clone().unwrap_or_else(KillSet::empty))
+        .collect();
+    KillSets {
+        tokens,
+        targets,
+        peak_bytes: peak,
+    }
+}
+
+/// The kill set of `v` from the current sets of its dependencies.
+#[allow(clippy::too_many_arguments)]
+fn compute(
+    topo: &Topology,
+    g: &Graph,
+    inst: &Instances,
+    domains: &Domains,
+    residual: &Residual,
+    tokens: &Tokens,
+    spare: &[u32],
+    sets: &[Option<KillRef>],
+    empty: &KillRef,
+    v: u32,
+) -> KillRef {
+    if residual.down[v as usize] {
+        return std::sync::Arc::new(KillSet::All);
+    }
+    let get = |t: u32| sets[t as usize].as_ref().unwrap_or(empty);
+    let mut inputs: Vec<&KillRef> = g.strong[v as usize].iter().map(|&t| get(t)).collect();
+    let mut group_sets: Vec<KillRef> = Vec::new();
+    for &gid in &g.groups_of[v as usize] {
+        let grp = &g.groups[gid as usize];
+        if grp.strength != Strength::Strong {
+            continue;
+        }
+        let live: Vec<&KillRef> = grp
+            .members
+            .iter()
+            .filter(|&&m| !residual.down[m as usize])
+            .map(|&m| get(m))
+            .collect();
+        let predead = grp.members.len() - live.len();
+        // Members that may still die: slack − already dead (v is not down, so this is >= 0).
+        let left = grp.slack().saturating_sub(predead as u32);
+        group_sets.push(KillSet::at_least(&live, left + 1, tokens.universe));
+    }
+    inputs.extend(group_sets.iter());
+    // Own events.
+    let mut own: Vec<u32> = Vec::new();
+    let tok = tokens.of_service[v as usize];
+    if tok != u32::MAX {
+        own.push(tok);
+    }
+    let mut counts: Vec<(u32, u32)> = Vec::new();
+    for flat in inst.range(v) {
+        if residual.dead_inst[flat] {
+            continue;
+        }
+        for &d in domains.of_instance(flat) {
+            match counts.iter_mut().find(|c| c.0 == d) {
+                Some(c) => c.1 += 1,
+                None => counts.push((d, 1)),
+            }
+        }
+    }
+    for (d, c) in counts {
+        if c > spare[v as usize] {
+            own.push(tokens.domain(d));
+        }
+    }
+    own.sort_unstable();
+    let _ = topo;
+    KillSet::union(&inputs, &own, tokens.universe)
+}
+
+/// A shortest explanation path from `entry` to `target` through services that are down in `p`
+/// (strong edges, and members of dead strong groups). `None` when the entry is not down.
+pub fn explain_path(
+    g: &Graph,
+    p: &DownPropagator<'_>,
+    entry: u32,
+    target: u32,
+) -> Option<Vec<u32>> {
+    if !p.is_down(entry) {
+        return None;
+    }
+    let mut parent: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
+    let mut queue = VecDeque::from([entry]);
+    parent.insert(entry, entry);
+    while let Some(u) = queue.pop_front() {
+        if u == target {
+            let mut path = vec![u];
+            let mut cur = u;
+            while cur != entry {
+                cur = parent[&cur];
+                path.push(cur);
+            }
+            path.reverse();
+            return Some(path);
+        }
+        let mut visit = |t: u32| {
+            if p.is_down(t) && !parent.contains_key(&t) {
+                parent.insert(t, u);
+                queue.push_back(t);
+            }
+        };
+        for &t in &g.strong[u as usize] {
+            visit(t);
+        }
+        for &gid in &g.groups_of[u as usize] {
+            let grp = &g.groups[gid as usize];
+            if grp.strength == Strength::Strong && p.is_group_dead(gid) {
+                for &m in &grp.members {
+                    visit(m);
+                }
+            }
+        }
+    }
+    None
+}
