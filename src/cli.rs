@@ -11,7 +11,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Inspect the core links of a service system: probe every service, find single points of
 /// failure, draw the graph.
 #[derive(Debug, Parser)]
-#[command(name = "linkpatrol", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "linkpatrol",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// The topology file (`-` reads standard input).
     #[arg(
@@ -48,6 +53,12 @@ pub enum Command {
     /// Print the JSON Schema of the topology file (for editors: `linkpatrol schema >
     /// linkpatrol.schema.json`).
     Schema(SchemaArgs),
+    /// Compute critical paths, single points of failure, blast radius and risks, without
+    /// touching any system; `--fail` asks what-if.
+    Analyze(AnalyzeArgs),
+    /// Compare two topology files: what the change adds, removes and breaks. Exits 1 when it
+    /// adds a SPOF or an error-level risk.
+    Diff(DiffArgs),
 }
 
 /// `linkpatrol validate`.
@@ -57,6 +68,72 @@ pub struct ValidateArgs {}
 /// `linkpatrol schema`.
 #[derive(Debug, Args)]
 pub struct SchemaArgs {}
+
+/// `linkpatrol analyze`.
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+
+    /// 1: single failures; 2: also minimal pairs of failures (N-2).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub depth: u8,
+
+    /// Only this link.
+    #[arg(long, value_name = "NAME")]
+    pub link: Option<String>,
+
+    /// Assume these events failed: `SERVICE`, `SERVICE/INSTANCE` or `KEY=VALUE`, comma-separated.
+    #[arg(long, value_name = "EVENT,...")]
+    pub fail: Option<String>,
+
+    /// Exit 1 when a finding at or above this level exists.
+    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = FailOn::Down)]
+    pub fail_on: FailOn,
+}
+
+/// `linkpatrol diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The topology before the change.
+    #[arg(value_name = "OLD.yaml")]
+    pub old: PathBuf,
+
+    /// The topology after the change.
+    #[arg(value_name = "NEW.yaml")]
+    pub new: PathBuf,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+}
+
+/// `--format` of `analyze` and `diff`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// For a terminal.
+    Text,
+    /// The stable JSON report (SPEC §5).
+    Json,
+    /// Markdown, for review documents.
+    Md,
+}
+
+/// `--fail-on`: the least serious finding that makes the exit code 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum FailOn {
+    /// A link is down.
+    Down,
+    /// A link is degraded or down.
+    Degraded,
+    /// A link has a single point of failure (or is degraded or down).
+    Spof,
+    /// Any risk at warning level or above (or any of the above).
+    Risk,
+    /// Never exit 1.
+    Never,
+}
 
 /// `--color`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -101,9 +178,16 @@ mod tests {
 
     #[test]
     fn global_flags_work_after_the_subcommand() {
-        let cli =
-            Cli::try_parse_from(["linkpatrol", "validate", "-f", "x.yaml", "--color", "never", "-vv"])
-                .unwrap();
+        let cli = Cli::try_parse_from([
+            "linkpatrol",
+            "validate",
+            "-f",
+            "x.yaml",
+            "--color",
+            "never",
+            "-vv",
+        ])
+        .unwrap();
         assert_eq!(cli.file, PathBuf::from("x.yaml"));
         assert_eq!(cli.color, ColorChoice::Never);
         assert_eq!(cli.verbose, 2);

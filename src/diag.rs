@@ -298,7 +298,9 @@ impl Diagnostics {
 
     /// The warnings.
     pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.items.iter().filter(|d| d.severity == Severity::Warning)
+        self.items
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
     }
 
     /// Whether any item is an error.
@@ -342,7 +344,13 @@ impl Diagnostics {
             };
             let mut one = String::new();
             if handler.render_report(&mut one, &r).is_err() {
-                one = format!("{}: {}[{}]: {}\n", self.location(d), d.severity, d.code, d.message);
+                one = format!(
+                    "{}: {}[{}]: {}\n",
+                    self.location(d),
+                    d.severity,
+                    d.code,
+                    d.message
+                );
             }
             out.push_str(&one);
             out.push('\n');
@@ -440,8 +448,8 @@ impl miette::Diagnostic for Rendered<'_> {
         let end = (s.offset + s.len).min(src.len());
         let span = miette::SourceSpan::from(start..end);
         let label = self.d.label.clone();
-        Some(Box::new(std::iter::once(miette::LabeledSpan::new_with_span(
-            label, span,
-        ))))
+        Some(Box::new(std::iter::once(
+            miette::LabeledSpan::new_with_span(label, span),
+        )))
     }
 }

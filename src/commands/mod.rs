@@ -4,6 +4,8 @@
 //! `Err`: the command prints the diagnostics and returns [`ExitStatus::Invalid`] (exit 2).
 //! New subcommands load the topology with [`load_or_report`] and follow the same pattern.
 
+pub mod analyze;
+pub mod diff;
 pub mod schema;
 pub mod validate;
 
@@ -83,6 +85,8 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
     match &cli.command {
         Command::Validate(args) => validate::run(&ctx, args),
         Command::Schema(args) => schema::run(&ctx, args),
+        Command::Analyze(args) => analyze::run(&ctx, args),
+        Command::Diff(args) => diff::run(&ctx, args),
     }
 }
 

@@ -114,7 +114,11 @@ pub fn load_str_with_env(
     let raw = parse(source).map_err(fail)?;
     let (result, mut diags) = validate(&raw, env);
     match result {
-        Some(topology) if !diags.iter().any(|d| d.severity == crate::diag::Severity::Error) => {
+        Some(topology)
+            if !diags
+                .iter()
+                .any(|d| d.severity == crate::diag::Severity::Error) =>
+        {
             Ok(Loaded {
                 topology,
                 warnings: Diagnostics::new(origin, shared, diags),
@@ -187,17 +191,17 @@ fn collect_structure_errors(source: &str, first: &YamlError) -> Vec<Diagnostic> 
     if matches!(first_diag.code, Code::YamlSyntax | Code::YamlTooComplex) {
         return vec![first_diag];
     }
-    let outline = match serde_saphyr::from_str_with_options::<Outline>(source, options(source.len()))
-    {
-        Ok(o) => o,
-        Err(e) => return vec![diag_from_yaml(&e, None, source)],
-    };
+    let outline =
+        match serde_saphyr::from_str_with_options::<Outline>(source, options(source.len())) {
+            Ok(o) => o,
+            Err(e) => return vec![diag_from_yaml(&e, None, source)],
+        };
     let top = &outline.0.0;
     let mut out = Vec::new();
     for (i, (key, sub)) in top.iter().enumerate() {
-        let end = top
-            .get(i + 1)
-            .map_or(source.len(), |(k, _)| line_start(source, k.loc.offset as usize));
+        let end = top.get(i + 1).map_or(source.len(), |(k, _)| {
+            line_start(source, k.loc.offset as usize)
+        });
         let start = line_start(source, key.loc.offset as usize);
         let per_entry = match (key.value.as_str(), sub) {
             ("services" | "links", Some(entries))
@@ -326,12 +330,16 @@ fn diag_from_yaml(err: &YamlError, region: Option<Region>, whole: &str) -> Diagn
                 .map(|e| format!("`{e}`"))
                 .collect::<Vec<_>>()
                 .join(", ");
-            let mut d = Diagnostic::error(Code::UnknownKey, span, format!("unknown key `{}`", sanitize(field)))
-                .with_label(if expected.is_empty() {
-                    "no keys are allowed here".to_owned()
-                } else {
-                    format!("expected one of {list}")
-                });
+            let mut d = Diagnostic::error(
+                Code::UnknownKey,
+                span,
+                format!("unknown key `{}`", sanitize(field)),
+            )
+            .with_label(if expected.is_empty() {
+                "no keys are allowed here".to_owned()
+            } else {
+                format!("expected one of {list}")
+            });
             if let Some(best) = closest(field, expected.iter().copied()) {
                 d = d.with_help(format!("did you mean `{best}`?"));
             }
@@ -342,7 +350,9 @@ fn diag_from_yaml(err: &YamlError, region: Option<Region>, whole: &str) -> Diagn
                 .with_label(format!("this mapping needs `{field}:`"))
         }
         YamlError::DuplicateMappingKey { key, .. } => {
-            let what = key.as_deref().map_or_else(|| "a key".to_owned(), |k| format!("`{}`", sanitize(k)));
+            let what = key
+                .as_deref()
+                .map_or_else(|| "a key".to_owned(), |k| format!("`{}`", sanitize(k)));
             Diagnostic::error(Code::DuplicateKey, span, format!("duplicate key {what}"))
                 .with_label("already defined above in the same mapping")
                 .with_help("names must be unique; rename or merge the two entries")
@@ -386,8 +396,9 @@ fn diag_from_yaml(err: &YamlError, region: Option<Region>, whole: &str) -> Diagn
         | YamlError::AliasExpansionLimitExceeded { .. }
         | YamlError::AliasReplayStackDepthExceeded { .. }
         | YamlError::AliasReplayCounterOverflow { .. } => {
-            Diagnostic::error(Code::YamlTooComplex, span, message)
-                .with_help("the file nests too deeply or expands too many aliases; write it out plainly")
+            Diagnostic::error(Code::YamlTooComplex, span, message).with_help(
+                "the file nests too deeply or expands too many aliases; write it out plainly",
+            )
         }
         YamlError::Message { .. }
         | YamlError::InvalidScalar { .. }
@@ -459,7 +470,10 @@ fn not_utf8(origin: &str, bytes: &[u8], e: std::str::Utf8Error) -> LoadError {
             offset: e.valid_up_to(),
             len: 1,
         }),
-        format!("the file is not valid UTF-8 (byte {} of the file)", e.valid_up_to()),
+        format!(
+            "the file is not valid UTF-8 (byte {} of the file)",
+            e.valid_up_to()
+        ),
     )
     .with_label("this byte is not UTF-8")
     .with_help("save the file as UTF-8");
@@ -511,25 +525,48 @@ pub(crate) mod test_support {
 
     /// Asserts that `src` fails to load with a diagnostic of `code` at `line:column` whose
     /// message contains `msg` (and whose help is `help`, if given).
-    pub fn assert_error(src: &str, code: &str, line: u32, column: u32, msg: &str, help: Option<&str>) {
+    pub fn assert_error(
+        src: &str,
+        code: &str,
+        line: u32,
+        column: u32,
+        msg: &str,
+        help: Option<&str>,
+    ) {
         let result = load(src);
         let diags = match &result {
             Err(LoadError::Invalid(d)) => d.items.clone(),
-            Ok(l) => panic!("expected `{code}`, but it loaded (warnings: {:?})", l.warnings.items),
+            Ok(l) => panic!(
+                "expected `{code}`, but it loaded (warnings: {:?})",
+                l.warnings.items
+            ),
             Err(e) => panic!("unexpected {e}"),
         };
         let Some(d) = diags.iter().find(|d| d.code.as_str() == code) else {
             panic!("no `{code}` among {diags:#?}");
         };
-        let span = d.span.unwrap_or_else(|| panic!("`{code}` has no location: {d:#?}"));
-        assert_eq!((span.line, span.column), (line, column), "location of {d:#?}");
-        assert!(d.message.contains(msg), "message {:?} lacks {msg:?}", d.message);
+        let span = d
+            .span
+            .unwrap_or_else(|| panic!("`{code}` has no location: {d:#?}"));
+        assert_eq!(
+            (span.line, span.column),
+            (line, column),
+            "location of {d:#?}"
+        );
+        assert!(
+            d.message.contains(msg),
+            "message {:?} lacks {msg:?}",
+            d.message
+        );
         if let Some(h) = help {
             assert_eq!(d.help.as_deref(), Some(h), "help of {d:#?}");
         }
         // The Display of the error names file:line:column.
         let shown = result.unwrap_err().to_string();
-        assert!(shown.contains(&format!("t.yaml:{line}:{column}: error[{code}]")), "{shown}");
+        assert!(
+            shown.contains(&format!("t.yaml:{line}:{column}: error[{code}]")),
+            "{shown}"
+        );
     }
 
     /// `error_case!(name, yaml, "code", line, column, "message part" [, help = "…"])`.
@@ -546,7 +583,12 @@ pub(crate) mod test_support {
             #[test]
             fn $name() {
                 $crate::topology::load::test_support::assert_error(
-                    &$src, $code, $line, $col, $msg, Some($help),
+                    &$src,
+                    $code,
+                    $line,
+                    $col,
+                    $msg,
+                    Some($help),
                 );
             }
         };
@@ -567,36 +609,111 @@ mod tests {
     error_case!(
         unknown_key_with_suggestion,
         with_head("  a:\n    ownr: x\n"),
-        "unknown-key", 7, 5, "unknown key `ownr`",
+        "unknown-key",
+        7,
+        5,
+        "unknown key `ownr`",
         help = "did you mean `owner`?"
     );
     error_case!(
         unknown_top_level_key,
         "version: 1\nname: t\nservics: {}\n",
-        "unknown-key", 3, 1, "unknown key `servics`",
+        "unknown-key",
+        3,
+        1,
+        "unknown key `servics`",
         help = "did you mean `services`?"
     );
-    error_case!(wrong_type_number, with_head("  a:\n    replicas: many\n"), "wrong-type", 7, 15, "whole number");
-    error_case!(wrong_type_mapping, with_head("  a: [1, 2]\n"), "wrong-type", 6, 6, "expected a mapping");
-    error_case!(wrong_type_top_level, "- a\n- b\n", "wrong-type", 1, 1, "expected a mapping");
-    error_case!(duplicate_service, with_head("  a: {}\n  a: {}\n"), "duplicate-key", 7, 3, "`a`");
+    error_case!(
+        wrong_type_number,
+        with_head("  a:\n    replicas: many\n"),
+        "wrong-type",
+        7,
+        15,
+        "whole number"
+    );
+    error_case!(
+        wrong_type_mapping,
+        with_head("  a: [1, 2]\n"),
+        "wrong-type",
+        6,
+        6,
+        "expected a mapping"
+    );
+    error_case!(
+        wrong_type_top_level,
+        "- a\n- b\n",
+        "wrong-type",
+        1,
+        1,
+        "expected a mapping"
+    );
+    error_case!(
+        duplicate_service,
+        with_head("  a: {}\n  a: {}\n"),
+        "duplicate-key",
+        7,
+        3,
+        "`a`"
+    );
     error_case!(
         duplicate_link,
         "version: 1\nname: t\nlinks:\n  l: {entry: a}\n  l: {entry: a}\nservices:\n  a: {}\n",
-        "duplicate-key", 5, 3, "`l`"
+        "duplicate-key",
+        5,
+        3,
+        "`l`"
     );
-    error_case!(duplicate_field, with_head("  a:\n    owner: x\n    owner: y\n"), "duplicate-key", 8, 5, "`owner`");
-    error_case!(missing_link_entry, "version: 1\nname: t\nlinks:\n  l: {description: x}\nservices:\n  a: {}\n", "missing-key", 4, 7, "`entry`");
-    error_case!(missing_services, "version: 1\nname: t\n", "missing-key", 1, 1, "`services`");
+    error_case!(
+        duplicate_field,
+        with_head("  a:\n    owner: x\n    owner: y\n"),
+        "duplicate-key",
+        8,
+        5,
+        "`owner`"
+    );
+    error_case!(
+        missing_link_entry,
+        "version: 1\nname: t\nlinks:\n  l: {description: x}\nservices:\n  a: {}\n",
+        "missing-key",
+        4,
+        7,
+        "`entry`"
+    );
+    error_case!(
+        missing_services,
+        "version: 1\nname: t\n",
+        "missing-key",
+        1,
+        1,
+        "`services`"
+    );
     error_case!(empty_file, "", "empty-file", 1, 1, "empty");
-    error_case!(comment_only_file, "# nothing here\n\n", "empty-file", 1, 1, "empty");
+    error_case!(
+        comment_only_file,
+        "# nothing here\n\n",
+        "empty-file",
+        1,
+        1,
+        "empty"
+    );
     error_case!(
         unknown_record_type,
         with_head("  a:\n    probe: {dns: {name: x.test, type: AAA}}\n"),
-        "unknown-value", 7, 39, "`AAA`",
+        "unknown-value",
+        7,
+        39,
+        "`AAA`",
         help = "did you mean `AAAA`?"
     );
-    error_case!(risk_not_off, "version: 1\nname: t\nservices: {a: {}}\nrisks:\n  spof: maybe\n", "wrong-type", 5, 3, "maybe");
+    error_case!(
+        risk_not_off,
+        "version: 1\nname: t\nservices: {a: {}}\nrisks:\n  spof: maybe\n",
+        "wrong-type",
+        5,
+        3,
+        "maybe"
+    );
 
     #[test]
     fn every_structural_error_is_reported_at_once() {
@@ -650,7 +767,10 @@ mod tests {
         let src = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
         let d = diagnostics(&src);
         assert_eq!(d.len(), 1);
-        assert!(matches!(d[0].code, Code::YamlTooComplex | Code::YamlSyntax), "{d:#?}");
+        assert!(
+            matches!(d[0].code, Code::YamlTooComplex | Code::YamlSyntax),
+            "{d:#?}"
+        );
     }
 
     #[test]
@@ -663,14 +783,21 @@ mod tests {
         assert_eq!(d.code, Code::NotUtf8);
         let s = d.span.unwrap();
         assert_eq!((s.line, s.column), (2, 10));
-        assert!(err.to_string().contains("t.yaml:2:10: error[not-utf8]"), "{err}");
+        assert!(
+            err.to_string().contains("t.yaml:2:10: error[not-utf8]"),
+            "{err}"
+        );
     }
 
     #[test]
     fn missing_file_is_a_read_error() {
         let err = load_file(Path::new("/nonexistent/topology.yaml")).unwrap_err();
         assert!(matches!(err, LoadError::Read { .. }));
-        assert!(err.to_string().starts_with("cannot read `/nonexistent/topology.yaml`"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("cannot read `/nonexistent/topology.yaml`"),
+            "{err}"
+        );
     }
 
     #[test]

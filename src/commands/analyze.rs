@@ -1,0 +1,74 @@
+//! `linkpatrol analyze`: the design-time view — critical paths, SPOFs, N-2 pairs, blast radius,
+//! risks, and `--fail` what-ifs. No network.
+
+use std::io::Write;
+
+use super::{Context, ExitStatus, load_or_report};
+use crate::analysis::{self, Options, parse_events};
+use crate::cli::{AnalyzeArgs, FailOn, ReportFormat};
+use crate::report::build::build;
+use crate::report::json::render_json;
+use crate::report::report::Report;
+use crate::report::text::render_text;
+use crate::state::State;
+use crate::topology::model::Severity;
+
+/// Runs `analyze`.
+pub fn run(ctx: &Context, args: &AnalyzeArgs) -> anyhow::Result<ExitStatus> {
+    let Some(loaded) = load_or_report(ctx) else {
+        return Ok(ExitStatus::Invalid);
+    };
+    let topo = &loaded.topology;
+    let failed = match args.fail.as_deref().map(|spec| parse_events(topo, spec)) {
+        None => Vec::new(),
+        Some(Ok(events)) => events,
+        Some(Err(msg)) => {
+            eprintln!("error: --fail: {msg}");
+            return Ok(ExitStatus::Invalid);
+        }
+    };
+    let opts = Options {
+        depth: args.depth,
+        link: args.link.as_deref(),
+        failed: &failed,
+        ..Options::default()
+    };
+    let analysis = match analysis::analyze(topo, &opts) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitStatus::Invalid);
+        }
+    };
+    let report = build(topo, &analysis, None);
+    let text = match args.format {
+        ReportFormat::Text => render_text(&report, ctx.color_stdout),
+        ReportFormat::Json => render_json(&report),
+        ReportFormat::Md => render_text(&report, false),
+    };
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(gate(&report, args.fail_on))
+}
+
+/// Maps the report to an exit status for `--fail-on` (SPEC §4): 1 when a finding at or above
+/// the threshold exists, else 0.
+pub fn gate(report: &Report, fail_on: FailOn) -> ExitStatus {
+    let worst_link = report.links.iter().map(|l| l.state).max();
+    let has_spof = report
+        .links
+        .iter()
+        .any(|l| !l.spofs.is_empty() || l.live_spofs.as_ref().is_some_and(|s| !s.is_empty()));
+    let has_risk = report.risks.iter().any(|r| r.severity >= Severity::Warning);
+    let hit = match fail_on {
+        FailOn::Down => worst_link == Some(State::Down),
+        FailOn::Degraded => worst_link >= Some(State::Degraded),
+        FailOn::Spof => worst_link >= Some(State::Degraded) || has_spof,
+        FailOn::Risk => worst_link >= Some(State::Degraded) || has_spof || has_risk,
+        FailOn::Never => false,
+    };
+    if hit {
+        ExitStatus::Findings
+    } else {
+        ExitStatus::Success
+    }
+}
