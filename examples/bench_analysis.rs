@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release --example bench_analysis            # every phase
 //! cargo run --release --example bench_analysis -- depth1  # one phase: depth1 | blast | depth2
+//! cargo run --release --example bench_analysis -- depth1 --heavy
 //! ```
 //!
 //! Shape of the large topology: 100,000 services in 10 layers of 10,000, about 300,000
@@ -10,6 +11,9 @@
 //! members of 2–3, min 1), 50 strong 2-cycles, 50 links whose entries sit in the top layer;
 //! 20 % of services run one instance, the rest 2–3 (min_healthy 1 or 2) spread over 3 zones
 //! and 10,000 hosts. The N-2 topology has the same shape at 2,000 services.
+//!
+//! `--heavy`: every edge points to the next layer and 80 % of single edges are strong, so
+//! critical paths and kill sets become far larger (a stress test, not a typical system).
 
 use std::time::Instant;
 
@@ -36,7 +40,7 @@ impl Rng {
 }
 
 #[allow(clippy::many_single_char_names)]
-fn generate(n: usize, links: usize, hosts: usize, seed: u64) -> Topology {
+fn generate(n: usize, links: usize, hosts: usize, seed: u64, heavy: bool) -> Topology {
     let mut r = Rng(seed | 1);
     let layers = 10;
     let per = n / layers;
@@ -70,7 +74,8 @@ fn generate(n: usize, links: usize, hosts: usize, seed: u64) -> Topology {
             let mut used = std::collections::BTreeSet::new();
             let mut e = 0;
             while e < m {
-                let tl = (l + 1 + r.below(3)).min(layers - 1);
+                let ahead = if heavy { 1 } else { 3 };
+                let tl = (l + 1 + r.below(ahead)).min(layers - 1);
                 let roll = r.below(100);
                 if roll < 90 {
                     let t = tl * per + r.below(per);
@@ -79,7 +84,7 @@ fn generate(n: usize, links: usize, hosts: usize, seed: u64) -> Topology {
                     }
                     depends_on.push(Dependency {
                         label: format!("svc-{t:06}"),
-                        strength: if roll < 60 {
+                        strength: if roll < if heavy { 80 } else { 60 } {
                             Strength::Strong
                         } else {
                             Strength::Weak
@@ -175,9 +180,10 @@ fn vm_hwm_mib() -> f64 {
 
 fn main() {
     let phase = std::env::args().nth(1).unwrap_or_else(|| "all".into());
+    let heavy = std::env::args().any(|a| a == "--heavy");
     if phase == "all" || phase == "depth1" || phase == "blast" {
         let t = Instant::now();
-        let topo = generate(100_000, 50, 10_000, 0x5EED);
+        let topo = generate(100_000, 50, 10_000, 0x5EED, heavy);
         println!(
             "generated {} services, {} edges, {} links, {} instances in {:.2?} (VmHWM {:.0} MiB)",
             topo.services.len(),
@@ -236,7 +242,7 @@ fn main() {
         }
     }
     if phase == "all" || phase == "depth2" {
-        let topo = generate(2_000, 5, 200, 0xD2);
+        let topo = generate(2_000, 5, 200, 0xD2, heavy);
         let t = Instant::now();
         let a = analyze(
             &topo,

@@ -406,6 +406,9 @@ fn link_spofs(
     }
     let mut paths: Vec<Vec<(u32, Vec<u32>)>> = vec![Vec::new(); entries.len()];
     let clean = residual.is_clean();
+    // Paths only cross critical paths, which are closed under strong dependencies.
+    prop.reset();
+    prop.set_mask(Some(g.strong_reach(entries.iter().copied())));
     for (s, ks_links) in by_service {
         prop.reset();
         if !clean {
@@ -419,6 +422,8 @@ fn link_spofs(
             paths[k].push((s, path));
         }
     }
+    prop.reset();
+    prop.set_mask(None);
     for (k, slot) in out.iter_mut().enumerate() {
         if let Some(doms) = slot {
             let mut v: Vec<SpofFinding> = std::mem::take(&mut paths[k])

@@ -243,7 +243,7 @@ fn shortest_cycle(g: &Graph, comp: &[u32]) -> Vec<u32> {
     let mut parent: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
     let mut queue = VecDeque::from([start]);
     while let Some(u) = queue.pop_front() {
-        for t in g.strong_succs(u) {
+        for &t in g.strong_succs(u) {
             if t == start {
                 let mut cycle = vec![u];
                 let mut cur = u;
@@ -278,7 +278,7 @@ fn longest_chains(g: &Graph, sccs: &[Vec<u32>]) -> impl Fn(u32) -> Vec<u32> {
     let mut next: Vec<Option<u32>> = vec![None; sccs.len()];
     for (c, comp) in sccs.iter().enumerate() {
         for &u in comp {
-            for t in g.strong_succs(u) {
+            for &t in g.strong_succs(u) {
                 let ct = comp_of[t as usize] as usize;
                 if ct != c
                     && (depth[ct] + 1 > depth[c]

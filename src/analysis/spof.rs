@@ -147,20 +147,14 @@ pub fn kill_sets(
     let region = g.strong_reach(targets.iter().copied());
     let sccs = g.strong_sccs(&region);
 
-    // How many services still have to read each set; targets keep theirs.
-    let successors: Vec<Vec<u32>> = (0..n as u32)
-        .map(|u| {
-            if region[u as usize] {
-                g.strong_succs(u)
-            } else {
-                Vec::new()
-            }
-        })
-        .collect();
+    // How many services still have to read each set; targets keep theirs. The region is
+    // closed under strong successors, so every successor of a region member is in it.
     let mut readers = vec![0u32; n];
-    for s in &successors {
-        for &t in s {
-            readers[t as usize] += 1;
+    for comp in &sccs {
+        for &u in comp {
+            for &t in g.strong_succs(u) {
+                readers[t as usize] += 1;
+            }
         }
     }
     for &t in targets {
@@ -221,7 +215,7 @@ pub fn kill_sets(
         }
         peak = peak.max(held);
         for &u in comp {
-            for &t in &successors[u as usize] {
+            for &t in g.strong_succs(u) {
                 readers[t as usize] -= 1;
                 if readers[t as usize] == 0
                     && let Some(k) = sets[t as usize].take()
