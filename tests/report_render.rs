@@ -11,6 +11,7 @@ use linkpatrol::analysis::{Options, analyze, parse_events};
 use linkpatrol::report::build::build as build_report;
 use linkpatrol::report::diff_text::{render_diff_json, render_diff_text};
 use linkpatrol::report::json::render_json;
+use linkpatrol::report::markdown::{render_diff_markdown, render_markdown};
 use linkpatrol::report::text::render_text;
 use linkpatrol::topology::model::{Check, Probe, RiskRule, Strength, TcpCheck, Text, Topology};
 
@@ -125,6 +126,7 @@ fn text_report() {
     );
     assert!(!text.contains('\x1b'));
     insta::assert_snapshot!("analyze_text", text);
+    insta::assert_snapshot!("analyze_markdown", render_markdown(&report));
     assert!(render_text(&report, true).contains("\x1b[31m"));
 }
 
@@ -144,6 +146,7 @@ fn text_report_depth2_and_what_if() {
     let report = build_report(&topo, &a, None);
     assert_eq!(report.assumed_failed, Some(vec!["zone=az2".to_owned()]));
     insta::assert_snapshot!("analyze_text_depth2_fail", render_text(&report, false));
+    insta::assert_snapshot!("analyze_markdown_depth2_fail", render_markdown(&report));
 }
 
 #[test]
@@ -186,6 +189,7 @@ fn diff_gates_a_new_spof() {
     assert_eq!(link.spofs_added, vec!["order-service".to_owned()]);
     assert!(d.risks_added.iter().any(|r| r.rule == RiskRule::Spof));
     insta::assert_snapshot!("diff_text", render_diff_text(&d, false));
+    insta::assert_snapshot!("diff_markdown", render_diff_markdown(&d));
     let json = render_diff_json(&d);
     assert!(json.contains("\"spofs_added\""));
 

@@ -10,7 +10,9 @@
 //! - `spofs` are always design-time (nothing failed). `live_spofs` are computed whenever
 //!   observed states or `--fail` events are given: the single further events that take the
 //!   link down given what already failed. A link already down has `live_spofs = []`.
-//! - N-2 pairs are design-time too.
+//! - N-2 pairs and blast radii are design-time too (computed as if nothing had failed).
+//! - Link filter (`--link`): only that link is analysed and reported; the risk rules other than
+//!   `spof` still look at every link (hotspots need them all).
 
 pub mod blast;
 pub mod diff;
