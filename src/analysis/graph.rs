@@ -1,7 +1,7 @@
 //! Dense adjacency built once from a [`Topology`]: strong dependencies, `any_of` groups and the
 //! reverse ("who consumes me") lists every propagation walks.
 //!
-//! Invariant: indices are the model's [`ServiceIdx`] values as `u32`; groups are numbered in
+//! Invariant: indices are the model's [`ServiceIdx`](crate::topology::model::ServiceIdx) values as `u32`; groups are numbered in
 //! service order, then file order. Weak single-service edges are kept only for state propagation
 //! (they never make anything `down`).
 

@@ -44,7 +44,7 @@ pub struct Options<'a> {
     pub depth: u8,
     /// Only this link (by name); `None` = every link.
     pub link: Option<&'a str>,
-    /// Events assumed failed (`--fail`).
+    /// Events assumed failed (`--fail`), as [`parse_events`] returns them for this topology.
     pub failed: &'a [Event],
     /// Per service (by index), per instance (by position), the state its probe found;
     /// `None` = nothing probed.
@@ -201,7 +201,10 @@ pub fn analyze(topo: &Topology, opts: &Options<'_>) -> Result<Analysis, Analysis
     for e in opts.failed {
         match e {
             Event::Instance { service, instance } => {
-                failed_inst[inst.flat(service.0, *instance)] = true;
+                // Events come from `parse_events`; ignore one that names no instance.
+                if service.get() < n && (*instance as usize) < inst.range(service.0).len() {
+                    failed_inst[inst.flat(service.0, *instance)] = true;
+                }
             }
             Event::Domain(d) => {
                 if let Some(id) = domains.id(d) {
