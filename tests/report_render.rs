@@ -290,3 +290,52 @@ fn deep_chain_and_hotspot_and_noncore() {
     assert_eq!(a.ranking[0], topo.index_of("d").unwrap());
     assert_eq!(a.ranking[1], c);
 }
+
+#[test]
+fn diff_reports_group_min_and_link_filter() {
+    use linkpatrol::topology::model::Target;
+    let old = takeaway(2);
+    let mut new = takeaway(2);
+    let pc = new.index_of("platform-callback").unwrap();
+    for d in &mut new.services[pc.get()].depends_on {
+        if let Target::AnyOf { min, .. } = &mut d.target {
+            *min = 2;
+        }
+    }
+    let d = diff(&old, &new);
+    assert_eq!(d.group_min_changed.len(), 1);
+    assert_eq!(
+        (
+            d.group_min_changed[0].old_min,
+            d.group_min_changed[0].new_min
+        ),
+        (1, 2)
+    );
+    // Both payment providers are now SPOFs of order acceptance.
+    let link = d
+        .links
+        .iter()
+        .find(|l| l.name == "order-acceptance")
+        .unwrap();
+    assert_eq!(
+        link.spofs_added,
+        vec![
+            "pay-a".to_owned(),
+            "pay-b".to_owned(),
+            "zone=az2".to_owned()
+        ]
+    );
+    assert!(d.gates_fail());
+    assert!(render_diff_text(&d, false).contains("platform-callback any_of group2: min 1 → 2"));
+
+    let a = analyze(
+        &old,
+        &Options {
+            link: Some("refund"),
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(a.links.len(), 1);
+    assert_eq!(old.links[a.links[0].link].name.as_str(), "refund");
+}

@@ -253,6 +253,18 @@ pub fn render_diff_markdown(diff: &DiffReport) -> String {
             ),
         ));
     }
+    for g in &diff.group_min_changed {
+        rows.push((
+            "any_of min changed".into(),
+            format!(
+                "{} group {}: min {} → {}",
+                code(&g.service),
+                code(&g.group),
+                g.old_min,
+                g.new_min
+            ),
+        ));
+    }
     for l in &diff.links {
         let status = match l.status {
             LinkStatus::Added => "link added",
