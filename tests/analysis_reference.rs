@@ -222,8 +222,27 @@ fn what_if_and_live_spofs_agree_with_brute_force() {
                             SpofFinding::Service { service, .. } => {
                                 got.0.insert(*service);
                             }
-                            SpofFinding::Domain { domain, .. } => {
+                            SpofFinding::Domain { domain, implied_by } => {
                                 got.1.insert(domain.clone());
+                                // implied_by: live service SPOFs with an alive instance in it.
+                                let refs: Vec<&Event> = failed.iter().collect();
+                                let want_implied: Vec<ServiceIdx> = want
+                                    .0
+                                    .iter()
+                                    .copied()
+                                    .filter(|s| {
+                                        topo.service(*s).instances.iter().enumerate().any(
+                                            |(i, inst)| {
+                                                inst.domains.contains(domain)
+                                                    && !instance_failed(&topo, &refs, *s, i)
+                                            },
+                                        )
+                                    })
+                                    .collect();
+                                assert_eq!(
+                                    implied_by, &want_implied,
+                                    "seed {seed}: live implied_by"
+                                );
                             }
                         }
                     }
@@ -382,4 +401,12 @@ fn engine_spofs_live(live: &[SpofFinding]) -> (BTreeSet<ServiceIdx>, BTreeSet<Do
         }
     }
     (s, d)
+}
+
+/// Whether instance `i` of `s` is taken by one of `events`.
+fn instance_failed(topo: &Topology, events: &[&Event], s: ServiceIdx, i: usize) -> bool {
+    events.iter().any(|e| match e {
+        Event::Instance { service, instance } => *service == s && *instance as usize == i,
+        Event::Domain(d) => topo.service(s).instances[i].domains.contains(d),
+    })
 }

@@ -394,8 +394,10 @@ fn link_spofs(
         let doms = findings
             .into_iter()
             .map(|d| {
+                // Service SPOFs with an instance (still alive) in the domain.
                 let mut implied: Vec<ServiceIdx> = domains.members[d as usize]
                     .iter()
+                    .filter(|&&(s, i)| !residual.dead_inst[inst.flat(s, i)])
                     .map(|&(s, _)| s)
                     .filter(|s| svc_spofs[k].binary_search(s).is_ok())
                     .map(ServiceIdx)
