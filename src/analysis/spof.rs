@@ -167,6 +167,14 @@ pub fn kill_sets(
         }
     }
 
+    let ctx = Ctx {
+        g,
+        inst,
+        domains,
+        residual,
+        tokens: &tokens,
+        spare: &spare,
+    };
     let mut sets: Vec<Option<KillRef>> = vec![None; n];
     let mut held = 0usize;
     let mut peak = 0usize;
@@ -176,9 +184,7 @@ pub fn kill_sets(
     for (ci, comp) in sccs.iter().enumerate() {
         if comp.len() == 1 {
             let v = comp[0];
-            let k = compute(
-                topo, g, inst, domains, residual, &tokens, &spare, &sets, &empty, v,
-            );
+            let k = ctx.compute(&sets, &empty, v);
             held += k.heap_bytes();
             sets[v as usize] = Some(k);
         } else {
@@ -189,9 +195,7 @@ pub fn kill_sets(
             }
             while let Some(v) = queue.pop_front() {
                 queued[v as usize] = false;
-                let k = compute(
-                    topo, g, inst, domains, residual, &tokens, &spare, &sets, &empty, v,
-                );
+                let k = ctx.compute(&sets, &empty, v);
                 let old = sets[v as usize].as_ref().map_or(0, |o| o.len());
                 if k.len() != old {
                     sets[v as usize] = Some(k);
@@ -236,69 +240,76 @@ pub fn kill_sets(
     }
 }
 
-/// The kill set of `v` from the current sets of its dependencies.
-#[allow(clippy::too_many_arguments)]
-fn compute(
-    topo: &Topology,
-    g: &Graph,
-    inst: &Instances,
-    domains: &Domains,
-    residual: &Residual,
-    tokens: &Tokens,
-    spare: &[u32],
-    sets: &[Option<KillRef>],
-    empty: &KillRef,
-    v: u32,
-) -> KillRef {
-    if residual.down[v as usize] {
-        return std::sync::Arc::new(KillSet::All);
-    }
-    let get = |t: u32| sets[t as usize].as_ref().unwrap_or(empty);
-    let mut inputs: Vec<&KillRef> = g.strong[v as usize].iter().map(|&t| get(t)).collect();
-    let mut group_sets: Vec<KillRef> = Vec::new();
-    for &gid in &g.groups_of[v as usize] {
-        let grp = &g.groups[gid as usize];
-        if grp.strength != Strength::Strong {
-            continue;
+/// What computing one kill set reads besides the other sets.
+struct Ctx<'a> {
+    g: &'a Graph,
+    inst: &'a Instances,
+    domains: &'a Domains,
+    residual: &'a Residual,
+    tokens: &'a Tokens,
+    spare: &'a [u32],
+}
+
+impl Ctx<'_> {
+    /// The kill set of `v` from the current sets of its dependencies.
+    fn compute(&self, sets: &[Option<KillRef>], empty: &KillRef, v: u32) -> KillRef {
+        let Ctx {
+            g,
+            inst,
+            domains,
+            residual,
+            tokens,
+            spare,
+        } = *self;
+        if residual.down[v as usize] {
+            return std::sync::Arc::new(KillSet::All);
         }
-        let live: Vec<&KillRef> = grp
-            .members
-            .iter()
-            .filter(|&&m| !residual.down[m as usize])
-            .map(|&m| get(m))
-            .collect();
-        let predead = grp.members.len() - live.len();
-        // Members that may still die: slack − already dead (v is not down, so this is >= 0).
-        let left = grp.slack().saturating_sub(predead as u32);
-        group_sets.push(KillSet::at_least(&live, left + 1, tokens.universe));
-    }
-    inputs.extend(group_sets.iter());
-    // Own events.
-    let mut own: Vec<u32> = Vec::new();
-    let tok = tokens.of_service[v as usize];
-    if tok != u32::MAX {
-        own.push(tok);
-    }
-    let mut counts: Vec<(u32, u32)> = Vec::new();
-    for flat in inst.range(v) {
-        if residual.dead_inst[flat] {
-            continue;
+        let get = |t: u32| sets[t as usize].as_ref().unwrap_or(empty);
+        let mut inputs: Vec<&KillRef> = g.strong[v as usize].iter().map(|&t| get(t)).collect();
+        let mut group_sets: Vec<KillRef> = Vec::new();
+        for &gid in &g.groups_of[v as usize] {
+            let grp = &g.groups[gid as usize];
+            if grp.strength != Strength::Strong {
+                continue;
+            }
+            let live: Vec<&KillRef> = grp
+                .members
+                .iter()
+                .filter(|&&m| !residual.down[m as usize])
+                .map(|&m| get(m))
+                .collect();
+            let predead = grp.members.len() - live.len();
+            // Members that may still die: slack − already dead (v is not down, so this is >= 0).
+            let left = grp.slack().saturating_sub(predead as u32);
+            group_sets.push(KillSet::at_least(&live, left + 1, tokens.universe));
         }
-        for &d in domains.of_instance(flat) {
-            match counts.iter_mut().find(|c| c.0 == d) {
-                Some(c) => c.1 += 1,
-                None => counts.push((d, 1)),
+        inputs.extend(group_sets.iter());
+        // Own events.
+        let mut own: Vec<u32> = Vec::new();
+        let tok = tokens.of_service[v as usize];
+        if tok != u32::MAX {
+            own.push(tok);
+        }
+        let mut counts: Vec<(u32, u32)> = Vec::new();
+        for flat in inst.range(v) {
+            if residual.dead_inst[flat] {
+                continue;
+            }
+            for &d in domains.of_instance(flat) {
+                match counts.iter_mut().find(|c| c.0 == d) {
+                    Some(c) => c.1 += 1,
+                    None => counts.push((d, 1)),
+                }
             }
         }
-    }
-    for (d, c) in counts {
-        if c > spare[v as usize] {
-            own.push(tokens.domain(d));
+        for (d, c) in counts {
+            if c > spare[v as usize] {
+                own.push(tokens.domain(d));
+            }
         }
+        own.sort_unstable();
+        KillSet::union(&inputs, &own, tokens.universe)
     }
-    own.sort_unstable();
-    let _ = topo;
-    KillSet::union(&inputs, &own, tokens.universe)
 }
 
 /// A shortest explanation path from `entry` to `target` through services that are down in `p`
