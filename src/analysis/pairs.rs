@@ -66,23 +66,42 @@ pub fn pairs(
         }
     };
     let region = g.strong_reach(entries.iter().copied());
-    let mut candidates: Vec<Ev> = Vec::new();
+    // Candidate first events. Instances of one service with the same domains are
+    // interchangeable (swapping them is a symmetry of the model), so only the first of each
+    // such class is evaluated; the others get the same partners with the two swapped.
+    let mut candidates: Vec<(Ev, Vec<u32>)> = Vec::new();
     for s in 0..n as u32 {
-        if region[s as usize] {
-            for i in 0..inst.range(s).len() as u32 {
-                candidates.push(Ev::Inst(s, i));
+        if !region[s as usize] {
+            continue;
+        }
+        let svc = &topo.services[s as usize];
+        let mut classes: Vec<(u32, Vec<u32>)> = Vec::new();
+        for (i, instance) in svc.instances.iter().enumerate() {
+            match classes
+                .iter_mut()
+                .find(|(r, _)| svc.instances[*r as usize].domains == instance.domains)
+            {
+                Some((_, twins)) => twins.push(i as u32),
+                None => classes.push((i as u32, Vec::new())),
             }
+        }
+        for (r, twins) in classes {
+            candidates.push((Ev::Inst(s, r), twins));
         }
     }
     for (d, members) in domains.members.iter().enumerate() {
         if members.iter().any(|&(s, _)| region[s as usize]) {
-            candidates.push(Ev::Dom(d as u32));
+            candidates.push((Ev::Dom(d as u32), Vec::new()));
         }
     }
 
     let mut found: Vec<BTreeSet<(Ev, Ev)>> = vec![BTreeSet::new(); entries.len()];
     let mut prop = DownPropagator::new(topo, g, inst, domains);
-    for &e1 in &candidates {
+    let mut record = |k: usize, a: Ev, b: Ev| {
+        found[k].insert(if a < b { (a, b) } else { (b, a) });
+    };
+    for (e1, twins) in &candidates {
+        let e1 = *e1;
         let live: Vec<usize> = (0..entries.len()).filter(|&k| !single(k, e1)).collect();
         if live.is_empty() {
             continue;
@@ -97,22 +116,29 @@ pub fn pairs(
         let targets: Vec<u32> = live.iter().map(|&k| entries[k]).collect();
         let ks = spof::kill_sets(topo, g, inst, domains, &residual, &targets);
         for (j, &k) in live.iter().enumerate() {
-            ks.targets[j].for_each(|t| {
-                let seconds: Vec<Ev> = match ks.tokens.decode(t) {
-                    TokenKind::Service(s) => inst
-                        .range(s)
+            let mut partners: Vec<Ev> = Vec::new();
+            ks.targets[j].for_each(|t| match ks.tokens.decode(t) {
+                TokenKind::Service(s) => partners.extend(
+                    inst.range(s)
                         .enumerate()
                         .filter(|&(_, f)| !residual.dead_inst[f])
-                        .map(|(i, _)| Ev::Inst(s, i as u32))
-                        .collect(),
-                    TokenKind::Domain(d) => vec![Ev::Dom(d)],
-                };
-                for e2 in seconds {
-                    if e2 != e1 && !single(k, e2) {
-                        found[k].insert(if e1 < e2 { (e1, e2) } else { (e2, e1) });
+                        .map(|(i, _)| Ev::Inst(s, i as u32)),
+                ),
+                TokenKind::Domain(d) => partners.push(Ev::Dom(d)),
+            });
+            partners.retain(|&e2| e2 != e1 && !single(k, e2));
+            for &e2 in &partners {
+                record(k, e1, e2);
+            }
+            if let Ev::Inst(s, r) = e1 {
+                for &m in twins {
+                    let twin = Ev::Inst(s, m);
+                    for &e2 in &partners {
+                        let e2 = if e2 == twin { Ev::Inst(s, r) } else { e2 };
+                        record(k, twin, e2);
                     }
                 }
-            });
+            }
         }
     }
 
