@@ -11,10 +11,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::analysis::event::{Domains, Event, Instances};
 use crate::analysis::graph::Graph;
+use crate::analysis::graph::Use;
 use crate::analysis::propagate::DownPropagator;
-use crate::analysis::spof::{self, Residual, TokenKind};
+use crate::analysis::spof::{self, Plan, Residual, TokenKind};
 use crate::analysis::{PairFinding, PairKind};
-use crate::topology::model::{ServiceIdx, Topology};
+use crate::topology::model::{ServiceIdx, Strength, Topology};
 
 /// An event in dense form: an instance `(service, position)` or a domain number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -53,19 +54,25 @@ pub fn pairs(
 ) -> Vec<Vec<PairFinding>> {
     let n = g.n;
     let clean = Residual::none(n, inst);
-    let base = spof::kill_sets(topo, g, inst, domains, &clean, entries);
+    // Stable tokens let the sets of the clean system be reused under each first event: only
+    // the strong ancestors of what the first event touches are recomputed.
+    let tokens = spof::stable_tokens(n, domains);
+    let plan = Plan::new(g, entries);
+    let base = spof::region_kill_sets(topo, g, inst, domains, &clean, &tokens, &plan, None);
+    let base_entry = |k: usize| {
+        base[entries[k] as usize]
+            .as_ref()
+            .expect("entries are planned")
+    };
     // Is `ev` alone a SPOF of entry k?
     let single = |k: usize, ev: Ev| -> bool {
-        let set = &base.targets[k];
+        let set = base_entry(k);
         match ev {
-            Ev::Inst(s, _) => {
-                let t = base.tokens.of_service[s as usize];
-                t != u32::MAX && set.contains(t)
-            }
-            Ev::Dom(d) => set.contains(base.tokens.domain(d)),
+            Ev::Inst(s, _) => set.contains(tokens.of_service[s as usize]),
+            Ev::Dom(d) => set.contains(tokens.domain(d)),
         }
     };
-    let region = g.strong_reach(entries.iter().copied());
+    let region = &plan.region;
     // Candidate first events. Instances of one service with the same domains are
     // interchangeable (swapping them is a symmetry of the model), so only the first of each
     // such class is evaluated; the others get the same partners with the two swapped.
@@ -97,6 +104,8 @@ pub fn pairs(
 
     let mut found: Vec<BTreeSet<(Ev, Ev)>> = vec![BTreeSet::new(); entries.len()];
     let mut prop = DownPropagator::new(topo, g, inst, domains);
+    let mut affected = vec![false; n];
+    let mut stack: Vec<u32> = Vec::new();
     let mut record = |k: usize, a: Ev, b: Ev| {
         found[k].insert(if a < b { (a, b) } else { (b, a) });
     };
@@ -113,11 +122,52 @@ pub fn pairs(
             dead_inst: prop.dead_instances().to_vec(),
             down: prop.down_mask().to_vec(),
         };
-        let targets: Vec<u32> = live.iter().map(|&k| entries[k]).collect();
-        let ks = spof::kill_sets(topo, g, inst, domains, &residual, &targets);
-        for (j, &k) in live.iter().enumerate() {
+        // Strong ancestors (in the region) of the services e1 touches.
+        affected.fill(false);
+        let hit: Vec<u32> = match e1 {
+            Ev::Inst(s, _) => vec![s],
+            Ev::Dom(d) => domains.members[d as usize]
+                .iter()
+                .map(|&(s, _)| s)
+                .collect(),
+        };
+        for s in hit {
+            if region[s as usize] && !affected[s as usize] {
+                affected[s as usize] = true;
+                stack.push(s);
+            }
+        }
+        while let Some(v) = stack.pop() {
+            for use_ in &g.users[v as usize] {
+                let u = match *use_ {
+                    Use::Strong(u) => u,
+                    Use::Member(gid) if g.groups[gid as usize].strength == Strength::Strong => {
+                        g.groups[gid as usize].owner
+                    }
+                    _ => continue,
+                };
+                if region[u as usize] && !affected[u as usize] {
+                    affected[u as usize] = true;
+                    stack.push(u);
+                }
+            }
+        }
+        let sets = spof::region_kill_sets(
+            topo,
+            g,
+            inst,
+            domains,
+            &residual,
+            &tokens,
+            &plan,
+            Some((&base, &affected)),
+        );
+        for &k in &live {
             let mut partners: Vec<Ev> = Vec::new();
-            ks.targets[j].for_each(|t| match ks.tokens.decode(t) {
+            let set = sets[entries[k] as usize]
+                .as_ref()
+                .expect("entries are planned");
+            set.for_each(|t| match tokens.decode(t) {
                 TokenKind::Service(s) => partners.extend(
                     inst.range(s)
                         .enumerate()
