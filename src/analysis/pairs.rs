@@ -1,11 +1,17 @@
 //! N-2 (`--depth 2`): minimal pairs of events that take a link down while neither does alone.
 //!
 //! For each candidate first event (every instance and domain touching a critical path) the
-//! kill-set engine runs again on the residual system where that event already happened; the
-//! entry's kill set there is exactly the set of second events completing a pair. Pairs that
-//! contain a single-event SPOF are dropped (not minimal). Two instances of one service fold into
-//! one `thin-redundancy` finding. Findings are sorted by impact (services down, descending),
-//! then by event names, and capped per link.
+//! kill sets are recomputed on the residual system where that event already happened; the
+//! entry's kill set there is exactly the set of second events completing a pair. Only the strong
+//! ancestors of what the first event touches are recomputed; every other set is the clean
+//! system's (tokens are numbered stably so the two mix). Instances of one service with the same
+//! domains are interchangeable, so one per class is evaluated. Pairs that contain a single-event
+//! SPOF are dropped (not minimal). Two instances of one service fold into one `thin-redundancy`
+//! finding. Findings are sorted by impact (services down, descending), then by event names, and
+//! capped per link.
+//!
+//! Cost: O(candidates × services) at worst (each run copies per-service tables), so depth 2 is
+//! meant for systems of a few thousand services.
 
 use std::collections::{BTreeMap, BTreeSet};
 
