@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release --example bench_analysis            # every phase
 //! cargo run --release --example bench_analysis -- depth1  # one phase: depth1 | blast | depth2
+//! cargo run --release --example bench_analysis -- depth1 --heavy
 //! ```
 //!
 //! Shape of the large topology: 100,000 services in 10 layers of 10,000, about 300,000
@@ -10,6 +11,9 @@
 //! members of 2–3, min 1), 50 strong 2-cycles, 50 links whose entries sit in the top layer;
 //! 20 % of services run one instance, the rest 2–3 (min_healthy 1 or 2) spread over 3 zones
 //! and 10,000 hosts. The N-2 topology has the same shape at 2,000 services.
+//!
+//! `--heavy`: every edge points to the next layer and 80 % of single edges are strong, so
+//! critical paths and kill sets become far larger (a stress test, not a typical system).
 
 use std::time::Instant;
 
@@ -36,7 +40,7 @@ impl Rng {
 }
 
 #[allow(clippy::many_single_char_names)]
-fn generate(n: usize, links: usize, hosts: usize, seed: u64) -> Topology {
+fn generate(n: usize, links: usize, hosts: usize, seed: u64, heavy: bool) -> Topology {
     let mut r = Rng(seed | 1);
     let layers = 10;
     let per = n / layers;
@@ -70,7 +74,8 @@ fn generate(n: usize, links: usize, hosts: usize, seed: u64) -> Topology {
             let mut used = std::collections::BTreeSet::new();
             let mut e = 0;
             while e < m {
-                let tl = (l + 1 + r.below(3)).min(layers - 1);
+                let ahead = if heavy { 1 } else { 3 };
+                let tl = (l + 1 + r.below(ahead)).min(layers - 1);
                 let roll = r.below(100);
                 if roll < 90 {
                     let t = tl * per + r.below(per);
@@ -79,7 +84,7 @@ fn generate(n: usize, links: usize, hosts: usize, seed: u64) -> Topology {
                     }
                     depends_on.push(Dependency {
                         label: format!("svc-{t:06}"),
-                        strength: if roll < 60 {
+                        strength: if roll < if heavy { 80 } else { 60 } {
                             Strength::Strong
                         } else {
                             Strength::Weak
@@ -164,6 +169,21 @@ fn generate(n: usize, links: usize, hosts: usize, seed: u64) -> Topology {
     )
 }
 
+/// CPU time (user + system) of this process so far, in seconds, from /proc/self/stat (clock
+/// ticks of 10 ms). Wall time on a busy machine overstates the cost; this does not.
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        f.get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    // Fields after the command: state is 0, utime is 11, stime is 12.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn vm_hwm_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
@@ -175,9 +195,10 @@ fn vm_hwm_mib() -> f64 {
 
 fn main() {
     let phase = std::env::args().nth(1).unwrap_or_else(|| "all".into());
+    let heavy = std::env::args().any(|a| a == "--heavy");
     if phase == "all" || phase == "depth1" || phase == "blast" {
         let t = Instant::now();
-        let topo = generate(100_000, 50, 10_000, 0x5EED);
+        let topo = generate(100_000, 50, 10_000, 0x5EED, heavy);
         println!(
             "generated {} services, {} edges, {} links, {} instances in {:.2?} (VmHWM {:.0} MiB)",
             topo.services.len(),
@@ -192,6 +213,7 @@ fn main() {
         );
         if phase != "blast" {
             let t = Instant::now();
+            let c = cpu_secs();
             let a = analyze(
                 &topo,
                 &Options {
@@ -201,6 +223,7 @@ fn main() {
             )
             .expect("analysis runs");
             let el = t.elapsed();
+            let cpu = cpu_secs() - c;
             let spofs: usize = a.links.iter().map(|l| l.spofs.len()).sum();
             let svc_spofs: usize = a
                 .links
@@ -210,15 +233,17 @@ fn main() {
                 .count();
             let cp: usize = a.links.iter().map(|l| l.critical_path.len()).sum();
             println!(
-                "depth 1, 50 links: {el:.2?}; {spofs} SPOFs ({svc_spofs} service), critical paths total {cp}, {} risks; VmHWM {:.0} MiB",
+                "depth 1, 50 links: {el:.2?} wall, {cpu:.2}s CPU; {spofs} SPOFs ({svc_spofs} service), critical paths total {cp}, {} risks; VmHWM {:.0} MiB",
                 a.risks.len(),
                 vm_hwm_mib()
             );
         }
         if phase != "depth1" {
             let t = Instant::now();
+            let c = cpu_secs();
             let a = analyze(&topo, &Options::default()).expect("analysis runs");
             let el = t.elapsed();
+            let cpu = cpu_secs() - c;
             let total: usize = a
                 .services
                 .iter()
@@ -230,14 +255,15 @@ fn main() {
                 (b.links.len(), b.services.len())
             });
             println!(
-                "depth 1 + blast radius of all 100,000 services: {el:.2?}; total blast entries {total}, most critical {top:?}; VmHWM {:.0} MiB",
+                "depth 1 + blast radius of all 100,000 services: {el:.2?} wall, {cpu:.2}s CPU; total blast entries {total}, most critical {top:?}; VmHWM {:.0} MiB",
                 vm_hwm_mib()
             );
         }
     }
     if phase == "all" || phase == "depth2" {
-        let topo = generate(2_000, 5, 200, 0xD2);
+        let topo = generate(2_000, 5, 200, 0xD2, heavy);
         let t = Instant::now();
+        let c = cpu_secs();
         let a = analyze(
             &topo,
             &Options {
@@ -247,6 +273,7 @@ fn main() {
         )
         .expect("analysis runs");
         let el = t.elapsed();
+        let cpu = cpu_secs() - c;
         let pairs: usize = a
             .links
             .iter()
@@ -254,7 +281,7 @@ fn main() {
             .map(Vec::len)
             .sum();
         println!(
-            "depth 2 on {} services / {} edges / {} links: {el:.2?}; {pairs} N-2 findings (capped 50/link); VmHWM {:.0} MiB",
+            "depth 2 on {} services / {} edges / {} links: {el:.2?} wall, {cpu:.2}s CPU; {pairs} N-2 findings (capped 50/link); VmHWM {:.0} MiB",
             topo.services.len(),
             topo.edge_count(),
             topo.links.len(),

@@ -452,3 +452,46 @@ fn unknown_link_is_an_error_with_a_suggestion() {
         "unknown link `ordres`, did you mean `orders`?"
     );
 }
+
+#[test]
+fn interchangeable_replicas_give_every_pair() {
+    // Two alternatives, each needing both of its two identical replicas: any replica of one
+    // plus any replica of the other takes the link down (4 pairs), none alone does.
+    let topo = build(
+        vec![
+            svc(
+                "api",
+                1,
+                1,
+                vec![Dep::AnyOf(Strength::Strong, vec!["s", "t"], 1)],
+            ),
+            svc("s", 2, 2, vec![]),
+            svc("t", 2, 2, vec![]),
+        ],
+        &[("l", "api")],
+    );
+    let a = analyze(
+        &topo,
+        &Options {
+            depth: 2,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    let pairs: Vec<Vec<String>> = a.links[0]
+        .pairs
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|p| p.events.iter().map(|e| e.name(&topo)).collect())
+        .collect();
+    assert_eq!(
+        pairs,
+        vec![
+            strs(&["s/0", "t/0"]),
+            strs(&["s/0", "t/1"]),
+            strs(&["s/1", "t/0"]),
+            strs(&["s/1", "t/1"]),
+        ]
+    );
+}

@@ -222,8 +222,27 @@ fn what_if_and_live_spofs_agree_with_brute_force() {
                             SpofFinding::Service { service, .. } => {
                                 got.0.insert(*service);
                             }
-                            SpofFinding::Domain { domain, .. } => {
+                            SpofFinding::Domain { domain, implied_by } => {
                                 got.1.insert(domain.clone());
+                                // implied_by: live service SPOFs with an alive instance in it.
+                                let refs: Vec<&Event> = failed.iter().collect();
+                                let want_implied: Vec<ServiceIdx> = want
+                                    .0
+                                    .iter()
+                                    .copied()
+                                    .filter(|s| {
+                                        topo.service(*s).instances.iter().enumerate().any(
+                                            |(i, inst)| {
+                                                inst.domains.contains(domain)
+                                                    && !instance_failed(&topo, &refs, *s, i)
+                                            },
+                                        )
+                                    })
+                                    .collect();
+                                assert_eq!(
+                                    implied_by, &want_implied,
+                                    "seed {seed}: live implied_by"
+                                );
                             }
                         }
                     }
@@ -235,4 +254,159 @@ fn what_if_and_live_spofs_agree_with_brute_force() {
             }
         }
     }
+}
+
+/// Brute force of SPEC §2 states: observed per service from instance states, then repeated
+/// full sweeps of the effective-state rules until nothing changes.
+fn brute_states(topo: &Topology, inst: &[Vec<State>]) -> Vec<State> {
+    use linkpatrol::topology::model::{Strength, Target};
+    let observed: Vec<State> = topo
+        .services
+        .iter()
+        .zip(inst)
+        .map(|(svc, states)| {
+            let down = states.iter().filter(|s| **s == State::Down).count();
+            if svc.instances.len() - down < svc.min_healthy {
+                State::Down
+            } else if down > 0 || states.contains(&State::Degraded) {
+                State::Degraded
+            } else if states.contains(&State::Up) {
+                State::Up
+            } else {
+                State::Unknown
+            }
+        })
+        .collect();
+    let mut eff = observed.clone();
+    loop {
+        let mut next = eff.clone();
+        for (s, svc) in topo.services.iter().enumerate() {
+            let mut worst = observed[s];
+            for dep in &svc.depends_on {
+                let target_state = match &dep.target {
+                    Target::Service(t) => eff[t.get()],
+                    Target::AnyOf { members, min } => {
+                        let alive = members
+                            .iter()
+                            .filter(|m| eff[m.get()] != State::Down)
+                            .count();
+                        if alive < *min {
+                            State::Down
+                        } else if members
+                            .iter()
+                            .any(|m| matches!(eff[m.get()], State::Down | State::Degraded))
+                        {
+                            State::Degraded
+                        } else {
+                            State::Up
+                        }
+                    }
+                };
+                let imposed = match (dep.strength, target_state) {
+                    (Strength::Strong, State::Down) => State::Down,
+                    (Strength::Strong, State::Degraded) | (Strength::Weak, State::Down) => {
+                        State::Degraded
+                    }
+                    _ => State::Up,
+                };
+                worst = worst.max(imposed);
+            }
+            next[s] = worst;
+        }
+        if next == eff {
+            return eff;
+        }
+        eff = next;
+    }
+}
+
+#[test]
+fn probed_states_and_live_spofs_agree_with_brute_force() {
+    const KINDS: [State; 4] = [State::Up, State::Up, State::Degraded, State::Down];
+    for seed in 0..TOPOLOGIES {
+        let topo = random_topology(seed + 7_000_000, 7);
+        let mut r = common::Rng::new(seed ^ 0xABCD);
+        let observed: Vec<Vec<State>> = topo
+            .services
+            .iter()
+            .map(|s| {
+                s.instances
+                    .iter()
+                    .map(|_| {
+                        if r.pct(15) {
+                            State::Unknown
+                        } else if r.pct(70) {
+                            State::Up
+                        } else {
+                            KINDS[r.below(4)]
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let a = analyze(
+            &topo,
+            &Options {
+                observed: Some(&observed),
+                blast_radius: false,
+                ..Options::default()
+            },
+        )
+        .expect("analysis runs");
+        let want = brute_states(&topo, &observed);
+        let got: Vec<State> = a.services.iter().map(|s| s.effective).collect();
+        assert_eq!(got, want, "seed {seed}: effective states");
+        // Live SPOFs: the down instances are already failed.
+        let base: Vec<Event> = topo
+            .iter_services()
+            .flat_map(|(idx, _)| {
+                observed[idx.get()]
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, st)| **st == State::Down)
+                    .map(move |(i, _)| Event::Instance {
+                        service: idx,
+                        instance: i as u32,
+                    })
+            })
+            .collect();
+        for la in &a.links {
+            let entry = topo.links[la.link].entry;
+            assert_eq!(la.state, want[entry.get()], "seed {seed}: link state");
+            let live = la.live_spofs.as_ref().expect("live spofs after probing");
+            match brute_spofs(&topo, entry, &base) {
+                None => assert!(live.is_empty(), "seed {seed}"),
+                Some((services, domains)) => {
+                    let (gs, gd) = engine_spofs_live(live);
+                    assert_eq!(gs, services, "seed {seed}: live service spofs");
+                    let domains: BTreeSet<Domain> = domains.into_iter().map(|(d, _)| d).collect();
+                    assert_eq!(gd, domains, "seed {seed}: live domain spofs");
+                }
+            }
+        }
+    }
+}
+
+fn engine_spofs_live(live: &[SpofFinding]) -> (BTreeSet<ServiceIdx>, BTreeSet<Domain>) {
+    let mut s = BTreeSet::new();
+    let mut d = BTreeSet::new();
+    for f in live {
+        match f {
+            SpofFinding::Service { service, .. } => {
+                s.insert(*service);
+            }
+            SpofFinding::Domain { domain, .. } => {
+                d.insert(domain.clone());
+            }
+        }
+    }
+    (s, d)
+}
+
+/// Whether instance `i` of `s` is taken by one of `events`.
+fn instance_failed(topo: &Topology, events: &[&Event], s: ServiceIdx, i: usize) -> bool {
+    events.iter().any(|e| match e {
+        Event::Instance { service, instance } => *service == s && *instance as usize == i,
+        Event::Domain(d) => topo.service(s).instances[i].domains.contains(d),
+    })
 }

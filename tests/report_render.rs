@@ -11,6 +11,7 @@ use linkpatrol::analysis::{Options, analyze, parse_events};
 use linkpatrol::report::build::build as build_report;
 use linkpatrol::report::diff_text::{render_diff_json, render_diff_text};
 use linkpatrol::report::json::render_json;
+use linkpatrol::report::markdown::{render_diff_markdown, render_markdown};
 use linkpatrol::report::text::render_text;
 use linkpatrol::topology::model::{Check, Probe, RiskRule, Strength, TcpCheck, Text, Topology};
 
@@ -125,6 +126,7 @@ fn text_report() {
     );
     assert!(!text.contains('\x1b'));
     insta::assert_snapshot!("analyze_text", text);
+    insta::assert_snapshot!("analyze_markdown", render_markdown(&report));
     assert!(render_text(&report, true).contains("\x1b[31m"));
 }
 
@@ -144,6 +146,7 @@ fn text_report_depth2_and_what_if() {
     let report = build_report(&topo, &a, None);
     assert_eq!(report.assumed_failed, Some(vec!["zone=az2".to_owned()]));
     insta::assert_snapshot!("analyze_text_depth2_fail", render_text(&report, false));
+    insta::assert_snapshot!("analyze_markdown_depth2_fail", render_markdown(&report));
 }
 
 #[test]
@@ -186,6 +189,7 @@ fn diff_gates_a_new_spof() {
     assert_eq!(link.spofs_added, vec!["order-service".to_owned()]);
     assert!(d.risks_added.iter().any(|r| r.rule == RiskRule::Spof));
     insta::assert_snapshot!("diff_text", render_diff_text(&d, false));
+    insta::assert_snapshot!("diff_markdown", render_diff_markdown(&d));
     let json = render_diff_json(&d);
     assert!(json.contains("\"spofs_added\""));
 
@@ -285,4 +289,53 @@ fn deep_chain_and_hotspot_and_noncore() {
     // Ranking: d and c both take three links down; d takes more services with it.
     assert_eq!(a.ranking[0], topo.index_of("d").unwrap());
     assert_eq!(a.ranking[1], c);
+}
+
+#[test]
+fn diff_reports_group_min_and_link_filter() {
+    use linkpatrol::topology::model::Target;
+    let old = takeaway(2);
+    let mut new = takeaway(2);
+    let pc = new.index_of("platform-callback").unwrap();
+    for d in &mut new.services[pc.get()].depends_on {
+        if let Target::AnyOf { min, .. } = &mut d.target {
+            *min = 2;
+        }
+    }
+    let d = diff(&old, &new);
+    assert_eq!(d.group_min_changed.len(), 1);
+    assert_eq!(
+        (
+            d.group_min_changed[0].old_min,
+            d.group_min_changed[0].new_min
+        ),
+        (1, 2)
+    );
+    // Both payment providers are now SPOFs of order acceptance.
+    let link = d
+        .links
+        .iter()
+        .find(|l| l.name == "order-acceptance")
+        .unwrap();
+    assert_eq!(
+        link.spofs_added,
+        vec![
+            "pay-a".to_owned(),
+            "pay-b".to_owned(),
+            "zone=az2".to_owned()
+        ]
+    );
+    assert!(d.gates_fail());
+    assert!(render_diff_text(&d, false).contains("platform-callback any_of group2: min 1 → 2"));
+
+    let a = analyze(
+        &old,
+        &Options {
+            link: Some("refund"),
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(a.links.len(), 1);
+    assert_eq!(old.links[a.links[0].link].name.as_str(), "refund");
 }

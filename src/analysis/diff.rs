@@ -31,6 +31,8 @@ pub struct DiffReport {
     pub strength_changed: Vec<StrengthChange>,
     /// Services in both with other instance counts or `min_healthy`, sorted.
     pub redundancy_changed: Vec<RedundancyChange>,
+    /// `any_of` groups in both (same owner and label) with another `min`, sorted.
+    pub group_min_changed: Vec<GroupMinChange>,
     /// Links added, removed or changed, sorted by name; unchanged links are left out.
     pub links: Vec<LinkDiff>,
     /// Risks only in the new file.
@@ -94,6 +96,19 @@ impl RedundancyChange {
     pub fn new_spare(&self) -> usize {
         self.new_instances - self.new_min_healthy
     }
+}
+
+/// An `any_of` group whose `min` changed.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct GroupMinChange {
+    /// The service declaring the group.
+    pub service: String,
+    /// The group label.
+    pub group: String,
+    /// `min` before.
+    pub old_min: usize,
+    /// `min` after.
+    pub new_min: usize,
 }
 
 /// How a link changed.
@@ -162,6 +177,7 @@ impl DiffReport {
             && self.edges_removed.is_empty()
             && self.strength_changed.is_empty()
             && self.redundancy_changed.is_empty()
+            && self.group_min_changed.is_empty()
             && self.links.is_empty()
             && self.risks_added.is_empty()
             && self.risks_removed.is_empty()
@@ -307,6 +323,33 @@ pub fn diff(old: &Topology, new: &Topology) -> DiffReport {
             }
         }
     }
+
+    let group_mins = |topo: &Topology| -> BTreeMap<(String, String), usize> {
+        topo.services
+            .iter()
+            .flat_map(|s| {
+                s.depends_on.iter().filter_map(move |d| match &d.target {
+                    Target::AnyOf { min, .. } => {
+                        Some(((s.name.to_string(), d.label.clone()), *min))
+                    }
+                    Target::Service(_) => None,
+                })
+            })
+            .collect()
+    };
+    let (og, ng) = (group_mins(old), group_mins(new));
+    report.group_min_changed = og
+        .iter()
+        .filter_map(|(k, &o)| match ng.get(k) {
+            Some(&n) if n != o => Some(GroupMinChange {
+                service: k.0.clone(),
+                group: k.1.clone(),
+                old_min: o,
+                new_min: n,
+            }),
+            _ => None,
+        })
+        .collect();
 
     let (ol, orisks) = link_facts(old);
     let (nl, nrisks) = link_facts(new);

@@ -1,7 +1,7 @@
 //! Dense adjacency built once from a [`Topology`]: strong dependencies, `any_of` groups and the
 //! reverse ("who consumes me") lists every propagation walks.
 //!
-//! Invariant: indices are the model's [`ServiceIdx`] values as `u32`; groups are numbered in
+//! Invariant: indices are the model's [`ServiceIdx`](crate::topology::model::ServiceIdx) values as `u32`; groups are numbered in
 //! service order, then file order. Weak single-service edges are kept only for state propagation
 //! (they never make anything `down`).
 
@@ -53,6 +53,10 @@ pub struct Graph {
     pub groups: Vec<Group>,
     /// Per service, who uses it and how.
     pub users: Vec<Vec<Use>>,
+    /// Strong successors (single strong edges and strong group members), sorted and unique,
+    /// as one flat array indexed by `succ_offset`.
+    succ: Vec<u32>,
+    succ_offset: Vec<u32>,
 }
 
 impl Graph {
@@ -66,6 +70,8 @@ impl Graph {
             groups_of: vec![Vec::new(); n],
             groups: Vec::new(),
             users: vec![Vec::new(); n],
+            succ: Vec::new(),
+            succ_offset: Vec::new(),
         };
         for (idx, svc) in topo.iter_services() {
             let s = idx.0;
@@ -96,7 +102,25 @@ impl Graph {
                 }
             }
         }
+        g.index_successors();
         g
+    }
+
+    fn index_successors(&mut self) {
+        let mut succ = Vec::new();
+        let mut offset = Vec::with_capacity(self.n + 1);
+        let mut buf = Vec::new();
+        for s in 0..self.n as u32 {
+            offset.push(succ.len() as u32);
+            buf.clear();
+            self.for_each_strong_succ(s, |t| buf.push(t));
+            buf.sort_unstable();
+            buf.dedup();
+            succ.extend_from_slice(&buf);
+        }
+        offset.push(succ.len() as u32);
+        self.succ = succ;
+        self.succ_offset = offset;
     }
 
     /// Calls `f` for every service `s` reaches through one strong edge or strong group
@@ -116,12 +140,8 @@ impl Graph {
     }
 
     /// Strong successors of `s`, sorted and unique.
-    pub fn strong_succs(&self, s: u32) -> Vec<u32> {
-        let mut v = Vec::new();
-        self.for_each_strong_succ(s, |t| v.push(t));
-        v.sort_unstable();
-        v.dedup();
-        v
+    pub fn strong_succs(&self, s: u32) -> &[u32] {
+        &self.succ[self.succ_offset[s as usize] as usize..self.succ_offset[s as usize + 1] as usize]
     }
 
     /// Every service reachable from `starts` through strong edges (starts included), as a
@@ -136,12 +156,12 @@ impl Graph {
             }
         }
         while let Some(u) = stack.pop() {
-            self.for_each_strong_succ(u, |t| {
+            for &t in self.strong_succs(u) {
                 if !seen[t as usize] {
                     seen[t as usize] = true;
                     stack.push(t);
                 }
-            });
+            }
         }
         seen
     }
@@ -158,8 +178,8 @@ impl Graph {
         let mut stack: Vec<u32> = Vec::new();
         let mut out: Vec<Vec<u32>> = Vec::new();
         let mut next = 0u32;
-        // Call frames: (node, its successors, position in them).
-        let mut frames: Vec<(u32, Vec<u32>, usize)> = Vec::new();
+        // Call frames: (node, position in its successors).
+        let mut frames: Vec<(u32, usize)> = Vec::new();
         for root in 0..n as u32 {
             if !mask[root as usize] || index[root as usize] != NONE {
                 continue;
@@ -169,20 +189,23 @@ impl Graph {
             next += 1;
             stack.push(root);
             on_stack[root as usize] = true;
-            frames.push((root, self.masked_succs(root, mask), 0));
+            frames.push((root, 0));
             while let Some(frame) = frames.last_mut() {
                 let v = frame.0;
-                if frame.2 < frame.1.len() {
-                    let w = frame.1[frame.2];
-                    frame.2 += 1;
+                let succs = self.strong_succs(v);
+                if frame.1 < succs.len() {
+                    let w = succs[frame.1];
+                    frame.1 += 1;
+                    if !mask[w as usize] {
+                        continue;
+                    }
                     if index[w as usize] == NONE {
                         index[w as usize] = next;
                         low[w as usize] = next;
                         next += 1;
                         stack.push(w);
                         on_stack[w as usize] = true;
-                        let succ = self.masked_succs(w, mask);
-                        frames.push((w, succ, 0));
+                        frames.push((w, 0));
                     } else if on_stack[w as usize] {
                         low[v as usize] = low[v as usize].min(index[w as usize]);
                     }
@@ -210,12 +233,6 @@ impl Graph {
         }
         out
     }
-
-    fn masked_succs(&self, s: u32, mask: &[bool]) -> Vec<u32> {
-        let mut v = self.strong_succs(s);
-        v.retain(|&t| mask[t as usize]);
-        v
-    }
 }
 
 #[cfg(test)]
@@ -230,11 +247,14 @@ mod tests {
             groups_of: vec![Vec::new(); n],
             groups: Vec::new(),
             users: vec![Vec::new(); n],
+            succ: Vec::new(),
+            succ_offset: Vec::new(),
         };
         for &(a, b) in edges {
             g.strong[a as usize].push(b);
             g.users[b as usize].push(Use::Strong(a));
         }
+        g.index_successors();
         g
     }
 

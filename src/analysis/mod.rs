@@ -10,7 +10,9 @@
 //! - `spofs` are always design-time (nothing failed). `live_spofs` are computed whenever
 //!   observed states or `--fail` events are given: the single further events that take the
 //!   link down given what already failed. A link already down has `live_spofs = []`.
-//! - N-2 pairs are design-time too.
+//! - N-2 pairs and blast radii are design-time too (computed as if nothing had failed).
+//! - Link filter (`--link`): only that link is analysed and reported; the risk rules other than
+//!   `spof` still look at every link (hotspots need them all).
 
 pub mod blast;
 pub mod diff;
@@ -42,7 +44,7 @@ pub struct Options<'a> {
     pub depth: u8,
     /// Only this link (by name); `None` = every link.
     pub link: Option<&'a str>,
-    /// Events assumed failed (`--fail`).
+    /// Events assumed failed (`--fail`), as [`parse_events`] returns them for this topology.
     pub failed: &'a [Event],
     /// Per service (by index), per instance (by position), the state its probe found;
     /// `None` = nothing probed.
@@ -199,7 +201,10 @@ pub fn analyze(topo: &Topology, opts: &Options<'_>) -> Result<Analysis, Analysis
     for e in opts.failed {
         match e {
             Event::Instance { service, instance } => {
-                failed_inst[inst.flat(service.0, *instance)] = true;
+                // Events come from `parse_events`; ignore one that names no instance.
+                if service.get() < n && (*instance as usize) < inst.range(service.0).len() {
+                    failed_inst[inst.flat(service.0, *instance)] = true;
+                }
             }
             Event::Domain(d) => {
                 if let Some(id) = domains.id(d) {
@@ -389,8 +394,10 @@ fn link_spofs(
         let doms = findings
             .into_iter()
             .map(|d| {
+                // Service SPOFs with an instance (still alive) in the domain.
                 let mut implied: Vec<ServiceIdx> = domains.members[d as usize]
                     .iter()
+                    .filter(|&&(s, i)| !residual.dead_inst[inst.flat(s, i)])
                     .map(|&(s, _)| s)
                     .filter(|s| svc_spofs[k].binary_search(s).is_ok())
                     .map(ServiceIdx)
@@ -406,6 +413,9 @@ fn link_spofs(
     }
     let mut paths: Vec<Vec<(u32, Vec<u32>)>> = vec![Vec::new(); entries.len()];
     let clean = residual.is_clean();
+    // Paths only cross critical paths, which are closed under strong dependencies.
+    prop.reset();
+    prop.set_mask(Some(g.strong_reach(entries.iter().copied())));
     for (s, ks_links) in by_service {
         prop.reset();
         if !clean {
@@ -419,6 +429,8 @@ fn link_spofs(
             paths[k].push((s, path));
         }
     }
+    prop.reset();
+    prop.set_mask(None);
     for (k, slot) in out.iter_mut().enumerate() {
         if let Some(doms) = slot {
             let mut v: Vec<SpofFinding> = std::mem::take(&mut paths[k])

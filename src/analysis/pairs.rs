@@ -1,20 +1,27 @@
 //! N-2 (`--depth 2`): minimal pairs of events that take a link down while neither does alone.
 //!
 //! For each candidate first event (every instance and domain touching a critical path) the
-//! kill-set engine runs again on the residual system where that event already happened; the
-//! entry's kill set there is exactly the set of second events completing a pair. Pairs that
-//! contain a single-event SPOF are dropped (not minimal). Two instances of one service fold into
-//! one `thin-redundancy` finding. Findings are sorted by impact (services down, descending),
-//! then by event names, and capped per link.
+//! kill sets are recomputed on the residual system where that event already happened; the
+//! entry's kill set there is exactly the set of second events completing a pair. Only the strong
+//! ancestors of what the first event touches are recomputed; every other set is the clean
+//! system's (tokens are numbered stably so the two mix). Instances of one service with the same
+//! domains are interchangeable, so one per class is evaluated. Pairs that contain a single-event
+//! SPOF are dropped (not minimal). Two instances of one service fold into one `thin-redundancy`
+//! finding. Findings are sorted by impact (services down, descending), then by event names, and
+//! capped per link.
+//!
+//! Cost: O(candidates × services) at worst (each run copies per-service tables), so depth 2 is
+//! meant for systems of a few thousand services.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::analysis::event::{Domains, Event, Instances};
 use crate::analysis::graph::Graph;
+use crate::analysis::graph::Use;
 use crate::analysis::propagate::DownPropagator;
-use crate::analysis::spof::{self, Residual, TokenKind};
+use crate::analysis::spof::{self, Plan, Residual, TokenKind};
 use crate::analysis::{PairFinding, PairKind};
-use crate::topology::model::{ServiceIdx, Topology};
+use crate::topology::model::{ServiceIdx, Strength, Topology};
 
 /// An event in dense form: an instance `(service, position)` or a domain number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -53,36 +60,63 @@ pub fn pairs(
 ) -> Vec<Vec<PairFinding>> {
     let n = g.n;
     let clean = Residual::none(n, inst);
-    let base = spof::kill_sets(topo, g, inst, domains, &clean, entries);
+    // Stable tokens let the sets of the clean system be reused under each first event: only
+    // the strong ancestors of what the first event touches are recomputed.
+    let tokens = spof::stable_tokens(n, domains);
+    let plan = Plan::new(g, entries);
+    let base = spof::region_kill_sets(topo, g, inst, domains, &clean, &tokens, &plan, None);
+    let base_entry = |k: usize| {
+        base[entries[k] as usize]
+            .as_ref()
+            .expect("entries are planned")
+    };
     // Is `ev` alone a SPOF of entry k?
     let single = |k: usize, ev: Ev| -> bool {
-        let set = &base.targets[k];
+        let set = base_entry(k);
         match ev {
-            Ev::Inst(s, _) => {
-                let t = base.tokens.of_service[s as usize];
-                t != u32::MAX && set.contains(t)
-            }
-            Ev::Dom(d) => set.contains(base.tokens.domain(d)),
+            Ev::Inst(s, _) => set.contains(tokens.of_service[s as usize]),
+            Ev::Dom(d) => set.contains(tokens.domain(d)),
         }
     };
-    let region = g.strong_reach(entries.iter().copied());
-    let mut candidates: Vec<Ev> = Vec::new();
+    let region = &plan.region;
+    // Candidate first events. Instances of one service with the same domains are
+    // interchangeable (swapping them is a symmetry of the model), so only the first of each
+    // such class is evaluated; the others get the same partners with the two swapped.
+    let mut candidates: Vec<(Ev, Vec<u32>)> = Vec::new();
     for s in 0..n as u32 {
-        if region[s as usize] {
-            for i in 0..inst.range(s).len() as u32 {
-                candidates.push(Ev::Inst(s, i));
+        if !region[s as usize] {
+            continue;
+        }
+        let svc = &topo.services[s as usize];
+        let mut classes: Vec<(u32, Vec<u32>)> = Vec::new();
+        for (i, instance) in svc.instances.iter().enumerate() {
+            match classes
+                .iter_mut()
+                .find(|(r, _)| svc.instances[*r as usize].domains == instance.domains)
+            {
+                Some((_, twins)) => twins.push(i as u32),
+                None => classes.push((i as u32, Vec::new())),
             }
+        }
+        for (r, twins) in classes {
+            candidates.push((Ev::Inst(s, r), twins));
         }
     }
     for (d, members) in domains.members.iter().enumerate() {
         if members.iter().any(|&(s, _)| region[s as usize]) {
-            candidates.push(Ev::Dom(d as u32));
+            candidates.push((Ev::Dom(d as u32), Vec::new()));
         }
     }
 
     let mut found: Vec<BTreeSet<(Ev, Ev)>> = vec![BTreeSet::new(); entries.len()];
     let mut prop = DownPropagator::new(topo, g, inst, domains);
-    for &e1 in &candidates {
+    let mut affected = vec![false; n];
+    let mut stack: Vec<u32> = Vec::new();
+    let mut record = |k: usize, a: Ev, b: Ev| {
+        found[k].insert(if a < b { (a, b) } else { (b, a) });
+    };
+    for (e1, twins) in &candidates {
+        let e1 = *e1;
         let live: Vec<usize> = (0..entries.len()).filter(|&k| !single(k, e1)).collect();
         if live.is_empty() {
             continue;
@@ -94,25 +128,73 @@ pub fn pairs(
             dead_inst: prop.dead_instances().to_vec(),
             down: prop.down_mask().to_vec(),
         };
-        let targets: Vec<u32> = live.iter().map(|&k| entries[k]).collect();
-        let ks = spof::kill_sets(topo, g, inst, domains, &residual, &targets);
-        for (j, &k) in live.iter().enumerate() {
-            ks.targets[j].for_each(|t| {
-                let seconds: Vec<Ev> = match ks.tokens.decode(t) {
-                    TokenKind::Service(s) => inst
-                        .range(s)
+        // Strong ancestors (in the region) of the services e1 touches.
+        affected.fill(false);
+        let hit: Vec<u32> = match e1 {
+            Ev::Inst(s, _) => vec![s],
+            Ev::Dom(d) => domains.members[d as usize]
+                .iter()
+                .map(|&(s, _)| s)
+                .collect(),
+        };
+        for s in hit {
+            if region[s as usize] && !affected[s as usize] {
+                affected[s as usize] = true;
+                stack.push(s);
+            }
+        }
+        while let Some(v) = stack.pop() {
+            for use_ in &g.users[v as usize] {
+                let u = match *use_ {
+                    Use::Strong(u) => u,
+                    Use::Member(gid) if g.groups[gid as usize].strength == Strength::Strong => {
+                        g.groups[gid as usize].owner
+                    }
+                    _ => continue,
+                };
+                if region[u as usize] && !affected[u as usize] {
+                    affected[u as usize] = true;
+                    stack.push(u);
+                }
+            }
+        }
+        let sets = spof::region_kill_sets(
+            topo,
+            g,
+            inst,
+            domains,
+            &residual,
+            &tokens,
+            &plan,
+            Some((&base, &affected)),
+        );
+        for &k in &live {
+            let mut partners: Vec<Ev> = Vec::new();
+            let set = sets[entries[k] as usize]
+                .as_ref()
+                .expect("entries are planned");
+            set.for_each(|t| match tokens.decode(t) {
+                TokenKind::Service(s) => partners.extend(
+                    inst.range(s)
                         .enumerate()
                         .filter(|&(_, f)| !residual.dead_inst[f])
-                        .map(|(i, _)| Ev::Inst(s, i as u32))
-                        .collect(),
-                    TokenKind::Domain(d) => vec![Ev::Dom(d)],
-                };
-                for e2 in seconds {
-                    if e2 != e1 && !single(k, e2) {
-                        found[k].insert(if e1 < e2 { (e1, e2) } else { (e2, e1) });
+                        .map(|(i, _)| Ev::Inst(s, i as u32)),
+                ),
+                TokenKind::Domain(d) => partners.push(Ev::Dom(d)),
+            });
+            partners.retain(|&e2| e2 != e1 && !single(k, e2));
+            for &e2 in &partners {
+                record(k, e1, e2);
+            }
+            if let Ev::Inst(s, r) = e1 {
+                for &m in twins {
+                    let twin = Ev::Inst(s, m);
+                    for &e2 in &partners {
+                        let e2 = if e2 == twin { Ev::Inst(s, r) } else { e2 };
+                        record(k, twin, e2);
                     }
                 }
-            });
+            }
         }
     }
 

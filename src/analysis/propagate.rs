@@ -135,6 +135,7 @@ pub struct DownPropagator<'a> {
     touched_group: Vec<u32>,
     queue: Vec<u32>,
     down_list: Vec<u32>,
+    mask: Option<Vec<bool>>,
 }
 
 impl<'a> DownPropagator<'a> {
@@ -154,6 +155,7 @@ impl<'a> DownPropagator<'a> {
             touched_group: Vec::new(),
             queue: Vec::new(),
             down_list: Vec::new(),
+            mask: None,
         }
     }
 
@@ -214,7 +216,17 @@ impl<'a> DownPropagator<'a> {
         self.mark(s);
     }
 
+    /// Restricts propagation to the services in `mask` (`None` = all). Exact for every service
+    /// in the mask when the mask is closed under strong dependencies (e.g. a union of critical
+    /// paths): a service's `down` depends only on what it strongly depends on.
+    pub fn set_mask(&mut self, mask: Option<Vec<bool>>) {
+        self.mask = mask;
+    }
+
     fn mark(&mut self, s: u32) {
+        if self.mask.as_ref().is_some_and(|m| !m[s as usize]) {
+            return;
+        }
         if !self.down[s as usize] {
             if self.lost[s as usize] == 0 {
                 self.touched_svc.push(s);

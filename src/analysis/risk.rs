@@ -33,7 +33,8 @@ pub fn risks(
     all_paths: &[Vec<ServiceIdx>],
 ) -> Vec<Risk> {
     let settings = &topo.risks;
-    let name = |s: ServiceIdx| topo.service(s).name.to_string();
+    let names_by_idx: Vec<&str> = topo.services.iter().map(|s| s.name.as_str()).collect();
+    let name = |s: ServiceIdx| names_by_idx[s.get()].to_owned();
     let mut out: Vec<Risk> = Vec::new();
     let mut push = |rule: RiskRule, subjects: Vec<String>, message: String, hint: String| {
         if settings.enabled(rule) {
@@ -169,7 +170,10 @@ pub fn risks(
     // weak-without-timeout
     for (idx, svc) in topo.iter_services() {
         for dep in &svc.depends_on {
-            if dep.strength != Strength::Weak || dep.timeout.is_some() {
+            if dep.strength != Strength::Weak
+                || dep.timeout.is_some()
+                || !settings.enabled(RiskRule::WeakWithoutTimeout)
+            {
                 continue;
             }
             let mut subjects = vec![name(idx)];
@@ -183,14 +187,19 @@ pub fn risks(
                     format!("group `{}`", dep.label)
                 }
             };
+            let caller = names_by_idx[idx.get()];
+            let mut message = String::with_capacity(96);
+            message.push('`');
+            message.push_str(caller);
+            message.push_str("` calls ");
+            message.push_str(&what);
+            message.push_str(" as a weak dependency without a timeout: if it hangs, `");
+            message.push_str(caller);
+            message.push_str("` hangs with it");
             push(
                 RiskRule::WeakWithoutTimeout,
                 subjects,
-                format!(
-                    "`{}` calls {what} as a weak dependency without a timeout: if it hangs, `{}` hangs with it",
-                    name(idx),
-                    name(idx)
-                ),
+                message,
                 "set `timeout:` on the dependency so a slow answer degrades instead of blocking"
                     .to_owned(),
             );
@@ -243,7 +252,7 @@ fn shortest_cycle(g: &Graph, comp: &[u32]) -> Vec<u32> {
     let mut parent: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
     let mut queue = VecDeque::from([start]);
     while let Some(u) = queue.pop_front() {
-        for t in g.strong_succs(u) {
+        for &t in g.strong_succs(u) {
             if t == start {
                 let mut cycle = vec![u];
                 let mut cur = u;
@@ -278,7 +287,7 @@ fn longest_chains(g: &Graph, sccs: &[Vec<u32>]) -> impl Fn(u32) -> Vec<u32> {
     let mut next: Vec<Option<u32>> = vec![None; sccs.len()];
     for (c, comp) in sccs.iter().enumerate() {
         for &u in comp {
-            for t in g.strong_succs(u) {
+            for &t in g.strong_succs(u) {
                 let ct = comp_of[t as usize] as usize;
                 if ct != c
                     && (depth[ct] + 1 > depth[c]

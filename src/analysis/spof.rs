@@ -120,8 +120,6 @@ pub fn kill_sets(
     targets: &[u32],
 ) -> KillSets {
     let n = g.n;
-    // Spare instances left per service.
-    let mut spare = vec![0u32; n];
     let mut services = Vec::new();
     let mut of_service = vec![u32::MAX; n];
     for (s, svc) in topo.services.iter().enumerate() {
@@ -132,8 +130,7 @@ pub fn kill_sets(
             .range(s as u32)
             .filter(|&f| !residual.dead_inst[f])
             .count() as u32;
-        spare[s] = alive.saturating_sub(svc.min_healthy as u32);
-        if spare[s] == 0 {
+        if alive <= svc.min_healthy as u32 {
             of_service[s] = services.len() as u32;
             services.push(s as u32);
         }
@@ -147,20 +144,14 @@ pub fn kill_sets(
     let region = g.strong_reach(targets.iter().copied());
     let sccs = g.strong_sccs(&region);
 
-    // How many services still have to read each set; targets keep theirs.
-    let successors: Vec<Vec<u32>> = (0..n as u32)
-        .map(|u| {
-            if region[u as usize] {
-                g.strong_succs(u)
-            } else {
-                Vec::new()
-            }
-        })
-        .collect();
+    // How many services still have to read each set; targets keep theirs. The region is
+    // closed under strong successors, so every successor of a region member is in it.
     let mut readers = vec![0u32; n];
-    for s in &successors {
-        for &t in s {
-            readers[t as usize] += 1;
+    for comp in &sccs {
+        for &u in comp {
+            for &t in g.strong_succs(u) {
+                readers[t as usize] += 1;
+            }
         }
     }
     for &t in targets {
@@ -173,6 +164,14 @@ pub fn kill_sets(
         }
     }
 
+    let ctx = Ctx {
+        topo,
+        g,
+        inst,
+        domains,
+        residual,
+        tokens: &tokens,
+    };
     let mut sets: Vec<Option<KillRef>> = vec![None; n];
     let mut held = 0usize;
     let mut peak = 0usize;
@@ -182,9 +181,7 @@ pub fn kill_sets(
     for (ci, comp) in sccs.iter().enumerate() {
         if comp.len() == 1 {
             let v = comp[0];
-            let k = compute(
-                topo, g, inst, domains, residual, &tokens, &spare, &sets, &empty, v,
-            );
+            let k = ctx.compute(&sets, &empty, v);
             held += k.heap_bytes();
             sets[v as usize] = Some(k);
         } else {
@@ -195,9 +192,7 @@ pub fn kill_sets(
             }
             while let Some(v) = queue.pop_front() {
                 queued[v as usize] = false;
-                let k = compute(
-                    topo, g, inst, domains, residual, &tokens, &spare, &sets, &empty, v,
-                );
+                let k = ctx.compute(&sets, &empty, v);
                 let old = sets[v as usize].as_ref().map_or(0, |o| o.len());
                 if k.len() != old {
                     sets[v as usize] = Some(k);
@@ -221,7 +216,7 @@ pub fn kill_sets(
         }
         peak = peak.max(held);
         for &u in comp {
-            for &t in &successors[u as usize] {
+            for &t in g.strong_succs(u) {
                 readers[t as usize] -= 1;
                 if readers[t as usize] == 0
                     && let Some(k) = sets[t as usize].take()
@@ -242,69 +237,182 @@ pub fn kill_sets(
     }
 }
 
-/// The kill set of `v` from the current sets of its dependencies.
+/// The strong region of some targets and its components, computed once for repeated runs.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Services strong-reachable from the targets.
+    pub region: Vec<bool>,
+    /// Components of the region, dependencies first.
+    pub sccs: Vec<Vec<u32>>,
+    scc_of: Vec<u32>,
+}
+
+impl Plan {
+    /// Plans runs for `targets`.
+    pub fn new(g: &Graph, targets: &[u32]) -> Self {
+        let region = g.strong_reach(targets.iter().copied());
+        let sccs = g.strong_sccs(&region);
+        let mut scc_of = vec![u32::MAX; g.n];
+        for (c, comp) in sccs.iter().enumerate() {
+            for &v in comp {
+                scc_of[v as usize] = c as u32;
+            }
+        }
+        Self {
+            region,
+            sccs,
+            scc_of,
+        }
+    }
+}
+
+/// A numbering where every service has a token (whether or not it has a spare), so that kill
+/// sets computed under different residuals can be mixed. Service `s` is token `s`.
+pub fn stable_tokens(n: usize, domains: &Domains) -> Tokens {
+    Tokens {
+        services: (0..n as u32).collect(),
+        of_service: (0..n as u32).collect(),
+        universe: (n + domains.len()) as u32,
+    }
+}
+
+/// Kill sets of every service in `plan.region`, kept (none is freed). With `base` and
+/// `affected`, only the affected services are recomputed and every other one keeps its `base`
+/// set: exact when `affected` holds every strong ancestor of every service whose own state
+/// differs between `base`'s residual and this one (a kill set only reads strong descendants).
 #[allow(clippy::too_many_arguments)]
-fn compute(
+pub fn region_kill_sets(
     topo: &Topology,
     g: &Graph,
     inst: &Instances,
     domains: &Domains,
     residual: &Residual,
     tokens: &Tokens,
-    spare: &[u32],
-    sets: &[Option<KillRef>],
-    empty: &KillRef,
-    v: u32,
-) -> KillRef {
-    if residual.down[v as usize] {
-        return std::sync::Arc::new(KillSet::All);
-    }
-    let get = |t: u32| sets[t as usize].as_ref().unwrap_or(empty);
-    let mut inputs: Vec<&KillRef> = g.strong[v as usize].iter().map(|&t| get(t)).collect();
-    let mut group_sets: Vec<KillRef> = Vec::new();
-    for &gid in &g.groups_of[v as usize] {
-        let grp = &g.groups[gid as usize];
-        if grp.strength != Strength::Strong {
+    plan: &Plan,
+    base: Option<(&[Option<KillRef>], &[bool])>,
+) -> Vec<Option<KillRef>> {
+    let ctx = Ctx {
+        topo,
+        g,
+        inst,
+        domains,
+        residual,
+        tokens,
+    };
+    let empty = KillSet::empty();
+    let mut sets: Vec<Option<KillRef>> = match base {
+        Some((b, _)) => b.to_vec(),
+        None => vec![None; g.n],
+    };
+    let mut queue: VecDeque<u32> = VecDeque::new();
+    for (ci, comp) in plan.sccs.iter().enumerate() {
+        if let Some((_, affected)) = base {
+            if !affected[comp[0] as usize] {
+                continue;
+            }
+        }
+        if comp.len() == 1 {
+            let v = comp[0];
+            sets[v as usize] = Some(ctx.compute(&sets, &empty, v));
             continue;
         }
-        let live: Vec<&KillRef> = grp
-            .members
-            .iter()
-            .filter(|&&m| !residual.down[m as usize])
-            .map(|&m| get(m))
-            .collect();
-        let predead = grp.members.len() - live.len();
-        // Members that may still die: slack − already dead (v is not down, so this is >= 0).
-        let left = grp.slack().saturating_sub(predead as u32);
-        group_sets.push(KillSet::at_least(&live, left + 1, tokens.universe));
-    }
-    inputs.extend(group_sets.iter());
-    // Own events.
-    let mut own: Vec<u32> = Vec::new();
-    let tok = tokens.of_service[v as usize];
-    if tok != u32::MAX {
-        own.push(tok);
-    }
-    let mut counts: Vec<(u32, u32)> = Vec::new();
-    for flat in inst.range(v) {
-        if residual.dead_inst[flat] {
-            continue;
+        for &v in comp {
+            sets[v as usize] = Some(KillSet::empty());
+            queue.push_back(v);
         }
-        for &d in domains.of_instance(flat) {
-            match counts.iter_mut().find(|c| c.0 == d) {
-                Some(c) => c.1 += 1,
-                None => counts.push((d, 1)),
+        while let Some(v) = queue.pop_front() {
+            let k = ctx.compute(&sets, &empty, v);
+            let old = sets[v as usize].as_ref().map_or(0, |o| o.len());
+            if k.len() != old {
+                sets[v as usize] = Some(k);
+                for use_ in &g.users[v as usize] {
+                    let u = match *use_ {
+                        Use::Strong(u) => u,
+                        Use::Member(gid) => g.groups[gid as usize].owner,
+                        Use::Weak(_) => continue,
+                    };
+                    if plan.scc_of[u as usize] == ci as u32 && !queue.contains(&u) {
+                        queue.push_back(u);
+                    }
+                }
             }
         }
     }
-    for (d, c) in counts {
-        if c > spare[v as usize] {
-            own.push(tokens.domain(d));
+    sets
+}
+
+/// What computing one kill set reads besides the other sets.
+struct Ctx<'a> {
+    topo: &'a Topology,
+    g: &'a Graph,
+    inst: &'a Instances,
+    domains: &'a Domains,
+    residual: &'a Residual,
+    tokens: &'a Tokens,
+}
+
+impl Ctx<'_> {
+    /// The kill set of `v` from the current sets of its dependencies.
+    fn compute(&self, sets: &[Option<KillRef>], empty: &KillRef, v: u32) -> KillRef {
+        let Ctx {
+            topo,
+            g,
+            inst,
+            domains,
+            residual,
+            tokens,
+        } = *self;
+        if residual.down[v as usize] {
+            return std::sync::Arc::new(KillSet::All);
         }
+        let get = |t: u32| sets[t as usize].as_ref().unwrap_or(empty);
+        let mut inputs: Vec<&KillRef> = g.strong[v as usize].iter().map(|&t| get(t)).collect();
+        let mut group_sets: Vec<KillRef> = Vec::new();
+        for &gid in &g.groups_of[v as usize] {
+            let grp = &g.groups[gid as usize];
+            if grp.strength != Strength::Strong {
+                continue;
+            }
+            let live: Vec<&KillRef> = grp
+                .members
+                .iter()
+                .filter(|&&m| !residual.down[m as usize])
+                .map(|&m| get(m))
+                .collect();
+            let predead = grp.members.len() - live.len();
+            // Members that may still die: slack − already dead (v is not down, so this is >= 0).
+            let left = grp.slack().saturating_sub(predead as u32);
+            group_sets.push(KillSet::at_least(&live, left + 1, tokens.universe));
+        }
+        inputs.extend(group_sets.iter());
+        // Own events.
+        let alive = inst.range(v).filter(|&f| !residual.dead_inst[f]).count() as u32;
+        let spare = alive.saturating_sub(topo.services[v as usize].min_healthy as u32);
+        let mut own: Vec<u32> = Vec::new();
+        let tok = tokens.of_service[v as usize];
+        if spare == 0 && tok != u32::MAX {
+            own.push(tok);
+        }
+        let mut counts: Vec<(u32, u32)> = Vec::new();
+        for flat in inst.range(v) {
+            if residual.dead_inst[flat] {
+                continue;
+            }
+            for &d in domains.of_instance(flat) {
+                match counts.iter_mut().find(|c| c.0 == d) {
+                    Some(c) => c.1 += 1,
+                    None => counts.push((d, 1)),
+                }
+            }
+        }
+        for (d, c) in counts {
+            if c > spare {
+                own.push(tokens.domain(d));
+            }
+        }
+        own.sort_unstable();
+        KillSet::union(&inputs, &own, tokens.universe)
     }
-    own.sort_unstable();
-    let _ = topo;
-    KillSet::union(&inputs, &own, tokens.universe)
 }
 
 /// A shortest explanation path from `entry` to `target` through services that are down in `p`

@@ -111,8 +111,18 @@ pub fn render_diff_text(diff: &DiffReport, color: bool) -> String {
             );
         }
     }
-    if !diff.redundancy_changed.is_empty() {
+    if !diff.redundancy_changed.is_empty() || !diff.group_min_changed.is_empty() {
         section(&mut out, "redundancy");
+        for g in &diff.group_min_changed {
+            let _ = writeln!(
+                out,
+                "  {}",
+                chg(&format!(
+                    "{} any_of {}: min {} → {}",
+                    g.service, g.group, g.old_min, g.new_min
+                ))
+            );
+        }
         for r in &diff.redundancy_changed {
             let _ = writeln!(
                 out,

@@ -3,6 +3,7 @@
 pub mod build;
 pub mod diff_text;
 pub mod json;
+pub mod markdown;
 #[allow(clippy::module_inception)]
 pub mod report;
 pub mod text;

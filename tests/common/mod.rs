@@ -190,9 +190,14 @@ pub fn random_topology(seed: u64, max_services: usize) -> Topology {
     for (i, name) in names.iter().enumerate() {
         let k = 1 + r.below(3);
         let min = 1 + r.below(k);
+        // A quarter of the services are plain replicas (no domains): interchangeable instances.
+        let plain = r.pct(25);
         let instances: Vec<Vec<(String, String)>> = (0..k)
             .map(|_| {
                 let mut d = Vec::new();
+                if plain {
+                    return d;
+                }
                 if r.pct(80) {
                     d.push(("zone".to_owned(), format!("az{}", 1 + r.below(2))));
                 }
