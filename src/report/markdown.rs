@@ -1,0 +1,226 @@
+//! The Markdown report: shared by `analyze --format md` and `inspect`'s `report.md`.
+//!
+//! Sections, each present only when it has content: links (state, critical path size, SPOF
+//! count), SPOFs with their explanation (the strong path for a service, `implied_by` or "shared
+//! fate" for a domain), live SPOFs, N-2 pairs, risks with hints, probe results per instance,
+//! changes since the last run, and the graph as a Mermaid block. All user text is escaped by
+//! [`md`], so a name cannot break a table or start a link.
+
+use std::fmt::Write as _;
+
+use crate::report::mermaid::to_mermaid;
+use crate::report::render_error::RenderError;
+use crate::report::report::{Report, Spof, SpofKind};
+use crate::report::view::{GraphView, ViewOptions};
+use crate::topology::model::Topology;
+
+/// What to put in the Markdown report besides the report itself.
+#[derive(Debug, Clone, Default)]
+pub struct MarkdownOptions<'a> {
+    /// Include the graph as a Mermaid block, built with these options; `None` leaves it out.
+    pub mermaid: Option<ViewOptions>,
+    /// Changes since the last run, one line each; `None` when unknown.
+    pub changes: Option<&'a [String]>,
+}
+
+/// Escapes Markdown syntax in inline text and table cells.
+pub fn md(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn code(s: &str) -> String {
+    // Inside a code span only a backtick is special; a pipe still splits a table cell.
+    format!("`{}`", s.replace('`', "'").replace('|', "\\|"))
+}
+
+fn spof_line(s: &Spof) -> String {
+    match s.kind {
+        SpofKind::Service => {
+            let path = s
+                .path
+                .as_ref()
+                .map(|p| p.iter().map(|x| md(x)).collect::<Vec<_>>().join(" → "))
+                .unwrap_or_default();
+            format!("- **{}** (service): {path}", md(&s.id))
+        }
+        SpofKind::Domain => match s.implied_by.as_deref() {
+            Some(by) if !by.is_empty() => format!(
+                "- **{}** (domain): implied by {}",
+                md(&s.id),
+                by.iter().map(|x| md(x)).collect::<Vec<_>>().join(", ")
+            ),
+            _ => format!(
+                "- **{}** (domain): **shared fate**: no single service explains it; several services lose enough instances together",
+                md(&s.id)
+            ),
+        },
+    }
+}
+
+/// The Markdown report.
+pub fn render_markdown(
+    topo: &Topology,
+    report: &Report,
+    options: &MarkdownOptions<'_>,
+) -> Result<String, RenderError> {
+    let mut out = String::new();
+    let w = &mut out;
+    let _ = writeln!(w, "# linkpatrol report: {}\n", md(&report.topology));
+    if let Some(failed) = &report.assumed_failed {
+        let _ = writeln!(
+            w,
+            "> What-if: assumed failed {}.\n",
+            failed.iter().map(|f| code(f)).collect::<Vec<_>>().join(", ")
+        );
+    }
+
+    let _ = writeln!(w, "## Links\n");
+    let _ = writeln!(w, "| link | entry | state | critical path | SPOFs |");
+    let _ = writeln!(w, "| --- | --- | --- | ---: | ---: |");
+    for l in &report.links {
+        let spofs = match &l.live_spofs {
+            Some(live) => format!("{} ({} live)", l.spofs.len(), live.len()),
+            None => l.spofs.len().to_string(),
+        };
+        let _ = writeln!(
+            w,
+            "| {} | {} | **{}** | {} | {spofs} |",
+            md(&l.name),
+            md(&l.entry),
+            l.state,
+            l.critical_path.len()
+        );
+    }
+    let _ = writeln!(w);
+
+    if report.links.iter().any(|l| !l.spofs.is_empty()) {
+        let _ = writeln!(w, "## Single points of failure\n");
+        for l in report.links.iter().filter(|l| !l.spofs.is_empty()) {
+            let _ = writeln!(w, "### {}\n", md(&l.name));
+            for s in &l.spofs {
+                let _ = writeln!(w, "{}", spof_line(s));
+            }
+            let _ = writeln!(w);
+        }
+    }
+
+    if report
+        .links
+        .iter()
+        .any(|l| l.live_spofs.as_ref().is_some_and(|s| !s.is_empty()))
+    {
+        let _ = writeln!(w, "## Live SPOFs (the system as it is now)\n");
+        for l in &report.links {
+            if let Some(live) = l.live_spofs.as_ref().filter(|s| !s.is_empty()) {
+                let _ = writeln!(w, "### {}\n", md(&l.name));
+                for s in live {
+                    let _ = writeln!(w, "{}", spof_line(s));
+                }
+                let _ = writeln!(w);
+            }
+        }
+    }
+
+    if report
+        .links
+        .iter()
+        .any(|l| l.pairs.as_ref().is_some_and(|p| !p.is_empty()))
+    {
+        let _ = writeln!(w, "## N-2: pairs of failures\n");
+        let _ = writeln!(w, "| link | events | kind | services down |");
+        let _ = writeln!(w, "| --- | --- | --- | ---: |");
+        for l in &report.links {
+            for p in l.pairs.iter().flatten() {
+                let _ = writeln!(
+                    w,
+                    "| {} | {} | {} | {} |",
+                    md(&l.name),
+                    p.events.iter().map(|e| code(e)).collect::<Vec<_>>().join(" + "),
+                    md(&p.kind),
+                    p.impact
+                );
+            }
+        }
+        let _ = writeln!(w);
+    }
+
+    if !report.risks.is_empty() {
+        let _ = writeln!(w, "## Risks\n");
+        for r in &report.risks {
+            let _ = writeln!(
+                w,
+                "- **{}** {} ({}): {}  \n  *Hint:* {}",
+                r.severity,
+                code(r.rule.id()),
+                r.subjects.iter().map(|s| md(s)).collect::<Vec<_>>().join(", "),
+                md(&r.message),
+                md(&r.hint)
+            );
+        }
+        let _ = writeln!(w);
+    }
+
+    if report.services.iter().any(|s| s.probes.is_some()) {
+        let _ = writeln!(w, "## Probe results\n");
+        let _ = writeln!(
+            w,
+            "| service | instance | state | latency | reason |\n| --- | --- | --- | ---: | --- |"
+        );
+        for s in &report.services {
+            for p in s.probes.iter().flatten() {
+                let latency = p
+                    .latency_ms
+                    .map(|ms| format!("{ms:.1} ms"))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    w,
+                    "| {} | {} | {} | {latency} | {} |",
+                    md(&s.id),
+                    md(&p.instance),
+                    p.state,
+                    md(p.reason.as_deref().unwrap_or(""))
+                );
+            }
+        }
+        let _ = writeln!(w);
+    }
+
+    if let Some(changes) = options.changes {
+        let _ = writeln!(w, "## Changes since the last run\n");
+        if changes.is_empty() {
+            let _ = writeln!(w, "No changes.");
+        }
+        for c in changes {
+            let _ = writeln!(w, "- {}", md(c));
+        }
+        let _ = writeln!(w);
+    }
+
+    if let Some(view_options) = &options.mermaid {
+        let view = GraphView::build(topo, report, view_options)?;
+        let _ = writeln!(w, "## Graph\n\n```mermaid\n{}```", to_mermaid(&view));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_syntax_is_escaped() {
+        assert_eq!(md("a|b*c_[x](y)"), "a\\|b\\*c\\_\\[x\\](y)");
+        assert_eq!(code("a`b|c"), "`a'b\\|c`");
+    }
+}
