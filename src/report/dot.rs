@@ -118,7 +118,11 @@ pub fn html(s: &str) -> String {
     out
 }
 
+/// An HTML-like label. Graphviz writes each font run as its own SVG `<text>`, where a leading or
+/// trailing space collapses, so spaces at run boundaries become no-break spaces. (User text is
+/// escaped by [`html`] and holds no `<` or `>`, so only spaces next to tags change.)
 fn html_id(markup: &str) -> Id {
+    let markup = markup.replace("> ", ">&#160;").replace(" <", "&#160;<");
     Id::Html(format!("<{markup}>"))
 }
 
@@ -217,6 +221,23 @@ pub fn build_graph(view: &GraphView) -> Graph {
         legend_key.push('\'');
     }
     stmts.push(Stmt::Subgraph(legend(&legend_key)));
+    // Invisible edges from every sink put the legend in the last column, right of the graph,
+    // instead of above it; weight 0 keeps them from pulling anything.
+    let mut has_out = vec![false; view.nodes.len()];
+    for e in &view.edges {
+        has_out[e.from] = true;
+    }
+    for (node, out) in view.nodes.iter().zip(has_out) {
+        if !out {
+            stmts.push(Stmt::Edge(Edge {
+                ty: EdgeTy::Pair(
+                    Vertex::N(node_id(&node.key)),
+                    Vertex::N(node_id(&legend_key)),
+                ),
+                attributes: vec![attr("style", "invis"), attr("weight", "0")],
+            }));
+        }
+    }
     Graph::DiGraph {
         id: quoted(&view.caption.title),
         strict: false,

@@ -65,13 +65,14 @@ header.top h1{margin:0;font-size:28px;letter-spacing:-.01em}
 header.top .tool{color:var(--muted);font-weight:600;text-transform:uppercase;font-size:12px;letter-spacing:.08em}
 header.top .meta{color:var(--muted);font-size:13px;margin-left:auto}
 .stats{display:flex;flex-wrap:wrap;gap:10px;margin:14px 0 6px}
-.stat{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:8px 14px;min-width:120px}
+.stat{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:8px 14px;min-width:170px}
 .stat b{display:block;font-size:22px}
 .stat span{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.05em}
+.stat small{display:block;color:var(--muted);font-size:12px}
 .stat.bad b{color:var(--spof)}
 h2{font-size:19px;margin:30px 0 10px;padding-bottom:4px;border-bottom:1px solid var(--line)}
 h3{font-size:16px;margin:18px 0 6px}
-.links{display:grid;grid-template-columns:repeat(auto-fill,minmax(280px,1fr));gap:12px}
+.links{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:12px}
 .link{background:var(--card);border:1px solid var(--line);border-left:6px solid #7b8794;border-radius:8px;padding:12px 14px}
 .link.down{border-left-color:#c62828}.link.degraded{border-left-color:#b7791f}.link.up{border-left-color:#2e7d32}
 .link h3{margin:0 0 4px;display:flex;justify-content:space-between;gap:8px;align-items:center}
@@ -179,24 +180,43 @@ pub fn render_html(topo: &Topology, report: &Report, options: &HtmlOptions<'_>) 
         let _ = write!(w, "<span class=\"meta\">{}</span>", escape(at));
     }
     let _ = writeln!(w, "</header>");
-    let down_links = report
-        .links
+    let count = |states: &mut dyn Iterator<Item = State>| {
+        let mut by_state = [0usize; 4];
+        for st in states {
+            by_state[st as usize] += 1;
+        }
+        let parts: Vec<String> = State::WORST_FIRST
+            .iter()
+            .filter(|st| **st != State::Unknown && by_state[**st as usize] > 0)
+            .map(|st| format!("{} {st}", by_state[*st as usize]))
+            .collect();
+        (by_state[State::Down as usize] > 0, parts.join(" · "))
+    };
+    let (links_bad, links_text) = count(&mut report.links.iter().map(|l| l.state));
+    let (services_bad, services_text) = count(&mut report.services.iter().map(|s| s.effective));
+    let stat = |bad: bool, value: usize, noun: &str, detail: &str| {
+        format!(
+            "<div class=\"stat{}\"><b>{value}</b><span>{noun}</span><small>{detail}</small></div>",
+            if bad { " bad" } else { "" },
+        )
+    };
+    let errors = report
+        .risks
         .iter()
-        .filter(|l| l.state == State::Down)
+        .filter(|r| r.severity == crate::topology::model::Severity::Error)
         .count();
     let _ = writeln!(
         w,
-        "<div class=\"stats\">\
-         <div class=\"stat{}\"><b>{}</b><span>links down of {}</span></div>\
-         <div class=\"stat{}\"><b>{spof_count}</b><span>SPOFs</span></div>\
-         <div class=\"stat\"><b>{}</b><span>risks</span></div>\
-         <div class=\"stat\"><b>{}</b><span>services</span></div></div>",
-        if down_links > 0 { " bad" } else { "" },
-        down_links,
-        report.links.len(),
-        if spof_count > 0 { " bad" } else { "" },
-        report.risks.len(),
-        report.services.len(),
+        "<div class=\"stats\">{}{}{}{}</div>",
+        stat(links_bad, report.links.len(), "core links", &links_text),
+        stat(spof_count > 0, spof_count, "SPOFs", "single failures that take a link down"),
+        stat(
+            errors > 0,
+            report.risks.len(),
+            "risks",
+            &format!("{errors} error{}", if errors == 1 { "" } else { "s" }),
+        ),
+        stat(services_bad, report.services.len(), "services", &services_text),
     );
     if let Some(failed) = &report.assumed_failed {
         let _ = writeln!(
