@@ -14,7 +14,9 @@ use linkpatrol::report::output::write_files;
 use linkpatrol::report::view::{GraphView, ViewOptions};
 
 fn main() -> anyhow::Result<()> {
-    let dir = std::env::args().nth(1).unwrap_or_else(|| "target/example".into());
+    let dir = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "target/example".into());
     let (topo, report) = support::example();
     let view = GraphView::build(&topo, &report, &ViewOptions::default())?;
     let dot = to_dot(&view);
@@ -24,7 +26,10 @@ fn main() -> anyhow::Result<()> {
     let md = render_markdown(
         &topo,
         &report,
-        &MarkdownOptions { mermaid: Some(ViewOptions::default()), changes: None },
+        &MarkdownOptions {
+            mermaid: Some(ViewOptions::default()),
+            changes: None,
+        },
     )?;
     let changes = vec![
         "order-service: up → degraded (os-2: timeout after 2s)".to_owned(),

@@ -104,7 +104,11 @@ impl Default for RenderArgs {
 }
 
 /// Runs `render` with `dot` from `PATH`. Returns the files written, `graph.dot` first.
-pub fn run(topology: &Topology, report: &Report, args: &RenderArgs) -> anyhow::Result<Vec<PathBuf>> {
+pub fn run(
+    topology: &Topology,
+    report: &Report,
+    args: &RenderArgs,
+) -> anyhow::Result<Vec<PathBuf>> {
     run_with(
         topology,
         report,
@@ -133,7 +137,11 @@ pub fn run_with(
     let image = match args.format {
         RenderFormat::Dot => None,
         RenderFormat::Mermaid => {
-            written.push(write_atomic(dir, "graph.mmd", to_mermaid(&view).as_bytes())?);
+            written.push(write_atomic(
+                dir,
+                "graph.mmd",
+                to_mermaid(&view).as_bytes(),
+            )?);
             None
         }
         RenderFormat::Svg => Some(ImageFormat::Svg),

@@ -180,11 +180,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let script = dir.path().join("dot");
         std::fs::write(&script, "#!/bin/sh\nexec sleep 30\n").unwrap();
-        std::fs::set_permissions(
-            &script,
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
         let started = Instant::now();
         let err = Graphviz::new()
             .with_program(&script)

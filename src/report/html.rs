@@ -209,14 +209,24 @@ pub fn render_html(topo: &Topology, report: &Report, options: &HtmlOptions<'_>) 
         w,
         "<div class=\"stats\">{}{}{}{}</div>",
         stat(links_bad, report.links.len(), "core links", &links_text),
-        stat(spof_count > 0, spof_count, "SPOFs", "single failures that take a link down"),
+        stat(
+            spof_count > 0,
+            spof_count,
+            "SPOFs",
+            "single failures that take a link down"
+        ),
         stat(
             errors > 0,
             report.risks.len(),
             "risks",
             &format!("{errors} error{}", if errors == 1 { "" } else { "s" }),
         ),
-        stat(services_bad, report.services.len(), "services", &services_text),
+        stat(
+            services_bad,
+            report.services.len(),
+            "services",
+            &services_text
+        ),
     );
     if let Some(failed) = &report.assumed_failed {
         let _ = writeln!(
@@ -417,7 +427,10 @@ pub fn render_html(topo: &Topology, report: &Report, options: &HtmlOptions<'_>) 
 
     // Changes.
     if let Some(changes) = options.changes {
-        let _ = writeln!(w, "<section id=\"changes\"><h2>Changes since the last run</h2>");
+        let _ = writeln!(
+            w,
+            "<section id=\"changes\"><h2>Changes since the last run</h2>"
+        );
         if changes.is_empty() {
             let _ = writeln!(w, "<p class=\"none\">No changes.</p>");
         } else {
@@ -444,7 +457,10 @@ mod tests {
 
     #[test]
     fn escapes_markup() {
-        assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
     }
 
     #[test]

@@ -81,7 +81,11 @@ pub fn render_markdown(
         let _ = writeln!(
             w,
             "> What-if: assumed failed {}.\n",
-            failed.iter().map(|f| code(f)).collect::<Vec<_>>().join(", ")
+            failed
+                .iter()
+                .map(|f| code(f))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
 
@@ -146,7 +150,11 @@ pub fn render_markdown(
                     w,
                     "| {} | {} | {} | {} |",
                     md(&l.name),
-                    p.events.iter().map(|e| code(e)).collect::<Vec<_>>().join(" + "),
+                    p.events
+                        .iter()
+                        .map(|e| code(e))
+                        .collect::<Vec<_>>()
+                        .join(" + "),
                     md(&p.kind),
                     p.impact
                 );
@@ -163,7 +171,11 @@ pub fn render_markdown(
                 "- **{}** {} ({}): {}  \n  *Hint:* {}",
                 r.severity,
                 code(r.rule.id()),
-                r.subjects.iter().map(|s| md(s)).collect::<Vec<_>>().join(", "),
+                r.subjects
+                    .iter()
+                    .map(|s| md(s))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 md(&r.message),
                 md(&r.hint)
             );

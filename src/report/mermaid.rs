@@ -69,7 +69,10 @@ pub fn to_mermaid(view: &GraphView) -> String {
         );
     }
     let _ = writeln!(w, "  classDef spof stroke:{SPOF_COLOR},stroke-width:4px");
-    let _ = writeln!(w, "  classDef atrisk stroke:{AT_RISK_COLOR},stroke-width:3px");
+    let _ = writeln!(
+        w,
+        "  classDef atrisk stroke:{AT_RISK_COLOR},stroke-width:3px"
+    );
     let _ = writeln!(
         w,
         "  classDef caption fill:#ffffff,stroke:#b0bec5,color:#263238,text-align:left"
@@ -153,7 +156,8 @@ pub fn to_mermaid(view: &GraphView) -> String {
                 g.of
             ),
             NodeKind::Summary(s) => {
-                let mut text = format!("<b>{}</b><br/>{}", label(&s.group), label(&s.counts_text()));
+                let mut text =
+                    format!("<b>{}</b><br/>{}", label(&s.group), label(&s.counts_text()));
                 if s.on_critical > 0 {
                     let _ = write!(text, "<br/>{} on critical paths", s.on_critical);
                 }

@@ -62,8 +62,7 @@ pub fn write_files(dir: &Path, files: &[(&str, &[u8])]) -> Result<Vec<PathBuf>, 
     }
     let mut written = Vec::with_capacity(staged.len());
     for (tmp, target) in staged {
-        tmp.persist(&target)
-            .map_err(|e| io_err(&target)(e.error))?;
+        tmp.persist(&target).map_err(|e| io_err(&target)(e.error))?;
         written.push(target);
     }
     sync_dir(dir).map_err(io_err(dir))?;

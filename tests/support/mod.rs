@@ -20,12 +20,21 @@ use linkpatrol::topology::model::{
 
 fn inst(id: &str, zone: &str, host: &str, labels: &[(&str, &str)]) -> Instance {
     let mut domains = vec![
-        Domain { key: "zone".into(), value: zone.into() },
-        Domain { key: "host".into(), value: host.into() },
+        Domain {
+            key: "zone".into(),
+            value: zone.into(),
+        },
+        Domain {
+            key: "host".into(),
+            value: host.into(),
+        },
     ];
     let mut l: Vec<Domain> = labels
         .iter()
-        .map(|(k, v)| Domain { key: (*k).into(), value: (*v).into() })
+        .map(|(k, v)| Domain {
+            key: (*k).into(),
+            value: (*v).into(),
+        })
         .collect();
     l.sort();
     domains.extend(l);
@@ -94,8 +103,14 @@ pub const EXAMPLE_SERVICES: [&str; 10] = [
 /// (mysql-primary), one domain SPOF implied by it (zone=az1), one with empty implied_by
 /// (rack=r7: both redis instances share a rack), order-service at risk (2 of 3 alive, min 2).
 pub fn example() -> (Topology, Report) {
-    let idx = |name: &str| ServiceIdx(EXAMPLE_SERVICES.iter().position(|n| *n == name).unwrap() as u32);
-    let mut analytics = service("analytics", "data-team", vec![inst("0", "az2", "an-1", &[])], 1);
+    let idx =
+        |name: &str| ServiceIdx(EXAMPLE_SERVICES.iter().position(|n| *n == name).unwrap() as u32);
+    let mut analytics = service(
+        "analytics",
+        "data-team",
+        vec![inst("0", "az2", "an-1", &[])],
+        1,
+    );
     analytics.description = Some("Order analytics pipeline".into());
     analytics.core = false;
     let mq = service(
@@ -108,12 +123,25 @@ pub fn example() -> (Topology, Report) {
         ],
         2,
     );
-    let primary = service("mysql-primary", "dba-team", vec![inst("0", "az1", "db-1", &[])], 1);
-    let replica = service("mysql-replica", "dba-team", vec![inst("0", "az2", "db-2", &[])], 1);
+    let primary = service(
+        "mysql-primary",
+        "dba-team",
+        vec![inst("0", "az1", "db-1", &[])],
+        1,
+    );
+    let replica = service(
+        "mysql-replica",
+        "dba-team",
+        vec![inst("0", "az2", "db-2", &[])],
+        1,
+    );
     let mut gateway = service(
         "order-gateway",
         "order-team",
-        vec![inst("gw-1", "az1", "gw-1", &[]), inst("gw-2", "az2", "gw-2", &[])],
+        vec![
+            inst("gw-1", "az1", "gw-1", &[]),
+            inst("gw-2", "az2", "gw-2", &[]),
+        ],
         1,
     );
     gateway.depends_on.push(dep(
@@ -134,27 +162,51 @@ pub fn example() -> (Topology, Report) {
     );
     order.description = Some("Accepts and stores orders".into());
     order.depends_on = vec![
-        dep("mysql-primary", Strength::Strong, Some(500), Target::Service(idx("mysql-primary"))),
+        dep(
+            "mysql-primary",
+            Strength::Strong,
+            Some(500),
+            Target::Service(idx("mysql-primary")),
+        ),
         dep(
             "db-read",
             Strength::Strong,
             Some(300),
-            Target::AnyOf { members: vec![idx("mysql-primary"), idx("mysql-replica")], min: 1 },
+            Target::AnyOf {
+                members: vec![idx("mysql-primary"), idx("mysql-replica")],
+                min: 1,
+            },
         ),
-        dep("redis", Strength::Strong, Some(100), Target::Service(idx("redis"))),
+        dep(
+            "redis",
+            Strength::Strong,
+            Some(100),
+            Target::Service(idx("redis")),
+        ),
         dep("mq", Strength::Strong, None, Target::Service(idx("mq"))),
-        dep("analytics", Strength::Weak, None, Target::Service(idx("analytics"))),
+        dep(
+            "analytics",
+            Strength::Weak,
+            None,
+            Target::Service(idx("analytics")),
+        ),
         dep(
             "sms",
             Strength::Weak,
             Some(800),
-            Target::AnyOf { members: vec![idx("sms-a"), idx("sms-b")], min: 1 },
+            Target::AnyOf {
+                members: vec![idx("sms-a"), idx("sms-b")],
+                min: 1,
+            },
         ),
     ];
     let mut callback = service(
         "platform-callback",
         "order-team",
-        vec![inst("cb-1", "az1", "edge-1", &[]), inst("cb-2", "az2", "edge-2", &[])],
+        vec![
+            inst("cb-1", "az1", "edge-1", &[]),
+            inst("cb-2", "az2", "edge-2", &[]),
+        ],
         1,
     );
     callback.description = Some("Receives order callbacks from the delivery platform".into());
@@ -173,8 +225,18 @@ pub fn example() -> (Topology, Report) {
         ],
         1,
     );
-    let sms_a = service("sms-a", "notify-team", vec![inst("0", "az1", "sms-a", &[])], 1);
-    let sms_b = service("sms-b", "notify-team", vec![inst("0", "az2", "sms-b", &[])], 1);
+    let sms_a = service(
+        "sms-a",
+        "notify-team",
+        vec![inst("0", "az1", "sms-a", &[])],
+        1,
+    );
+    let sms_b = service(
+        "sms-b",
+        "notify-team",
+        vec![inst("0", "az2", "sms-b", &[])],
+        1,
+    );
     let services = vec![
         analytics, mq, primary, replica, gateway, order, callback, redis, sms_a, sms_b,
     ];
@@ -200,10 +262,22 @@ pub fn example() -> (Topology, Report) {
     );
 
     let acceptance_path = s(&[
-        "mq", "mysql-primary", "mysql-replica", "order-gateway", "order-service",
-        "platform-callback", "redis",
+        "mq",
+        "mysql-primary",
+        "mysql-replica",
+        "order-gateway",
+        "order-service",
+        "platform-callback",
+        "redis",
     ]);
-    let status_path = s(&["mq", "mysql-primary", "mysql-replica", "order-gateway", "order-service", "redis"]);
+    let status_path = s(&[
+        "mq",
+        "mysql-primary",
+        "mysql-replica",
+        "order-gateway",
+        "order-service",
+        "redis",
+    ]);
     let spofs = |entry_path: &[&str]| {
         vec![
             Spof {
@@ -212,7 +286,12 @@ pub fn example() -> (Topology, Report) {
                 path: Some(s(entry_path)),
                 implied_by: None,
             },
-            Spof { kind: SpofKind::Domain, id: "rack=r7".into(), path: None, implied_by: Some(vec![]) },
+            Spof {
+                kind: SpofKind::Domain,
+                id: "rack=r7".into(),
+                path: None,
+                implied_by: Some(vec![]),
+            },
             Spof {
                 kind: SpofKind::Domain,
                 id: "zone=az1".into(),
@@ -241,11 +320,29 @@ pub fn example() -> (Topology, Report) {
             entry: "platform-callback".into(),
             state: State::Degraded,
             critical_path: acceptance_path,
-            spofs: spofs(&["platform-callback", "order-gateway", "order-service", "mysql-primary"]),
-            live_spofs: Some(live(&["platform-callback", "order-gateway", "order-service", "mysql-primary"])),
+            spofs: spofs(&[
+                "platform-callback",
+                "order-gateway",
+                "order-service",
+                "mysql-primary",
+            ]),
+            live_spofs: Some(live(&[
+                "platform-callback",
+                "order-gateway",
+                "order-service",
+                "mysql-primary",
+            ])),
             pairs: Some(vec![
-                SpofPair { events: s(&["order-service"]), kind: "thin-redundancy".into(), impact: 3 },
-                SpofPair { events: s(&["zone=az2", "zone=az3"]), kind: "pair".into(), impact: 5 },
+                SpofPair {
+                    events: s(&["order-service"]),
+                    kind: "thin-redundancy".into(),
+                    impact: 3,
+                },
+                SpofPair {
+                    events: s(&["zone=az2", "zone=az3"]),
+                    kind: "pair".into(),
+                    impact: 5,
+                },
             ]),
         },
         LinkReport {
@@ -271,38 +368,94 @@ pub fn example() -> (Topology, Report) {
         effective,
         upstream: s(upstream),
         downstream: s(downstream),
-        blast_radius: BlastRadius { links: s(blast.0), services: s(blast.1) },
+        blast_radius: BlastRadius {
+            links: s(blast.0),
+            services: s(blast.1),
+        },
         probes,
     };
     let all_up = ["order-gateway", "order-service", "platform-callback"];
     let services = vec![
         svc(
-            "analytics", State::Down, State::Down, &["order-service"], &[], (&[], &[]),
-            Some(vec![probe("0", State::Down, 0.4, Some("connection refused"))]),
+            "analytics",
+            State::Down,
+            State::Down,
+            &["order-service"],
+            &[],
+            (&[], &[]),
+            Some(vec![probe(
+                "0",
+                State::Down,
+                0.4,
+                Some("connection refused"),
+            )]),
         ),
         svc(
-            "mq", State::Degraded, State::Degraded, &["order-service"], &[],
+            "mq",
+            State::Degraded,
+            State::Degraded,
+            &["order-service"],
+            &[],
             (&["order-acceptance", "order-status"], &all_up),
-            Some(vec![up("mq-1", 3.1), probe("mq-2", State::Degraded, 412.0, Some("slow: 412 ms, over 300 ms")), up("mq-3", 2.7)]),
+            Some(vec![
+                up("mq-1", 3.1),
+                probe(
+                    "mq-2",
+                    State::Degraded,
+                    412.0,
+                    Some("slow: 412 ms, over 300 ms"),
+                ),
+                up("mq-3", 2.7),
+            ]),
         ),
         svc(
-            "mysql-primary", State::Up, State::Up, &["order-service"], &[],
+            "mysql-primary",
+            State::Up,
+            State::Up,
+            &["order-service"],
+            &[],
             (&["order-acceptance", "order-status"], &all_up),
             Some(vec![up("0", 1.8)]),
         ),
         svc(
-            "mysql-replica", State::Unknown, State::Unknown, &["order-service"], &[], (&[], &[]),
+            "mysql-replica",
+            State::Unknown,
+            State::Unknown,
+            &["order-service"],
+            &[],
+            (&[], &[]),
             None,
         ),
         svc(
-            "order-gateway", State::Up, State::Degraded, &["platform-callback"], &["order-service"],
-            (&["order-acceptance", "order-status"], &["platform-callback"]),
+            "order-gateway",
+            State::Up,
+            State::Degraded,
+            &["platform-callback"],
+            &["order-service"],
+            (
+                &["order-acceptance", "order-status"],
+                &["platform-callback"],
+            ),
             Some(vec![up("gw-1", 4.2), up("gw-2", 3.9)]),
         ),
         svc(
-            "order-service", State::Degraded, State::Degraded, &["order-gateway"],
-            &["analytics", "mq", "mysql-primary", "mysql-replica", "redis", "sms-a", "sms-b"],
-            (&["order-acceptance", "order-status"], &["order-gateway", "platform-callback"]),
+            "order-service",
+            State::Degraded,
+            State::Degraded,
+            &["order-gateway"],
+            &[
+                "analytics",
+                "mq",
+                "mysql-primary",
+                "mysql-replica",
+                "redis",
+                "sms-a",
+                "sms-b",
+            ],
+            (
+                &["order-acceptance", "order-status"],
+                &["order-gateway", "platform-callback"],
+            ),
             Some(vec![
                 up("os-1", 12.5),
                 probe("os-2", State::Down, 2000.0, Some("timeout after 2s")),
@@ -310,21 +463,44 @@ pub fn example() -> (Topology, Report) {
             ]),
         ),
         svc(
-            "platform-callback", State::Up, State::Degraded, &[], &["order-gateway"],
+            "platform-callback",
+            State::Up,
+            State::Degraded,
+            &[],
+            &["order-gateway"],
             (&["order-acceptance"], &[]),
             Some(vec![up("cb-1", 6.0), up("cb-2", 5.4)]),
         ),
         svc(
-            "redis", State::Up, State::Up, &["order-service"], &[],
+            "redis",
+            State::Up,
+            State::Up,
+            &["order-service"],
+            &[],
             (&["order-acceptance", "order-status"], &all_up),
             Some(vec![up("r-1", 0.6), up("r-2", 0.7)]),
         ),
         svc(
-            "sms-a", State::Down, State::Down, &["order-service"], &[], (&[], &[]),
-            Some(vec![probe("0", State::Down, 2000.0, Some("status 503, expected 200"))]),
+            "sms-a",
+            State::Down,
+            State::Down,
+            &["order-service"],
+            &[],
+            (&[], &[]),
+            Some(vec![probe(
+                "0",
+                State::Down,
+                2000.0,
+                Some("status 503, expected 200"),
+            )]),
         ),
         svc(
-            "sms-b", State::Up, State::Up, &["order-service"], &[], (&[], &[]),
+            "sms-b",
+            State::Up,
+            State::Up,
+            &["order-service"],
+            &[],
+            (&[], &[]),
             Some(vec![up("0", 48.0)]),
         ),
     ];
@@ -333,8 +509,11 @@ pub fn example() -> (Topology, Report) {
             rule: RiskRule::Spof,
             severity: Severity::Error,
             subjects: s(&["mysql-primary"]),
-            message: "a failure of `mysql-primary` alone takes down order-acceptance, order-status".into(),
-            hint: "add a standby instance in another zone, or a replica the service can fail over to".into(),
+            message: "a failure of `mysql-primary` alone takes down order-acceptance, order-status"
+                .into(),
+            hint:
+                "add a standby instance in another zone, or a replica the service can fail over to"
+                    .into(),
         },
         RiskReport {
             rule: RiskRule::NoncoreOnCriticalPath,
@@ -347,14 +526,18 @@ pub fn example() -> (Topology, Report) {
             rule: RiskRule::UnprobedCritical,
             severity: Severity::Warning,
             subjects: s(&["mysql-replica"]),
-            message: "`mysql-replica` is on the critical path of order-acceptance and nothing probes it".into(),
+            message:
+                "`mysql-replica` is on the critical path of order-acceptance and nothing probes it"
+                    .into(),
             hint: "add a `mysql` probe".into(),
         },
         RiskReport {
             rule: RiskRule::WeakWithoutTimeout,
             severity: Severity::Warning,
             subjects: s(&["order-service", "analytics"]),
-            message: "weak dependency `order-service` → `analytics` has no timeout <and> no fallback".into(),
+            message:
+                "weak dependency `order-service` → `analytics` has no timeout <and> no fallback"
+                    .into(),
             hint: "set `timeout:` so a slow `analytics` cannot stall `order-service`".into(),
         },
     ];
@@ -395,9 +578,17 @@ pub fn generate(n: usize, seed: u64) -> (Topology, Report) {
     let zones = ["az1", "az2", "az3"];
     let mut services = Vec::with_capacity(n);
     for i in 0..n {
-        let count = 1 + rng.below(3) as usize;
+        // The first entry has one instance, so every generated topology has a SPOF.
+        let count = if i == 0 { 1 } else { 1 + rng.below(3) as usize };
         let instances = (0..count)
-            .map(|k| inst(&k.to_string(), zones[(i + k) % 3], &format!("h{}", rng.below(500)), &[]))
+            .map(|k| {
+                inst(
+                    &k.to_string(),
+                    zones[(i + k) % 3],
+                    &format!("h{}", rng.below(500)),
+                    &[],
+                )
+            })
             .collect();
         let mut svc = service(&name(i), &format!("team-{:02}", i % 23), instances, 1);
         svc.tags = vec![format!("tier-{}", i % 4)];
@@ -407,10 +598,18 @@ pub fn generate(n: usize, seed: u64) -> (Topology, Report) {
             let edges = 1 + rng.below(3);
             for e in 0..edges {
                 let t = i + 1 + rng.below(window) as usize;
-                if svc.depends_on.iter().any(|d| d.targets().contains(&ServiceIdx(t as u32))) {
+                if svc
+                    .depends_on
+                    .iter()
+                    .any(|d| d.targets().contains(&ServiceIdx(t as u32)))
+                {
                     continue;
                 }
-                let strength = if e == 0 && rng.below(10) < 4 { Strength::Strong } else { Strength::Weak };
+                let strength = if rng.below(100) < 55 {
+                    Strength::Strong
+                } else {
+                    Strength::Weak
+                };
                 let timeout = (rng.below(2) == 0).then_some(200 + 100 * rng.below(10));
                 if e == 2 && window > 2 {
                     let t2 = if t + 1 < n { t + 1 } else { t - 1 };
@@ -419,12 +618,20 @@ pub fn generate(n: usize, seed: u64) -> (Topology, Report) {
                             &format!("grp-{i}"),
                             strength,
                             timeout,
-                            Target::AnyOf { members: vec![ServiceIdx(t as u32), ServiceIdx(t2 as u32)], min: 1 },
+                            Target::AnyOf {
+                                members: vec![ServiceIdx(t as u32), ServiceIdx(t2 as u32)],
+                                min: 1,
+                            },
                         ));
                         continue;
                     }
                 }
-                svc.depends_on.push(dep(&name(t), strength, timeout, Target::Service(ServiceIdx(t as u32))));
+                svc.depends_on.push(dep(
+                    &name(t),
+                    strength,
+                    timeout,
+                    Target::Service(ServiceIdx(t as u32)),
+                ));
             }
         }
         services.push(svc);
@@ -432,9 +639,19 @@ pub fn generate(n: usize, seed: u64) -> (Topology, Report) {
     let entries = [0usize, 1, 2];
     let links: Vec<Link> = entries
         .iter()
-        .map(|&e| Link { name: LinkName::new(format!("link-{e}")), entry: ServiceIdx(e as u32), description: None })
+        .map(|&e| Link {
+            name: LinkName::new(format!("link-{e}")),
+            entry: ServiceIdx(e as u32),
+            description: None,
+        })
         .collect();
-    let topo = Topology::from_parts("generated", Defaults::default(), links, services, RiskSettings::default());
+    let topo = Topology::from_parts(
+        "generated",
+        Defaults::default(),
+        links,
+        services,
+        RiskSettings::default(),
+    );
 
     let states: Vec<State> = (0..n)
         .map(|_| match rng.below(100) {
@@ -476,12 +693,21 @@ pub fn generate(n: usize, seed: u64) -> (Topology, Report) {
         let spofs = critical
             .iter()
             .filter(|&&i| topo.services[i].instances.len() == 1)
-            .map(|&i| Spof { kind: SpofKind::Service, id: name(i), path: Some(path_to(i)), implied_by: None })
+            .map(|&i| Spof {
+                kind: SpofKind::Service,
+                id: name(i),
+                path: Some(path_to(i)),
+                implied_by: None,
+            })
             .collect();
         link_reports.push(LinkReport {
             name: format!("link-{e}"),
             entry: name(e),
-            state: critical.iter().map(|&i| states[i]).max().unwrap_or(State::Up),
+            state: critical
+                .iter()
+                .map(|&i| states[i])
+                .max()
+                .unwrap_or(State::Up),
             critical_path: critical.iter().map(|&i| name(i)).collect(),
             spofs,
             live_spofs: None,
@@ -499,6 +725,12 @@ pub fn generate(n: usize, seed: u64) -> (Topology, Report) {
             probes: None,
         })
         .collect();
-    let report = Report { topology: "generated".into(), links: link_reports, services, risks: Vec::new(), assumed_failed: None };
+    let report = Report {
+        topology: "generated".into(),
+        links: link_reports,
+        services,
+        risks: Vec::new(),
+        assumed_failed: None,
+    };
     (topo, report)
 }
