@@ -68,11 +68,12 @@ pub fn to_mermaid(view: &GraphView) -> String {
             p.fill, p.border
         );
     }
-    let _ = writeln!(w, "  classDef spof stroke:{SPOF_COLOR},stroke-width:4px");
     let _ = writeln!(
         w,
         "  classDef atrisk stroke:{AT_RISK_COLOR},stroke-width:3px"
     );
+    // `spof` after `atrisk`: its outline wins on a node that is both.
+    let _ = writeln!(w, "  classDef spof stroke:{SPOF_COLOR},stroke-width:4px");
     let _ = writeln!(
         w,
         "  classDef caption fill:#ffffff,stroke:#b0bec5,color:#263238,text-align:left"
