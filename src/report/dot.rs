@@ -7,11 +7,13 @@
 //! depends on the input: same input, same bytes.
 //!
 //! Look: left to right; strong edges solid and heavy, weak edges dashed and light with their
-//! timeout (or a warning that they have none); any_of groups as a small OR node showing `≥min of
+//! timeout (or a warning that they have none); `any_of` groups as a small OR node showing `≥min of
 //! n`; fill by effective state; SPOFs outlined thick red with a SPOF badge (SVG class `spof`);
 //! services at risk (no spare instance left) outlined orange with a badge (class `at-risk`); the
 //! caption on top lists links, domain SPOFs (shared fate stands out) and what was folded; a
 //! legend cluster explains it all.
+
+use std::fmt::Write as _;
 
 use graphviz_rust::dot_structures::{
     Attribute, Edge, EdgeTy, Graph, GraphAttributes, Id, Node, NodeId, Stmt, Subgraph, Vertex,
@@ -311,12 +313,9 @@ fn service_attributes(s: &ServiceNode) -> Vec<Attribute> {
         )));
     }
     let mut class = vec![format!("state-{}", s.state)];
-    let (mut color, mut penwidth) = (p.border.to_owned(), "1.2".to_owned());
     if s.at_risk {
         rows.push_str(&badge("AT RISK: no spare left", AT_RISK_COLOR));
         class.push("at-risk".to_owned());
-        color = AT_RISK_COLOR.to_owned();
-        penwidth = "3".to_owned();
     }
     match s.spof {
         SpofMark::No => {}
@@ -330,10 +329,14 @@ fn service_attributes(s: &ServiceNode) -> Vec<Attribute> {
             class.push("live-spof".to_owned());
         }
     }
-    if s.spof != SpofMark::No {
-        color = SPOF_COLOR.to_owned();
-        penwidth = SPOF_PENWIDTH.to_owned();
-    }
+    // The SPOF outline wins over the at-risk one.
+    let (color, penwidth) = if s.spof != SpofMark::No {
+        (SPOF_COLOR, SPOF_PENWIDTH)
+    } else if s.at_risk {
+        (AT_RISK_COLOR, "3")
+    } else {
+        (p.border, "1.2")
+    };
     vec![
         html_attr(
             "label",
@@ -342,8 +345,8 @@ fn service_attributes(s: &ServiceNode) -> Vec<Attribute> {
             ),
         ),
         attr("fillcolor", p.fill),
-        attr("color", &color),
-        attr("penwidth", &penwidth),
+        attr("color", color),
+        attr("penwidth", penwidth),
         attr("class", &class.join(" ")),
         attr("tooltip", &s.tooltip),
     ]
@@ -546,18 +549,22 @@ fn legend(key: &str) -> Subgraph {
     rows.push_str(&swatch(State::Degraded, "degraded"));
     rows.push_str(&swatch(State::Down, "down"));
     rows.push_str(&swatch(State::Unknown, "unknown / not probed"));
-    rows.push_str(&format!(
+    let _ = write!(
+        rows,
         "<TR><TD BORDER=\"3\" COLOR=\"{SPOF_COLOR}\" WIDTH=\"22\" HEIGHT=\"12\"></TD><TD ALIGN=\"LEFT\">SPOF: one failure takes a link down</TD></TR>"
-    ));
-    rows.push_str(&format!(
+    );
+    let _ = write!(
+        rows,
         "<TR><TD BORDER=\"2\" COLOR=\"{AT_RISK_COLOR}\" WIDTH=\"22\" HEIGHT=\"12\"></TD><TD ALIGN=\"LEFT\">at risk: no spare instance left</TD></TR>"
-    ));
-    rows.push_str(&format!(
+    );
+    let _ = write!(
+        rows,
         "<TR><TD><FONT COLOR=\"{STRONG_COLOR}\"><B>━━▶</B></FONT></TD><TD ALIGN=\"LEFT\">strong dependency (label: timeout)</TD></TR>"
-    ));
-    rows.push_str(&format!(
+    );
+    let _ = write!(
+        rows,
         "<TR><TD><FONT COLOR=\"{WEAK_COLOR}\">╌╌▷</FONT></TD><TD ALIGN=\"LEFT\">weak dependency</TD></TR>"
-    ));
+    );
     rows.push_str(
         "<TR><TD><B>OR</B></TD><TD ALIGN=\"LEFT\">any_of group: ≥ min members alive</TD></TR>",
     );

@@ -78,7 +78,7 @@ impl Graphviz {
     /// Runs this program instead of `dot`.
     #[must_use]
     pub fn with_program(mut self, program: impl AsRef<OsStr>) -> Self {
-        self.program = program.as_ref().to_owned();
+        program.as_ref().clone_into(&mut self.program);
         self
     }
 

@@ -279,20 +279,17 @@ pub fn render_html(topo: &Topology, report: &Report, options: &HtmlOptions<'_>) 
 
     // Graph.
     let _ = writeln!(w, "<section id=\"graph\"><h2>Graph</h2>");
-    match options.svg {
-        Some(svg) => {
-            let _ = writeln!(w, "<figure class=\"graph\">{}</figure>", inline_svg(svg));
-        }
-        None => {
-            let reason = options
-                .svg_missing_reason
-                .unwrap_or("the graph could not be drawn");
-            let _ = writeln!(
-                w,
-                "<div class=\"nograph\"><b>No graph in this report.</b> {}. The DOT and Mermaid files beside this report still describe it.</div>",
-                escape(reason)
-            );
-        }
+    if let Some(svg) = options.svg {
+        let _ = writeln!(w, "<figure class=\"graph\">{}</figure>", inline_svg(svg));
+    } else {
+        let reason = options
+            .svg_missing_reason
+            .unwrap_or("the graph could not be drawn");
+        let _ = writeln!(
+            w,
+            "<div class=\"nograph\"><b>No graph in this report.</b> {}. The DOT and Mermaid files beside this report still describe it.</div>",
+            escape(reason)
+        );
     }
     let _ = writeln!(w, "</section>");
 

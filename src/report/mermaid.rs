@@ -2,7 +2,7 @@
 //!
 //! It draws the same [`GraphView`] as the DOT picture: a `classDef` per state, a `spof` and an
 //! `atrisk` class, thick `==>` strong edges and dotted `-.->` weak ones (with timeouts), an OR
-//! node per any_of group, a `subgraph` per link critical path (or group), a caption node and a
+//! node per `any_of` group, a `subgraph` per link critical path (or group), a caption node and a
 //! legend. Node ids are `n0`, `n1`, … (services), `g0` … (OR nodes), `s0` … (summaries) and
 //! `c0` … (clusters): Mermaid ids cannot safely hold `-` in every renderer, so names only ever
 //! appear in quoted labels, escaped by [`label`].

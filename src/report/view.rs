@@ -22,7 +22,7 @@
 //! its direct dependencies.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -134,7 +134,7 @@ pub struct ServiceNode {
     pub tooltip: String,
 }
 
-/// A drawn any_of group.
+/// A drawn `any_of` group.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupNode {
     /// The group label (the `depends_on` key).
@@ -194,7 +194,7 @@ impl SummaryNode {
 pub enum NodeKind {
     /// One service.
     Service(ServiceNode),
-    /// The OR node of an any_of group.
+    /// The OR node of an `any_of` group.
     Group(GroupNode),
     /// Several services folded together.
     Summary(SummaryNode),
@@ -364,19 +364,18 @@ impl<'a> Facts<'a> {
                 entry_of[i.get()].push(link.name.clone());
             }
             for s in &link.spofs {
-                if s.kind == SpofKind::Service {
-                    if let Some(i) = topo.index_of(&s.id) {
-                        spof[i.get()] = SpofMark::Static;
-                    }
+                if s.kind == SpofKind::Service
+                    && let Some(i) = topo.index_of(&s.id)
+                {
+                    spof[i.get()] = SpofMark::Static;
                 }
             }
             for s in link.live_spofs.iter().flatten() {
-                if s.kind == SpofKind::Service {
-                    if let Some(i) = topo.index_of(&s.id) {
-                        if spof[i.get()] == SpofMark::No {
-                            spof[i.get()] = SpofMark::Live;
-                        }
-                    }
+                if s.kind == SpofKind::Service
+                    && let Some(i) = topo.index_of(&s.id)
+                    && spof[i.get()] == SpofMark::No
+                {
+                    spof[i.get()] = SpofMark::Live;
                 }
             }
         }
@@ -441,7 +440,9 @@ impl<'a> Facts<'a> {
                 instances.push_str(" · ");
                 instances.push_str(&zones.join(", "));
             }
-            n => instances.push_str(&format!(" · {n} zones")),
+            n => {
+                let _ = write!(instances, " · {n} zones");
+            }
         }
         let at_risk = probes.is_some_and(|p| {
             !p.is_empty()
@@ -450,7 +451,7 @@ impl<'a> Facts<'a> {
         });
         let mut tooltip = s.name.to_string();
         if let Some(o) = &s.owner {
-            tooltip.push_str(&format!(" (owner: {o})"));
+            let _ = write!(tooltip, " (owner: {o})");
         }
         if let Some(d) = &s.description {
             tooltip.push_str(": ");
@@ -486,9 +487,9 @@ pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
     if ms == 0 {
         format!("{}µs", d.as_micros())
-    } else if ms % 60_000 == 0 {
+    } else if ms.is_multiple_of(60_000) {
         format!("{}m", ms / 60_000)
-    } else if ms % 1000 == 0 {
+    } else if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else if ms < 1000 {
         format!("{ms}ms")
@@ -497,7 +498,7 @@ pub fn format_duration(d: Duration) -> String {
     }
 }
 
-/// The state of an any_of group from its members' states (SPEC §2); `unknown` when unknown
+/// The state of an `any_of` group from its members' states (SPEC §2); `unknown` when unknown
 /// members could decide it.
 pub fn group_state(members: &[State], min: usize) -> State {
     let alive = members.iter().filter(|s| s.is_alive()).count();
@@ -536,7 +537,7 @@ impl GraphView {
     ) -> Result<Self, RenderError> {
         let facts = Facts::new(topo, report);
         let n = topo.services.len();
-        let mut notes = Vec::new();
+        let mut caption_notes = Vec::new();
 
         // 1. Which services may appear at all.
         let mut candidate = vec![true; n];
@@ -566,7 +567,7 @@ impl GraphView {
                 }
             }
             let shown = candidate.iter().filter(|c| **c).count();
-            notes.push(format!(
+            caption_notes.push(format!(
                 "showing link {link_name}: its critical path and direct dependencies, {shown} of {n} services"
             ));
         }
@@ -619,9 +620,9 @@ impl GraphView {
                         kind: ClusterKind::Link { state: l.state },
                     });
                 }
-                for i in 0..n {
-                    if let Some(first) = facts.on_links[i].first() {
-                        cluster_of[i] = index_of_link.get(first.as_str()).copied();
+                for (c, on) in cluster_of.iter_mut().zip(&facts.on_links) {
+                    if let Some(first) = on.first() {
+                        *c = index_of_link.get(first.as_str()).copied();
                     }
                 }
             }
@@ -642,8 +643,8 @@ impl GraphView {
                         kind: ClusterKind::Group(by),
                     })
                     .collect();
-                for i in 0..n {
-                    cluster_of[i] = facts.group_key(i, by).and_then(|k| index.get(&k).copied());
+                for (i, c) in cluster_of.iter_mut().enumerate() {
+                    *c = facts.group_key(i, by).and_then(|k| index.get(&k).copied());
                 }
             }
         }
@@ -686,7 +687,7 @@ impl GraphView {
             }
             let folded_count: usize = ordered.iter().map(|(_, m)| m.len()).sum();
             let kept_count = candidates.len() - folded_count;
-            notes.push(format!(
+            caption_notes.push(format!(
                 "{} services: drawing {kept_count} (entries, SPOFs, then critical paths, unhealthy first) and folding {folded_count} into {} summary nodes by {by}",
                 candidates.len(),
                 ordered.len(),
@@ -881,7 +882,7 @@ impl GraphView {
                 .collect(),
             domain_spofs: domain.into_values().collect(),
             assumed_failed: report.assumed_failed.clone().unwrap_or_default(),
-            notes,
+            notes: caption_notes,
         };
 
         // Drop clusters nothing is drawn in (a link whose path is folded or filtered away).

@@ -99,8 +99,8 @@ pub const EXAMPLE_SERVICES: [&str; 10] = [
 ];
 
 /// The delivery-platform example: platform-callback → order-gateway → order-service → mysql
-/// primary/replica, redis, mq; sms any_of of sms-a/sms-b; analytics weak. One service SPOF
-/// (mysql-primary), one domain SPOF implied by it (zone=az1), one with empty implied_by
+/// primary/replica, redis, mq; sms `any_of` of sms-a/sms-b; analytics weak. One service SPOF
+/// (mysql-primary), one domain SPOF implied by it (zone=az1), one with empty `implied_by`
 /// (rack=r7: both redis instances share a rack), order-service at risk (2 of 3 alive, min 2).
 pub fn example() -> (Topology, Report) {
     let idx =
@@ -663,16 +663,16 @@ pub fn generate(n: usize, seed: u64) -> (Topology, Report) {
         .collect();
     let mut link_reports = Vec::new();
     for &e in &entries {
-        let mut seen = vec![false; n];
+        let mut reached = vec![false; n];
         let mut parent = vec![usize::MAX; n];
         let mut stack = vec![e];
-        seen[e] = true;
+        reached[e] = true;
         while let Some(i) = stack.pop() {
             for d in &topo.services[i].depends_on {
                 if d.strength == Strength::Strong {
                     for t in d.targets() {
-                        if !seen[t.get()] {
-                            seen[t.get()] = true;
+                        if !reached[t.get()] {
+                            reached[t.get()] = true;
                             parent[t.get()] = i;
                             stack.push(t.get());
                         }
@@ -689,7 +689,7 @@ pub fn generate(n: usize, seed: u64) -> (Topology, Report) {
             p.reverse();
             p
         };
-        let critical: Vec<usize> = (0..n).filter(|&i| seen[i]).collect();
+        let critical: Vec<usize> = (0..n).filter(|&i| reached[i]).collect();
         let spofs = critical
             .iter()
             .filter(|&&i| topo.services[i].instances.len() == 1)
