@@ -235,6 +235,9 @@ fn link_and_group_by_options() {
         "direct weak dependency stays: {names:?}"
     );
     assert!(view.caption.notes[0].contains("showing link order-status"));
+    // The requested link's critical path is its cluster, even where another link comes first.
+    let clusters: Vec<&str> = view.clusters.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(clusters, ["order-status"]);
 
     let err = GraphView::build(
         &topo,

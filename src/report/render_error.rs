@@ -38,7 +38,7 @@ pub enum RenderError {
         stderr: String,
     },
     /// `dot` did not finish in time and was killed.
-    #[error("Graphviz `dot` did not finish within {}s and was killed; try `--link` or `--group-by` to draw less", timeout.as_secs_f64())]
+    #[error("Graphviz `dot` did not finish within {}s and was killed; try `--link` to draw one link only", timeout.as_secs_f64())]
     DotTimeout {
         /// The limit.
         timeout: Duration,

@@ -621,8 +621,8 @@ impl GraphView {
                     });
                 }
                 for (c, on) in cluster_of.iter_mut().zip(&facts.on_links) {
-                    if let Some(first) = on.first() {
-                        *c = index_of_link.get(first.as_str()).copied();
+                    if let Some(home) = home_link(on, options.link.as_deref()) {
+                        *c = index_of_link.get(home).copied();
                     }
                 }
             }
@@ -654,7 +654,14 @@ impl GraphView {
         let mut rep = vec![Rep::Hidden; n];
         for i in (0..n).filter(|&i| keep[i]) {
             let note_links = match options.group_by {
-                None => facts.on_links[i].iter().skip(1).cloned().collect(),
+                None => {
+                    let home = home_link(&facts.on_links[i], options.link.as_deref());
+                    facts.on_links[i]
+                        .iter()
+                        .filter(|l| Some(l.as_str()) != home)
+                        .cloned()
+                        .collect()
+                }
                 Some(_) => facts.on_links[i].clone(),
             };
             rep[i] = Rep::Node(nodes.len());
@@ -924,6 +931,15 @@ impl GraphView {
             .filter(|n| matches!(n.kind, NodeKind::Service(_)))
             .count()
     }
+}
+
+/// The link whose cluster holds a service on the critical paths of `on` (sorted): the requested
+/// link if it is one of them, else the first by name.
+fn home_link<'a>(on: &'a [String], requested: Option<&str>) -> Option<&'a str> {
+    requested
+        .and_then(|r| on.iter().find(|l| l.as_str() == r))
+        .or_else(|| on.first())
+        .map(String::as_str)
 }
 
 /// The cluster of an OR node: its owner's, when every member is in that cluster too.
