@@ -50,6 +50,26 @@ pub fn inline_svg(svg: &str) -> &str {
     svg.find("<svg").map_or(svg, |i| &svg[i..]).trim_end()
 }
 
+/// Escapes `s`, and shows `` `quoted` `` values (how messages quote user values, STYLE §5) as
+/// `<code>`; an unpaired backtick stays as it is.
+pub fn escape_with_code(s: &str) -> String {
+    let parts: Vec<&str> = s.split('`').collect();
+    if parts.len() % 2 == 0 {
+        return escape(s);
+    }
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            if i % 2 == 1 {
+                format!("<code>{}</code>", escape(p))
+            } else {
+                escape(p)
+            }
+        })
+        .collect()
+}
+
 fn badge(state: State) -> String {
     format!("<span class=\"badge {state}\">{state}</span>")
 }
@@ -378,8 +398,8 @@ pub fn render_html(topo: &Topology, report: &Report, options: &HtmlOptions<'_>) 
                     .map(|s| format!("<code>{}</code>", escape(s)))
                     .collect::<Vec<_>>()
                     .join(", "),
-                escape(&r.message),
-                escape(&r.hint),
+                escape_with_code(&r.message),
+                escape_with_code(&r.hint),
                 sev = r.severity,
             );
         }
@@ -391,7 +411,7 @@ pub fn render_html(topo: &Topology, report: &Report, options: &HtmlOptions<'_>) 
     if report.services.iter().any(|s| s.probes.is_some()) {
         let _ = writeln!(
             w,
-            "<section id=\"probes\"><h2>Probe results</h2><table><thead><tr><th>service</th><th>state</th><th>instance</th><th>probe</th><th>latency</th><th>reason</th></tr></thead><tbody>"
+            "<section id=\"probes\"><h2>Probe results</h2><table><thead><tr><th>service</th><th>state</th><th>instance</th><th>result</th><th>latency</th><th>reason</th></tr></thead><tbody>"
         );
         for s in &report.services {
             let Some(probes) = &s.probes else { continue };
@@ -415,7 +435,7 @@ pub fn render_html(topo: &Topology, report: &Report, options: &HtmlOptions<'_>) 
                     "<tr>{service_cells}<td><code>{}</code></td><td>{}</td><td class=\"num\">{latency}</td><td>{}</td></tr>",
                     escape(&p.instance),
                     badge(p.state),
-                    escape(p.reason.as_deref().unwrap_or(""))
+                    escape_with_code(p.reason.as_deref().unwrap_or(""))
                 );
             }
         }
@@ -458,6 +478,15 @@ mod tests {
             escape("<a href=\"x\">&'"),
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
         );
+    }
+
+    #[test]
+    fn backticks_become_code() {
+        assert_eq!(
+            escape_with_code("`a<b>` is down"),
+            "<code>a&lt;b&gt;</code> is down"
+        );
+        assert_eq!(escape_with_code("one ` tick"), "one ` tick");
     }
 
     #[test]

@@ -39,6 +39,19 @@ pub fn md(s: &str) -> String {
     out
 }
 
+/// Like [`md`], but keeps paired backticks, which messages use to quote values (STYLE §5).
+pub fn md_with_code(s: &str) -> String {
+    let parts: Vec<&str> = s.split('`').collect();
+    if parts.len() % 2 == 0 {
+        return md(s);
+    }
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| if i % 2 == 1 { code(p) } else { md(p) })
+        .collect()
+}
+
 fn code(s: &str) -> String {
     // Inside a code span only a backtick is special; a pipe still splits a table cell.
     format!("`{}`", s.replace('`', "'").replace('|', "\\|"))
@@ -176,8 +189,8 @@ pub fn render_markdown(
                     .map(|s| md(s))
                     .collect::<Vec<_>>()
                     .join(", "),
-                md(&r.message),
-                md(&r.hint)
+                md_with_code(&r.message),
+                md_with_code(&r.hint)
             );
         }
         let _ = writeln!(w);
@@ -201,7 +214,7 @@ pub fn render_markdown(
                     md(&s.id),
                     md(&p.instance),
                     p.state,
-                    md(p.reason.as_deref().unwrap_or(""))
+                    md_with_code(p.reason.as_deref().unwrap_or(""))
                 );
             }
         }
@@ -234,5 +247,6 @@ mod tests {
     fn markdown_syntax_is_escaped() {
         assert_eq!(md("a|b*c_[x](y)"), "a\\|b\\*c\\_\\[x\\](y)");
         assert_eq!(code("a`b|c"), "`a'b\\|c`");
+        assert_eq!(md_with_code("`a_b` is *down*"), "`a_b` is \\*down\\*");
     }
 }
