@@ -54,7 +54,7 @@ pub fn inline_svg(svg: &str) -> &str {
 /// `<code>`; an unpaired backtick stays as it is.
 pub fn escape_with_code(s: &str) -> String {
     let parts: Vec<&str> = s.split('`').collect();
-    if parts.len() % 2 == 0 {
+    if parts.len().is_multiple_of(2) {
         return escape(s);
     }
     parts

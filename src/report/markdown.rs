@@ -42,7 +42,7 @@ pub fn md(s: &str) -> String {
 /// Like [`md`], but keeps paired backticks, which messages use to quote values (STYLE §5).
 pub fn md_with_code(s: &str) -> String {
     let parts: Vec<&str> = s.split('`').collect();
-    if parts.len() % 2 == 0 {
+    if parts.len().is_multiple_of(2) {
         return md(s);
     }
     parts
