@@ -427,6 +427,13 @@ fn run_with_deadline(cmd: &mut Command, limit: Duration) -> (String, String) {
     (out.join().unwrap(), err.join().unwrap())
 }
 
+/// The value of `name="…"` in `html`, first occurrence.
+fn attr_value(html: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!("{name}=\""))? + name.len() + 2;
+    let end = html[at..].find('"')?;
+    Some(html[at..at + end].to_owned())
+}
+
 fn chromium(profile: &Path) -> Command {
     let mut cmd = Command::new("/usr/bin/chromium");
     cmd.args([
@@ -453,7 +460,12 @@ fn html_report_loads_in_headless_chromium() {
     let profile = tempfile::tempdir().unwrap();
     let (dom, log) = run_with_deadline(
         chromium(profile.path())
-            .args(["--enable-logging=stderr", "--v=0", "--dump-dom"])
+            .args([
+                "--enable-logging=stderr",
+                "--v=0",
+                "--window-size=1280,2000",
+                "--dump-dom",
+            ])
             .arg(&url),
         Duration::from_secs(120),
     );
@@ -461,6 +473,12 @@ fn html_report_loads_in_headless_chromium() {
         dom.contains("data-rendered=\"ok\""),
         "the inline script ran: {dom:.300}"
     );
+    // The graph is drawn at a readable size, and all six SPOF entries are listed.
+    let size = attr_value(&dom, "data-graph").expect("graph size recorded");
+    let (w, h) = size.split_once('x').expect("WxH");
+    let (w, h): (u32, u32) = (w.parse().unwrap(), h.parse().unwrap());
+    assert!(w >= 1000 && h >= 300, "graph drawn at {w}x{h}");
+    assert_eq!(attr_value(&dom, "data-spofs").as_deref(), Some("6"));
     let doc_start = dom
         .find("<figure class=\"graph\"><svg")
         .expect("graph in the DOM");

@@ -7,7 +7,8 @@
 //! SPOFs, N-2 pairs, risks with hints, probe results per instance, changes since the last run.
 //! Readable on a laptop screen, printable (print CSS). Every text from the topology or the report
 //! goes through [`escape`]. A tiny inline script marks `<html data-rendered="ok">` once loaded,
-//! so a headless browser test can tell the page ran.
+//! with the graph's drawn size and the SPOF count, so a headless browser test can tell the page
+//! ran and what it shows.
 
 use std::fmt::Write as _;
 
@@ -73,6 +74,14 @@ pub fn escape_with_code(s: &str) -> String {
 fn badge(state: State) -> String {
     format!("<span class=\"badge {state}\">{state}</span>")
 }
+
+/// Marks the page as rendered and records what a reader sees: the graph's drawn size and the
+/// number of SPOF entries (read back by the headless-browser test). Touches nothing else.
+const SCRIPT: &str = "(function () { var d = document.documentElement.dataset; \
+var g = document.querySelector('figure.graph svg'); \
+if (g) { var r = g.getBoundingClientRect(); d.graph = Math.round(r.width) + 'x' + Math.round(r.height); } else { d.graph = 'none'; } \
+d.spofs = String(document.querySelectorAll('#spofs li').length); \
+d.rendered = 'ok'; })();";
 
 const CSS: &str = r#"
 :root{--ink:#1f2933;--muted:#52606d;--line:#d9e2ec;--bg:#f5f7fa;--card:#fff;--spof:#d50000}
@@ -463,7 +472,7 @@ pub fn render_html(topo: &Topology, report: &Report, options: &HtmlOptions<'_>) 
     let _ = write!(
         w,
         "<footer>Made by linkpatrol. This page is self-contained: it loads nothing from the network.</footer>\n\
-         </main>\n<script>document.documentElement.dataset.rendered = \"ok\";</script>\n</body>\n</html>\n"
+         </main>\n<script>{SCRIPT}</script>\n</body>\n</html>\n"
     );
     out
 }
