@@ -8,6 +8,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::commands::render::{DEFAULT_OUTPUT_DIR, RenderFormat};
+use crate::report::view::GroupBy;
+
 /// Inspect the core links of a service system: probe every service, find single points of
 /// failure, draw the graph.
 #[derive(Debug, Parser)]
@@ -59,6 +62,8 @@ pub enum Command {
     /// Compare two topology files: what the change adds, removes and breaks. Exits 1 when it
     /// adds a SPOF or an error-level risk.
     Diff(DiffArgs),
+    /// Draw the dependency graph: SPOFs outlined, strong and weak edges, critical paths grouped.
+    Render(RenderArgs),
 }
 
 /// `linkpatrol validate`.
@@ -107,6 +112,37 @@ pub struct DiffArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
+}
+
+/// `linkpatrol render`.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// What to write besides `graph.dot`: `graph.svg`, `graph.png` (both laid out by Graphviz),
+    /// only the DOT, or `graph.mmd` (Mermaid).
+    #[arg(long, value_parser = parse_render_format, default_value = "svg", value_name = "svg|png|dot|mermaid")]
+    pub format: RenderFormat,
+
+    /// The directory to write into (created if missing).
+    #[arg(short = 'o', long = "out", value_name = "DIR", default_value = DEFAULT_OUTPUT_DIR)]
+    pub out_dir: PathBuf,
+
+    /// Draw only this link's critical path and its direct dependencies.
+    #[arg(long, value_name = "NAME")]
+    pub link: Option<String>,
+
+    /// Cluster services by owner, tag or zone instead of by link.
+    #[arg(long, value_parser = parse_group_by, value_name = "owner|tag|zone")]
+    pub group_by: Option<GroupBy>,
+}
+
+fn parse_render_format(s: &str) -> Result<RenderFormat, String> {
+    s.parse()
+        .map_err(|e: crate::report::render_error::RenderError| e.to_string())
+}
+
+fn parse_group_by(s: &str) -> Result<GroupBy, String> {
+    s.parse()
+        .map_err(|e: crate::report::render_error::RenderError| e.to_string())
 }
 
 /// `--format` of `analyze` and `diff`.

@@ -9,9 +9,10 @@ use common::{Dep, build, svc, svc_in};
 use linkpatrol::analysis::diff::diff;
 use linkpatrol::analysis::{Options, analyze, parse_events};
 use linkpatrol::report::build::build as build_report;
+use linkpatrol::report::diff_markdown::render_diff_markdown;
 use linkpatrol::report::diff_text::{render_diff_json, render_diff_text};
 use linkpatrol::report::json::render_json;
-use linkpatrol::report::markdown::{render_diff_markdown, render_markdown};
+use linkpatrol::report::markdown::{MarkdownOptions, render_markdown};
 use linkpatrol::report::text::render_text;
 use linkpatrol::topology::model::{Check, Probe, RiskRule, Strength, TcpCheck, Text, Topology};
 
@@ -126,7 +127,10 @@ fn text_report() {
     );
     assert!(!text.contains('\x1b'));
     insta::assert_snapshot!("analyze_text", text);
-    insta::assert_snapshot!("analyze_markdown", render_markdown(&report));
+    insta::assert_snapshot!(
+        "analyze_markdown",
+        render_markdown(&topo, &report, &MarkdownOptions::default()).unwrap()
+    );
     assert!(render_text(&report, true).contains("\x1b[31m"));
 }
 
@@ -146,7 +150,10 @@ fn text_report_depth2_and_what_if() {
     let report = build_report(&topo, &a, None);
     assert_eq!(report.assumed_failed, Some(vec!["zone=az2".to_owned()]));
     insta::assert_snapshot!("analyze_text_depth2_fail", render_text(&report, false));
-    insta::assert_snapshot!("analyze_markdown_depth2_fail", render_markdown(&report));
+    insta::assert_snapshot!(
+        "analyze_markdown_depth2_fail",
+        render_markdown(&topo, &report, &MarkdownOptions::default()).unwrap()
+    );
 }
 
 #[test]

@@ -72,7 +72,7 @@ pub fn risks(
                 }
                 SpofFinding::Domain { domain, implied_by } => {
                     let why = if implied_by.is_empty() {
-                        "shared fate: no single service explains it".to_owned()
+                        "shared fate: redundant instances share this domain".to_owned()
                     } else {
                         let v: Vec<String> = implied_by.iter().map(|&s| name(s)).collect();
                         format!("implied by {}", v.join(", "))

@@ -306,10 +306,8 @@ pub fn region_kill_sets(
     };
     let mut queue: VecDeque<u32> = VecDeque::new();
     for (ci, comp) in plan.sccs.iter().enumerate() {
-        if let Some((_, affected)) = base {
-            if !affected[comp[0] as usize] {
-                continue;
-            }
+        if base.is_some_and(|(_, affected)| !affected[comp[0] as usize]) {
+            continue;
         }
         if comp.len() == 1 {
             let v = comp[0];

@@ -44,7 +44,14 @@ pub fn run(ctx: &Context, args: &AnalyzeArgs) -> anyhow::Result<ExitStatus> {
     let text = match args.format {
         ReportFormat::Text => render_text(&report, ctx.color_stdout),
         ReportFormat::Json => render_json(&report),
-        ReportFormat::Md => crate::report::markdown::render_markdown(&report),
+        ReportFormat::Md => crate::report::markdown::render_markdown(
+            topo,
+            &report,
+            &crate::report::markdown::MarkdownOptions {
+                mermaid: Some(crate::report::view::ViewOptions::default()),
+                changes: None,
+            },
+        )?,
     };
     std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(gate(&report, args.fail_on))

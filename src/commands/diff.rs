@@ -23,7 +23,7 @@ pub fn run(ctx: &Context, args: &DiffArgs) -> anyhow::Result<ExitStatus> {
     let text = match args.format {
         ReportFormat::Text => render_diff_text(&d, ctx.color_stdout),
         ReportFormat::Json => render_diff_json(&d),
-        ReportFormat::Md => crate::report::markdown::render_diff_markdown(&d),
+        ReportFormat::Md => crate::report::diff_markdown::render_diff_markdown(&d),
     };
     std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(if d.gates_fail() {

@@ -6,6 +6,7 @@
 
 pub mod analyze;
 pub mod diff;
+pub mod render;
 pub mod schema;
 pub mod validate;
 
@@ -87,6 +88,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         Command::Schema(args) => schema::run(&ctx, args),
         Command::Analyze(args) => analyze::run(&ctx, args),
         Command::Diff(args) => diff::run(&ctx, args),
+        Command::Render(args) => render::run(&ctx, args),
     }
 }
 

@@ -1,323 +1,252 @@
-//! The Markdown format of `analyze` and `diff`, for review documents: one table per concern,
-//! code spans for ids, pipes escaped.
+//! The Markdown report: shared by `analyze --format md` and `inspect`'s `report.md`.
+//!
+//! Sections, each present only when it has content: links (state, critical path size, SPOF
+//! count), SPOFs with their explanation (the strong path for a service, `implied_by` or "shared
+//! fate" for a domain), live SPOFs, N-2 pairs, risks with hints, probe results per instance,
+//! changes since the last run, and the graph as a Mermaid block. All user text is escaped by
+//! [`md`], so a name cannot break a table or start a link.
 
 use std::fmt::Write as _;
 
-use crate::analysis::diff::{DiffReport, LinkStatus};
+use crate::report::mermaid::to_mermaid;
+use crate::report::render_error::RenderError;
 use crate::report::report::{Report, Spof, SpofKind};
-use crate::report::text::path_text;
+use crate::report::view::{GraphView, ViewOptions};
+use crate::topology::model::Topology;
 
-/// Escapes a table cell.
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+/// What to put in the Markdown report besides the report itself.
+#[derive(Debug, Clone, Default)]
+pub struct MarkdownOptions<'a> {
+    /// Include the graph as a Mermaid block, built with these options; `None` leaves it out.
+    pub mermaid: Option<ViewOptions>,
+    /// Changes since the last run, one line each; `None` when unknown.
+    pub changes: Option<&'a [String]>,
+}
+
+/// Escapes Markdown syntax in inline text and table cells.
+pub fn md(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Like [`md`], but keeps paired backticks, which messages use to quote values (STYLE §5).
+pub fn md_with_code(s: &str) -> String {
+    let parts: Vec<&str> = s.split('`').collect();
+    if parts.len().is_multiple_of(2) {
+        return md(s);
+    }
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| if i % 2 == 1 { code(p) } else { md(p) })
+        .collect()
 }
 
 fn code(s: &str) -> String {
-    format!("`{}`", s.replace('|', "\\|"))
+    // Inside a code span only a backtick is special; a pipe still splits a table cell.
+    format!("`{}`", s.replace('`', "'").replace('|', "\\|"))
 }
 
-fn codes(v: &[String]) -> String {
-    v.iter().map(|s| code(s)).collect::<Vec<_>>().join(", ")
-}
-
-fn spof_table(out: &mut String, spofs: &[Spof]) {
-    let _ = writeln!(out, "| kind | id | why |");
-    let _ = writeln!(out, "| --- | --- | --- |");
-    for s in spofs {
-        let (kind, why) = match s.kind {
-            SpofKind::Service => ("service", path_text(s.path.as_deref().unwrap_or_default())),
-            SpofKind::Domain => (
-                "domain",
-                match s.implied_by.as_deref() {
-                    Some([]) | None => "shared fate: no single service explains it".to_owned(),
-                    Some(v) => format!("implied by {}", v.join(", ")),
-                },
+fn spof_line(s: &Spof) -> String {
+    match s.kind {
+        SpofKind::Service => {
+            let path = s
+                .path
+                .as_ref()
+                .map(|p| p.iter().map(|x| md(x)).collect::<Vec<_>>().join(" → "))
+                .unwrap_or_default();
+            format!("- **{}** (service): {path}", md(&s.id))
+        }
+        SpofKind::Domain => match s.implied_by.as_deref() {
+            Some(by) if !by.is_empty() => format!(
+                "- **{}** (domain): implied by {}",
+                md(&s.id),
+                by.iter().map(|x| md(x)).collect::<Vec<_>>().join(", ")
             ),
-        };
-        let _ = writeln!(out, "| {kind} | {} | {} |", code(&s.id), cell(&why));
+            _ => format!(
+                "- **{}** (domain): **shared fate**: redundant instances share this domain",
+                md(&s.id)
+            ),
+        },
     }
 }
 
-/// Renders the `analyze` report as Markdown.
-pub fn render_markdown(report: &Report) -> String {
+/// The Markdown report.
+pub fn render_markdown(
+    topo: &Topology,
+    report: &Report,
+    options: &MarkdownOptions<'_>,
+) -> Result<String, RenderError> {
     let mut out = String::new();
-    let _ = writeln!(out, "# {} — core link analysis", cell(&report.topology));
-    let _ = writeln!(out);
+    let w = &mut out;
+    let _ = writeln!(w, "# linkpatrol report: {}\n", md(&report.topology));
     if let Some(failed) = &report.assumed_failed {
-        let _ = writeln!(out, "Assuming failed: {}.", codes(failed));
-        let _ = writeln!(out);
-    }
-    let _ = writeln!(out, "| link | entry | state | critical path | SPOFs |");
-    let _ = writeln!(out, "| --- | --- | --- | ---: | ---: |");
-    for l in &report.links {
         let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} |",
-            code(&l.name),
-            code(&l.entry),
+            w,
+            "> What-if: assumed failed {}.\n",
+            failed
+                .iter()
+                .map(|f| code(f))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+
+    let _ = writeln!(w, "## Links\n");
+    let _ = writeln!(w, "| link | entry | state | critical path | SPOFs |");
+    let _ = writeln!(w, "| --- | --- | --- | ---: | ---: |");
+    for l in &report.links {
+        let spofs = match &l.live_spofs {
+            Some(live) => format!("{} ({} live)", l.spofs.len(), live.len()),
+            None => l.spofs.len().to_string(),
+        };
+        let _ = writeln!(
+            w,
+            "| {} | {} | **{}** | {} | {spofs} |",
+            md(&l.name),
+            md(&l.entry),
             l.state,
-            l.critical_path.len(),
-            l.spofs.len()
+            l.critical_path.len()
         );
     }
-    for l in &report.links {
-        let _ = writeln!(out);
-        let _ = writeln!(out, "## Link {}", code(&l.name));
-        let _ = writeln!(out);
-        let _ = writeln!(out, "Entry {}, state **{}**.", code(&l.entry), l.state);
-        let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "Critical path ({}): {}.",
-            l.critical_path.len(),
-            codes(&l.critical_path)
-        );
-        let _ = writeln!(out);
-        let _ = writeln!(out, "### Single points of failure");
-        let _ = writeln!(out);
-        if l.spofs.is_empty() {
-            let _ = writeln!(out, "None: no single failure takes this link down.");
-        } else {
-            spof_table(&mut out, &l.spofs);
-        }
-        if let Some(live) = &l.live_spofs {
-            let _ = writeln!(out);
-            let _ = writeln!(out, "### Live single points of failure");
-            let _ = writeln!(out);
-            if l.state == crate::state::State::Down {
-                let _ = writeln!(out, "The link is already down.");
-            } else if live.is_empty() {
-                let _ = writeln!(out, "None: no single further failure takes it down.");
-            } else {
-                spof_table(&mut out, live);
+    let _ = writeln!(w);
+
+    if report.links.iter().any(|l| !l.spofs.is_empty()) {
+        let _ = writeln!(w, "## Single points of failure\n");
+        for l in report.links.iter().filter(|l| !l.spofs.is_empty()) {
+            let _ = writeln!(w, "### {}\n", md(&l.name));
+            for s in &l.spofs {
+                let _ = writeln!(w, "{}", spof_line(s));
             }
-        }
-        if let Some(pairs) = &l.pairs {
-            let _ = writeln!(out);
-            let _ = writeln!(out, "### Pairs of failures (N-2)");
-            let _ = writeln!(out);
-            if pairs.is_empty() {
-                let _ = writeln!(out, "None: no pair of failures takes it down.");
-            } else {
-                let _ = writeln!(out, "| events | finding | services down |");
-                let _ = writeln!(out, "| --- | --- | ---: |");
-                for p in pairs {
-                    let finding = if p.kind == "thin-redundancy" {
-                        "thin redundancy: one spare only"
-                    } else {
-                        "pair"
-                    };
-                    let _ = writeln!(out, "| {} | {finding} | {} |", codes(&p.events), p.impact);
-                }
-            }
+            let _ = writeln!(w);
         }
     }
-    let mut ranked: Vec<_> = report
-        .services
+
+    if report
+        .links
         .iter()
-        .filter(|s| !s.blast_radius.links.is_empty())
-        .collect();
-    ranked.sort_by(|a, b| {
-        b.blast_radius
-            .links
-            .len()
-            .cmp(&a.blast_radius.links.len())
-            .then(
-                b.blast_radius
-                    .services
-                    .len()
-                    .cmp(&a.blast_radius.services.len()),
-            )
-            .then_with(|| a.id.cmp(&b.id))
-    });
-    if !ranked.is_empty() {
-        let _ = writeln!(out);
-        let _ = writeln!(out, "## Most critical services");
-        let _ = writeln!(out);
-        let _ = writeln!(out, "| service | links down | other services down |");
-        let _ = writeln!(out, "| --- | --- | ---: |");
-        for s in ranked.iter().take(20) {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} |",
-                code(&s.id),
-                codes(&s.blast_radius.links),
-                s.blast_radius.services.len()
-            );
+        .any(|l| l.live_spofs.as_ref().is_some_and(|s| !s.is_empty()))
+    {
+        let _ = writeln!(w, "## Live SPOFs (the system as it is now)\n");
+        for l in &report.links {
+            if let Some(live) = l.live_spofs.as_ref().filter(|s| !s.is_empty()) {
+                let _ = writeln!(w, "### {}\n", md(&l.name));
+                for s in live {
+                    let _ = writeln!(w, "{}", spof_line(s));
+                }
+                let _ = writeln!(w);
+            }
         }
     }
-    let _ = writeln!(out);
-    let _ = writeln!(out, "## Risks");
-    let _ = writeln!(out);
-    if report.risks.is_empty() {
-        let _ = writeln!(out, "None.");
-    } else {
-        let _ = writeln!(out, "| severity | rule | message | hint |");
-        let _ = writeln!(out, "| --- | --- | --- | --- |");
+
+    if report
+        .links
+        .iter()
+        .any(|l| l.pairs.as_ref().is_some_and(|p| !p.is_empty()))
+    {
+        let _ = writeln!(w, "## N-2: pairs of failures\n");
+        let _ = writeln!(w, "| link | events | kind | services down |");
+        let _ = writeln!(w, "| --- | --- | --- | ---: |");
+        for l in &report.links {
+            for p in l.pairs.iter().flatten() {
+                let _ = writeln!(
+                    w,
+                    "| {} | {} | {} | {} |",
+                    md(&l.name),
+                    p.events
+                        .iter()
+                        .map(|e| code(e))
+                        .collect::<Vec<_>>()
+                        .join(" + "),
+                    md(&p.kind),
+                    p.impact
+                );
+            }
+        }
+        let _ = writeln!(w);
+    }
+
+    if !report.risks.is_empty() {
+        let _ = writeln!(w, "## Risks\n");
         for r in &report.risks {
             let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} |",
+                w,
+                "- **{}** {} ({}): {}  \n  *Hint:* {}",
                 r.severity,
                 code(r.rule.id()),
-                cell(&r.message),
-                cell(&r.hint)
+                r.subjects
+                    .iter()
+                    .map(|s| md(s))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                md_with_code(&r.message),
+                md_with_code(&r.hint)
             );
         }
+        let _ = writeln!(w);
     }
-    out
+
+    if report.services.iter().any(|s| s.probes.is_some()) {
+        let _ = writeln!(w, "## Probe results\n");
+        let _ = writeln!(
+            w,
+            "| service | instance | state | latency | reason |\n| --- | --- | --- | ---: | --- |"
+        );
+        for s in &report.services {
+            for p in s.probes.iter().flatten() {
+                let latency = p
+                    .latency_ms
+                    .map(|ms| format!("{ms:.1} ms"))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    w,
+                    "| {} | {} | {} | {latency} | {} |",
+                    md(&s.id),
+                    md(&p.instance),
+                    p.state,
+                    md_with_code(p.reason.as_deref().unwrap_or(""))
+                );
+            }
+        }
+        let _ = writeln!(w);
+    }
+
+    if let Some(changes) = options.changes {
+        let _ = writeln!(w, "## Changes since the last run\n");
+        if changes.is_empty() {
+            let _ = writeln!(w, "No changes.");
+        }
+        for c in changes {
+            let _ = writeln!(w, "- {}", md(c));
+        }
+        let _ = writeln!(w);
+    }
+
+    if let Some(view_options) = &options.mermaid {
+        let view = GraphView::build(topo, report, view_options)?;
+        let _ = writeln!(w, "## Graph\n\n```mermaid\n{}```", to_mermaid(&view));
+    }
+    Ok(out)
 }
 
-/// Renders a diff as Markdown.
-pub fn render_diff_markdown(diff: &DiffReport) -> String {
-    let mut out = String::new();
-    let title = if diff.old == diff.new {
-        diff.old.clone()
-    } else {
-        format!("{} → {}", diff.old, diff.new)
-    };
-    let _ = writeln!(out, "# Topology diff: {}", cell(&title));
-    let _ = writeln!(out);
-    if diff.is_empty() {
-        let _ = writeln!(out, "No changes.");
-        return out;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_syntax_is_escaped() {
+        assert_eq!(md("a|b*c_[x](y)"), "a\\|b\\*c\\_\\[x\\](y)");
+        assert_eq!(code("a`b|c"), "`a'b\\|c`");
+        assert_eq!(md_with_code("`a_b` is *down*"), "`a_b` is \\*down\\*");
     }
-    if diff.gates_fail() {
-        let _ = writeln!(
-            out,
-            "**This change adds a single point of failure or an error-level risk.**"
-        );
-        let _ = writeln!(out);
-    }
-    let mut rows: Vec<(String, String)> = Vec::new();
-    for s in &diff.services_added {
-        rows.push(("service added".into(), code(s)));
-    }
-    for s in &diff.services_removed {
-        rows.push(("service removed".into(), code(s)));
-    }
-    let via = |g: &Option<String>| {
-        g.as_ref()
-            .map(|g| format!(" (any_of {})", code(g)))
-            .unwrap_or_default()
-    };
-    for e in &diff.edges_added {
-        rows.push((
-            "edge added".into(),
-            format!(
-                "{} → {} {}{}",
-                code(&e.from),
-                code(&e.to),
-                e.strength,
-                via(&e.group)
-            ),
-        ));
-    }
-    for e in &diff.edges_removed {
-        rows.push((
-            "edge removed".into(),
-            format!(
-                "{} → {} {}{}",
-                code(&e.from),
-                code(&e.to),
-                e.strength,
-                via(&e.group)
-            ),
-        ));
-    }
-    for c in &diff.strength_changed {
-        rows.push((
-            "strength changed".into(),
-            format!(
-                "{} → {}{}: {} → {}",
-                code(&c.from),
-                code(&c.to),
-                via(&c.group),
-                c.old,
-                c.new
-            ),
-        ));
-    }
-    for r in &diff.redundancy_changed {
-        rows.push((
-            "redundancy changed".into(),
-            format!(
-                "{}: spare {} → {} ({} → {} instances, min_healthy {} → {})",
-                code(&r.service),
-                r.old_spare(),
-                r.new_spare(),
-                r.old_instances,
-                r.new_instances,
-                r.old_min_healthy,
-                r.new_min_healthy
-            ),
-        ));
-    }
-    for g in &diff.group_min_changed {
-        rows.push((
-            "any_of min changed".into(),
-            format!(
-                "{} group {}: min {} → {}",
-                code(&g.service),
-                code(&g.group),
-                g.old_min,
-                g.new_min
-            ),
-        ));
-    }
-    for l in &diff.links {
-        let status = match l.status {
-            LinkStatus::Added => "link added",
-            LinkStatus::Removed => "link removed",
-            LinkStatus::Changed => "link changed",
-        };
-        let mut parts = Vec::new();
-        if !l.spofs_added.is_empty() {
-            parts.push(format!("new SPOFs {}", codes(&l.spofs_added)));
-        }
-        if !l.spofs_removed.is_empty() {
-            parts.push(format!("SPOFs gone {}", codes(&l.spofs_removed)));
-        }
-        if !l.critical_path_added.is_empty() {
-            parts.push(format!(
-                "joined critical path {}",
-                codes(&l.critical_path_added)
-            ));
-        }
-        if !l.critical_path_removed.is_empty() {
-            parts.push(format!(
-                "left critical path {}",
-                codes(&l.critical_path_removed)
-            ));
-        }
-        if l.old_entry != l.new_entry && l.status == LinkStatus::Changed {
-            parts.push(format!(
-                "entry {} → {}",
-                code(l.old_entry.as_deref().unwrap_or("-")),
-                code(l.new_entry.as_deref().unwrap_or("-"))
-            ));
-        }
-        rows.push((
-            status.into(),
-            format!("{}: {}", code(&l.name), parts.join("; ")),
-        ));
-    }
-    for r in &diff.risks_added {
-        rows.push((
-            format!("risk added ({})", r.severity),
-            format!("{}: {}", code(r.rule.id()), cell(&r.message)),
-        ));
-    }
-    for r in &diff.risks_removed {
-        rows.push((
-            format!("risk removed ({})", r.severity),
-            format!("{}: {}", code(r.rule.id()), cell(&r.message)),
-        ));
-    }
-    let _ = writeln!(out, "| change | what |");
-    let _ = writeln!(out, "| --- | --- |");
-    for (a, b) in rows {
-        let _ = writeln!(out, "| {a} | {b} |");
-    }
-    out
 }

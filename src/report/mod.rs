@@ -1,9 +1,21 @@
 //! Stage 4: the report data and its renderers (JSON, Markdown, HTML, DOT, Mermaid, metrics).
+//!
+//! Every renderer is a pure function of the [`Topology`](crate::topology::model::Topology) and the
+//! [`report::Report`]; [`graphviz`] is the only one that runs a program, and [`output`] the only
+//! code that writes into an output directory.
 
 pub mod build;
+pub mod diff_markdown;
 pub mod diff_text;
+pub mod dot;
+pub mod graphviz;
+pub mod html;
 pub mod json;
 pub mod markdown;
+pub mod mermaid;
+pub mod output;
+pub mod render_error;
 #[allow(clippy::module_inception)]
 pub mod report;
 pub mod text;
+pub mod view;

@@ -85,7 +85,7 @@ fn spof_lines(out: &mut String, p: Paint, spofs: &[Spof]) {
         let detail = match s.kind {
             SpofKind::Service => path_text(s.path.as_deref().unwrap_or_default()),
             SpofKind::Domain => match s.implied_by.as_deref() {
-                Some([]) | None => "shared fate: no single service explains it".to_owned(),
+                Some([]) | None => "shared fate: redundant instances share this domain".to_owned(),
                 Some(v) => format!("implied by {}", v.join(", ")),
             },
         };

@@ -1,0 +1,228 @@
+//! `linkpatrol render`: draw the graph into an output directory.
+//!
+//! Always writes `graph.dot`, then the requested format beside it (`graph.svg`, `graph.png` via
+//! Graphviz, or `graph.mmd`). When Graphviz is missing, `graph.dot` is still written and the
+//! error is [`RenderError::DotNotFound`] with its path, whose message says how to install
+//! Graphviz. Mapping to exit codes (SPEC §4), for the CLI: downcast the error with
+//! `err.downcast_ref::<RenderError>()`; [`RenderError::UnknownLink`],
+//! [`RenderError::UnknownGroupBy`] and [`RenderError::UnknownFormat`] are usage errors (exit 2),
+//! everything else, `DotNotFound` included, is a failure of the tool (exit 3).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use crate::report::dot::to_dot;
+use crate::report::graphviz::{DEFAULT_DOT_TIMEOUT, Graphviz, ImageFormat};
+use crate::report::mermaid::to_mermaid;
+use crate::report::output::write_atomic;
+use crate::report::render_error::RenderError;
+use crate::report::report::Report;
+use crate::report::view::{DEFAULT_MAX_SERVICES, GraphView, GroupBy, ViewOptions};
+use crate::topology::model::Topology;
+
+/// What `render --format` produces besides `graph.dot`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RenderFormat {
+    /// `graph.svg`, laid out by Graphviz.
+    #[default]
+    Svg,
+    /// `graph.png`, laid out by Graphviz.
+    Png,
+    /// Only `graph.dot`.
+    Dot,
+    /// `graph.mmd` (Mermaid).
+    Mermaid,
+}
+
+impl RenderFormat {
+    /// Every format, in help order.
+    pub const ALL: [Self; 4] = [Self::Svg, Self::Png, Self::Dot, Self::Mermaid];
+
+    /// The word used on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Svg => "svg",
+            Self::Png => "png",
+            Self::Dot => "dot",
+            Self::Mermaid => "mermaid",
+        }
+    }
+}
+
+impl fmt::Display for RenderFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RenderFormat {
+    type Err = RenderError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| RenderError::UnknownFormat(s.to_owned()))
+    }
+}
+
+/// The directory `render` writes into when `-o` is not given.
+pub const DEFAULT_OUTPUT_DIR: &str = "output";
+
+/// The arguments of `render`, already parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderSettings {
+    /// `--format`; default svg.
+    pub format: RenderFormat,
+    /// `-o DIR`; default `output/`.
+    pub out_dir: PathBuf,
+    /// `--link L`: draw only that link's neighbourhood.
+    pub link: Option<String>,
+    /// `--group-by owner|tag|zone`.
+    pub group_by: Option<GroupBy>,
+    /// Kill Graphviz after this long; default 60 s.
+    pub dot_timeout: Duration,
+    /// Most service nodes drawn before folding; default 300.
+    pub max_services: usize,
+}
+
+impl Default for RenderSettings {
+    fn default() -> Self {
+        Self {
+            format: RenderFormat::default(),
+            out_dir: PathBuf::from(DEFAULT_OUTPUT_DIR),
+            link: None,
+            group_by: None,
+            dot_timeout: DEFAULT_DOT_TIMEOUT,
+            max_services: DEFAULT_MAX_SERVICES,
+        }
+    }
+}
+
+/// Runs `render` with `dot` from `PATH`. Returns the files written, `graph.dot` first.
+pub fn render_files(
+    topology: &Topology,
+    report: &Report,
+    args: &RenderSettings,
+) -> anyhow::Result<Vec<PathBuf>> {
+    render_files_with(
+        topology,
+        report,
+        args,
+        &Graphviz::new().with_timeout(args.dot_timeout),
+    )
+}
+
+/// Runs `render` with the given Graphviz runner (tests point it at a `PATH` without `dot`).
+pub fn render_files_with(
+    topology: &Topology,
+    report: &Report,
+    args: &RenderSettings,
+    graphviz: &Graphviz,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let options = ViewOptions {
+        group_by: args.group_by,
+        link: args.link.clone(),
+        max_services: args.max_services,
+    };
+    let view = GraphView::build(topology, report, &options)?;
+    let dot = to_dot(&view);
+    let dir: &Path = &args.out_dir;
+    let dot_path = write_atomic(dir, "graph.dot", dot.as_bytes())?;
+    let mut written = vec![dot_path.clone()];
+    let image = match args.format {
+        RenderFormat::Dot => None,
+        RenderFormat::Mermaid => {
+            written.push(write_atomic(
+                dir,
+                "graph.mmd",
+                to_mermaid(&view).as_bytes(),
+            )?);
+            None
+        }
+        RenderFormat::Svg => Some(ImageFormat::Svg),
+        RenderFormat::Png => Some(ImageFormat::Png),
+    };
+    if let Some(format) = image {
+        let bytes = match graphviz.render(&dot, format) {
+            Ok(bytes) => bytes,
+            Err(RenderError::DotNotFound { .. }) => {
+                return Err(RenderError::DotNotFound {
+                    dot_file: Some(dot_path),
+                }
+                .into());
+            }
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!("cannot lay out `{}` with Graphviz", dot_path.display())
+                });
+            }
+        };
+        let name = format!("graph.{}", format.extension());
+        written.push(write_atomic(dir, &name, &bytes)?);
+    }
+    Ok(written)
+}
+
+/// Runs `linkpatrol render`: loads and analyses the topology (without probing), then draws it.
+pub fn run(
+    ctx: &super::Context,
+    args: &crate::cli::RenderArgs,
+) -> anyhow::Result<super::ExitStatus> {
+    use super::ExitStatus;
+    let Some(loaded) = super::load_or_report(ctx) else {
+        return Ok(ExitStatus::Invalid);
+    };
+    let topo = &loaded.topology;
+    let analysis = match crate::analysis::analyze(topo, &crate::analysis::Options::default()) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitStatus::Invalid);
+        }
+    };
+    let report = crate::report::build::build(topo, &analysis, None);
+    draw(ctx, topo, &report, args)
+}
+
+/// Draws an analysed (and possibly probed) report as `render` does, and prints what it wrote.
+pub fn draw(
+    ctx: &super::Context,
+    topo: &Topology,
+    report: &Report,
+    args: &crate::cli::RenderArgs,
+) -> anyhow::Result<super::ExitStatus> {
+    use super::ExitStatus;
+    let settings = RenderSettings {
+        format: args.format,
+        out_dir: args.out_dir.clone(),
+        link: args.link.clone(),
+        group_by: args.group_by,
+        ..RenderSettings::default()
+    };
+    match render_files(topo, report, &settings) {
+        Ok(written) => {
+            if !ctx.quiet {
+                for path in written {
+                    println!("wrote {}", path.display());
+                }
+            }
+            Ok(ExitStatus::Success)
+        }
+        Err(e) => match e.downcast_ref::<RenderError>() {
+            Some(
+                RenderError::UnknownLink { .. }
+                | RenderError::UnknownGroupBy(_)
+                | RenderError::UnknownFormat(_),
+            ) => {
+                eprintln!("error: {e}");
+                Ok(ExitStatus::Invalid)
+            }
+            _ => Err(e),
+        },
+    }
+}

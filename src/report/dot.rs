@@ -1,0 +1,612 @@
+//! The Graphviz picture (SPEC §7): a [`GraphView`] turned into typed graphviz-rust structures.
+//!
+//! Every id and every attribute value goes through [`quoted`] or [`html`], the only two places
+//! that escape, so a service called `api-gateway` or `a "b"` is always valid DOT. Ids are the
+//! service names themselves (so the SVG `<title>` of a node is its service), clusters are named
+//! `cluster_link:<link>` / `cluster_<by>:<key>`. The output only depends on the view, which only
+//! depends on the input: same input, same bytes.
+//!
+//! Look: left to right; strong edges solid and heavy, weak edges dashed and light with their
+//! timeout (or a warning that they have none); `any_of` groups as a small OR node showing `≥min of
+//! n`; fill by effective state; SPOFs outlined thick red with a SPOF badge (SVG class `spof`);
+//! services at risk (no spare instance left) outlined orange with a badge (class `at-risk`); the
+//! caption on top lists links, domain SPOFs (shared fate stands out) and what was folded; a
+//! legend cluster explains it all.
+
+use std::fmt::Write as _;
+
+use graphviz_rust::dot_structures::{
+    Attribute, Edge, EdgeTy, Graph, GraphAttributes, Id, Node, NodeId, Stmt, Subgraph, Vertex,
+};
+use graphviz_rust::printer::{DotPrinter, PrinterContext};
+
+use crate::report::render_error::RenderError;
+use crate::report::report::Report;
+use crate::report::view::{
+    Caption, ClusterKind, GraphView, GroupNode, NodeKind, ServiceNode, SpofMark, SummaryNode,
+    ViewEdge, ViewOptions,
+};
+use crate::state::State;
+use crate::topology::model::{Strength, Topology};
+
+/// Fill, outline and text colour of a state.
+pub struct Palette {
+    /// Node fill.
+    pub fill: &'static str,
+    /// Node outline.
+    pub border: &'static str,
+}
+
+/// The colours of a state: up green, degraded amber, down red, unknown grey.
+pub fn palette(state: State) -> Palette {
+    match state {
+        State::Up => Palette {
+            fill: "#d4efd0",
+            border: "#2e7d32",
+        },
+        State::Degraded => Palette {
+            fill: "#ffe2a0",
+            border: "#b7791f",
+        },
+        State::Down => Palette {
+            fill: "#f6b8b1",
+            border: "#c62828",
+        },
+        State::Unknown => Palette {
+            fill: "#e4e7eb",
+            border: "#7b8794",
+        },
+    }
+}
+
+/// Outline of a SPOF.
+pub const SPOF_COLOR: &str = "#d50000";
+/// Outline width of a SPOF.
+pub const SPOF_PENWIDTH: &str = "4";
+/// Outline of a service at risk.
+pub const AT_RISK_COLOR: &str = "#e65100";
+const STRONG_COLOR: &str = "#37474f";
+const WEAK_COLOR: &str = "#90a4ae";
+/// Up to this many edges, timeouts are true edge labels; past it, `xlabel`s.
+const LABEL_EDGE_LIMIT: usize = 60;
+const FONT: &str = "Helvetica,Arial,sans-serif";
+
+/// The DOT text of `topo` as `report` describes it: [`GraphView::build`] then [`to_dot`].
+pub fn render_dot(
+    topo: &Topology,
+    report: &Report,
+    options: &ViewOptions,
+) -> Result<String, RenderError> {
+    Ok(to_dot(&GraphView::build(topo, report, options)?))
+}
+
+/// The DOT text of a view.
+pub fn to_dot(view: &GraphView) -> String {
+    let mut ctx = PrinterContext::default();
+    let mut text = build_graph(view).print(&mut ctx);
+    text.push('\n');
+    text
+}
+
+/// A quoted DOT id: the one place plain strings are escaped (`\` and `"`, newlines as `\n`).
+pub fn quoted(s: &str) -> Id {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    Id::Escaped(out)
+}
+
+/// Escapes text for inside a Graphviz HTML-like label: the one place label text is escaped.
+pub fn html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\n' => out.push_str("<BR/>"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// An HTML-like label. Graphviz writes each font run as its own SVG `<text>`, where a leading or
+/// trailing space collapses, so spaces at run boundaries become no-break spaces. (User text is
+/// escaped by [`html`] and holds no `<` or `>`, so only spaces next to tags change.)
+fn html_id(markup: &str) -> Id {
+    let markup = markup.replace("> ", ">&#160;").replace(" <", "&#160;<");
+    Id::Html(format!("<{markup}>"))
+}
+
+fn attr(key: &str, value: &str) -> Attribute {
+    Attribute(Id::Plain(key.to_owned()), quoted(value))
+}
+
+fn html_attr(key: &str, markup: &str) -> Attribute {
+    Attribute(Id::Plain(key.to_owned()), html_id(markup))
+}
+
+fn node_id(key: &str) -> NodeId {
+    NodeId(quoted(key), None)
+}
+
+/// The typed graph of a view.
+pub fn build_graph(view: &GraphView) -> Graph {
+    let mut stmts = vec![
+        Stmt::GAttribute(GraphAttributes::Graph(vec![
+            attr("rankdir", "LR"),
+            attr("fontname", FONT),
+            attr("fontsize", "11"),
+            attr("bgcolor", "white"),
+            attr("pad", "0.3"),
+            attr("nodesep", "0.3"),
+            attr("ranksep", "0.75"),
+            attr("newrank", "true"),
+            attr("labelloc", "t"),
+            attr("labeljust", "l"),
+            html_attr("label", &caption_label(&view.caption)),
+        ])),
+        Stmt::GAttribute(GraphAttributes::Node(vec![
+            attr("shape", "box"),
+            attr("style", "rounded,filled"),
+            attr("fontname", FONT),
+            attr("fontsize", "11"),
+            attr("margin", "0.12,0.06"),
+            attr("penwidth", "1.2"),
+        ])),
+        Stmt::GAttribute(GraphAttributes::Edge(vec![
+            attr("fontname", FONT),
+            attr("fontsize", "9"),
+            attr("arrowsize", "0.7"),
+        ])),
+    ];
+
+    let mut in_cluster: Vec<Vec<Stmt>> = vec![Vec::new(); view.clusters.len()];
+    let mut outside = Vec::new();
+    let mut folded = Vec::new();
+    for node in &view.nodes {
+        let stmt = Stmt::Node(Node::new(node_id(&node.key), node_attributes(&node.kind)));
+        match (node.cluster, &node.kind) {
+            (Some(c), _) => in_cluster[c].push(stmt),
+            (None, NodeKind::Summary(_)) => folded.push((stmt, node.key.as_str())),
+            (None, _) => outside.push(stmt),
+        }
+    }
+    for (cluster, nodes) in view.clusters.iter().zip(in_cluster) {
+        let (id, label, border) = match &cluster.kind {
+            ClusterKind::Link { state } => (
+                format!("cluster_link:{}", cluster.name),
+                format!(
+                    "<B>{}</B>  <FONT COLOR=\"{}\">{}</FONT>",
+                    html(&cluster.name),
+                    palette(*state).border,
+                    state_word(*state)
+                ),
+                palette(*state).border,
+            ),
+            ClusterKind::Group(by) => (
+                format!("cluster_{by}:{}", cluster.name),
+                format!("<I>{by}</I> <B>{}</B>", html(&cluster.name)),
+                "#90a4ae",
+            ),
+        };
+        let mut body = vec![Stmt::GAttribute(GraphAttributes::Graph(vec![
+            html_attr("label", &label),
+            attr("style", "rounded,filled"),
+            attr("fillcolor", "#f7f9fb"),
+            attr("color", border),
+            attr("penwidth", "1.6"),
+            attr("fontsize", "12"),
+            attr("labeljust", "l"),
+            attr("margin", "12"),
+        ]))];
+        body.extend(nodes);
+        stmts.push(Stmt::Subgraph(Subgraph {
+            id: quoted(&id),
+            stmts: body,
+        }));
+    }
+    stmts.extend(outside);
+    if !folded.is_empty() {
+        stmts.push(Stmt::Subgraph(folded_cluster(folded)));
+    }
+    for e in &view.edges {
+        stmts.push(Stmt::Edge(edge(view, e)));
+    }
+    let mut legend_key = "legend".to_owned();
+    while view.nodes.iter().any(|n| n.key == legend_key) {
+        legend_key.push('\'');
+    }
+    stmts.push(Stmt::Subgraph(legend(&legend_key)));
+    // Invisible edges from every sink put the legend in the last column, right of the graph,
+    // instead of above it; weight 0 keeps them from pulling anything.
+    let mut has_out = vec![false; view.nodes.len()];
+    for e in &view.edges {
+        has_out[e.from] = true;
+    }
+    for (node, out) in view.nodes.iter().zip(has_out) {
+        if !out {
+            stmts.push(Stmt::Edge(Edge {
+                ty: EdgeTy::Pair(
+                    Vertex::N(node_id(&node.key)),
+                    Vertex::N(node_id(&legend_key)),
+                ),
+                attributes: vec![attr("style", "invis"), attr("weight", "0")],
+            }));
+        }
+    }
+    Graph::DiGraph {
+        id: quoted(&view.caption.title),
+        strict: false,
+        stmts,
+    }
+}
+
+fn state_word(state: State) -> &'static str {
+    match state {
+        State::Up => "UP",
+        State::Degraded => "DEGRADED",
+        State::Down => "DOWN",
+        State::Unknown => "UNKNOWN",
+    }
+}
+
+fn small(text: &str, color: &str) -> String {
+    format!("<FONT POINT-SIZE=\"9\" COLOR=\"{color}\">{text}</FONT>")
+}
+
+fn row(cell: &str) -> String {
+    format!("<TR><TD>{cell}</TD></TR>")
+}
+
+fn badge(text: &str, color: &str) -> String {
+    format!(
+        "<TR><TD BGCOLOR=\"{color}\" CELLPADDING=\"2\"><FONT POINT-SIZE=\"9\" COLOR=\"white\"><B> {text} </B></FONT></TD></TR>"
+    )
+}
+
+fn node_attributes(kind: &NodeKind) -> Vec<Attribute> {
+    match kind {
+        NodeKind::Service(s) => service_attributes(s),
+        NodeKind::Group(g) => group_attributes(g),
+        NodeKind::Summary(s) => summary_attributes(s),
+    }
+}
+
+fn service_attributes(s: &ServiceNode) -> Vec<Attribute> {
+    let p = palette(s.state);
+    let mut rows = String::new();
+    for link in &s.entry_of {
+        rows.push_str(&row(&small(
+            &format!("▶ entry of {}", html(link)),
+            "#263238",
+        )));
+    }
+    rows.push_str(&row(&format!("<B>{}</B>", html(&s.name))));
+    let status = if s.state == State::Unknown {
+        html(&s.instances)
+    } else {
+        format!("{} · {}", s.state, html(&s.instances))
+    };
+    rows.push_str(&row(&small(&status, "#37474f")));
+    if !s.note_links.is_empty() {
+        let lead = if s.note_links.len() < s.on_links.len() {
+            "also on"
+        } else {
+            "on"
+        };
+        rows.push_str(&row(&small(
+            &format!("{lead}: {}", html(&s.note_links.join(", "))),
+            "#546e7a",
+        )));
+    }
+    let mut class = vec![format!("state-{}", s.state)];
+    if s.at_risk {
+        rows.push_str(&badge("AT RISK: no spare left", AT_RISK_COLOR));
+        class.push("at-risk".to_owned());
+    }
+    match s.spof {
+        SpofMark::No => {}
+        SpofMark::Static => {
+            rows.push_str(&badge("SPOF", SPOF_COLOR));
+            class.push("spof".to_owned());
+        }
+        SpofMark::Live => {
+            rows.push_str(&badge("SPOF now", SPOF_COLOR));
+            class.push("spof".to_owned());
+            class.push("live-spof".to_owned());
+        }
+    }
+    // The SPOF outline wins over the at-risk one.
+    let (color, penwidth) = if s.spof != SpofMark::No {
+        (SPOF_COLOR, SPOF_PENWIDTH)
+    } else if s.at_risk {
+        (AT_RISK_COLOR, "3")
+    } else {
+        (p.border, "1.2")
+    };
+    vec![
+        html_attr(
+            "label",
+            &format!(
+                "<TABLE BORDER=\"0\" CELLBORDER=\"0\" CELLSPACING=\"0\" CELLPADDING=\"1\">{rows}</TABLE>"
+            ),
+        ),
+        attr("fillcolor", p.fill),
+        attr("color", color),
+        attr("penwidth", penwidth),
+        attr("class", &class.join(" ")),
+        attr("tooltip", &s.tooltip),
+    ]
+}
+
+fn group_attributes(g: &GroupNode) -> Vec<Attribute> {
+    let p = palette(g.state);
+    vec![
+        html_attr(
+            "label",
+            &format!(
+                "<B>OR</B> {}<BR/><FONT POINT-SIZE=\"8\">≥{} of {}</FONT>",
+                html(&g.label),
+                g.min,
+                g.of
+            ),
+        ),
+        attr("shape", "ellipse"),
+        attr("fontsize", "9"),
+        attr("margin", "0.04,0.02"),
+        attr("fillcolor", p.fill),
+        attr("color", p.border),
+        attr("class", "any-of"),
+        attr(
+            "tooltip",
+            &format!(
+                "{}: any_of group {} of {} ({} dependency): down when fewer than {} members are alive",
+                g.owner, g.label, g.owner, g.strength, g.min
+            ),
+        ),
+    ]
+}
+
+fn summary_attributes(s: &SummaryNode) -> Vec<Attribute> {
+    let p = palette(s.state);
+    let mut rows = row(&format!("<B>{}</B>", html(&s.group)));
+    rows.push_str(&row(&small(&html(&s.counts_text()), "#37474f")));
+    if s.on_critical > 0 {
+        rows.push_str(&row(&small(
+            &format!("{} on critical paths", s.on_critical),
+            "#37474f",
+        )));
+    }
+    if s.hidden_edges > 0 {
+        rows.push_str(&row(&small(
+            &format!("{} edges to drawn services", s.hidden_edges),
+            "#546e7a",
+        )));
+    }
+    vec![
+        html_attr(
+            "label",
+            &format!(
+                "<TABLE BORDER=\"0\" CELLBORDER=\"0\" CELLSPACING=\"0\" CELLPADDING=\"1\">{rows}</TABLE>"
+            ),
+        ),
+        attr("shape", "folder"),
+        attr("style", "filled"),
+        attr("fillcolor", p.fill),
+        attr("color", p.border),
+        attr("class", "summary"),
+        attr(
+            "tooltip",
+            &format!("{}: {} (folded)", s.group, s.counts_text()),
+        ),
+    ]
+}
+
+/// The folded groups, in a grid of rows of [`FOLDED_ROW`] held by invisible edges (alone they
+/// would stack into one tall column).
+fn folded_cluster(folded: Vec<(Stmt, &str)>) -> Subgraph {
+    let mut stmts = vec![Stmt::GAttribute(GraphAttributes::Graph(vec![
+        html_attr(
+            "label",
+            "<B>Folded</B> <I>(off the drawn critical paths; their edges are not drawn)</I>",
+        ),
+        attr("style", "rounded,dashed"),
+        attr("color", "#90a4ae"),
+        attr("fontsize", "11"),
+        attr("labeljust", "l"),
+    ]))];
+    let keys: Vec<&str> = folded.iter().map(|(_, k)| *k).collect();
+    stmts.extend(folded.into_iter().map(|(stmt, _)| stmt));
+    for row in keys.chunks(FOLDED_ROW) {
+        for pair in row.windows(2) {
+            stmts.push(Stmt::Edge(Edge {
+                ty: EdgeTy::Pair(Vertex::N(node_id(pair[0])), Vertex::N(node_id(pair[1]))),
+                attributes: vec![attr("style", "invis")],
+            }));
+        }
+    }
+    Subgraph {
+        id: quoted("cluster_folded"),
+        stmts,
+    }
+}
+
+/// Summary nodes per row in the folded cluster.
+const FOLDED_ROW: usize = 5;
+
+fn edge(view: &GraphView, e: &ViewEdge) -> Edge {
+    let from_group = matches!(view.nodes[e.from].kind, NodeKind::Group(_));
+    let to_group = matches!(view.nodes[e.to].kind, NodeKind::Group(_));
+    let mut attributes = match e.strength {
+        Strength::Strong => vec![
+            attr("color", STRONG_COLOR),
+            attr("penwidth", if from_group { "1.8" } else { "2.4" }),
+        ],
+        Strength::Weak => vec![
+            attr("color", WEAK_COLOR),
+            attr("style", "dashed"),
+            attr("penwidth", "1"),
+        ],
+    };
+    attributes.push(attr("class", &e.strength.to_string()));
+    if to_group {
+        attributes.push(attr("arrowhead", "none"));
+    }
+    if let Some(label) = e.label() {
+        let color = if e.weak_without_timeout {
+            AT_RISK_COLOR
+        } else {
+            "#546e7a"
+        };
+        // A `label` makes `dot` rank a virtual node per edge: 14 s instead of 0.5 s at 300
+        // services. Past a few dozen edges, `xlabel` (placed after layout) keeps it fast.
+        let key = if view.edges.len() <= LABEL_EDGE_LIMIT {
+            "label"
+        } else {
+            "xlabel"
+        };
+        attributes.push(attr(key, &label));
+        attributes.push(attr("fontcolor", color));
+    }
+    Edge {
+        ty: EdgeTy::Pair(
+            Vertex::N(node_id(&view.nodes[e.from].key)),
+            Vertex::N(node_id(&view.nodes[e.to].key)),
+        ),
+        attributes,
+    }
+}
+
+fn caption_label(c: &Caption) -> String {
+    let left = |cell: String| format!("<TR><TD ALIGN=\"LEFT\">{cell}</TD></TR>");
+    let mut rows = left(format!(
+        "<FONT POINT-SIZE=\"18\"><B>{}</B></FONT>",
+        html(&c.title)
+    ));
+    for l in &c.links {
+        rows.push_str(&left(format!(
+            "link <B>{}</B>: <FONT COLOR=\"{}\"><B>{}</B></FONT> · {} services on the critical path · {} SPOF{}",
+            html(&l.name),
+            palette(l.state).border,
+            state_word(l.state),
+            l.critical_path,
+            l.spofs,
+            if l.spofs == 1 { "" } else { "s" }
+        )));
+    }
+    if !c.assumed_failed.is_empty() {
+        rows.push_str(&left(format!(
+            "<B>what-if</B>: assumed failed {}",
+            html(&c.assumed_failed.join(", "))
+        )));
+    }
+    for d in &c.domain_spofs {
+        let why = if d.implied_by.is_empty() {
+            "shared fate: redundant instances share this domain".to_owned()
+        } else {
+            format!("implied by {}", html(&d.implied_by.join(", ")))
+        };
+        rows.push_str(&left(format!(
+            "<FONT COLOR=\"{SPOF_COLOR}\"><B>domain SPOF {}</B></FONT> takes down {} — {why}",
+            html(&d.id),
+            html(&d.links.join(", "))
+        )));
+    }
+    for note in &c.notes {
+        rows.push_str(&left(format!(
+            "<FONT COLOR=\"#546e7a\"><I>{}</I></FONT>",
+            html(note)
+        )));
+    }
+    format!(
+        "<TABLE BORDER=\"0\" CELLBORDER=\"0\" CELLSPACING=\"1\" CELLPADDING=\"1\">{rows}</TABLE>"
+    )
+}
+
+fn legend(key: &str) -> Subgraph {
+    let swatch = |state: State, text: &str| {
+        let p = palette(state);
+        format!(
+            "<TR><TD BGCOLOR=\"{}\" COLOR=\"{}\" BORDER=\"1\" WIDTH=\"22\" HEIGHT=\"12\"></TD><TD ALIGN=\"LEFT\">{text}</TD></TR>",
+            p.fill, p.border
+        )
+    };
+    let mut rows = String::new();
+    rows.push_str(&swatch(State::Up, "up"));
+    rows.push_str(&swatch(State::Degraded, "degraded"));
+    rows.push_str(&swatch(State::Down, "down"));
+    rows.push_str(&swatch(State::Unknown, "unknown / not probed"));
+    let _ = write!(
+        rows,
+        "<TR><TD BORDER=\"3\" COLOR=\"{SPOF_COLOR}\" WIDTH=\"22\" HEIGHT=\"12\"></TD><TD ALIGN=\"LEFT\">SPOF: one failure takes a link down</TD></TR>"
+    );
+    let _ = write!(
+        rows,
+        "<TR><TD BORDER=\"2\" COLOR=\"{AT_RISK_COLOR}\" WIDTH=\"22\" HEIGHT=\"12\"></TD><TD ALIGN=\"LEFT\">at risk: no spare instance left</TD></TR>"
+    );
+    let _ = write!(
+        rows,
+        "<TR><TD><FONT COLOR=\"{STRONG_COLOR}\"><B>━━▶</B></FONT></TD><TD ALIGN=\"LEFT\">strong dependency (label: timeout)</TD></TR>"
+    );
+    let _ = write!(
+        rows,
+        "<TR><TD><FONT COLOR=\"{WEAK_COLOR}\">╌╌▷</FONT></TD><TD ALIGN=\"LEFT\">weak dependency</TD></TR>"
+    );
+    rows.push_str(
+        "<TR><TD><B>OR</B></TD><TD ALIGN=\"LEFT\">any_of group: ≥ min members alive</TD></TR>",
+    );
+    Subgraph {
+        id: quoted("cluster_legend"),
+        stmts: vec![
+            Stmt::GAttribute(GraphAttributes::Graph(vec![
+                attr("label", "Legend"),
+                attr("style", "rounded"),
+                attr("color", "#b0bec5"),
+                attr("fontsize", "11"),
+            ])),
+            Stmt::Node(Node::new(
+                node_id(key),
+                vec![
+                    html_attr(
+                        "label",
+                        &format!(
+                            "<TABLE BORDER=\"0\" CELLBORDER=\"0\" CELLSPACING=\"3\" CELLPADDING=\"1\">{rows}</TABLE>"
+                        ),
+                    ),
+                    attr("shape", "plaintext"),
+                    attr("style", ""),
+                    attr("fontsize", "9"),
+                ],
+            )),
+        ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use graphviz_rust::dot_structures::Id;
+
+    #[test]
+    fn ids_are_quoted_and_escaped_once() {
+        assert_eq!(quoted("api-gateway"), Id::Escaped("\"api-gateway\"".into()));
+        assert_eq!(
+            quoted("a \"b\"\\"),
+            Id::Escaped("\"a \\\"b\\\"\\\\\"".into())
+        );
+        assert_eq!(html("<a & b>"), "&lt;a &amp; b&gt;");
+    }
+}

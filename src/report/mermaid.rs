@@ -1,0 +1,258 @@
+//! The Mermaid picture (`graph LR`), for Markdown documents that render Mermaid.
+//!
+//! It draws the same [`GraphView`] as the DOT picture: a `classDef` per state, a `spof` and an
+//! `atrisk` class, thick `==>` strong edges and dotted `-.->` weak ones (with timeouts), an OR
+//! node per `any_of` group, a `subgraph` per link critical path (or group), a caption node and a
+//! legend. Node ids are `n0`, `n1`, … (services), `g0` … (OR nodes), `s0` … (summaries) and
+//! `c0` … (clusters): Mermaid ids cannot safely hold `-` in every renderer, so names only ever
+//! appear in quoted labels, escaped by [`label`].
+
+use std::fmt::Write as _;
+
+use crate::report::dot::{AT_RISK_COLOR, SPOF_COLOR, palette};
+use crate::report::render_error::RenderError;
+use crate::report::report::Report;
+use crate::report::view::{ClusterKind, GraphView, NodeKind, SpofMark, ViewOptions};
+use crate::state::State;
+use crate::topology::model::{Strength, Topology};
+
+/// The Mermaid text of `topo` as `report` describes it.
+pub fn render_mermaid(
+    topo: &Topology,
+    report: &Report,
+    options: &ViewOptions,
+) -> Result<String, RenderError> {
+    Ok(to_mermaid(&GraphView::build(topo, report, options)?))
+}
+
+/// Escapes text for a quoted Mermaid label: characters Mermaid or Markdown could read as syntax
+/// become Mermaid entity codes (`#34;`), newlines become `<br/>`.
+pub fn label(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("#34;"),
+            '#' => out.push_str("#35;"),
+            '&' => out.push_str("#38;"),
+            '<' => out.push_str("#60;"),
+            '>' => out.push_str("#62;"),
+            '`' => out.push_str("#96;"),
+            '|' => out.push_str("#124;"),
+            '\n' => out.push_str("<br/>"),
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn mermaid_id(node: usize, kind: &NodeKind) -> String {
+    let prefix = match kind {
+        NodeKind::Service(_) => 'n',
+        NodeKind::Group(_) => 'g',
+        NodeKind::Summary(_) => 's',
+    };
+    format!("{prefix}{node}")
+}
+
+/// The Mermaid text of a view.
+pub fn to_mermaid(view: &GraphView) -> String {
+    let mut out = String::new();
+    let w = &mut out;
+    let _ = writeln!(w, "graph LR");
+    for state in State::WORST_FIRST {
+        let p = palette(state);
+        let _ = writeln!(
+            w,
+            "  classDef {state} fill:{},stroke:{},color:#1b1b1b",
+            p.fill, p.border
+        );
+    }
+    let _ = writeln!(
+        w,
+        "  classDef atrisk stroke:{AT_RISK_COLOR},stroke-width:3px"
+    );
+    // `spof` after `atrisk`: its outline wins on a node that is both.
+    let _ = writeln!(w, "  classDef spof stroke:{SPOF_COLOR},stroke-width:4px");
+    let _ = writeln!(
+        w,
+        "  classDef caption fill:#ffffff,stroke:#b0bec5,color:#263238,text-align:left"
+    );
+
+    // Caption.
+    let c = &view.caption;
+    let mut cap = format!("<b>{}</b>", label(&c.title));
+    for l in &c.links {
+        let _ = write!(
+            cap,
+            "<br/>link <b>{}</b>: {} · {} on critical path · {} SPOFs",
+            label(&l.name),
+            l.state,
+            l.critical_path,
+            l.spofs
+        );
+    }
+    if !c.assumed_failed.is_empty() {
+        let _ = write!(
+            cap,
+            "<br/>what-if: assumed failed {}",
+            label(&c.assumed_failed.join(", "))
+        );
+    }
+    for d in &c.domain_spofs {
+        let why = if d.implied_by.is_empty() {
+            "shared fate".to_owned()
+        } else {
+            format!("implied by {}", label(&d.implied_by.join(", ")))
+        };
+        let _ = write!(
+            cap,
+            "<br/>domain SPOF <b>{}</b> takes down {}: {why}",
+            label(&d.id),
+            label(&d.links.join(", "))
+        );
+    }
+    for note in &c.notes {
+        let _ = write!(cap, "<br/><i>{}</i>", label(note));
+    }
+    let _ = writeln!(w, "  caption[\"{cap}\"]:::caption");
+
+    // Nodes, inside their clusters.
+    let node_line = |i: usize| -> String {
+        let node = &view.nodes[i];
+        let id = mermaid_id(i, &node.kind);
+        match &node.kind {
+            NodeKind::Service(s) => {
+                let mut text = String::new();
+                for link in &s.entry_of {
+                    let _ = write!(text, "▶ entry of {}<br/>", label(link));
+                }
+                let _ = write!(text, "<b>{}</b><br/>", label(&s.name));
+                if s.state != State::Unknown {
+                    let _ = write!(text, "{} · ", s.state);
+                }
+                text.push_str(&label(&s.instances));
+                if !s.note_links.is_empty() {
+                    let lead = if s.note_links.len() < s.on_links.len() {
+                        "also on"
+                    } else {
+                        "on"
+                    };
+                    let _ = write!(text, "<br/>{lead}: {}", label(&s.note_links.join(", ")));
+                }
+                if s.at_risk {
+                    text.push_str("<br/>⚠ AT RISK: no spare left");
+                }
+                match s.spof {
+                    SpofMark::No => {}
+                    SpofMark::Static => text.push_str("<br/><b>SPOF</b>"),
+                    SpofMark::Live => text.push_str("<br/><b>SPOF now</b>"),
+                }
+                format!("{id}[\"{text}\"]")
+            }
+            NodeKind::Group(g) => format!(
+                "{id}{{{{\"OR {}<br/>≥{} of {}\"}}}}",
+                label(&g.label),
+                g.min,
+                g.of
+            ),
+            NodeKind::Summary(s) => {
+                let mut text =
+                    format!("<b>{}</b><br/>{}", label(&s.group), label(&s.counts_text()));
+                if s.on_critical > 0 {
+                    let _ = write!(text, "<br/>{} on critical paths", s.on_critical);
+                }
+                format!("{id}[/\"{text}\"/]")
+            }
+        }
+    };
+    for (ci, cluster) in view.clusters.iter().enumerate() {
+        let title = match &cluster.kind {
+            ClusterKind::Link { state } => {
+                format!("link {} · {}", label(&cluster.name), state)
+            }
+            ClusterKind::Group(by) => format!("{by} {}", label(&cluster.name)),
+        };
+        let _ = writeln!(w, "  subgraph c{ci}[\"{title}\"]");
+        for (i, node) in view.nodes.iter().enumerate() {
+            if node.cluster == Some(ci) {
+                let _ = writeln!(w, "    {}", node_line(i));
+            }
+        }
+        let _ = writeln!(w, "  end");
+    }
+    for (i, node) in view.nodes.iter().enumerate() {
+        if node.cluster.is_none() {
+            let _ = writeln!(w, "  {}", node_line(i));
+        }
+    }
+
+    // Edges.
+    let mut strong = Vec::new();
+    let mut weak = Vec::new();
+    for (k, e) in view.edges.iter().enumerate() {
+        let from = mermaid_id(e.from, &view.nodes[e.from].kind);
+        let to = mermaid_id(e.to, &view.nodes[e.to].kind);
+        let arrow = match e.strength {
+            Strength::Strong => {
+                strong.push(k.to_string());
+                "==>"
+            }
+            Strength::Weak => {
+                weak.push(k.to_string());
+                "-.->"
+            }
+        };
+        match e.label() {
+            Some(text) => {
+                let _ = writeln!(w, "  {from} {arrow}|\"{}\"| {to}", label(&text));
+            }
+            None => {
+                let _ = writeln!(w, "  {from} {arrow} {to}");
+            }
+        }
+    }
+    if !strong.is_empty() {
+        let _ = writeln!(w, "  linkStyle {} stroke:#37474f", strong.join(","));
+    }
+    if !weak.is_empty() {
+        let _ = writeln!(w, "  linkStyle {} stroke:#90a4ae", weak.join(","));
+    }
+
+    // Classes: state first, then the markings, so their outline wins.
+    for (i, node) in view.nodes.iter().enumerate() {
+        let id = mermaid_id(i, &node.kind);
+        let _ = writeln!(w, "  class {id} {}", node.state());
+    }
+    for (i, node) in view.nodes.iter().enumerate() {
+        if let NodeKind::Service(s) = &node.kind {
+            let id = mermaid_id(i, &node.kind);
+            if s.at_risk {
+                let _ = writeln!(w, "  class {id} atrisk");
+            }
+            if s.spof != SpofMark::No {
+                let _ = writeln!(w, "  class {id} spof");
+            }
+        }
+    }
+
+    // Legend.
+    let _ = writeln!(w, "  subgraph legend[\"Legend\"]");
+    let _ = writeln!(w, "    direction LR");
+    for (k, state) in State::WORST_FIRST.iter().rev().enumerate() {
+        let _ = writeln!(w, "    lg{k}[\"{state}\"]:::{state}");
+    }
+    let _ = writeln!(w, "    lgs[\"SPOF\"]:::spof");
+    let _ = writeln!(w, "  end");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_cannot_break_out() {
+        assert_eq!(label("a\"b#c|d`e<f>"), "a#34;b#35;c#124;d#96;e#60;f#62;");
+    }
+}
