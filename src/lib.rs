@@ -6,6 +6,8 @@
 //! (failure propagation, SPOFs, risks) → [`probe`] (live checks) → [`report`] (every output).
 //! A stage never imports a later one. [`state`] is the vocabulary they share.
 
+pub mod commands;
+pub mod probe;
 pub mod report;
 pub mod state;
 pub mod topology;
