@@ -18,7 +18,9 @@ use linkpatrol::topology::model::{
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let dir = args.next().ok_or("usage: probe_fleet FLEET_DIR [CONCURRENCY] [PER_HOST]")?;
+    let dir = args
+        .next()
+        .ok_or("usage: probe_fleet FLEET_DIR [CONCURRENCY] [PER_HOST]")?;
     let concurrency: usize = args.next().map_or(Ok(256), |s| s.parse())?;
     let per_host: usize = args.next().map_or(Ok(concurrency), |s| s.parse())?;
 
@@ -77,11 +79,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             depends_on: Vec::new(),
         })
         .collect();
-    let topology = Topology::from_parts("fleet", defaults, Vec::new(), services, RiskSettings::default());
+    let topology = Topology::from_parts(
+        "fleet",
+        defaults,
+        Vec::new(),
+        services,
+        RiskSettings::default(),
+    );
     let selected = Selection::all().resolve(&topology)?;
 
     let start = Instant::now();
-    let result = run_blocking(&topology, &selected, &RunOptions::from_defaults(&topology.defaults), &mut |_, _| {})?;
+    let result = run_blocking(
+        &topology,
+        &selected,
+        &RunOptions::from_defaults(&topology.defaults),
+        &mut |_, _| {},
+    )?;
     let wall = start.elapsed();
 
     let mut wrong = 0;
@@ -100,7 +113,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         } else {
             wrong += 1;
             if wrong <= 10 {
-                eprintln!("wrong: {url} ({category}) expected {expected}, got {got}: {:?}", result.instances[i][0]);
+                eprintln!(
+                    "wrong: {url} ({category}) expected {expected}, got {got}: {:?}",
+                    result.instances[i][0]
+                );
             }
         }
     }

@@ -98,7 +98,12 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, handler: Handl
                     .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n")
                     .await;
                 let chunk = vec![b'x'; 64 * 1024];
-                let frame = [format!("{:x}\r\n", chunk.len()).into_bytes(), chunk, b"\r\n".to_vec()].concat();
+                let frame = [
+                    format!("{:x}\r\n", chunk.len()).into_bytes(),
+                    chunk,
+                    b"\r\n".to_vec(),
+                ]
+                .concat();
                 // Bounded: at most 1 GiB, far beyond the probe's cap; stops when the probe hangs up.
                 for _ in 0..16_384 {
                     if stream.write_all(&frame).await.is_err() {
@@ -108,7 +113,9 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, handler: Handl
                 return;
             }
             Reply::Redirect(to) => {
-                let resp = format!("HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                let resp = format!(
+                    "HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
                 let _ = stream.write_all(resp.as_bytes()).await;
                 let _ = stream.shutdown().await;
                 return;
@@ -117,7 +124,10 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, handler: Handl
                 reply = Reply::WithHeaders(code, Vec::new(), body);
             }
             Reply::WithHeaders(code, headers, body) => {
-                let mut resp = format!("HTTP/1.1 {code} X\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+                let mut resp = format!(
+                    "HTTP/1.1 {code} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+                    body.len()
+                );
                 for (k, v) in headers {
                     resp.push_str(&format!("{k}: {v}\r\n"));
                 }
@@ -175,7 +185,11 @@ fn civil(days: i64) -> (i32, u8, u8) {
 }
 
 fn ymd_in_days(offset: i64) -> (i32, u8, u8) {
-    let today = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 86_400) as i64;
+    let today = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 86_400) as i64;
     civil(today + offset)
 }
 
@@ -192,13 +206,16 @@ fn pki(from: i64, to: i64) -> Pki {
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "linkpatrol test CA");
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "linkpatrol test CA");
     ca_params.not_before = date_in_days!(-3650);
     ca_params.not_after = date_in_days!(3650);
     let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
     let leaf_key = rcgen::KeyPair::generate().unwrap();
     let mut params =
-        rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .unwrap();
     params.not_before = date_in_days!(from);
     params.not_after = date_in_days!(to);
     let leaf = params.signed_by(&leaf_key, &ca).unwrap();
@@ -209,17 +226,22 @@ fn pki(from: i64, to: i64) -> Pki {
     }
 }
 
-async fn serve_tls(pki: &Pki, handler: impl Fn(&str) -> Reply + Send + Sync + 'static) -> SocketAddr {
+async fn serve_tls(
+    pki: &Pki,
+    handler: impl Fn(&str) -> Reply + Send + Sync + 'static,
+) -> SocketAddr {
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![CertificateDer::from(pki.leaf_der.clone())],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pki.leaf_key_der.clone())),
-        )
-        .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![CertificateDer::from(pki.leaf_der.clone())],
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pki.leaf_key_der.clone())),
+    )
+    .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -250,7 +272,14 @@ fn write_temp(content: &str) -> tempfile::NamedTempFile {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_healthy_is_up_with_latency() {
-    let addr = serve(|_| Reply::WithHeaders(200, vec![("x-app", "orders")], r#"{"data":"ok","n":3}"#.to_owned())).await;
+    let addr = serve(|_| {
+        Reply::WithHeaders(
+            200,
+            vec![("x-app", "orders")],
+            r#"{"data":"ok","n":3}"#.to_owned(),
+        )
+    })
+    .await;
     let mut c = http(&format!("http://{addr}/callback/ping"));
     c.expect.status = vec![200];
     c.expect.body_contains = Some("ok".to_owned());
@@ -304,7 +333,11 @@ async fn http_expectation_failures_are_table_driven() {
         let url = check.url.to_string();
         let o = http_once(check).await;
         assert_eq!(o.state, State::Down, "{url}: {o:?}");
-        assert!(reason(&o).starts_with(want), "{url}: reason {:?}, want {want:?}", o.reason);
+        assert!(
+            reason(&o).starts_with(want),
+            "{url}: reason {:?}, want {want:?}",
+            o.reason
+        );
     }
 }
 
@@ -327,13 +360,23 @@ async fn http_post_with_headers_and_body_is_sent() {
                 let text = String::from_utf8_lossy(&req).to_lowercase();
                 let good = text.starts_with("post /cb") && text.contains("x-token: t0k3n");
                 let code = if good { 200 } else { 400 };
-                let _ = s.write_all(format!("HTTP/1.1 {code} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes()).await;
+                let _ = s
+                    .write_all(
+                        format!(
+                            "HTTP/1.1 {code} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        )
+                        .as_bytes(),
+                    )
+                    .await;
             });
         }
     });
     let mut c = http(&format!("http://{addr}/cb"));
     c.method = "POST".to_owned();
-    c.headers = vec![("x-token".to_owned(), Text::interpolated("${TOKEN}", "t0k3n"))];
+    c.headers = vec![(
+        "x-token".to_owned(),
+        Text::interpolated("${TOKEN}", "t0k3n"),
+    )];
     c.body = Some(Text::plain(r#"{"ping":1}"#));
     let o = http_once(c).await;
     assert_eq!(o.state, State::Up, "{o:?}");
@@ -357,9 +400,17 @@ async fn closed_port_is_connection_refused() {
     let o = http_once(http(&format!("http://{addr}/"))).await;
     assert_eq!(o.state, State::Down);
     assert_eq!(reason(&o), "connection refused");
-    let t = check_once(&probe(Check::Tcp(TcpCheck { address: Text::plain(addr.to_string()), send: None, expect: None }))).await;
+    let t = check_once(&probe(Check::Tcp(TcpCheck {
+        address: Text::plain(addr.to_string()),
+        send: None,
+        expect: None,
+    })))
+    .await;
     assert_eq!(t.state, State::Down);
-    assert_eq!(reason(&t), format!("cannot connect to `{addr}`: connection refused"));
+    assert_eq!(
+        reason(&t),
+        format!("cannot connect to `{addr}`: connection refused")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -375,7 +426,10 @@ async fn silent_server_times_out_within_the_timeout_on_every_attempt() {
     assert_eq!(reason(&o), "timed out after 400ms");
     assert_eq!(o.attempts, 2);
     // Correctness of the timeout, not a speed target: 2 attempts × 400 ms, plus a margin.
-    assert!(elapsed < Duration::from_millis(800 + 600), "took {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_millis(800 + 600),
+        "took {elapsed:?}"
+    );
     assert!(elapsed >= Duration::from_millis(800), "took {elapsed:?}");
 }
 
@@ -389,7 +443,10 @@ async fn endless_body_is_read_up_to_the_cap_only() {
     needle.expect.body_contains = Some("never".to_owned());
     let o = http_once(needle).await;
     assert_eq!(o.state, State::Down, "{o:?}");
-    assert_eq!(reason(&o), "body does not contain `never` (in the first 1 MiB)");
+    assert_eq!(
+        reason(&o),
+        "body does not contain `never` (in the first 1 MiB)"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -400,7 +457,11 @@ async fn redirects_are_followed_capped_and_loops_caught() {
         "/final" => ok("ok"),
         p if p.starts_with("/chain/") => {
             let n: u32 = p["/chain/".len()..].parse().unwrap();
-            if n == 0 { Reply::Redirect("/final".to_owned()) } else { Reply::Redirect(format!("/chain/{}", n - 1)) }
+            if n == 0 {
+                Reply::Redirect("/final".to_owned())
+            } else {
+                Reply::Redirect(format!("/chain/{}", n - 1))
+            }
         }
         _ => Reply::Status(404, String::new()),
     })
@@ -409,11 +470,17 @@ async fn redirects_are_followed_capped_and_loops_caught() {
     assert_eq!(o.state, State::Up, "{o:?}");
     let o = http_once(http(&format!("http://{addr}/a"))).await;
     assert_eq!(o.state, State::Down);
-    assert_eq!(reason(&o), format!("redirect loop: `http://{addr}/b` redirects back to `http://{addr}/a`"));
+    assert_eq!(
+        reason(&o),
+        format!("redirect loop: `http://{addr}/b` redirects back to `http://{addr}/a`")
+    );
     let mut capped = http(&format!("http://{addr}/chain/5"));
     capped.max_redirects = 2;
     let o = http_once(capped).await;
-    assert_eq!(reason(&o), format!("too many redirects (more than 2), next `http://{addr}/chain/2`"));
+    assert_eq!(
+        reason(&o),
+        format!("too many redirects (more than 2), next `http://{addr}/chain/2`")
+    );
     let mut none = http(&format!("http://{addr}/a"));
     none.max_redirects = 0;
     let o = http_once(none).await;
@@ -430,7 +497,10 @@ async fn self_signed_tls_fails_by_default_and_passes_with_opt_out_or_ca_file() {
     let url = format!("https://{addr}/");
     let o = http_once(http(&url)).await;
     assert_eq!(o.state, State::Down);
-    assert!(reason(&o).starts_with("certificate not trusted: unknown issuer"), "{o:?}");
+    assert!(
+        reason(&o).starts_with("certificate not trusted: unknown issuer"),
+        "{o:?}"
+    );
 
     let mut insecure = http(&url);
     insecure.tls_verify = false;
@@ -447,7 +517,10 @@ async fn self_signed_tls_fails_by_default_and_passes_with_opt_out_or_ca_file() {
     bad_ca.ca_file = Some("/nonexistent/ca.pem".to_owned());
     let o = http_once(bad_ca).await;
     assert_eq!(o.state, State::Unknown);
-    assert!(reason(&o).starts_with("cannot read ca_file `/nonexistent/ca.pem`"), "{o:?}");
+    assert!(
+        reason(&o).starts_with("cannot read ca_file `/nonexistent/ca.pem`"),
+        "{o:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -487,12 +560,18 @@ async fn expired_and_expiring_certificates() {
         }))
     };
     let o = check_once(&tls(Some("localhost"), 14)).await;
-    assert_eq!((o.state, reason(&o)), (State::Degraded, "certificate expires in 3 days"));
+    assert_eq!(
+        (o.state, reason(&o)),
+        (State::Degraded, "certificate expires in 3 days")
+    );
     let o = check_once(&tls(Some("localhost"), 2)).await;
     assert_eq!(o.state, State::Up, "{o:?}");
     let o = check_once(&tls(Some("orders.example.com"), 2)).await;
     assert_eq!(o.state, State::Down);
-    assert_eq!(reason(&o), "certificate does not cover `orders.example.com` (it covers `127.0.0.1`, `localhost`)");
+    assert_eq!(
+        reason(&o),
+        "certificate does not cover `orders.example.com` (it covers `127.0.0.1`, `localhost`)"
+    );
     let o = check_once(&tls(None, 2)).await;
     assert_eq!(o.state, State::Up);
     // A plain-TCP server is not a TLS server.
@@ -559,7 +638,11 @@ async fn tcp_send_expect() {
             tokio::spawn(async move {
                 let mut buf = [0u8; 64];
                 if let Ok(n) = s.read(&mut buf).await {
-                    let reply: &[u8] = if &buf[..n] == b"PING\r\n" { b"+PONG\r\n" } else { b"-ERR\r\n" };
+                    let reply: &[u8] = if &buf[..n] == b"PING\r\n" {
+                        b"+PONG\r\n"
+                    } else {
+                        b"-ERR\r\n"
+                    };
                     let _ = s.write_all(reply).await;
                 }
             });
@@ -579,19 +662,41 @@ async fn tcp_send_expect() {
 }
 
 fn exec(args: &[&str]) -> Probe {
-    probe(Check::Exec(ExecCheck { command: args.iter().map(|a| Text::plain(*a)).collect() }))
+    probe(Check::Exec(ExecCheck {
+        command: args.iter().map(|a| Text::plain(*a)).collect(),
+    }))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exec_exit_codes_follow_nagios() {
     let cases = [
         ("echo 'OK - fine|t=1'; exit 0", State::Up, None),
-        ("echo 'WARNING - disk 85% |used=85'; exit 1", State::Degraded, Some("WARNING - disk 85%")),
-        ("echo 'CRITICAL - gone'; exit 2", State::Down, Some("CRITICAL - gone")),
-        ("echo 'UNKNOWN - no idea'; exit 3", State::Unknown, Some("UNKNOWN - no idea")),
-        ("echo oops >&2; exit 7", State::Unknown, Some("exit status 7: oops")),
+        (
+            "echo 'WARNING - disk 85% |used=85'; exit 1",
+            State::Degraded,
+            Some("WARNING - disk 85%"),
+        ),
+        (
+            "echo 'CRITICAL - gone'; exit 2",
+            State::Down,
+            Some("CRITICAL - gone"),
+        ),
+        (
+            "echo 'UNKNOWN - no idea'; exit 3",
+            State::Unknown,
+            Some("UNKNOWN - no idea"),
+        ),
+        (
+            "echo oops >&2; exit 7",
+            State::Unknown,
+            Some("exit status 7: oops"),
+        ),
         ("exit 2", State::Down, Some("exit status 2 (critical)")),
-        ("kill -9 $$", State::Unknown, Some("`/bin/sh` was killed by signal 9")),
+        (
+            "kill -9 $$",
+            State::Unknown,
+            Some("`/bin/sh` was killed by signal 9"),
+        ),
     ];
     for (script, state, want) in cases {
         let o = check_once(&exec(&["/bin/sh", "-c", script])).await;
@@ -600,14 +705,21 @@ async fn exec_exit_codes_follow_nagios() {
     }
     let o = check_once(&exec(&["/nonexistent/check_thing"])).await;
     assert_eq!(o.state, State::Unknown);
-    assert_eq!(reason(&o), "cannot run `/nonexistent/check_thing`: not found");
+    assert_eq!(
+        reason(&o),
+        "cannot run `/nonexistent/check_thing`: not found"
+    );
     // The timeout holds: the child is killed, not waited for.
     let mut p = exec(&["/bin/sleep", "10"]);
     p.timeout = Duration::from_millis(300);
     let start = Instant::now();
     let o = check_once(&p).await;
     assert_eq!(reason(&o), "timed out after 300ms");
-    assert!(start.elapsed() < Duration::from_millis(300 + 700), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_millis(300 + 700),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -661,11 +773,23 @@ async fn prometheus_query_api() {
     assert_eq!(o.state, State::Up, "{o:?}");
     let o = check_once(&prom("histogram_quantile(0.99, p99)", CompareOp::Lt, 0.5)).await;
     assert_eq!(o.state, State::Down);
-    assert_eq!(reason(&o), "query `histogram_quantile(0.99, p99)` {job=\"api\"} is 0.75, expected < 0.5");
+    assert_eq!(
+        reason(&o),
+        "query `histogram_quantile(0.99, p99)` {job=\"api\"} is 0.75, expected < 0.5"
+    );
     let o = check_once(&prom("absent_metric", CompareOp::Lt, 1.0)).await;
-    assert_eq!((o.state, reason(&o)), (State::Unknown, "query `absent_metric` returned no data"));
+    assert_eq!(
+        (o.state, reason(&o)),
+        (State::Unknown, "query `absent_metric` returned no data")
+    );
     let o = check_once(&prom("1 +* 2", CompareOp::Lt, 1.0)).await;
-    assert_eq!((o.state, reason(&o)), (State::Unknown, "prometheus rejected the query: parse error at char 3"));
+    assert_eq!(
+        (o.state, reason(&o)),
+        (
+            State::Unknown,
+            "prometheus rejected the query: parse error at char 3"
+        )
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -685,14 +809,21 @@ async fn dns_lookup_and_timeout() {
     assert_eq!(o.state, State::Up, "{o:?}");
     let o = check_once(&dns("localhost", &["10.9.9.9"], None)).await;
     assert_eq!(o.state, State::Down);
-    assert_eq!(reason(&o), "A `localhost` is `127.0.0.1`, expected `10.9.9.9` among them");
+    assert_eq!(
+        reason(&o),
+        "A `localhost` is `127.0.0.1`, expected `10.9.9.9` among them"
+    );
     // A DNS server that never answers: the probe's timeout holds.
     let silent = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let server = silent.local_addr().unwrap().to_string();
     let start = Instant::now();
     let o = check_once(&dns("orders.internal.", &[], Some(server))).await;
     assert_eq!(o.state, State::Down, "{o:?}");
-    assert!(start.elapsed() < Duration::from_millis(500 + 700), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_millis(500 + 700),
+        "{:?}",
+        start.elapsed()
+    );
     drop(silent);
 }
 
@@ -700,28 +831,45 @@ async fn dns_lookup_and_timeout() {
 // The machine's real services
 
 fn url_check(kind: fn(UrlCheck) -> Check, url: &str) -> Probe {
-    probe(kind(UrlCheck { url: Text::plain(url) }))
+    probe(kind(UrlCheck {
+        url: Text::plain(url),
+    }))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_ping_and_auth() {
     let o = check_once(&url_check(Check::Redis, "redis://127.0.0.1:6379")).await;
-    assert_eq!(o.state, State::Up, "redis on 127.0.0.1:6379 must answer PING: {o:?}");
+    assert_eq!(
+        o.state,
+        State::Up,
+        "redis on 127.0.0.1:6379 must answer PING: {o:?}"
+    );
     let o = check_once(&url_check(Check::Redis, "redis://127.0.0.1:6379/1")).await;
     assert_eq!(o.state, State::Up, "{o:?}");
     // Redis here has no password: AUTH with one is refused, and the reason says so.
-    let o = check_once(&url_check(Check::Redis, "redis://:wrongpass@127.0.0.1:6379")).await;
+    let o = check_once(&url_check(
+        Check::Redis,
+        "redis://:wrongpass@127.0.0.1:6379",
+    ))
+    .await;
     assert_eq!(o.state, State::Down);
     assert!(reason(&o).starts_with("redis AUTH failed: "), "{o:?}");
     assert!(!reason(&o).contains("wrongpass"), "{o:?}");
     // An ACL user with the wrong password.
-    let o = check_once(&url_check(Check::Redis, "redis://nosuchuser:wrongpass@127.0.0.1:6379")).await;
+    let o = check_once(&url_check(
+        Check::Redis,
+        "redis://nosuchuser:wrongpass@127.0.0.1:6379",
+    ))
+    .await;
     assert_eq!(o.state, State::Down);
     assert!(reason(&o).contains("WRONGPASS"), "{o:?}");
     assert!(!reason(&o).contains("wrongpass"), "{o:?}");
     let closed = closed_port().await;
     let o = check_once(&url_check(Check::Redis, &format!("redis://{closed}"))).await;
-    assert_eq!(reason(&o), format!("cannot connect to `{closed}`: connection refused"));
+    assert_eq!(
+        reason(&o),
+        format!("cannot connect to `{closed}`: connection refused")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -732,12 +880,27 @@ async fn postgres_connect_auth_select() {
         "postgres://linkpatrol_pw:right@127.0.0.1:5432/test",
     ] {
         let o = check_once(&url_check(Check::Postgres, dsn)).await;
-        assert_eq!(o.state, State::Up, "{dsn}: {o:?} (did scripts/setup-test-services.sh run?)");
+        assert_eq!(
+            o.state,
+            State::Up,
+            "{dsn}: {o:?} (did scripts/setup-test-services.sh run?)"
+        );
     }
-    let o = check_once(&url_check(Check::Postgres, "postgres://linkpatrol_pw:wrong@127.0.0.1:5432/test")).await;
+    let o = check_once(&url_check(
+        Check::Postgres,
+        "postgres://linkpatrol_pw:wrong@127.0.0.1:5432/test",
+    ))
+    .await;
     assert_eq!(o.state, State::Down);
-    assert_eq!(reason(&o), "password authentication failed for user \"linkpatrol_pw\"");
-    let o = check_once(&url_check(Check::Postgres, "postgres://postgres@127.0.0.1:5432/no_such_db")).await;
+    assert_eq!(
+        reason(&o),
+        "password authentication failed for user \"linkpatrol_pw\""
+    );
+    let o = check_once(&url_check(
+        Check::Postgres,
+        "postgres://postgres@127.0.0.1:5432/no_such_db",
+    ))
+    .await;
     assert_eq!(o.state, State::Down);
     assert_eq!(reason(&o), "database \"no_such_db\" does not exist");
 }
@@ -749,18 +912,35 @@ async fn mysql_connect_auth_select() {
         "mariadb://linkpatrol_pw:right@127.0.0.1:3306",
     ] {
         let o = check_once(&url_check(Check::Mysql, dsn)).await;
-        assert_eq!(o.state, State::Up, "{dsn}: {o:?} (did scripts/setup-test-services.sh run?)");
+        assert_eq!(
+            o.state,
+            State::Up,
+            "{dsn}: {o:?} (did scripts/setup-test-services.sh run?)"
+        );
     }
-    let o = check_once(&url_check(Check::Mysql, "mysql://linkpatrol_pw:wrong@127.0.0.1:3306/test")).await;
+    let o = check_once(&url_check(
+        Check::Mysql,
+        "mysql://linkpatrol_pw:wrong@127.0.0.1:3306/test",
+    ))
+    .await;
     assert_eq!(o.state, State::Down);
-    assert!(reason(&o).starts_with("Access denied for user 'linkpatrol_pw'@"), "{o:?}");
+    assert!(
+        reason(&o).starts_with("Access denied for user 'linkpatrol_pw'@"),
+        "{o:?}"
+    );
     assert!(!reason(&o).contains("wrong@"), "{o:?}");
 }
 
 // ------------------------------------------------------------------------------------------------
 // Runner
 
-fn service(name: &str, tags: &[&str], probes: Vec<Option<Probe>>, min_healthy: usize, deps: Vec<Dependency>) -> Service {
+fn service(
+    name: &str,
+    tags: &[&str],
+    probes: Vec<Option<Probe>>,
+    min_healthy: usize,
+    deps: Vec<Dependency>,
+) -> Service {
     Service {
         name: ServiceName::new(name),
         description: None,
@@ -771,7 +951,12 @@ fn service(name: &str, tags: &[&str], probes: Vec<Option<Probe>>, min_healthy: u
         instances: probes
             .into_iter()
             .enumerate()
-            .map(|(i, probe)| Instance { id: i.to_string(), address: None, domains: Vec::new(), probe })
+            .map(|(i, probe)| Instance {
+                id: i.to_string(),
+                address: None,
+                domains: Vec::new(),
+                probe,
+            })
             .collect(),
         min_healthy,
         depends_on: deps,
@@ -779,7 +964,13 @@ fn service(name: &str, tags: &[&str], probes: Vec<Option<Probe>>, min_healthy: u
 }
 
 fn strong(idx: u32) -> Dependency {
-    Dependency { label: String::new(), strength: Strength::Strong, timeout: None, fallback: None, target: Target::Service(ServiceIdx(idx)) }
+    Dependency {
+        label: String::new(),
+        strength: Strength::Strong,
+        timeout: None,
+        fallback: None,
+        target: Target::Service(ServiceIdx(idx)),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -789,28 +980,59 @@ async fn runner_aggregates_instances_into_service_states() {
     let hp = |a: SocketAddr| Some(probe(Check::Http(http(&format!("http://{a}/")))));
     // Sorted by name: a-api(0) b-db(1) c-cache(2) d-edge(3) e-unprobed(4) f-pair(5)
     let services = vec![
-        service("a-api", &["front"], vec![hp(good), hp(bad)], 1, vec![strong(1)]),
+        service(
+            "a-api",
+            &["front"],
+            vec![hp(good), hp(bad)],
+            1,
+            vec![strong(1)],
+        ),
         service("b-db", &["data"], vec![hp(bad), hp(bad)], 1, vec![]),
         service("c-cache", &["data"], vec![hp(good)], 1, vec![]),
         service("d-edge", &[], vec![hp(good), hp(bad)], 2, vec![]),
         service("e-unprobed", &[], vec![None], 1, vec![]),
         service("f-pair", &[], vec![hp(good), hp(good)], 2, vec![]),
     ];
-    let topo = Topology::from_parts("t", Defaults::default(), vec![Link { name: LinkName::new("order"), entry: ServiceIdx(0), description: None }], services, RiskSettings::default());
+    let topo = Topology::from_parts(
+        "t",
+        Defaults::default(),
+        vec![Link {
+            name: LinkName::new("order"),
+            entry: ServiceIdx(0),
+            description: None,
+        }],
+        services,
+        RiskSettings::default(),
+    );
     let selected = Selection::all().resolve(&topo).unwrap();
     let mut calls = 0;
-    let result = run(&topo, &selected, &RunOptions::from_defaults(&topo.defaults), &mut |done, total| {
-        calls += 1;
-        assert!(done <= total);
-    })
+    let result = run(
+        &topo,
+        &selected,
+        &RunOptions::from_defaults(&topo.defaults),
+        &mut |done, total| {
+            calls += 1;
+            assert!(done <= total);
+        },
+    )
     .await
     .unwrap();
     assert_eq!(calls, 9);
     assert_eq!(
         result.observed,
-        vec![State::Degraded, State::Down, State::Up, State::Down, State::Unknown, State::Up]
+        vec![
+            State::Degraded,
+            State::Down,
+            State::Up,
+            State::Down,
+            State::Unknown,
+            State::Up
+        ]
     );
-    assert_eq!(result.instances[1][0].reason.as_deref(), Some("status 503, expected 2xx"));
+    assert_eq!(
+        result.instances[1][0].reason.as_deref(),
+        Some("status 503, expected 2xx")
+    );
     assert_eq!(result.instances[4][0].reason.as_deref(), Some("no probe"));
 
     // Selections: by name, by tag, by link (the entry and what it reaches).
@@ -819,12 +1041,31 @@ async fn runner_aggregates_instances_into_service_states() {
         tags: tags.iter().map(|s| (*s).to_owned()).collect(),
         links: links.iter().map(|s| (*s).to_owned()).collect(),
     };
-    assert_eq!(sel(&["c-cache"], &[], &[]).resolve(&topo).unwrap(), vec![ServiceIdx(2)]);
-    assert_eq!(sel(&[], &["data"], &[]).resolve(&topo).unwrap(), vec![ServiceIdx(1), ServiceIdx(2)]);
-    assert_eq!(sel(&[], &[], &["order"]).resolve(&topo).unwrap(), vec![ServiceIdx(0), ServiceIdx(1)]);
-    let err = sel(&["c-cach"], &[], &[]).resolve(&topo).unwrap_err().to_string();
+    assert_eq!(
+        sel(&["c-cache"], &[], &[]).resolve(&topo).unwrap(),
+        vec![ServiceIdx(2)]
+    );
+    assert_eq!(
+        sel(&[], &["data"], &[]).resolve(&topo).unwrap(),
+        vec![ServiceIdx(1), ServiceIdx(2)]
+    );
+    assert_eq!(
+        sel(&[], &[], &["order"]).resolve(&topo).unwrap(),
+        vec![ServiceIdx(0), ServiceIdx(1)]
+    );
+    let err = sel(&["c-cach"], &[], &[])
+        .resolve(&topo)
+        .unwrap_err()
+        .to_string();
     assert_eq!(err, "unknown service `c-cach`, did you mean `c-cache`?");
-    let only = run(&topo, &[ServiceIdx(2)], &RunOptions::from_defaults(&topo.defaults), &mut |_, _| {}).await.unwrap();
+    let only = run(
+        &topo,
+        &[ServiceIdx(2)],
+        &RunOptions::from_defaults(&topo.defaults),
+        &mut |_, _| {},
+    )
+    .await
+    .unwrap();
     assert_eq!(only.observed[2], State::Up);
     assert_eq!(only.observed[0], State::Unknown);
     assert!(only.instances[0].is_empty());
@@ -842,21 +1083,42 @@ async fn run_deadline_reports_the_rest_unknown_and_one_bad_endpoint_stalls_nothi
         services.push(service(&format!("ok-{i:02}"), &[], vec![fast()], 1, vec![]));
     }
     services.sort_by(|a, b| a.name.cmp(&b.name));
-    let topo = Topology::from_parts("t", Defaults::default(), vec![], services, RiskSettings::default());
+    let topo = Topology::from_parts(
+        "t",
+        Defaults::default(),
+        vec![],
+        services,
+        RiskSettings::default(),
+    );
     let selected = Selection::all().resolve(&topo).unwrap();
     // Concurrency 3 and per-host 2 (every server is on 127.0.0.1): the hanging probe holds one
     // slot of each, the rest go through the others.
-    let options = RunOptions { concurrency: 3, per_host: 2, deadline: Duration::from_millis(1500) };
+    let options = RunOptions {
+        concurrency: 3,
+        per_host: 2,
+        deadline: Duration::from_millis(1500),
+    };
     let start = Instant::now();
-    let result = run(&topo, &selected, &options, &mut |_, _| {}).await.unwrap();
+    let result = run(&topo, &selected, &options, &mut |_, _| {})
+        .await
+        .unwrap();
     let elapsed = start.elapsed();
     assert!(elapsed < Duration::from_millis(1500 + 700), "{elapsed:?}");
     let hang_idx = topo.index_of("hang").unwrap().get();
     assert_eq!(result.instances[hang_idx][0].state, State::Unknown);
-    assert_eq!(result.instances[hang_idx][0].reason.as_deref(), Some("run deadline reached"));
+    assert_eq!(
+        result.instances[hang_idx][0].reason.as_deref(),
+        Some("run deadline reached")
+    );
     for (i, s) in topo.services.iter().enumerate() {
         if i != hang_idx {
-            assert_eq!(result.observed[i], State::Up, "{}: {:?}", s.name, result.instances[i]);
+            assert_eq!(
+                result.observed[i],
+                State::Up,
+                "{}: {:?}",
+                s.name,
+                result.instances[i]
+            );
         }
     }
 }

@@ -172,7 +172,10 @@ fn write_table(
             ]);
         }
         if service.instances.len() > 1 {
-            let alive = run.instances[idx.get()].iter().filter(|o| o.state.is_alive()).count();
+            let alive = run.instances[idx.get()]
+                .iter()
+                .filter(|o| o.state.is_alive())
+                .count();
             table.add_row([
                 Cell::new(service.name.as_str()),
                 Cell::new("(service)"),
@@ -196,7 +199,11 @@ fn write_table(
     if !links.is_empty() {
         let mut table = Table::new();
         table.load_preset(presets::NOTHING);
-        let header = if effective.is_some() { "STATE" } else { "STATE (entry observed)" };
+        let header = if effective.is_some() {
+            "STATE"
+        } else {
+            "STATE (entry observed)"
+        };
         table.set_header(["LINK", "ENTRY", header]);
         for link in links {
             let state = effective.map_or(run.observed[link.entry.get()], |e| e[link.entry.get()]);
@@ -212,7 +219,11 @@ fn write_table(
     let counts = State::WORST_FIRST
         .iter()
         .filter_map(|s| {
-            let n = run.selected.iter().filter(|&&i| run.observed[i.get()] == *s).count();
+            let n = run
+                .selected
+                .iter()
+                .filter(|&&i| run.observed[i.get()] == *s)
+                .count();
             (n > 0).then(|| format!("{n} {s}"))
         })
         .collect::<Vec<_>>()

@@ -210,5 +210,10 @@ fn build_http(setting: &TlsSetting) -> Result<reqwest::Client, String> {
         .tcp_nodelay(true)
         .user_agent(concat!("linkpatrol/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| format!("cannot build the HTTP client: {}", super::outcome::describe_error(&e)))
+        .map_err(|e| {
+            format!(
+                "cannot build the HTTP client: {}",
+                super::outcome::describe_error(&e)
+            )
+        })
 }

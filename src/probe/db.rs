@@ -32,7 +32,10 @@ pub async fn redis(tls: Result<Arc<ClientConfig>, String>, check: &UrlCheck) -> 
         }
         Err(e) => return Verdict::unknown(format!("invalid url `{}`: {e}", check.url.written())),
     };
-    let host = url.host_str().unwrap_or("127.0.0.1").trim_matches(['[', ']']);
+    let host = url
+        .host_str()
+        .unwrap_or("127.0.0.1")
+        .trim_matches(['[', ']']);
     let port = url.port().unwrap_or(6379);
     let address = if host.contains(':') {
         format!("[{host}]:{port}")
@@ -51,7 +54,10 @@ pub async fn redis(tls: Result<Arc<ClientConfig>, String>, check: &UrlCheck) -> 
         let Ok(name) = ServerName::try_from(host.to_owned()) else {
             return Verdict::unknown(format!("invalid server name `{host}`"));
         };
-        match tokio_rustls::TlsConnector::from(config).connect(name, tcp).await {
+        match tokio_rustls::TlsConnector::from(config)
+            .connect(name, tcp)
+            .await
+        {
             Ok(stream) => redis_session(stream, &url).await,
             Err(e) => Verdict::down(describe_error(&e)),
         }
@@ -72,7 +78,9 @@ async fn redis_session<S: AsyncRead + AsyncWrite + Unpin>(stream: S, url: &Url) 
         args.push(&password);
         match command(&mut conn, &args).await {
             Ok(reply) if reply.starts_with('+') => {}
-            Ok(reply) => return Verdict::down(format!("redis AUTH failed: {}", error_text(&reply))),
+            Ok(reply) => {
+                return Verdict::down(format!("redis AUTH failed: {}", error_text(&reply)));
+            }
             Err(reason) => return Verdict::down(reason),
         }
     }
@@ -80,17 +88,24 @@ async fn redis_session<S: AsyncRead + AsyncWrite + Unpin>(stream: S, url: &Url) 
     if !db.is_empty() && db != "0" {
         match command(&mut conn, &["SELECT", db]).await {
             Ok(reply) if reply.starts_with('+') => {}
-            Ok(reply) => return Verdict::down(format!("redis SELECT {db} failed: {}", error_text(&reply))),
+            Ok(reply) => {
+                return Verdict::down(format!("redis SELECT {db} failed: {}", error_text(&reply)));
+            }
             Err(reason) => return Verdict::down(reason),
         }
     }
     match command(&mut conn, &["PING"]).await {
         Ok(reply) if reply == "+PONG" => Verdict::up(),
-        Ok(reply) if reply.starts_with("-NOAUTH") => {
-            Verdict::down("redis requires a password (NOAUTH): put it in the url, `redis://:${PASSWORD}@host`")
+        Ok(reply) if reply.starts_with("-NOAUTH") => Verdict::down(
+            "redis requires a password (NOAUTH): put it in the url, `redis://:${PASSWORD}@host`",
+        ),
+        Ok(reply) if reply.starts_with('-') => {
+            Verdict::down(format!("redis PING failed: {}", error_text(&reply)))
         }
-        Ok(reply) if reply.starts_with('-') => Verdict::down(format!("redis PING failed: {}", error_text(&reply))),
-        Ok(reply) => Verdict::down(format!("unexpected answer to PING: `{}`", excerpt(&reply, 80))),
+        Ok(reply) => Verdict::down(format!(
+            "unexpected answer to PING: `{}`",
+            excerpt(&reply, 80)
+        )),
         Err(reason) => Verdict::down(reason),
     }
 }

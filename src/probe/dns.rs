@@ -30,7 +30,11 @@ fn resolver(check: &DnsCheck, timeout: Duration) -> Result<TokioResolver, String
         Some(server) => {
             let addr: SocketAddr = server
                 .parse()
-                .or_else(|_| server.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+                .or_else(|_| {
+                    server
+                        .parse::<std::net::IpAddr>()
+                        .map(|ip| SocketAddr::new(ip, 53))
+                })
                 .map_err(|_| format!("invalid DNS server `{server}`, expected ip:port"))?;
             let mut ns = NameServerConfig::udp_and_tcp(addr.ip());
             for c in &mut ns.connections {
@@ -54,7 +58,11 @@ fn resolver(check: &DnsCheck, timeout: Duration) -> Result<TokioResolver, String
 }
 
 fn normalize(value: &str) -> String {
-    value.trim().trim_end_matches('.').trim_matches('"').to_ascii_lowercase()
+    value
+        .trim()
+        .trim_end_matches('.')
+        .trim_matches('"')
+        .to_ascii_lowercase()
 }
 
 /// Runs one attempt of a `dns` check; `timeout` is the probe's per-attempt timeout.
@@ -69,7 +77,13 @@ pub async fn check(check: &DnsCheck, timeout: Duration) -> Verdict {
         Err(e) if e.is_no_records_found() => {
             return Verdict::down(format!("no {rtype} record for `{}`", check.name));
         }
-        Err(e) => return Verdict::down(format!("lookup of `{}` failed: {}", check.name, describe_error(&e))),
+        Err(e) => {
+            return Verdict::down(format!(
+                "lookup of `{}` failed: {}",
+                check.name,
+                describe_error(&e)
+            ));
+        }
     };
     let answers: Vec<String> = lookup
         .answers()
@@ -86,7 +100,11 @@ pub async fn check(check: &DnsCheck, timeout: Duration) -> Verdict {
             return Verdict::down(format!(
                 "{rtype} `{}` is {}, expected `{want}` among them",
                 check.name,
-                answers.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")
+                answers
+                    .iter()
+                    .map(|a| format!("`{a}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
     }

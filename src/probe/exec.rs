@@ -42,7 +42,9 @@ pub async fn check(check: &ExecCheck) -> Verdict {
     let (out, err) = tokio::join!(read_capped(stdout), read_capped(stderr));
     let status = match child.wait().await {
         Ok(s) => s,
-        Err(e) => return Verdict::unknown(format!("waiting for `{}` failed: {e}", program.written())),
+        Err(e) => {
+            return Verdict::unknown(format!("waiting for `{}` failed: {e}", program.written()));
+        }
     };
     let line = first_line(&out).or_else(|| first_line(&err));
     let with_line = |fallback: String| line.clone().unwrap_or(fallback);

@@ -42,7 +42,9 @@ pub async fn check(client: &reqwest::Client, check: &HttpCheck) -> Verdict {
     let mut hops = 0u32;
 
     let mut response = loop {
-        let mut request = client.request(method.clone(), url.clone()).headers(headers.clone());
+        let mut request = client
+            .request(method.clone(), url.clone())
+            .headers(headers.clone());
         if let Some(b) = &body {
             request = request.body(b.clone());
         }
@@ -63,7 +65,12 @@ pub async fn check(client: &reqwest::Client, check: &HttpCheck) -> Verdict {
         };
         let next = match url.join(location) {
             Ok(n) => n,
-            Err(e) => return Verdict::down(format!("status {}, bad redirect `{location}`: {e}", status.as_u16())),
+            Err(e) => {
+                return Verdict::down(format!(
+                    "status {}, bad redirect `{location}`: {e}",
+                    status.as_u16()
+                ));
+            }
         };
         if seen.contains(&next) {
             return Verdict::down(format!("redirect loop: `{url}` redirects back to `{next}`"));
@@ -105,11 +112,15 @@ pub async fn check(client: &reqwest::Client, check: &HttpCheck) -> Verdict {
     }
     for (name, expected) in &check.expect.headers {
         match response.headers().get(name.as_str()) {
-            None => return Verdict::down(format!("header `{name}` missing, expected `{expected}`")),
+            None => {
+                return Verdict::down(format!("header `{name}` missing, expected `{expected}`"));
+            }
             Some(v) => {
                 let got = String::from_utf8_lossy(v.as_bytes());
                 if got != *expected {
-                    return Verdict::down(format!("header `{name}` is `{got}`, expected `{expected}`"));
+                    return Verdict::down(format!(
+                        "header `{name}` is `{got}`, expected `{expected}`"
+                    ));
                 }
             }
         }
@@ -130,7 +141,10 @@ pub async fn check(client: &reqwest::Client, check: &HttpCheck) -> Verdict {
 }
 
 /// Reads at most `cap` bytes of the body; the rest is never read.
-pub(crate) async fn read_body(response: &mut reqwest::Response, cap: usize) -> Result<Vec<u8>, reqwest::Error> {
+pub(crate) async fn read_body(
+    response: &mut reqwest::Response,
+    cap: usize,
+) -> Result<Vec<u8>, reqwest::Error> {
     let mut buf = Vec::new();
     while buf.len() < cap {
         match response.chunk().await? {
@@ -161,21 +175,33 @@ fn status_mismatch(status: StatusCode, expected: &[u16]) -> Option<String> {
 /// Body expectations: substring, regex, JSON paths. `None` = all hold.
 fn body_verdict(body: &[u8], check: &HttpCheck) -> Option<Verdict> {
     let expect = &check.expect;
-    let cap_note = if body.len() >= BODY_CAP { " (in the first 1 MiB)" } else { "" };
+    let cap_note = if body.len() >= BODY_CAP {
+        " (in the first 1 MiB)"
+    } else {
+        ""
+    };
     if expect.body_contains.is_some() || expect.body_regex.is_some() {
         let text = String::from_utf8_lossy(body);
         if let Some(needle) = &expect.body_contains
             && !text.contains(needle.as_str())
         {
-            return Some(Verdict::down(format!("body does not contain `{needle}`{cap_note}")));
+            return Some(Verdict::down(format!(
+                "body does not contain `{needle}`{cap_note}"
+            )));
         }
         if let Some(pattern) = &expect.body_regex {
             match regex::Regex::new(pattern) {
                 Ok(re) if re.is_match(&text) => {}
                 Ok(_) => {
-                    return Some(Verdict::down(format!("body does not match `{pattern}`{cap_note}")));
+                    return Some(Verdict::down(format!(
+                        "body does not match `{pattern}`{cap_note}"
+                    )));
                 }
-                Err(e) => return Some(Verdict::unknown(format!("invalid body_regex `{pattern}`: {e}"))),
+                Err(e) => {
+                    return Some(Verdict::unknown(format!(
+                        "invalid body_regex `{pattern}`: {e}"
+                    )));
+                }
             }
         }
     }
@@ -184,21 +210,29 @@ fn body_verdict(body: &[u8], check: &HttpCheck) -> Option<Verdict> {
             Ok(v) => v,
             Err(e) => {
                 let snippet = excerpt(&String::from_utf8_lossy(body), 60);
-                return Some(Verdict::down(format!("body is not JSON ({e}): `{snippet}`")));
+                return Some(Verdict::down(format!(
+                    "body is not JSON ({e}): `{snippet}`"
+                )));
             }
         };
         for (path, expected) in &expect.json {
             let parsed = match serde_json_path::JsonPath::parse(path) {
                 Ok(p) => p,
-                Err(e) => return Some(Verdict::unknown(format!("invalid JSON path `{path}`: {e}"))),
+                Err(e) => {
+                    return Some(Verdict::unknown(format!("invalid JSON path `{path}`: {e}")));
+                }
             };
             let found = parsed.query(&doc).all();
             match found.first() {
                 None => {
-                    return Some(Verdict::down(format!("`{path}` not found, expected `{expected}`")));
+                    return Some(Verdict::down(format!(
+                        "`{path}` not found, expected `{expected}`"
+                    )));
                 }
                 Some(got) if *got != expected => {
-                    return Some(Verdict::down(format!("`{path}` is `{got}`, expected `{expected}`")));
+                    return Some(Verdict::down(format!(
+                        "`{path}` is `{got}`, expected `{expected}`"
+                    )));
                 }
                 Some(_) => {}
             }
@@ -219,7 +253,11 @@ mod tests {
             (503, &[], Some("status 503, expected 2xx")),
             (503, &[200], Some("status 503, expected 200")),
             (404, &[404], None),
-            (500, &[200, 204], Some("status 500, expected one of 200, 204")),
+            (
+                500,
+                &[200, 204],
+                Some("status 500, expected one of 200, 204"),
+            ),
         ];
         for (code, expected, want) in cases {
             let got = status_mismatch(StatusCode::from_u16(*code).unwrap(), expected);

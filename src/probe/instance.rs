@@ -114,10 +114,7 @@ pub fn host_of(check: &Check) -> Option<String> {
         }),
         Check::Tcp(t) => Some(split_host_port(t.address.expose()).0.to_owned()),
         Check::Tls(t) => Some(split_host_port(t.address.expose()).0.to_owned()),
-        Check::Dns(d) => d
-            .server
-            .as_deref()
-            .map(|s| split_host_port(s).0.to_owned()),
+        Check::Dns(d) => d.server.as_deref().map(|s| split_host_port(s).0.to_owned()),
         Check::Exec(_) => None,
     }
 }

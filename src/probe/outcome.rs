@@ -257,37 +257,30 @@ fn percent_decode(s: &str) -> String {
 /// (Connect)" → "tcp connect error" → "Connection refused (os error 111)"); this finds the
 /// part a person can act on.
 pub fn describe_error(err: &(dyn StdError + 'static)) -> String {
-    let mut chain: Vec<&(dyn StdError + 'static)> = Vec::new();
-    let mut cur = Some(err);
-    while let Some(e) = cur {
-        chain.push(e);
-        cur = e.source();
-    }
+    let chain = error_chain(err);
     for e in &chain {
         if let Some(tls) = e.downcast_ref::<rustls::Error>() {
             return describe_tls_error(tls);
         }
     }
     for e in &chain {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            if let Some(inner) = io.get_ref()
-                && let Some(tls) = inner.downcast_ref::<rustls::Error>()
-            {
-                return describe_tls_error(tls);
-            }
-            if let Some(s) = describe_io_kind(io.kind()) {
-                return s.to_owned();
-            }
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && let Some(s) = describe_io_kind(io.kind())
+        {
+            return s.to_owned();
         }
     }
     // No well-known cause: the deepest messages, minus generic wrappers.
     let mut parts: Vec<String> = Vec::new();
     for e in chain.iter().rev() {
         let msg = e.to_string();
-        if GENERIC.iter().any(|g| msg == *g) || msg.is_empty() {
+        if GENERIC.iter().any(|g| msg.starts_with(g)) || msg.is_empty() {
             continue;
         }
-        if parts.iter().any(|p| p.contains(&msg) || msg.contains(p.as_str())) {
+        if parts
+            .iter()
+            .any(|p| p.contains(&msg) || msg.contains(p.as_str()))
+        {
             continue;
         }
         parts.push(msg);
@@ -307,6 +300,28 @@ pub fn describe_error(err: &(dyn StdError + 'static)) -> String {
         let _ = write!(out, "{p}");
     }
     out
+}
+
+/// Every error of the chain, outermost first. An `io::Error` wrapping another error reports
+/// the wrapped error's *source* as its own, skipping the wrapped error itself (that is where
+/// rustls errors hide); this walks into it.
+fn error_chain<'a>(err: &'a (dyn StdError + 'static)) -> Vec<&'a (dyn StdError + 'static)> {
+    let mut chain = Vec::new();
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if chain.len() > 32 {
+            break;
+        }
+        chain.push(e);
+        cur = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            Some(inner) => Some(inner as &(dyn StdError + 'static)),
+            None => e.source(),
+        };
+    }
+    chain
 }
 
 const GENERIC: &[&str] = &[
@@ -385,7 +400,11 @@ pub fn human_duration(d: Duration) -> String {
 
 /// Shortens text from a remote system for a reason: first line, at most `max` chars.
 pub fn excerpt(text: &str, max: usize) -> String {
-    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+    let line = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
     if line.chars().count() > max {
         let cut: String = line.chars().take(max).collect();
         format!("{cut}…")
@@ -430,7 +449,11 @@ mod tests {
                 ("345".to_owned(), "${Y}".to_owned())
             ]
         );
-        assert!(substituted_parts("${X}", "").iter().all(|(v, _)| v.is_empty()));
+        assert!(
+            substituted_parts("${X}", "")
+                .iter()
+                .all(|(v, _)| v.is_empty())
+        );
     }
 
     #[test]

@@ -34,7 +34,9 @@ pub async fn check(client: &reqwest::Client, check: &PrometheusCheck) -> Verdict
     let status = response.status();
     let body = match read_body(&mut response, ANSWER_CAP).await {
         Ok(b) => b,
-        Err(e) => return Verdict::down(format!("reading the answer failed: {}", describe_error(&e))),
+        Err(e) => {
+            return Verdict::down(format!("reading the answer failed: {}", describe_error(&e)));
+        }
     };
     let doc: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
@@ -150,7 +152,12 @@ mod tests {
                 State::Unknown,
                 Some("query `rate(errors[5m])` returned no data"),
             ),
-            (check(CompareOp::Lt, 1.0), vector("NaN"), State::Unknown, None),
+            (
+                check(CompareOp::Lt, 1.0),
+                vector("NaN"),
+                State::Unknown,
+                None,
+            ),
         ];
         for (c, data, state, reason) in cases {
             let v = evaluate(&c, &data);

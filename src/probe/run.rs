@@ -69,11 +69,13 @@ impl Selection {
         }
         let mut out = BTreeSet::new();
         for name in &self.services {
-            let idx = topology.index_of(name).ok_or_else(|| ProbeError::UnknownSelection {
-                kind: "service",
-                name: name.clone(),
-                suggestion: closest(name, topology.services.iter().map(|s| s.name.as_str())),
-            })?;
+            let idx = topology
+                .index_of(name)
+                .ok_or_else(|| ProbeError::UnknownSelection {
+                    kind: "service",
+                    name: name.clone(),
+                    suggestion: closest(name, topology.services.iter().map(|s| s.name.as_str())),
+                })?;
             out.insert(idx);
         }
         for tag in &self.tags {
@@ -159,7 +161,11 @@ pub fn service_state(service: &Service, outcomes: &[ProbeOutcome]) -> State {
     let unknown = count(|s| s == State::Unknown);
     let troubled = count(|s| matches!(s, State::Down | State::Degraded));
     if alive >= service.min_healthy {
-        if troubled > 0 { State::Degraded } else { State::Up }
+        if troubled > 0 {
+            State::Degraded
+        } else {
+            State::Up
+        }
     } else if alive + unknown >= service.min_healthy {
         State::Unknown
     } else {
@@ -174,7 +180,11 @@ pub fn observed_states(topology: &Topology, instances: &[Vec<ProbeOutcome>]) -> 
         .services
         .iter()
         .enumerate()
-        .map(|(i, s)| instances.get(i).map_or(State::Unknown, |o| service_state(s, o)))
+        .map(|(i, s)| {
+            instances
+                .get(i)
+                .map_or(State::Unknown, |o| service_state(s, o))
+        })
         .collect()
 }
 

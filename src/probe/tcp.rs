@@ -45,12 +45,16 @@ pub async fn check(check: &TcpCheck) -> Verdict {
                     break;
                 }
             }
-            Err(e) => return Verdict::down(format!("reading the reply failed: {}", describe_error(&e))),
+            Err(e) => {
+                return Verdict::down(format!("reading the reply failed: {}", describe_error(&e)));
+            }
         }
     }
     let got = excerpt(&String::from_utf8_lossy(&reply), 80);
     if got.is_empty() {
-        Verdict::down(format!("reply does not contain `{expect}`: connection closed without an answer"))
+        Verdict::down(format!(
+            "reply does not contain `{expect}`: connection closed without an answer"
+        ))
     } else {
         Verdict::down(format!("reply does not contain `{expect}`: got `{got}`"))
     }

@@ -13,21 +13,27 @@ use super::outcome::{Verdict, describe_error};
 use super::tcp::connect;
 use crate::topology::model::{TlsCheck, split_host_port};
 
-/// Days until the certificate's `notAfter` (negative once expired), or `None` if unparsable.
-pub fn days_left(der: &[u8]) -> Option<i64> {
+/// Seconds until the certificate's `notAfter` (negative once expired), or `None` if unparsable.
+pub fn seconds_left(der: &[u8]) -> Option<i64> {
     let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
     let not_after = cert.validity().not_after.timestamp();
     let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs() as i64;
-    Some((not_after - now).div_euclid(86_400))
+    Some(not_after - now)
 }
 
 /// The verdict on a leaf certificate's lifetime: `None` when it has `min_days` or more left.
+/// Whole days are counted down: 3 days and 20 hours left is "3 days", 30 days and 5 hours
+/// since expiry is "30 days ago".
 pub fn certificate_verdict(der: &[u8], min_days: u32) -> Option<Verdict> {
-    let Some(days) = days_left(der) else {
+    let Some(secs) = seconds_left(der) else {
         return Some(Verdict::unknown("cannot parse the server certificate"));
     };
-    if days < 0 {
-        let ago = -days;
+    let days = secs / 86_400;
+    if secs < 0 {
+        let ago = -secs / 86_400;
+        if ago == 0 {
+            return Some(Verdict::down("certificate expired today"));
+        }
         return Some(Verdict::down(if ago == 1 {
             "certificate expired 1 day ago".to_owned()
         } else {
@@ -74,7 +80,8 @@ fn subject_alt_names(der: &[u8]) -> Vec<String> {
 fn san_covers(entry: &str, name: &str) -> bool {
     let (entry, name) = (entry.to_ascii_lowercase(), name.to_ascii_lowercase());
     if let Some(suffix) = entry.strip_prefix("*.") {
-        name.split_once('.').is_some_and(|(label, rest)| !label.is_empty() && rest == suffix)
+        name.split_once('.')
+            .is_some_and(|(label, rest)| !label.is_empty() && rest == suffix)
     } else {
         entry == name
     }
@@ -115,7 +122,11 @@ pub async fn check(config: Arc<ClientConfig>, check: &TlsCheck) -> Verdict {
                 if names.is_empty() {
                     "no names".to_owned()
                 } else {
-                    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                    names
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 }
             ));
         }
