@@ -6,7 +6,7 @@
 #
 # usage: scripts/bench_probe.sh [N=5000] [ROUNDS=5] [CONCURRENCY=256] [PER_HOST=CONCURRENCY]
 # env:   SHARED (default: ../shared beside the repository, else /work/shared),
-#        FLEET_DIR (default /tmp/bench-fleet-probe), BASE_PORT (default 25000)
+#        FLEET_DIR (default /tmp/bench-fleet-probe), BASE_PORT (default 20000)
 # Needs nginx (Debian nginx-light; installed if missing), python3, /usr/bin/time.
 set -euo pipefail
 N=${1:-5000}
@@ -16,7 +16,7 @@ PER_HOST=${4:-$CONC}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${SHARED:-$( [[ -d $ROOT/../shared/bench ]] && echo "$ROOT/../shared" || echo /work/shared )}
 export FLEET_DIR=${FLEET_DIR:-/tmp/bench-fleet-probe}
-BASE_PORT=${BASE_PORT:-25000}
+BASE_PORT=${BASE_PORT:-20000}
 
 command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }
 [[ -x /usr/bin/time ]] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null; }
