@@ -121,7 +121,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let mut cats: Vec<_> = by_category.into_iter().collect();
-    cats.sort();
+    cats.sort_unstable();
     for (cat, (n, right)) in cats {
         println!("{cat:>8}: {right}/{n} right");
     }

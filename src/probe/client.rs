@@ -165,15 +165,18 @@ impl Clients {
             };
             match check {
                 Check::Http(_) | Check::Prometheus(_) => {
-                    if !clients.http.contains_key(&setting) {
-                        let client = build_http(&setting);
-                        clients.http.insert(setting, client);
+                    if let std::collections::hash_map::Entry::Vacant(e) =
+                        clients.http.entry(setting)
+                    {
+                        let client = build_http(e.key());
+                        e.insert(client);
                     }
                 }
                 Check::Tls(_) | Check::Redis(_) => {
-                    if !clients.tls.contains_key(&setting) {
-                        let config = tls_config(&setting, false).map(Arc::new);
-                        clients.tls.insert(setting, config);
+                    if let std::collections::hash_map::Entry::Vacant(e) = clients.tls.entry(setting)
+                    {
+                        let config = tls_config(e.key(), false).map(Arc::new);
+                        e.insert(config);
                     }
                 }
                 _ => {}

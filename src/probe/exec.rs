@@ -10,7 +10,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
 
 use super::outcome::{Verdict, excerpt};
-use crate::topology::model::ExecCheck;
+use crate::topology::model::{ExecCheck, Text};
 
 /// Bytes of each output stream kept; a plugin that writes more is cut off.
 const OUTPUT_CAP: u64 = 64 * 1024;
@@ -21,7 +21,7 @@ pub async fn check(check: &ExecCheck) -> Verdict {
         return Verdict::unknown("empty command");
     };
     let mut child = match Command::new(program.expose())
-        .args(args.iter().map(|a| a.expose()))
+        .args(args.iter().map(Text::expose))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

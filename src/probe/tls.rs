@@ -17,7 +17,7 @@ use crate::topology::model::{TlsCheck, split_host_port};
 pub fn seconds_left(der: &[u8]) -> Option<i64> {
     let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
     let not_after = cert.validity().not_after.timestamp();
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs() as i64;
+    let now = i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs()).ok()?;
     Some(not_after - now)
 }
 
