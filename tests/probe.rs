@@ -1123,3 +1123,123 @@ async fn run_deadline_reports_the_rest_unknown_and_one_bad_endpoint_stalls_nothi
         }
     }
 }
+
+// ------------------------------------------------------------------------------------------------
+// The `probe` command
+
+#[test]
+fn probe_command_prints_an_aligned_table_and_json() {
+    use linkpatrol::commands::probe::{ProbeArgs, ProbeFormat, probe as probe_command};
+    // The servers live on their own runtime; the command builds its own.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let good = rt.block_on(serve(|_| ok("ok")));
+    let bad = rt.block_on(serve(|_| Reply::Status(503, String::new())));
+    let hp = |a: SocketAddr| Some(probe(Check::Http(http(&format!("http://{a}/")))));
+    // Sorted by name: api(0) -> db(1); 订单服务 (2) sorts last.
+    let services = vec![
+        service(
+            "api",
+            &["front"],
+            vec![hp(good), hp(bad)],
+            1,
+            vec![strong(1)],
+        ),
+        service("db", &[], vec![hp(bad)], 1, vec![]),
+        service("订单服务", &[], vec![hp(good)], 1, vec![]),
+    ];
+    let topo = Topology::from_parts(
+        "shop",
+        Defaults::default(),
+        vec![Link {
+            name: LinkName::new("checkout"),
+            entry: ServiceIdx(0),
+            description: None,
+        }],
+        services,
+        RiskSettings::default(),
+    );
+    let mut out = Vec::new();
+    let summary = probe_command(&topo, &ProbeArgs::default(), None, None, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    println!("{text}");
+    assert_eq!(summary.worst, State::Down);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("SERVICE"), "{text}");
+    // Every row of the first table has its STATE column at the same display column.
+    let state_col = lines[0].find("STATE").unwrap();
+    let width = |s: &str| unicode_width_of(s);
+    for line in lines.iter().skip(1).take_while(|l| !l.is_empty()) {
+        let (col, _) = line
+            .char_indices()
+            .find(|(i, _)| width(&line[..*i]) >= state_col)
+            .unwrap();
+        let rest = &line[col..];
+        assert!(
+            ["up", "down", "degraded", "unknown"]
+                .iter()
+                .any(|s| rest.starts_with(s)),
+            "misaligned row {line:?} in\n{text}"
+        );
+    }
+    assert!(text.contains("status 503, expected 2xx"), "{text}");
+    assert!(text.contains("1 of 2 alive, 1 needed"), "{text}");
+    assert!(text.contains("STATE (entry observed)"), "{text}");
+    assert!(text.contains("3 services probed in"), "{text}");
+
+    // With the analysis' effective states: api depends strongly on the down db.
+    let effective = |t: &Topology, observed: &[State]| -> Vec<State> {
+        let mut e = observed.to_vec();
+        e[0] = e[0].max(observed[1]);
+        assert_eq!(t.services.len(), e.len());
+        e
+    };
+    let args = ProbeArgs {
+        format: ProbeFormat::Json,
+        ..ProbeArgs::default()
+    };
+    let mut out = Vec::new();
+    let summary = probe_command(&topo, &args, Some(&effective), None, &mut out).unwrap();
+    assert_eq!(
+        summary.effective.as_deref(),
+        Some(&[State::Down, State::Down, State::Up][..])
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(doc["topology"], "shop");
+    assert_eq!(doc["links"][0]["state"], "down");
+    assert_eq!(doc["services"][0]["observed"], "degraded");
+    assert_eq!(doc["services"][0]["effective"], "down");
+    assert_eq!(doc["services"][0]["probes"][1]["ok"], false);
+    assert_eq!(
+        doc["services"][0]["probes"][1]["reason"],
+        "status 503, expected 2xx"
+    );
+
+    // Selection errors name the closest match.
+    let args = ProbeArgs {
+        selection: Selection {
+            services: vec!["dbb".to_owned()],
+            ..Selection::default()
+        },
+        ..ProbeArgs::default()
+    };
+    let err = probe_command(&topo, &args, None, None, &mut Vec::new()).unwrap_err();
+    assert_eq!(err.to_string(), "unknown service `dbb`, did you mean `db`?");
+    drop(rt);
+}
+
+/// Display width: CJK characters take two columns.
+fn unicode_width_of(s: &str) -> usize {
+    s.chars()
+        .map(|c| {
+            if ('\u{1100}'..='\u{ffdc}').contains(&c) && !c.is_ascii() {
+                2
+            } else {
+                1
+            }
+        })
+        .sum()
+}

@@ -309,3 +309,72 @@ pub fn run_blocking(
         .map_err(ProbeError::Runtime)?;
     runtime.block_on(run(topology, selected, options, progress))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::model::{Instance, ServiceName};
+
+    fn svc(instances: usize, min_healthy: usize) -> Service {
+        Service {
+            name: ServiceName::new("s"),
+            description: None,
+            owner: None,
+            tags: Vec::new(),
+            core: true,
+            core_explicit: false,
+            instances: (0..instances)
+                .map(|i| Instance {
+                    id: i.to_string(),
+                    address: None,
+                    domains: Vec::new(),
+                    probe: Some(crate::topology::model::Probe {
+                        check: crate::topology::model::Check::Exec(
+                            crate::topology::model::ExecCheck {
+                                command: Vec::new(),
+                            },
+                        ),
+                        timeout: Duration::from_secs(1),
+                        retries: 0,
+                        slow: Duration::from_secs(1),
+                    }),
+                })
+                .collect(),
+            min_healthy,
+            depends_on: Vec::new(),
+        }
+    }
+
+    fn o(state: State) -> ProbeOutcome {
+        ProbeOutcome::not_run(state, "")
+    }
+
+    #[test]
+    fn service_state_from_instances_table_driven() {
+        use State::{Degraded as G, Down as D, Unknown as U, Up};
+        let cases: &[(usize, &[State], State)] = &[
+            (1, &[Up], Up),
+            (1, &[D], D),
+            (1, &[G], G),
+            (1, &[U], U),
+            (1, &[Up, D], G),
+            (2, &[Up, D], D),
+            (2, &[Up, Up], Up),
+            (1, &[Up, U], Up),
+            (2, &[Up, U], U),
+            (2, &[Up, U, D], U),
+            (2, &[G, G, D], G),
+            (3, &[Up, Up, D], D),
+        ];
+        for (min, states, want) in cases {
+            let s = svc(states.len(), *min);
+            let outcomes: Vec<_> = states.iter().map(|&st| o(st)).collect();
+            assert_eq!(
+                service_state(&s, &outcomes),
+                *want,
+                "min {min} of {states:?}"
+            );
+        }
+        assert_eq!(service_state(&svc(1, 1), &[]), State::Unknown);
+    }
+}
