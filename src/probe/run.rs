@@ -2,17 +2,19 @@
 //! per-host limit and a deadline for the whole run, and turns instance outcomes into each
 //! service's observed state (SPEC §2).
 //!
-//! Probes run as spawned tasks pulled through `buffer_unordered(concurrency)`; each takes a
+//! Probes run as futures pulled through `buffer_unordered(concurrency)`; each takes a
 //! permit of its host's semaphore before its first attempt, so waiting for a busy host never
 //! eats into the probe's own timeout. Results flow to the single consumer loop here (no shared
-//! mutex). At the deadline the stream is dropped, which aborts every probe still running, and
+//! mutex). At the deadline the stream is dropped, which cancels every probe still running, and
 //! whatever did not finish is reported `unknown` with "run deadline reached".
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use std::panic::AssertUnwindSafe;
+
+use futures_util::{FutureExt, StreamExt};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
@@ -188,25 +190,6 @@ pub fn observed_states(topology: &Topology, instances: &[Vec<ProbeOutcome>]) -> 
         .collect()
 }
 
-/// Aborts a spawned probe when dropped, so dropping the stream at the deadline stops them all.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-impl<T> std::future::Future for AbortOnDrop<T> {
-    type Output = Result<T, tokio::task::JoinError>;
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        std::pin::Pin::new(&mut self.0).poll(cx)
-    }
-}
-
 /// Probes every instance of `selected`. `progress(done, total)` is called from the consumer
 /// after each result. Must run inside a tokio runtime; see [`run_blocking`].
 pub async fn run(
@@ -234,30 +217,33 @@ pub async fn run(
     let clients = Arc::new(Clients::for_checks(jobs.iter().map(|(_, _, p)| &p.check)));
     let mut hosts: HashMap<String, Arc<Semaphore>> = HashMap::new();
     let total = jobs.len();
-    let tasks = jobs.into_iter().map(|(idx, i, probe)| {
-        let clients = Arc::clone(&clients);
-        let permit_source = host_of(&probe.check).map(|h| {
-            Arc::clone(
-                hosts
-                    .entry(h)
-                    .or_insert_with(|| Arc::new(Semaphore::new(options.per_host))),
-            )
-        });
-        async move {
-            let handle = tokio::spawn(async move {
+    // `map` on the stream is lazy: a probe's future (a few KiB of state) is built only when
+    // buffer_unordered pulls it, so at most `concurrency` exist at once. They run inside this
+    // task (no spawn per probe: less scheduling work), and dropping the stream cancels every
+    // one still running.
+    let mut stream = futures_util::stream::iter(jobs)
+        .map(|(idx, i, probe)| {
+            let clients = Arc::clone(&clients);
+            let permit_source = host_of(&probe.check).map(|h| {
+                Arc::clone(
+                    hosts
+                        .entry(h)
+                        .or_insert_with(|| Arc::new(Semaphore::new(options.per_host))),
+                )
+            });
+            let probe_future = async move {
                 let _permit = match permit_source {
                     Some(s) => Some(s.acquire_owned().await.expect("semaphore never closed")),
                     None => None,
                 };
                 probe_instance(&clients, &probe).await
-            });
-            (idx, i, AbortOnDrop(handle).await)
-        }
-    });
-    // Each future spawns its probe only when buffer_unordered first polls it, so at most
-    // `concurrency` probe tasks exist at once.
-    let tasks: Vec<_> = tasks.collect();
-    let mut stream = futures_util::stream::iter(tasks).buffer_unordered(options.concurrency.max(1));
+            };
+            // A panic in a probe is a bug in linkpatrol: caught here, reported as a tool error.
+            AssertUnwindSafe(probe_future)
+                .catch_unwind()
+                .map(move |joined| (idx, i, joined))
+        })
+        .buffer_unordered(options.concurrency.max(1));
     let mut done = 0;
     while done < total {
         match tokio::time::timeout_at(deadline, stream.next()).await {
