@@ -99,6 +99,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut wrong = 0;
     let mut by_category: HashMap<&str, (usize, usize)> = HashMap::new();
+    let mut latencies: HashMap<&str, Vec<Duration>> = HashMap::new();
     for (i, url) in url_list.iter().enumerate() {
         let got = match result.observed[i] {
             State::Up | State::Degraded => "up",
@@ -106,6 +107,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             State::Unknown => "unknown",
         };
         let (category, expected) = truth.get(url).copied().unwrap_or(("?", "?"));
+        if let Some(l) = result.instances[i][0].latency {
+            latencies.entry(category).or_default().push(l);
+        }
         let entry = by_category.entry(category).or_default();
         entry.0 += 1;
         if got == expected {
@@ -123,7 +127,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut cats: Vec<_> = by_category.into_iter().collect();
     cats.sort_unstable();
     for (cat, (n, right)) in cats {
-        println!("{cat:>8}: {right}/{n} right");
+        let mut l = latencies.remove(cat).unwrap_or_default();
+        l.sort_unstable();
+        let pct = |p: usize| {
+            l.get((l.len() * p / 100).min(l.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or_default()
+        };
+        println!(
+            "{cat:>8}: {right}/{n} right, latency p50 {:?} p99 {:?} max {:?}",
+            pct(50),
+            pct(99),
+            l.last().copied().unwrap_or_default()
+        );
     }
     println!(
         "endpoints: {}  correct: {}  wrong: {wrong}  probe wall: {:.3} s  (concurrency {concurrency}, per host {per_host})",
