@@ -828,6 +828,62 @@ async fn dns_lookup_and_timeout() {
     drop(silent);
 }
 
+/// A one-zone DNS server on loopback UDP: `orders.internal.` A 10.1.2.3 and 10.1.2.4; every other
+/// name has no record. The addresses are only data in answers; nothing connects to them.
+async fn serve_dns() -> SocketAddr {
+    use hickory_resolver::proto::op::{Message, OpCode};
+    use hickory_resolver::proto::rr::rdata::A;
+    use hickory_resolver::proto::rr::{RData, Record};
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = socket.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 1500];
+        while let Ok((n, peer)) = socket.recv_from(&mut buf).await {
+            let Ok(query) = Message::from_vec(&buf[..n]) else {
+                continue;
+            };
+            let mut reply = Message::response(query.metadata.id, OpCode::Query);
+            reply.metadata.recursion_desired = query.metadata.recursion_desired;
+            for q in &query.queries {
+                reply.add_query(q.clone());
+                if q.name().to_ascii().eq_ignore_ascii_case("orders.internal.") {
+                    for ip in [[10, 1, 2, 3], [10, 1, 2, 4]] {
+                        let rdata = RData::A(A::from(std::net::Ipv4Addr::from(ip)));
+                        reply.add_answer(Record::from_rdata(q.name().clone(), 60, rdata));
+                    }
+                }
+            }
+            let _ = socket.send_to(&reply.to_vec().unwrap(), peer).await;
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dns_against_a_given_server() {
+    let server = serve_dns().await.to_string();
+    let dns = |name: &str, expect: &[&str]| {
+        probe(Check::Dns(DnsCheck {
+            name: name.to_owned(),
+            record_type: RecordType::A,
+            expect: expect.iter().map(|s| (*s).to_owned()).collect(),
+            server: Some(server.clone()),
+        }))
+    };
+    let o = check_once(&dns("orders.internal.", &["10.1.2.4"])).await;
+    assert_eq!(o.state, State::Up, "{o:?}");
+    let o = check_once(&dns("orders.internal.", &[])).await;
+    assert_eq!(o.state, State::Up, "{o:?}");
+    let o = check_once(&dns("orders.internal.", &["10.1.2.9"])).await;
+    assert_eq!(
+        reason(&o),
+        "A `orders.internal.` is `10.1.2.3`, `10.1.2.4`, expected `10.1.2.9` among them"
+    );
+    let o = check_once(&dns("missing.internal.", &[])).await;
+    assert_eq!(o.state, State::Down);
+    assert_eq!(reason(&o), "no A record for `missing.internal.`");
+}
+
 // ------------------------------------------------------------------------------------------------
 // The machine's real services
 
