@@ -1115,6 +1115,16 @@ async fn runner_aggregates_instances_into_service_states() {
         .unwrap_err()
         .to_string();
     assert_eq!(err, "unknown service `c-cach`, did you mean `c-cache`?");
+    let err = sel(&[], &["dat"], &[])
+        .resolve(&topo)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, "unknown tag `dat`, did you mean `data`?");
+    let err = sel(&[], &[], &["ordr"])
+        .resolve(&topo)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, "unknown link `ordr`, did you mean `order`?");
     let only = run(
         &topo,
         &[ServiceIdx(2)],

@@ -41,7 +41,7 @@ pub struct ProbeArgs {
     pub format: ProbeFormat,
     /// `--concurrency`, overriding the file's default.
     pub concurrency: Option<usize>,
-    /// `--timeout`-like override of the whole-run deadline.
+    /// Override of the whole-run deadline (`defaults.deadline`).
     pub deadline: Option<Duration>,
 }
 

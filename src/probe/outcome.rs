@@ -6,15 +6,13 @@ use std::error::Error as StdError;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use serde::Serialize;
-
 use crate::state::State;
 use crate::topology::model::Text;
 
 /// The result of probing one instance: a state, the latency of the last attempt, and why.
 ///
 /// A service that is down is *data* (`state: Down`, a reason), never an `Err`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeOutcome {
     /// Up, degraded (slow, certificate expiring, plugin warning), down, or unknown.
     pub state: State,

@@ -81,15 +81,12 @@ impl Selection {
             out.insert(idx);
         }
         for tag in &self.tags {
-            let before = out.len();
-            let mut any = false;
-            for (idx, s) in topology.iter_services() {
-                if s.tags.iter().any(|t| t == tag) {
-                    out.insert(idx);
-                    any = true;
-                }
-            }
-            if !any && out.len() == before {
+            let tagged: Vec<ServiceIdx> = topology
+                .iter_services()
+                .filter(|(_, s)| s.tags.iter().any(|t| t == tag))
+                .map(|(i, _)| i)
+                .collect();
+            if tagged.is_empty() {
                 let all_tags: BTreeSet<&str> = topology
                     .services
                     .iter()
@@ -101,6 +98,7 @@ impl Selection {
                     suggestion: closest(tag, all_tags.into_iter()),
                 });
             }
+            out.extend(tagged);
         }
         for name in &self.links {
             let link = topology
