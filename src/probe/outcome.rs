@@ -147,11 +147,16 @@ impl Scrubber {
                 && let Some(pw) = url.password()
                 && !pw.is_empty()
             {
-                let written_pw = reqwest::Url::parse(text.written())
+                let from_env = reqwest::Url::parse(text.written())
                     .ok()
                     .and_then(|u| u.password().map(str::to_owned))
-                    .filter(|w| w.contains("${"))
-                    .unwrap_or_else(|| "***".to_owned());
+                    .filter(|w| w.contains("${"));
+                // A password written literally in the file is not a secret by SPEC §1, but is
+                // masked anyway unless so short that masking would garble the message.
+                if from_env.is_none() && pw.len() < 4 {
+                    continue;
+                }
+                let written_pw = from_env.unwrap_or_else(|| "***".to_owned());
                 pairs.push((pw.to_owned(), written_pw.clone()));
                 let decoded = percent_decode(pw);
                 if decoded != pw {
@@ -396,18 +401,24 @@ pub fn human_duration(d: Duration) -> String {
     }
 }
 
-/// Shortens text from a remote system for a reason: first line, at most `max` chars.
+/// Shortens text from a remote system for a reason: first non-empty line, at most `max`
+/// chars, control characters (terminal escapes) replaced by spaces.
 pub fn excerpt(text: &str, max: usize) -> String {
     let line = text
         .lines()
         .find(|l| !l.trim().is_empty())
         .unwrap_or("")
         .trim();
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect()
+    };
     if line.chars().count() > max {
         let cut: String = line.chars().take(max).collect();
-        format!("{cut}…")
+        format!("{}…", clean(&cut))
     } else {
-        line.to_owned()
+        clean(line)
     }
 }
 
@@ -452,6 +463,15 @@ mod tests {
                 .iter()
                 .all(|(v, _)| v.is_empty())
         );
+    }
+
+    #[test]
+    fn excerpts_are_one_clean_line() {
+        assert_eq!(
+            excerpt("\n  first \x1b[31mred\nsecond", 80),
+            "first  [31mred"
+        );
+        assert_eq!(excerpt("abcdef", 3), "abc…");
     }
 
     #[test]
