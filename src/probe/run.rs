@@ -22,7 +22,7 @@ use super::client::Clients;
 use super::instance::{host_of, probe_instance};
 use super::outcome::{ProbeError, ProbeOutcome};
 use crate::state::State;
-use crate::topology::model::{Defaults, Service, ServiceIdx, Topology};
+use crate::topology::model::{Defaults, Probe, Service, ServiceIdx, Topology};
 
 /// Limits of one run; by default those of the file's `defaults:`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,6 +213,7 @@ pub async fn run(
         }
     }
     let clients = Arc::new(Clients::for_checks(jobs.iter().map(|(_, _, p)| &p.check)));
+    let jobs = interleave_by_host(jobs);
     let mut hosts: HashMap<String, Arc<Semaphore>> = HashMap::new();
     let total = jobs.len();
     // `map` on the stream is lazy: a probe's future (a few KiB of state) is built only when
@@ -275,6 +276,36 @@ pub async fn run(
     })
 }
 
+/// Orders jobs round-robin across hosts (each host's jobs keep their order), so that the
+/// `concurrency` slots are not all taken by probes queueing for one busy host's permits while
+/// other hosts wait.
+fn interleave_by_host(jobs: Vec<(ServiceIdx, usize, Probe)>) -> Vec<(ServiceIdx, usize, Probe)> {
+    let mut order: Vec<Option<String>> = Vec::new();
+    let mut groups: HashMap<Option<String>, std::collections::VecDeque<_>> = HashMap::new();
+    for job in jobs {
+        let host = host_of(&job.2.check);
+        if !groups.contains_key(&host) {
+            order.push(host.clone());
+        }
+        groups.entry(host).or_default().push_back(job);
+    }
+    let mut out = Vec::new();
+    loop {
+        let before = out.len();
+        for host in &order {
+            if let Some(job) = groups
+                .get_mut(host)
+                .and_then(std::collections::VecDeque::pop_front)
+            {
+                out.push(job);
+            }
+        }
+        if out.len() == before {
+            return out;
+        }
+    }
+}
+
 /// [`run`] on a fresh runtime, for synchronous callers (the CLI).
 ///
 /// The runtime is single-threaded on purpose: probing is I/O-bound, and one thread avoids the
@@ -331,6 +362,37 @@ mod tests {
 
     fn o(state: State) -> ProbeOutcome {
         ProbeOutcome::not_run(state, "")
+    }
+
+    #[test]
+    fn jobs_alternate_between_hosts() {
+        use crate::topology::model::{Check, TcpCheck, Text};
+        let job = |n: usize, addr: &str| {
+            (
+                ServiceIdx(0),
+                n,
+                crate::topology::model::Probe {
+                    check: Check::Tcp(TcpCheck {
+                        address: Text::plain(addr),
+                        send: None,
+                        expect: None,
+                    }),
+                    timeout: Duration::from_secs(1),
+                    retries: 0,
+                    slow: Duration::from_secs(1),
+                },
+            )
+        };
+        let jobs = vec![
+            job(0, "a:1"),
+            job(1, "a:2"),
+            job(2, "a:3"),
+            job(3, "b:1"),
+            job(4, "c:1"),
+            job(5, "b:2"),
+        ];
+        let order: Vec<usize> = interleave_by_host(jobs).into_iter().map(|j| j.1).collect();
+        assert_eq!(order, vec![0, 3, 4, 1, 5, 2]);
     }
 
     #[test]
