@@ -208,11 +208,16 @@ pub async fn run(
         for (i, inst) in service.instances.iter().enumerate() {
             if let Some(probe) = &inst.probe {
                 pending[idx.get()][i] = true;
-                jobs.push((idx, i, probe.clone()));
+                jobs.push(Job {
+                    service: idx,
+                    instance: i,
+                    host: host_of(&probe.check),
+                    probe: probe.clone(),
+                });
             }
         }
     }
-    let clients = Arc::new(Clients::for_checks(jobs.iter().map(|(_, _, p)| &p.check)));
+    let clients = Arc::new(Clients::for_checks(jobs.iter().map(|j| &j.probe.check)));
     let jobs = interleave_by_host(jobs);
     let mut hosts: HashMap<String, Arc<Semaphore>> = HashMap::new();
     let total = jobs.len();
@@ -221,9 +226,15 @@ pub async fn run(
     // task (no spawn per probe: less scheduling work), and dropping the stream cancels every
     // one still running.
     let mut stream = futures_util::stream::iter(jobs)
-        .map(|(idx, i, probe)| {
+        .map(|job| {
+            let Job {
+                service: idx,
+                instance: i,
+                host,
+                probe,
+            } = job;
             let clients = Arc::clone(&clients);
-            let permit_source = host_of(&probe.check).map(|h| {
+            let permit_source = host.map(|h| {
                 Arc::clone(
                     hosts
                         .entry(h)
@@ -276,18 +287,28 @@ pub async fn run(
     })
 }
 
+/// One probe to run: which instance, its probe, and the host it talks to (per-host limit).
+struct Job {
+    service: ServiceIdx,
+    instance: usize,
+    host: Option<String>,
+    probe: Probe,
+}
+
 /// Orders jobs round-robin across hosts (each host's jobs keep their order), so that the
 /// `concurrency` slots are not all taken by probes queueing for one busy host's permits while
 /// other hosts wait.
-fn interleave_by_host(jobs: Vec<(ServiceIdx, usize, Probe)>) -> Vec<(ServiceIdx, usize, Probe)> {
+fn interleave_by_host(jobs: Vec<Job>) -> Vec<Job> {
     let mut order: Vec<Option<String>> = Vec::new();
-    let mut groups: HashMap<Option<String>, std::collections::VecDeque<_>> = HashMap::new();
+    let mut groups: HashMap<Option<String>, std::collections::VecDeque<Job>> = HashMap::new();
     for job in jobs {
-        let host = host_of(&job.2.check);
-        if !groups.contains_key(&host) {
-            order.push(host.clone());
+        if !groups.contains_key(&job.host) {
+            order.push(job.host.clone());
         }
-        groups.entry(host).or_default().push_back(job);
+        groups.entry(job.host.clone()).or_default().push_back(job);
+    }
+    if order.len() == 1 {
+        return groups.into_values().flatten().collect();
     }
     let mut out = Vec::new();
     loop {
@@ -368,20 +389,22 @@ mod tests {
     fn jobs_alternate_between_hosts() {
         use crate::topology::model::{Check, TcpCheck, Text};
         let job = |n: usize, addr: &str| {
-            (
-                ServiceIdx(0),
-                n,
-                crate::topology::model::Probe {
-                    check: Check::Tcp(TcpCheck {
-                        address: Text::plain(addr),
-                        send: None,
-                        expect: None,
-                    }),
-                    timeout: Duration::from_secs(1),
-                    retries: 0,
-                    slow: Duration::from_secs(1),
-                },
-            )
+            let probe = crate::topology::model::Probe {
+                check: Check::Tcp(TcpCheck {
+                    address: Text::plain(addr),
+                    send: None,
+                    expect: None,
+                }),
+                timeout: Duration::from_secs(1),
+                retries: 0,
+                slow: Duration::from_secs(1),
+            };
+            Job {
+                service: ServiceIdx(0),
+                instance: n,
+                host: host_of(&probe.check),
+                probe,
+            }
         };
         let jobs = vec![
             job(0, "a:1"),
@@ -391,7 +414,10 @@ mod tests {
             job(4, "c:1"),
             job(5, "b:2"),
         ];
-        let order: Vec<usize> = interleave_by_host(jobs).into_iter().map(|j| j.1).collect();
+        let order: Vec<usize> = interleave_by_host(jobs)
+            .into_iter()
+            .map(|j| j.instance)
+            .collect();
         assert_eq!(order, vec![0, 3, 4, 1, 5, 2]);
     }
 
