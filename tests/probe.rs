@@ -935,6 +935,8 @@ async fn postgres_connect_auth_select() {
         "postgres://postgres@127.0.0.1:5432/test",
         "host=127.0.0.1 port=5432 user=postgres dbname=test",
         "postgres://linkpatrol_pw:right@127.0.0.1:5432/test",
+        // sslmode=require: TLS with rustls (the server's certificate is not verified, as libpq).
+        "postgres://linkpatrol_pw:right@127.0.0.1:5432/test?sslmode=require",
     ] {
         let o = check_once(&url_check(Check::Postgres, dsn)).await;
         assert_eq!(
@@ -953,6 +955,24 @@ async fn postgres_connect_auth_select() {
         reason(&o),
         "password authentication failed for user \"linkpatrol_pw\""
     );
+    // A server that refuses TLS ('N' to the SSLRequest): sslmode=require must not fall back.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let no_tls = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let mut buf = [0u8; 8];
+            if s.read_exact(&mut buf).await.is_ok() {
+                let _ = s.write_all(b"N").await;
+            }
+        }
+    });
+    let o = check_once(&url_check(
+        Check::Postgres,
+        &format!("postgres://postgres@{no_tls}/test?sslmode=require"),
+    ))
+    .await;
+    assert_eq!(o.state, State::Down);
+    assert!(reason(&o).contains("TLS"), "{o:?}");
     let o = check_once(&url_check(
         Check::Postgres,
         "postgres://postgres@127.0.0.1:5432/no_such_db",

@@ -34,6 +34,14 @@ impl TlsSetting {
         }
     }
 
+    /// Encryption without verification (`sslmode=require` of PostgreSQL).
+    pub fn unverified() -> Self {
+        Self {
+            verify: false,
+            ca_file: None,
+        }
+    }
+
     /// The TLS setting a check uses, if it speaks TLS through a shared client or config.
     pub fn of(check: &Check) -> Option<Self> {
         match check {
@@ -46,6 +54,7 @@ impl TlsSetting {
                 ca_file: t.ca_file.clone(),
             }),
             Check::Prometheus(_) | Check::Redis(_) => Some(Self::system()),
+            Check::Postgres(_) => Some(Self::unverified()),
             _ => None,
         }
     }
@@ -172,7 +181,7 @@ impl Clients {
                         e.insert(client);
                     }
                 }
-                Check::Tls(_) | Check::Redis(_) => {
+                Check::Tls(_) | Check::Redis(_) | Check::Postgres(_) => {
                     if let std::collections::hash_map::Entry::Vacant(e) = clients.tls.entry(setting)
                     {
                         let config = tls_config(e.key(), false).map(Arc::new);

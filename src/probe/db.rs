@@ -163,16 +163,41 @@ fn percent_decoded(s: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL
 
-/// Runs one attempt of a `postgres` check: connect (no TLS), authenticate, `SELECT 1`.
-pub async fn postgres(check: &UrlCheck) -> Verdict {
+/// Runs one attempt of a `postgres` check: connect, authenticate, `SELECT 1`.
+///
+/// TLS follows the DSN's `sslmode` as libpq does: `require` encrypts without verifying the
+/// certificate (`tls` is the shared unverified configuration); `prefer` (the default) and
+/// `disable` connect in plain text.
+pub async fn postgres(tls: Result<Arc<ClientConfig>, String>, check: &UrlCheck) -> Verdict {
     let config: tokio_postgres::Config = match check.url.expose().parse() {
         Ok(c) => c,
         Err(e) => return Verdict::unknown(format!("invalid dsn `{}`: {e}", check.url.written())),
     };
-    let (client, connection) = match config.connect(tokio_postgres::NoTls).await {
-        Ok(pair) => pair,
-        Err(e) => return Verdict::down(postgres_reason(&e)),
-    };
+    if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+        let tls = match tls {
+            Ok(c) => c,
+            Err(reason) => return Verdict::unknown(reason),
+        };
+        match config.connect(pg_tls::MakeRustls(tls)).await {
+            Ok((client, connection)) => postgres_select(client, connection).await,
+            Err(e) => Verdict::down(postgres_reason(&e)),
+        }
+    } else {
+        match config.connect(tokio_postgres::NoTls).await {
+            Ok((client, connection)) => postgres_select(client, connection).await,
+            Err(e) => Verdict::down(postgres_reason(&e)),
+        }
+    }
+}
+
+async fn postgres_select<S, T>(
+    client: tokio_postgres::Client,
+    connection: tokio_postgres::Connection<S, T>,
+) -> Verdict
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let driver = AbortOnDrop(tokio::spawn(connection));
     let verdict = match client.simple_query("SELECT 1").await {
         Ok(_) => Verdict::up(),
@@ -181,6 +206,98 @@ pub async fn postgres(check: &UrlCheck) -> Verdict {
     drop(client);
     drop(driver);
     verdict
+}
+
+/// rustls for tokio-postgres: a few lines instead of another crate (and its X.509 stack).
+/// No channel binding: SCRAM runs without `-PLUS`, as with libpq's default.
+mod pg_tls {
+    use std::future::Future;
+    use std::io;
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::task::{Context, Poll};
+
+    use rustls::ClientConfig;
+    use rustls::pki_types::ServerName;
+    use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+    use tokio_postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect, TlsStream};
+
+    pub struct MakeRustls(pub Arc<ClientConfig>);
+
+    pub struct Connect {
+        config: Arc<ClientConfig>,
+        name: ServerName<'static>,
+    }
+
+    pub struct Stream<S>(tokio_rustls::client::TlsStream<S>);
+
+    impl<S> MakeTlsConnect<S> for MakeRustls
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        type Stream = Stream<S>;
+        type TlsConnect = Connect;
+        type Error = rustls::pki_types::InvalidDnsNameError;
+
+        fn make_tls_connect(&mut self, domain: &str) -> Result<Connect, Self::Error> {
+            Ok(Connect {
+                config: Arc::clone(&self.0),
+                name: ServerName::try_from(domain.to_owned())?,
+            })
+        }
+    }
+
+    impl<S> TlsConnect<S> for Connect
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        type Stream = Stream<S>;
+        type Error = io::Error;
+        type Future = Pin<Box<dyn Future<Output = io::Result<Stream<S>>> + Send>>;
+
+        fn connect(self, stream: S) -> Self::Future {
+            Box::pin(async move {
+                tokio_rustls::TlsConnector::from(self.config)
+                    .connect(self.name, stream)
+                    .await
+                    .map(Stream)
+            })
+        }
+    }
+
+    impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Stream<S> {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.0).poll_read(cx, buf)
+        }
+    }
+
+    impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Stream<S> {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Pin::new(&mut self.0).poll_write(cx, buf)
+        }
+
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.0).poll_flush(cx)
+        }
+
+        fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.0).poll_shutdown(cx)
+        }
+    }
+
+    impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream for Stream<S> {
+        fn channel_binding(&self) -> ChannelBinding {
+            ChannelBinding::none()
+        }
+    }
 }
 
 fn postgres_reason(e: &tokio_postgres::Error) -> String {

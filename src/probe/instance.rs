@@ -70,7 +70,7 @@ async fn attempt(clients: &Clients, probe: &Probe) -> Verdict {
         },
         Check::Dns(d) => dns::check(d, probe.timeout).await,
         Check::Redis(r) => db::redis(clients.tls(&TlsSetting::system()), r).await,
-        Check::Postgres(p) => db::postgres(p).await,
+        Check::Postgres(p) => db::postgres(clients.tls(&TlsSetting::unverified()), p).await,
         Check::Mysql(m) => db::mysql(m).await,
         Check::Exec(e) => exec::check(e).await,
     }
