@@ -10,6 +10,7 @@ pub mod analysis;
 pub mod cli;
 pub mod commands;
 pub mod diag;
+pub mod probe;
 pub mod report;
 pub mod state;
 pub mod topology;

@@ -6,6 +6,7 @@
 
 pub mod analyze;
 pub mod diff;
+pub mod probe;
 pub mod render;
 pub mod schema;
 pub mod validate;

@@ -1,0 +1,345 @@
+//! `linkpatrol probe [SERVICE...] [--tag T] [--link L] [--format table|json]`: a spot check.
+//!
+//! Probes the selection once and prints, for a person, a table of every instance (service,
+//! instance, state, latency, reason) and then every link's state; or, with `--format json`, the
+//! same as one JSON document on stdout. A progress bar appears on stderr only when it is a
+//! terminal and the run has taken more than a second.
+//!
+//! Boundary with the analysis: this module knows observed states only. Effective states (and so
+//! link states) come from the `effective` function the caller passes (the analysis stage's
+//! propagation); live SPOFs and "what each down service takes down" are written by the `live`
+//! hook. Without them, links show the observed state of their entry, marked as such.
+
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use comfy_table::{Cell, CellAlignment, Table, presets};
+use serde::Serialize;
+
+use crate::probe::{ProbeOutcome, ProbeRun, RunOptions, Selection, run_blocking};
+use crate::report::report::ProbeResult;
+use crate::state::State;
+use crate::topology::model::{Service, ServiceIdx, Topology};
+
+/// Output format of `probe`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProbeFormat {
+    /// A table for people.
+    #[default]
+    Table,
+    /// One JSON document.
+    Json,
+}
+
+/// What `probe` was asked for (filled from the CLI; no logic here).
+#[derive(Debug, Clone, Default)]
+pub struct ProbeArgs {
+    /// What to probe; all empty = everything.
+    pub selection: Selection,
+    /// Output format.
+    pub format: ProbeFormat,
+    /// `--concurrency`, overriding the file's default.
+    pub concurrency: Option<usize>,
+    /// Override of the whole-run deadline (`defaults.deadline`).
+    pub deadline: Option<Duration>,
+}
+
+/// Effective states per [`ServiceIdx`] from observed ones (the analysis stage provides it).
+pub type EffectiveFn<'a> = &'a dyn Fn(&Topology, &[State]) -> Vec<State>;
+
+/// Writes the live sections after the link table (live SPOFs, what each down service takes
+/// down): `(topology, observed, effective, out)`. The analysis stage provides it.
+pub type LiveSectionsFn<'a> =
+    &'a dyn Fn(&Topology, &[State], &[State], &mut dyn Write) -> std::io::Result<()>;
+
+/// What a `probe` run found, for the caller to pick an exit code.
+#[derive(Debug, Clone)]
+pub struct ProbeSummary {
+    /// The raw run.
+    pub run: ProbeRun,
+    /// Effective states, when an effective function was given.
+    pub effective: Option<Vec<State>>,
+    /// Worst state among the selected services (effective when known, else observed) and the
+    /// links whose entry was selected. `Down` means exit code 1 under the default `--fail-on`.
+    pub worst: State,
+}
+
+/// Runs `probe`: probes the selection, writes the table or JSON to `out`.
+///
+/// An unknown service, tag or link is an `Err` wrapping [`crate::probe::ProbeError`]
+/// (`UnknownSelection`, exit 2); a runtime failure is an `Err` too (exit 3). Failing services
+/// are never errors: see [`ProbeSummary::worst`].
+pub fn probe(
+    topology: &Topology,
+    args: &ProbeArgs,
+    effective: Option<EffectiveFn<'_>>,
+    live: Option<LiveSectionsFn<'_>>,
+    out: &mut dyn Write,
+) -> anyhow::Result<ProbeSummary> {
+    let selected = args.selection.resolve(topology)?;
+    let mut options = RunOptions::from_defaults(&topology.defaults);
+    if let Some(c) = args.concurrency {
+        options.concurrency = c.max(1);
+    }
+    if let Some(d) = args.deadline {
+        options.deadline = d;
+    }
+    let mut progress = Progress::new();
+    let run = run_blocking(topology, &selected, &options, &mut |done, total| {
+        progress.update(done, total);
+    })
+    .context("probing failed")?;
+    progress.finish();
+
+    let effective_states = effective.map(|f| f(topology, &run.observed));
+    let worst = worst_state(topology, &run, effective_states.as_deref());
+    match args.format {
+        ProbeFormat::Table => {
+            write_table(topology, &run, effective_states.as_deref(), out)?;
+            if let (Some(live), Some(eff)) = (live, effective_states.as_deref()) {
+                live(topology, &run.observed, eff, out)?;
+            }
+        }
+        ProbeFormat::Json => {
+            let doc = json_document(topology, &run, effective_states.as_deref());
+            serde_json::to_writer_pretty(&mut *out, &doc)?;
+            writeln!(out)?;
+        }
+    }
+    Ok(ProbeSummary {
+        run,
+        effective: effective_states,
+        worst,
+    })
+}
+
+fn worst_state(topology: &Topology, run: &ProbeRun, effective: Option<&[State]>) -> State {
+    let state_of = |i: ServiceIdx| effective.map_or(run.observed[i.get()], |e| e[i.get()]);
+    let services = run.selected.iter().map(|&i| state_of(i));
+    let links = topology
+        .links
+        .iter()
+        .filter(|l| run.selected.contains(&l.entry))
+        .map(|l| state_of(l.entry));
+    services.chain(links).max().unwrap_or(State::Unknown)
+}
+
+/// The report's per-instance probe results of one service (SPEC §5 `probes`).
+pub fn probe_results(service: &Service, outcomes: &[ProbeOutcome]) -> Vec<ProbeResult> {
+    service
+        .instances
+        .iter()
+        .zip(outcomes)
+        .map(|(inst, o)| ProbeResult {
+            instance: inst.id.clone(),
+            ok: o.ok(),
+            state: o.state,
+            latency_ms: o.latency.map(|d| (d.as_secs_f64() * 1e4).round() / 10.0),
+            reason: o.reason.clone(),
+        })
+        .collect()
+}
+
+fn latency_text(d: Option<Duration>) -> String {
+    match d {
+        None => "-".to_owned(),
+        Some(d) if d < Duration::from_millis(10) => format!("{:.1} ms", d.as_secs_f64() * 1e3),
+        Some(d) if d < Duration::from_secs(1) => format!("{} ms", d.as_millis()),
+        Some(d) => format!("{:.2} s", d.as_secs_f64()),
+    }
+}
+
+fn write_table(
+    topology: &Topology,
+    run: &ProbeRun,
+    effective: Option<&[State]>,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let mut table = Table::new();
+    table.load_preset(presets::NOTHING);
+    table.set_header(["SERVICE", "INSTANCE", "STATE", "LATENCY", "REASON"]);
+    for &idx in &run.selected {
+        let service = topology.service(idx);
+        let observed = run.observed[idx.get()];
+        for (inst, o) in service.instances.iter().zip(&run.instances[idx.get()]) {
+            table.add_row([
+                Cell::new(service.name.as_str()),
+                Cell::new(&inst.id),
+                Cell::new(o.state.as_str()),
+                Cell::new(latency_text(o.latency)).set_alignment(CellAlignment::Right),
+                Cell::new(o.reason.as_deref().unwrap_or("")),
+            ]);
+        }
+        if service.instances.len() > 1 {
+            let alive = run.instances[idx.get()]
+                .iter()
+                .filter(|o| o.state.is_alive())
+                .count();
+            table.add_row([
+                Cell::new(service.name.as_str()),
+                Cell::new("(service)"),
+                Cell::new(observed.as_str()),
+                Cell::new(""),
+                Cell::new(format!(
+                    "{alive} of {} alive, {} needed",
+                    service.instances.len(),
+                    service.min_healthy
+                )),
+            ]);
+        }
+    }
+    writeln!(out, "{}", trim_lines(&table.to_string()))?;
+
+    let links: Vec<_> = topology
+        .links
+        .iter()
+        .filter(|l| run.selected.contains(&l.entry))
+        .collect();
+    if !links.is_empty() {
+        let mut table = Table::new();
+        table.load_preset(presets::NOTHING);
+        let header = if effective.is_some() {
+            "STATE"
+        } else {
+            "STATE (entry observed)"
+        };
+        table.set_header(["LINK", "ENTRY", header]);
+        for link in links {
+            let state = effective.map_or(run.observed[link.entry.get()], |e| e[link.entry.get()]);
+            table.add_row([
+                link.name.as_str(),
+                topology.service(link.entry).name.as_str(),
+                state.as_str(),
+            ]);
+        }
+        writeln!(out)?;
+        writeln!(out, "{}", trim_lines(&table.to_string()))?;
+    }
+    let counts = State::WORST_FIRST
+        .iter()
+        .filter_map(|s| {
+            let n = run
+                .selected
+                .iter()
+                .filter(|&&i| run.observed[i.get()] == *s)
+                .count();
+            (n > 0).then(|| format!("{n} {s}"))
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    writeln!(
+        out,
+        "\n{} services probed in {}: {counts}",
+        run.selected.len(),
+        latency_text(Some(run.elapsed))
+    )
+}
+
+/// comfy-table pads every cell, including the last; drop trailing blanks and the outer margin.
+fn trim_lines(s: &str) -> String {
+    s.lines()
+        .map(|l| l.strip_prefix(' ').unwrap_or(l).trim_end())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[derive(Serialize)]
+struct ProbeDocument<'a> {
+    topology: &'a str,
+    services: Vec<ServiceEntry<'a>>,
+    links: Vec<LinkEntry<'a>>,
+}
+
+#[derive(Serialize)]
+struct ServiceEntry<'a> {
+    id: &'a str,
+    observed: State,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    effective: Option<State>,
+    probes: Vec<ProbeResult>,
+}
+
+#[derive(Serialize)]
+struct LinkEntry<'a> {
+    name: &'a str,
+    entry: &'a str,
+    /// Effective state of the entry; the observed one when no effective function was given.
+    state: State,
+}
+
+fn json_document<'a>(
+    topology: &'a Topology,
+    run: &ProbeRun,
+    effective: Option<&[State]>,
+) -> ProbeDocument<'a> {
+    ProbeDocument {
+        topology: &topology.name,
+        services: run
+            .selected
+            .iter()
+            .map(|&i| {
+                let s = topology.service(i);
+                ServiceEntry {
+                    id: s.name.as_str(),
+                    observed: run.observed[i.get()],
+                    effective: effective.map(|e| e[i.get()]),
+                    probes: probe_results(s, &run.instances[i.get()]),
+                }
+            })
+            .collect(),
+        links: topology
+            .links
+            .iter()
+            .filter(|l| run.selected.contains(&l.entry))
+            .map(|l| LinkEntry {
+                name: l.name.as_str(),
+                entry: topology.service(l.entry).name.as_str(),
+                state: effective.map_or(run.observed[l.entry.get()], |e| e[l.entry.get()]),
+            })
+            .collect(),
+    }
+}
+
+/// A progress bar on stderr, drawn only on a terminal and only once a run passes one second.
+struct Progress {
+    bar: indicatif::ProgressBar,
+    start: Instant,
+    enabled: bool,
+    shown: bool,
+}
+
+impl Progress {
+    fn new() -> Self {
+        Self {
+            bar: indicatif::ProgressBar::hidden(),
+            start: Instant::now(),
+            enabled: std::io::stderr().is_terminal(),
+            shown: false,
+        }
+    }
+
+    fn update(&mut self, done: usize, total: usize) {
+        if !self.enabled {
+            return;
+        }
+        if !self.shown && self.start.elapsed() > Duration::from_secs(1) {
+            self.bar.set_length(total as u64);
+            if let Ok(style) =
+                indicatif::ProgressStyle::with_template("probing {bar:30} {pos}/{len} {elapsed}")
+            {
+                self.bar.set_style(style);
+            }
+            self.bar
+                .set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            self.shown = true;
+        }
+        self.bar.set_position(done as u64);
+    }
+
+    fn finish(&self) {
+        if self.shown {
+            self.bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! Shared clients: one rustls configuration (ring provider) and one `reqwest::Client` per TLS
+//! setting (verify on/off, extra CA file), built once per run before any probe starts.
+//!
+//! Redirects are followed by the HTTP check itself (the client never follows them), so that
+//! `max_redirects` can differ per probe while the client is shared. Idle connections are not
+//! kept: every probe opens its own connection, so a probe measures connect time and never
+//! passes thanks to a connection that an earlier probe left open.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+
+use crate::topology::model::Check;
+
+/// How a probe wants TLS verified.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TlsSetting {
+    /// Verify the certificate chain and name (default).
+    pub verify: bool,
+    /// Extra trusted root (PEM file).
+    pub ca_file: Option<String>,
+}
+
+impl TlsSetting {
+    /// Verification on, system roots only.
+    pub fn system() -> Self {
+        Self {
+            verify: true,
+            ca_file: None,
+        }
+    }
+
+    /// Encryption without verification (`sslmode=require` of PostgreSQL).
+    pub fn unverified() -> Self {
+        Self {
+            verify: false,
+            ca_file: None,
+        }
+    }
+
+    /// The TLS setting a check uses, if it speaks TLS through a shared client or config.
+    pub fn of(check: &Check) -> Option<Self> {
+        match check {
+            Check::Http(h) => Some(Self {
+                verify: h.tls_verify,
+                ca_file: h.ca_file.clone(),
+            }),
+            Check::Tls(t) => Some(Self {
+                verify: t.verify,
+                ca_file: t.ca_file.clone(),
+            }),
+            Check::Prometheus(_) | Check::Redis(_) => Some(Self::system()),
+            Check::Postgres(_) => Some(Self::unverified()),
+            _ => None,
+        }
+    }
+}
+
+/// The crypto provider every TLS connection uses: ring (aws-lc is not built).
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A rustls client configuration for `setting`; `Err` is a reason (unreadable CA file, …).
+pub fn tls_config(setting: &TlsSetting, alpn_http: bool) -> Result<ClientConfig, String> {
+    let provider = provider();
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup failed: {e}"))?;
+    let mut config = if setting.verify {
+        let extra = match &setting.ca_file {
+            Some(path) => read_pem_certs(path)?,
+            None => Vec::new(),
+        };
+        let verifier =
+            rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
+                .map_err(|e| format!("cannot load trusted roots: {e}"))?;
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth()
+    } else {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+            .with_no_client_auth()
+    };
+    if alpn_http {
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    }
+    Ok(config)
+}
+
+fn read_pem_certs(path: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    use rustls::pki_types::pem::PemObject;
+    let certs: Result<Vec<_>, _> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("cannot read ca_file `{path}`: {e}"))?
+        .collect();
+    let certs = certs.map_err(|e| format!("cannot parse ca_file `{path}`: {e}"))?;
+    if certs.is_empty() {
+        return Err(format!("ca_file `{path}` holds no certificate"));
+    }
+    Ok(certs)
+}
+
+/// `tls_verify: false`: any certificate is accepted (signatures of the handshake still checked).
+#[derive(Debug)]
+struct AcceptAny(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The clients of one run, keyed by TLS setting. A setting whose client could not be built maps
+/// to the reason, which every probe using it reports as `unknown`.
+#[derive(Debug, Default)]
+pub struct Clients {
+    http: HashMap<TlsSetting, Result<reqwest::Client, String>>,
+    tls: HashMap<TlsSetting, Result<Arc<ClientConfig>, String>>,
+}
+
+impl Clients {
+    /// Builds the clients the given checks need (each distinct setting once).
+    pub fn for_checks<'a>(checks: impl IntoIterator<Item = &'a Check>) -> Self {
+        let mut clients = Self::default();
+        for check in checks {
+            let Some(setting) = TlsSetting::of(check) else {
+                continue;
+            };
+            match check {
+                Check::Http(_) | Check::Prometheus(_) => {
+                    if let std::collections::hash_map::Entry::Vacant(e) =
+                        clients.http.entry(setting)
+                    {
+                        let client = build_http(e.key());
+                        e.insert(client);
+                    }
+                }
+                Check::Tls(_) | Check::Redis(_) | Check::Postgres(_) => {
+                    if let std::collections::hash_map::Entry::Vacant(e) = clients.tls.entry(setting)
+                    {
+                        let config = tls_config(e.key(), false).map(Arc::new);
+                        e.insert(config);
+                    }
+                }
+                _ => {}
+            }
+        }
+        clients
+    }
+
+    /// The HTTP client for `setting`, built on first use if `for_checks` did not see it.
+    pub fn http(&self, setting: &TlsSetting) -> Result<reqwest::Client, String> {
+        match self.http.get(setting) {
+            Some(c) => c.clone(),
+            None => build_http(setting),
+        }
+    }
+
+    /// The rustls configuration (no ALPN) for `setting`.
+    pub fn tls(&self, setting: &TlsSetting) -> Result<Arc<ClientConfig>, String> {
+        match self.tls.get(setting) {
+            Some(c) => c.clone(),
+            None => tls_config(setting, false).map(Arc::new),
+        }
+    }
+}
+
+fn build_http(setting: &TlsSetting) -> Result<reqwest::Client, String> {
+    let tls = tls_config(setting, true)?;
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .tls_info(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(0)
+        .no_proxy()
+        .tcp_nodelay(true)
+        .user_agent(concat!("linkpatrol/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| {
+            format!(
+                "cannot build the HTTP client: {}",
+                super::outcome::describe_error(&e)
+            )
+        })
+}

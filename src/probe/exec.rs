@@ -1,0 +1,82 @@
+//! The `exec` check: run a command (argv, never through a shell) and read its exit code the
+//! Nagios way: 0 up, 1 degraded, 2 down, 3 unknown. The first line of output (performance data
+//! after `|` removed) is the reason. The child is killed when the probe is dropped, so the
+//! timeout around this function always holds.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::Command;
+
+use super::outcome::{Verdict, excerpt};
+use crate::topology::model::{ExecCheck, Text};
+
+/// Bytes of each output stream kept; a plugin that writes more is cut off.
+const OUTPUT_CAP: u64 = 64 * 1024;
+
+/// Runs one attempt of an `exec` check. The reason is not yet scrubbed.
+pub async fn check(check: &ExecCheck) -> Verdict {
+    let Some((program, args)) = check.command.split_first() else {
+        return Verdict::unknown("empty command");
+    };
+    let mut child = match Command::new(program.expose())
+        .args(args.iter().map(Text::expose))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            return Verdict::unknown(format!(
+                "cannot run `{}`: {}",
+                program.written(),
+                super::outcome::describe_error(&e)
+            ));
+        }
+    };
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let (out, err) = tokio::join!(read_capped(stdout), read_capped(stderr));
+    let status = match child.wait().await {
+        Ok(s) => s,
+        Err(e) => {
+            return Verdict::unknown(format!("waiting for `{}` failed: {e}", program.written()));
+        }
+    };
+    let line = first_line(&out).or_else(|| first_line(&err));
+    let with_line = |fallback: String| line.clone().unwrap_or(fallback);
+    match status.code() {
+        Some(0) => Verdict::up(),
+        Some(1) => Verdict::degraded(with_line("exit status 1 (warning)".to_owned())),
+        Some(2) => Verdict::down(with_line("exit status 2 (critical)".to_owned())),
+        Some(3) => Verdict::unknown(with_line("exit status 3 (unknown)".to_owned())),
+        Some(code) => Verdict::unknown(match &line {
+            Some(l) => format!("exit status {code}: {l}"),
+            None => format!("exit status {code}"),
+        }),
+        None => Verdict::unknown(format!(
+            "`{}` was killed by signal {}",
+            program.written(),
+            status.signal().unwrap_or(0)
+        )),
+    }
+}
+
+async fn read_capped<R: AsyncRead + Unpin>(stream: Option<R>) -> Vec<u8> {
+    let mut buf = Vec::new();
+    if let Some(s) = stream {
+        // An error here only shortens the reason; the exit code decides.
+        let _ = s.take(OUTPUT_CAP).read_to_end(&mut buf).await;
+    }
+    buf
+}
+
+fn first_line(output: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(output);
+    let line = excerpt(&text, 200);
+    let line = line.split('|').next().unwrap_or("").trim().to_owned();
+    (!line.is_empty()).then_some(line)
+}

@@ -1,0 +1,120 @@
+//! One probe of one instance: attempts under a hard per-attempt timeout, retries, the `slow`
+//! threshold, and scrubbing of every reason.
+
+use std::time::{Duration, Instant};
+
+use super::client::{Clients, TlsSetting};
+use super::outcome::{ProbeOutcome, Scrubber, Verdict, human_duration};
+use super::{db, dns, exec, http, prometheus, tcp, tls};
+use crate::state::State;
+use crate::topology::model::{Check, Probe, Text, split_host_port};
+
+/// Probes one instance: up to `1 + retries` attempts, each bounded by `probe.timeout`
+/// (connect, TLS, headers and body together). A definite answer (up, or degraded by a
+/// warning) ends the attempts; a failure or timeout tries again.
+pub async fn probe_instance(clients: &Clients, probe: &Probe) -> ProbeOutcome {
+    let scrubber = Scrubber::new(secret_texts(&probe.check));
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let start = Instant::now();
+        let verdict = match tokio::time::timeout(probe.timeout, attempt(clients, probe)).await {
+            Ok(v) => v,
+            Err(_) => Verdict::down(format!("timed out after {}", human_duration(probe.timeout))),
+        };
+        let latency = start.elapsed();
+        let verdict = scrubber.verdict(verdict);
+        if verdict.is_failure() && attempts <= probe.retries {
+            continue;
+        }
+        let mut outcome = ProbeOutcome {
+            state: verdict.state,
+            latency: Some(latency),
+            reason: verdict.reason,
+            attempts,
+            slow: false,
+        };
+        if outcome.state == State::Up && latency > probe.slow {
+            outcome.state = State::Degraded;
+            outcome.slow = true;
+            outcome.reason = Some(format!(
+                "slow: answered in {}, threshold {}",
+                human_duration(round_ms(latency)),
+                human_duration(probe.slow)
+            ));
+        }
+        return outcome;
+    }
+}
+
+fn round_ms(d: Duration) -> Duration {
+    Duration::from_millis(d.as_millis() as u64)
+}
+
+async fn attempt(clients: &Clients, probe: &Probe) -> Verdict {
+    let check = &probe.check;
+    let setting = TlsSetting::of(check);
+    match check {
+        Check::Http(h) => match clients.http(setting.as_ref().expect("http has a TLS setting")) {
+            Ok(client) => http::check(&client, h).await,
+            Err(reason) => Verdict::unknown(reason),
+        },
+        Check::Prometheus(p) => match clients.http(setting.as_ref().expect("has a TLS setting")) {
+            Ok(client) => prometheus::check(&client, p).await,
+            Err(reason) => Verdict::unknown(reason),
+        },
+        Check::Tcp(t) => tcp::check(t).await,
+        Check::Tls(t) => match clients.tls(setting.as_ref().expect("tls has a TLS setting")) {
+            Ok(config) => tls::check(config, t).await,
+            Err(reason) => Verdict::unknown(reason),
+        },
+        Check::Dns(d) => dns::check(d, probe.timeout).await,
+        Check::Redis(r) => db::redis(clients.tls(&TlsSetting::system()), r).await,
+        Check::Postgres(p) => db::postgres(clients.tls(&TlsSetting::unverified()), p).await,
+        Check::Mysql(m) => db::mysql(m).await,
+        Check::Exec(e) => exec::check(e).await,
+    }
+}
+
+/// Every text of a check that may carry a secret.
+fn secret_texts(check: &Check) -> Vec<&Text> {
+    match check {
+        Check::Http(h) => {
+            let mut v = vec![&h.url];
+            v.extend(h.headers.iter().map(|(_, t)| t));
+            v.extend(h.body.iter());
+            v
+        }
+        Check::Tcp(t) => vec![&t.address],
+        Check::Tls(t) => vec![&t.address],
+        Check::Dns(_) => Vec::new(),
+        Check::Redis(u) | Check::Postgres(u) | Check::Mysql(u) => vec![&u.url],
+        Check::Exec(e) => e.command.iter().collect(),
+        Check::Prometheus(p) => vec![&p.url],
+    }
+}
+
+/// The host a check talks to, for the per-host concurrency limit; `None` for local commands.
+pub fn host_of(check: &Check) -> Option<String> {
+    let from_url = |t: &Text| {
+        reqwest::Url::parse(t.expose())
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+    };
+    match check {
+        Check::Http(h) => from_url(&h.url),
+        Check::Prometheus(p) => from_url(&p.url),
+        Check::Redis(u) | Check::Mysql(u) => from_url(&u.url),
+        Check::Postgres(u) => from_url(&u.url).or_else(|| {
+            // key=value DSN: `host=… port=…`
+            u.url
+                .expose()
+                .split_whitespace()
+                .find_map(|kv| kv.strip_prefix("host=").map(str::to_owned))
+        }),
+        Check::Tcp(t) => Some(split_host_port(t.address.expose()).0.to_owned()),
+        Check::Tls(t) => Some(split_host_port(t.address.expose()).0.to_owned()),
+        Check::Dns(d) => d.server.as_deref().map(|s| split_host_port(s).0.to_owned()),
+        Check::Exec(_) => None,
+    }
+}

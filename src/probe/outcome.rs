@@ -1,0 +1,483 @@
+//! What a probe says about one instance: [`ProbeOutcome`] (data, never an error), and
+//! [`ProbeError`] (the tool itself failed). Also the helpers every check uses to turn an error
+//! chain into a reason a person can act on, with secrets scrubbed.
+
+use std::error::Error as StdError;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::state::State;
+use crate::topology::model::Text;
+
+/// The result of probing one instance: a state, the latency of the last attempt, and why.
+///
+/// A service that is down is *data* (`state: Down`, a reason), never an `Err`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeOutcome {
+    /// Up, degraded (slow, certificate expiring, plugin warning), down, or unknown.
+    pub state: State,
+    /// Time of the last attempt, when one ran to an answer or a timeout.
+    pub latency: Option<Duration>,
+    /// Why the state is not `up`, in words a person can act on; secrets scrubbed.
+    pub reason: Option<String>,
+    /// Attempts made (1 + retries used); 0 when nothing ran.
+    pub attempts: u32,
+    /// Whether the only thing wrong is slowness (`degraded` by the `slow` threshold).
+    pub slow: bool,
+}
+
+impl ProbeOutcome {
+    /// An outcome decided without running a probe (no probe, run deadline, bad setting).
+    pub fn not_run(state: State, reason: impl Into<String>) -> Self {
+        Self {
+            state,
+            latency: None,
+            reason: Some(reason.into()),
+            attempts: 0,
+            slow: false,
+        }
+    }
+
+    /// The outcome of an instance without a probe.
+    pub fn unprobed() -> Self {
+        Self::not_run(State::Unknown, "no probe")
+    }
+
+    /// Whether the probe passed: up, or degraded only by slowness (SPEC §5 `ok`).
+    pub fn ok(&self) -> bool {
+        self.state == State::Up || (self.state == State::Degraded && self.slow)
+    }
+}
+
+/// The tool itself failed while probing (not a service failure).
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    /// The async runtime could not start.
+    #[error("cannot start the probe runtime")]
+    Runtime(#[source] std::io::Error),
+    /// A probe task panicked: a bug in linkpatrol.
+    #[error("probe of `{service}` instance `{instance}` crashed")]
+    Crashed {
+        /// The service.
+        service: String,
+        /// The instance id.
+        instance: String,
+    },
+    /// A selection named something the topology does not have.
+    #[error("unknown {kind} `{name}`{}", suggestion.as_ref().map(|s| format!(", did you mean `{s}`?")).unwrap_or_default())]
+    UnknownSelection {
+        /// `service`, `tag` or `link`.
+        kind: &'static str,
+        /// What was asked for.
+        name: String,
+        /// The closest existing name.
+        suggestion: Option<String>,
+    },
+}
+
+/// What one attempt of a check decided, before slowness and retries are applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// The state this attempt found.
+    pub state: State,
+    /// Why, when not up.
+    pub reason: Option<String>,
+}
+
+impl Verdict {
+    /// Everything as expected.
+    pub fn up() -> Self {
+        Self {
+            state: State::Up,
+            reason: None,
+        }
+    }
+
+    /// Answered, but something is off.
+    pub fn degraded(reason: impl Into<String>) -> Self {
+        Self {
+            state: State::Degraded,
+            reason: Some(reason.into()),
+        }
+    }
+
+    /// Failed.
+    pub fn down(reason: impl Into<String>) -> Self {
+        Self {
+            state: State::Down,
+            reason: Some(reason.into()),
+        }
+    }
+
+    /// Could not decide.
+    pub fn unknown(reason: impl Into<String>) -> Self {
+        Self {
+            state: State::Unknown,
+            reason: Some(reason.into()),
+        }
+    }
+
+    /// Whether another attempt may change the answer (a failure, not a definite warning).
+    pub fn is_failure(&self) -> bool {
+        matches!(self.state, State::Down | State::Unknown)
+    }
+}
+
+/// Removes every secret a probe's settings carry from a message.
+///
+/// Each [`Text`] that had `${VAR}` substituted contributes its whole resolved value and each
+/// substituted part on its own (so a password echoed alone is caught too); the password of any
+/// URL among them is masked as well, even when written literally.
+#[derive(Debug, Clone, Default)]
+pub struct Scrubber {
+    /// (secret, replacement), longest secret first.
+    pairs: Vec<(String, String)>,
+}
+
+impl Scrubber {
+    /// A scrubber for the given texts (URL, DSN, headers, body, argv).
+    pub fn new<'a>(texts: impl IntoIterator<Item = &'a Text>) -> Self {
+        let mut pairs = Vec::new();
+        for text in texts {
+            if text.is_secret() {
+                pairs.push((text.expose().to_owned(), text.written().to_owned()));
+                pairs.extend(substituted_parts(text.written(), text.expose()));
+            }
+            if let Ok(url) = reqwest::Url::parse(text.expose())
+                && let Some(pw) = url.password()
+                && !pw.is_empty()
+            {
+                let from_env = reqwest::Url::parse(text.written())
+                    .ok()
+                    .and_then(|u| u.password().map(str::to_owned))
+                    .filter(|w| w.contains("${"));
+                // A password written literally in the file is not a secret by SPEC §1, but is
+                // masked anyway unless so short that masking would garble the message.
+                if from_env.is_none() && pw.len() < 4 {
+                    continue;
+                }
+                let written_pw = from_env.unwrap_or_else(|| "***".to_owned());
+                pairs.push((pw.to_owned(), written_pw.clone()));
+                let decoded = percent_decode(pw);
+                if decoded != pw {
+                    pairs.push((decoded, written_pw));
+                }
+            }
+        }
+        pairs.retain(|(secret, _)| !secret.is_empty());
+        pairs.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
+        pairs.dedup_by(|a, b| a.0 == b.0);
+        Self { pairs }
+    }
+
+    /// The message with every known secret replaced by its `${VAR}` form (or `***`).
+    pub fn scrub(&self, message: &str) -> String {
+        let mut out = message.to_owned();
+        for (secret, replacement) in &self.pairs {
+            if out.contains(secret.as_str()) {
+                out = out.replace(secret.as_str(), replacement);
+            }
+        }
+        out
+    }
+
+    /// Scrubs a verdict's reason.
+    pub fn verdict(&self, mut verdict: Verdict) -> Verdict {
+        verdict.reason = verdict.reason.map(|r| self.scrub(&r));
+        verdict
+    }
+}
+
+/// The values substituted for each `${VAR}` in `written`, found by matching the literal parts
+/// around them in `resolved`; paired with the `${VAR}` they replaced.
+fn substituted_parts(written: &str, resolved: &str) -> Vec<(String, String)> {
+    // Split `written` into literal, var, literal, var, ..., literal.
+    let mut literals = Vec::new();
+    let mut vars = Vec::new();
+    let mut rest = written;
+    while let Some(start) = rest.find("${") {
+        let Some(len) = rest[start..].find('}') else {
+            break;
+        };
+        literals.push(&rest[..start]);
+        vars.push(&rest[start..=start + len]);
+        rest = &rest[start + len + 1..];
+    }
+    literals.push(rest);
+    let mut out = Vec::new();
+    let Some(mut pos) = resolved
+        .starts_with(literals[0])
+        .then_some(literals[0].len())
+    else {
+        return out;
+    };
+    for (i, var) in vars.iter().enumerate() {
+        let next = literals[i + 1];
+        let end = if i + 1 == vars.len() {
+            // The last value runs up to the final literal, which ends the string.
+            if resolved.len() < next.len() + pos || !resolved.ends_with(next) {
+                return out;
+            }
+            resolved.len() - next.len()
+        } else if next.is_empty() {
+            // Two adjacent variables cannot be told apart; the whole-text pair still covers them.
+            return out;
+        } else {
+            match resolved[pos..].find(next) {
+                Some(off) => pos + off,
+                None => return out,
+            }
+        };
+        out.push((resolved[pos..end].to_owned(), (*var).to_owned()));
+        pos = end + next.len();
+    }
+    out
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(hex) = std::str::from_utf8(&bytes[i + 1..i + 3])
+            && let Ok(b) = u8::from_str_radix(hex, 16)
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A human reason for an error, from its whole source chain.
+///
+/// Libraries wrap the useful part deep inside ("error sending request" → "client error
+/// (Connect)" → "tcp connect error" → "Connection refused (os error 111)"); this finds the
+/// part a person can act on.
+pub fn describe_error(err: &(dyn StdError + 'static)) -> String {
+    let chain = error_chain(err);
+    for e in &chain {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return describe_tls_error(tls);
+        }
+    }
+    for e in &chain {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && let Some(s) = describe_io_kind(io.kind())
+        {
+            return s.to_owned();
+        }
+    }
+    // No well-known cause: the deepest messages, minus generic wrappers.
+    let mut parts: Vec<String> = Vec::new();
+    for e in chain.iter().rev() {
+        let msg = e.to_string();
+        if GENERIC.iter().any(|g| msg.starts_with(g)) || msg.is_empty() {
+            continue;
+        }
+        if parts
+            .iter()
+            .any(|p| p.contains(&msg) || msg.contains(p.as_str()))
+        {
+            continue;
+        }
+        parts.push(msg);
+        if parts.len() == 2 {
+            break;
+        }
+    }
+    if parts.is_empty() {
+        return err.to_string();
+    }
+    parts.reverse();
+    let mut out = String::new();
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push_str(": ");
+        }
+        let _ = write!(out, "{p}");
+    }
+    out
+}
+
+/// Every error of the chain, outermost first. An `io::Error` wrapping another error reports
+/// the wrapped error's *source* as its own, skipping the wrapped error itself (that is where
+/// rustls errors hide); this walks into it.
+fn error_chain<'a>(err: &'a (dyn StdError + 'static)) -> Vec<&'a (dyn StdError + 'static)> {
+    let mut chain = Vec::new();
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if chain.len() > 32 {
+            break;
+        }
+        chain.push(e);
+        cur = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            Some(inner) => Some(inner as &(dyn StdError + 'static)),
+            None => e.source(),
+        };
+    }
+    chain
+}
+
+const GENERIC: &[&str] = &[
+    "error sending request",
+    "client error (Connect)",
+    "client error (SendRequest)",
+    "error trying to connect",
+    "request or response body error",
+    "error decoding response body",
+    "error reading a body from connection",
+];
+
+/// Words for the io error kinds a probe meets.
+pub fn describe_io_kind(kind: std::io::ErrorKind) -> Option<&'static str> {
+    use std::io::ErrorKind as K;
+    Some(match kind {
+        K::ConnectionRefused => "connection refused",
+        K::ConnectionReset => "connection reset by peer",
+        K::ConnectionAborted => "connection aborted",
+        K::NotConnected => "not connected",
+        K::BrokenPipe => "connection closed while sending (broken pipe)",
+        K::UnexpectedEof => "connection closed before a complete answer",
+        K::TimedOut => "timed out",
+        K::AddrNotAvailable => "address not available",
+        K::HostUnreachable => "host unreachable",
+        K::NetworkUnreachable => "network unreachable",
+        K::PermissionDenied => "permission denied",
+        K::NotFound => "not found",
+        _ => return None,
+    })
+}
+
+/// Words for a TLS failure.
+pub fn describe_tls_error(err: &rustls::Error) -> String {
+    use rustls::CertificateError as C;
+    match err {
+        rustls::Error::InvalidCertificate(c) => match c {
+            C::Expired => "certificate expired".to_owned(),
+            C::ExpiredContext { time, not_after } => {
+                let days = (time.as_secs().saturating_sub(not_after.as_secs())) / 86_400;
+                format!("certificate expired {days} days ago")
+            }
+            C::NotValidYet | C::NotValidYetContext { .. } => "certificate not valid yet".to_owned(),
+            C::UnknownIssuer => {
+                "certificate not trusted: unknown issuer (self-signed or private CA? set `ca_file`)"
+                    .to_owned()
+            }
+            C::NotValidForName | C::NotValidForNameContext { .. } => {
+                "certificate does not match the host name".to_owned()
+            }
+            C::Revoked => "certificate revoked".to_owned(),
+            C::BadSignature => "certificate has a bad signature".to_owned(),
+            other => format!("invalid certificate: {other:?}"),
+        },
+        rustls::Error::AlertReceived(alert) => format!("TLS alert from server: {alert:?}"),
+        rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. } => {
+            "not a TLS server (invalid handshake message)".to_owned()
+        }
+        other => format!("TLS error: {other}"),
+    }
+}
+
+/// `2s`, `1.5s`, `250ms`: a duration as a person writes it.
+pub fn human_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms >= 1000 && ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else if ms >= 1000 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else if ms > 0 {
+        format!("{ms}ms")
+    } else {
+        format!("{}µs", d.as_micros())
+    }
+}
+
+/// Shortens text from a remote system for a reason: first non-empty line, at most `max`
+/// chars, control characters (terminal escapes) replaced by spaces.
+pub fn excerpt(text: &str, max: usize) -> String {
+    let line = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect()
+    };
+    if line.chars().count() > max {
+        let cut: String = line.chars().take(max).collect();
+        format!("{}…", clean(&cut))
+    } else {
+        clean(line)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrubber_hides_whole_and_parts() {
+        let dsn = Text::interpolated(
+            "postgres://app:${PW}@db:5432/x",
+            "postgres://app:hunter2@db:5432/x",
+        );
+        let s = Scrubber::new([&dsn]);
+        assert_eq!(
+            s.scrub("failed for postgres://app:hunter2@db:5432/x"),
+            "failed for postgres://app:${PW}@db:5432/x"
+        );
+        assert_eq!(s.scrub("password hunter2 wrong"), "password ${PW} wrong");
+    }
+
+    #[test]
+    fn scrubber_masks_literal_url_passwords() {
+        let url = Text::plain("redis://:s3cr%40t@127.0.0.1:6379");
+        let s = Scrubber::new([&url]);
+        let out = s.scrub("auth s3cr%40t / s3cr@t failed");
+        assert!(!out.contains("s3cr"), "{out}");
+    }
+
+    #[test]
+    fn substituted_parts_finds_each_variable() {
+        let parts = substituted_parts("a${X}b${Y}", "a12b345");
+        assert_eq!(
+            parts,
+            vec![
+                ("12".to_owned(), "${X}".to_owned()),
+                ("345".to_owned(), "${Y}".to_owned())
+            ]
+        );
+        assert!(
+            substituted_parts("${X}", "")
+                .iter()
+                .all(|(v, _)| v.is_empty())
+        );
+    }
+
+    #[test]
+    fn excerpts_are_one_clean_line() {
+        assert_eq!(
+            excerpt("\n  first \x1b[31mred\nsecond", 80),
+            "first  [31mred"
+        );
+        assert_eq!(excerpt("abcdef", 3), "abc…");
+    }
+
+    #[test]
+    fn durations_read_like_people_write_them() {
+        assert_eq!(human_duration(Duration::from_secs(2)), "2s");
+        assert_eq!(human_duration(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(human_duration(Duration::from_millis(250)), "250ms");
+    }
+}
