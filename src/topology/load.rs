@@ -105,7 +105,7 @@ pub fn load_str_with_warnings(source: &str, origin: &str) -> Result<Loaded, Load
 pub fn load_str_with_env(
     source: &str,
     origin: &str,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<Loaded, LoadError> {
     let shared: Arc<str> = Arc::from(source);
     let fail = |items: Vec<Diagnostic>| {
