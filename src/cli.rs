@@ -11,7 +11,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Inspect the core links of a service system: probe every service, find single points of
 /// failure, draw the graph.
 #[derive(Debug, Parser)]
-#[command(name = "linkpatrol", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "linkpatrol",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// The topology file (`-` reads standard input).
     #[arg(
@@ -101,9 +106,16 @@ mod tests {
 
     #[test]
     fn global_flags_work_after_the_subcommand() {
-        let cli =
-            Cli::try_parse_from(["linkpatrol", "validate", "-f", "x.yaml", "--color", "never", "-vv"])
-                .unwrap();
+        let cli = Cli::try_parse_from([
+            "linkpatrol",
+            "validate",
+            "-f",
+            "x.yaml",
+            "--color",
+            "never",
+            "-vv",
+        ])
+        .unwrap();
         assert_eq!(cli.file, PathBuf::from("x.yaml"));
         assert_eq!(cli.color, ColorChoice::Never);
         assert_eq!(cli.verbose, 2);

@@ -236,7 +236,8 @@ pub fn closest<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -
         let dist = strsim::levenshtein(wrong, c);
         // Accept near misses: high similarity, or a small edit distance relative to the length.
         let plausible = score >= 0.85 || (dist <= 2 && wrong_len > 2) || dist * 3 <= wrong_len;
-        if plausible && best.is_none_or(|(s, b)| score > s || (score == s && c < b)) {
+        if plausible && best.is_none_or(|(s, b)| score.total_cmp(&s).then_with(|| b.cmp(c)).is_gt())
+        {
             best = Some((score, c));
         }
     }
@@ -298,7 +299,9 @@ impl Diagnostics {
 
     /// The warnings.
     pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.items.iter().filter(|d| d.severity == Severity::Warning)
+        self.items
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
     }
 
     /// Whether any item is an error.
@@ -342,7 +345,13 @@ impl Diagnostics {
             };
             let mut one = String::new();
             if handler.render_report(&mut one, &r).is_err() {
-                one = format!("{}: {}[{}]: {}\n", self.location(d), d.severity, d.code, d.message);
+                one = format!(
+                    "{}: {}[{}]: {}\n",
+                    self.location(d),
+                    d.severity,
+                    d.code,
+                    d.message
+                );
             }
             out.push_str(&one);
             out.push('\n');
@@ -440,8 +449,8 @@ impl miette::Diagnostic for Rendered<'_> {
         let end = (s.offset + s.len).min(src.len());
         let span = miette::SourceSpan::from(start..end);
         let label = self.d.label.clone();
-        Some(Box::new(std::iter::once(miette::LabeledSpan::new_with_span(
-            label, span,
-        ))))
+        Some(Box::new(std::iter::once(
+            miette::LabeledSpan::new_with_span(label, span),
+        )))
     }
 }

@@ -1,5 +1,6 @@
 //! The binary end to end: exit codes, where output goes, and what it says.
 
+use std::fmt::Write as _;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -14,20 +15,20 @@ fn bundled() -> PathBuf {
 /// A fluent helper: a topology (bundled or inline), arguments, then expectations.
 struct Run {
     cmd: Command,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 fn linkpatrol() -> Run {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = Command::cargo_bin("linkpatrol").unwrap();
     cmd.current_dir(dir.path()).env_remove("NO_COLOR");
-    Run { cmd, _dir: dir }
+    Run { cmd, dir }
 }
 
 impl Run {
     /// Writes `yaml` as `t.yaml` in the working directory and selects it.
     fn topology(mut self, yaml: &str) -> Self {
-        std::fs::write(self._dir.path().join("t.yaml"), yaml).unwrap();
+        std::fs::write(self.dir.path().join("t.yaml"), yaml).unwrap();
         self.cmd.args(["-f", "t.yaml"]);
         self
     }
@@ -60,7 +61,9 @@ fn validate_bundled_prints_a_summary() {
         .stdout(predicate::str::contains("services   14\n"))
         .stdout(predicate::str::contains("links      3\n"))
         .stdout(predicate::str::contains("instances  24\n"))
-        .stdout(predicate::str::contains("edges      16 (9 strong, 7 weak; 1 any_of group)\n"))
+        .stdout(predicate::str::contains(
+            "edges      16 (9 strong, 7 weak; 1 any_of group)\n",
+        ))
         .stdout(predicate::str::contains(
             "probes     24 (exec 3, http 12, mysql 2, prometheus 1, redis 3, tcp 1, tls 2)",
         ))
@@ -70,11 +73,13 @@ fn validate_bundled_prints_a_summary() {
 #[test]
 fn default_file_is_topology_yaml_in_the_working_directory() {
     let run = linkpatrol();
-    std::fs::copy(bundled(), run._dir.path().join("topology.yaml")).unwrap();
+    std::fs::copy(bundled(), run.dir.path().join("topology.yaml")).unwrap();
     run.args(&["validate"])
         .run()
         .code(0)
-        .stdout(predicate::str::starts_with("topology.yaml: `takeaway-isv` is valid"));
+        .stdout(predicate::str::starts_with(
+            "topology.yaml: `takeaway-isv` is valid",
+        ));
 }
 
 #[test]
@@ -89,7 +94,9 @@ fn invalid_file_exits_2_with_every_located_error_on_stderr() {
         .stderr(predicate::str::contains("[t.yaml:7:5]"))
         .stderr(predicate::str::contains("did you mean `owner`?"))
         .stderr(predicate::str::contains("[t.yaml:9:15]"))
-        .stderr(predicate::str::contains("error: `t.yaml` is invalid: 2 errors"))
+        .stderr(predicate::str::contains(
+            "error: `t.yaml` is invalid: 2 errors",
+        ))
         .stderr(predicate::str::contains("\u{1b}[").not());
 }
 
@@ -149,7 +156,9 @@ fn stdin_is_read_with_dash() {
         .cmd_stdin(&std::fs::read_to_string(bundled()).unwrap())
         .run()
         .code(0)
-        .stdout(predicate::str::starts_with("<stdin>: `takeaway-isv` is valid"));
+        .stdout(predicate::str::starts_with(
+            "<stdin>: `takeaway-isv` is valid",
+        ));
 }
 
 impl Run {
@@ -163,7 +172,10 @@ impl Run {
 fn usage_errors_exit_2_help_and_version_exit_0() {
     linkpatrol().args(&["frobnicate"]).run().code(2);
     linkpatrol().args(&["validate", "--bogus"]).run().code(2);
-    linkpatrol().args(&["--color", "sometimes", "validate"]).run().code(2);
+    linkpatrol()
+        .args(&["--color", "sometimes", "validate"])
+        .run()
+        .code(2);
     linkpatrol().run().code(2);
     linkpatrol()
         .args(&["--help"])
@@ -181,7 +193,13 @@ fn usage_errors_exit_2_help_and_version_exit_0() {
 
 #[test]
 fn schema_prints_json_schema() {
-    let out = linkpatrol().args(&["schema"]).run().code(0).get_output().stdout.clone();
+    let out = linkpatrol()
+        .args(&["schema"])
+        .run()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(v["$schema"], "http://json-schema.org/draft-07/schema#");
     assert_eq!(v["additionalProperties"], false);
@@ -193,7 +211,7 @@ fn broken_pipe_is_quiet_success() {
     // Enough output (-v lists every service) to overflow a pipe buffer.
     let mut yaml = String::from("version: 1\nname: big\nlinks:\n  l: {entry: s0000}\nservices:\n");
     for i in 0..3000 {
-        yaml.push_str(&format!("  s{i:04}: {{depends_on: {{s{:04}: strong}}}}\n", i + 1));
+        writeln!(yaml, "  s{i:04}: {{depends_on: {{s{:04}: strong}}}}", i + 1).unwrap();
     }
     yaml.push_str("  s3000: {}\n");
     let dir = tempfile::tempdir().unwrap();
@@ -210,7 +228,12 @@ fn broken_pipe_is_quiet_success() {
     let mut first = [0u8; 16];
     child.stdout.take().unwrap().read_exact(&mut first).unwrap(); // then the pipe closes
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "stderr: {err}");
     assert!(err.is_empty(), "stderr: {err}");

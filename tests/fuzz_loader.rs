@@ -29,8 +29,30 @@ enum Mutation {
 
 fn mutation() -> impl Strategy<Value = Mutation> {
     let tokens = prop::sample::select(vec![
-        ":", "- ", "&a ", "*a", "{", "}", "[", "]", "\"", "'", "#", "\t", "\n", "  ", "---\n",
-        "<<: *a\n", "!!str ", "|\n", "~", "${X}", "{address}", "\u{feff}", "\u{0}", "é",
+        ":",
+        "- ",
+        "&a ",
+        "*a",
+        "{",
+        "}",
+        "[",
+        "]",
+        "\"",
+        "'",
+        "#",
+        "\t",
+        "\n",
+        "  ",
+        "---\n",
+        "<<: *a\n",
+        "!!str ",
+        "|\n",
+        "~",
+        "${X}",
+        "{address}",
+        "\u{feff}",
+        "\u{0}",
+        "é",
     ]);
     prop_oneof![
         (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Mutation::FlipByte(i, b)),
@@ -42,12 +64,17 @@ fn mutation() -> impl Strategy<Value = Mutation> {
     ]
 }
 
+#[allow(clippy::many_single_char_names)]
 fn apply(src: &[u8], m: &Mutation) -> Vec<u8> {
     let mut v = src.to_vec();
     if v.is_empty() {
         return v;
     }
-    let lines = || -> Vec<Vec<u8>> { src.split_inclusive(|&b| b == b'\n').map(<[u8]>::to_vec).collect() };
+    let lines = || -> Vec<Vec<u8>> {
+        src.split_inclusive(|&b| b == b'\n')
+            .map(<[u8]>::to_vec)
+            .collect()
+    };
     match *m {
         Mutation::FlipByte(i, b) => {
             let n = v.len();
@@ -74,7 +101,11 @@ fn apply(src: &[u8], m: &Mutation) -> Vec<u8> {
             if d > 0 {
                 line.splice(0..0, std::iter::repeat_n(b' ', d as usize));
             } else {
-                let k = line.iter().take(d.unsigned_abs() as usize).take_while(|&&b| b == b' ').count();
+                let k = line
+                    .iter()
+                    .take(d.unsigned_abs() as usize)
+                    .take_while(|&&b| b == b' ')
+                    .count();
                 line.drain(..k);
             }
             v = l.concat();
@@ -101,7 +132,11 @@ fn check(bytes: &[u8]) -> Result<(), TestCaseError> {
                 prop_assert!((1..=s.instances.len()).contains(&s.min_healthy));
                 for d in &s.depends_on {
                     prop_assert!(!d.targets().is_empty());
-                    prop_assert!(d.targets().iter().all(|&x| x != i && x.get() < t.services.len()));
+                    prop_assert!(
+                        d.targets()
+                            .iter()
+                            .all(|&x| x != i && x.get() < t.services.len())
+                    );
                     if let Target::AnyOf { members, min } = &d.target {
                         prop_assert!((1..=members.len()).contains(min));
                     }
@@ -118,7 +153,10 @@ fn check(bytes: &[u8]) -> Result<(), TestCaseError> {
                 let span = e.span;
                 prop_assert!(span.is_some(), "unlocated error {e:?}");
                 let s = span.unwrap();
-                prop_assert!(s.line >= 1 && s.column >= 1 && s.offset <= len, "bad span {e:?} (len {len})");
+                prop_assert!(
+                    s.line >= 1 && s.column >= 1 && s.offset <= len,
+                    "bad span {e:?} (len {len})"
+                );
             }
             let shown = d.to_string();
             prop_assert!(shown.contains("fuzz.yaml:"), "{shown}");

@@ -18,7 +18,10 @@ fn schema_accepts_the_bundled_topology() {
         .unwrap();
     let instance = yaml_to_json(&yaml);
     let v = validator();
-    let errors: Vec<String> = v.iter_errors(&instance).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    let errors: Vec<String> = v
+        .iter_errors(&instance)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
     assert!(errors.is_empty(), "{errors:#?}");
 }
 
@@ -45,6 +48,9 @@ fn schema_accepts_every_dependency_form() {
     let yaml = "version: 1\nname: t\nservices:\n  a:\n    depends_on:\n      b: strong\n      c: {strength: weak, timeout: 1s, fallback: x}\n      g: {strength: strong, any_of: [b, c], min: 1}\n  b: {}\n  c: {}\nrisks: {spof: off, deep-strong-chain: {max_depth: 3}}\n";
     let instance = yaml_to_json(yaml);
     let v = validator();
-    let errors: Vec<String> = v.iter_errors(&instance).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    let errors: Vec<String> = v
+        .iter_errors(&instance)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
     assert!(errors.is_empty(), "{errors:#?}");
 }

@@ -131,7 +131,11 @@ impl fmt::Display for Summary {
             if self.groups == 1 { "group" } else { "groups" }
         )?;
         let total: usize = self.probes.values().sum();
-        let by_type: Vec<String> = self.probes.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let by_type: Vec<String> = self
+            .probes
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
         write!(f, "  probes     {total}")?;
         if !by_type.is_empty() {
             write!(f, " ({})", by_type.join(", "))?;

@@ -114,7 +114,11 @@ pub fn load_str_with_env(
     let raw = parse(source).map_err(fail)?;
     let (result, mut diags) = validate(&raw, env);
     match result {
-        Some(topology) if !diags.iter().any(|d| d.severity == crate::diag::Severity::Error) => {
+        Some(topology)
+            if !diags
+                .iter()
+                .any(|d| d.severity == crate::diag::Severity::Error) =>
+        {
             Ok(Loaded {
                 topology,
                 warnings: Diagnostics::new(origin, shared, diags),
@@ -180,7 +184,9 @@ fn parse_parallel(source: &str, threads: usize) -> Option<RawTopology> {
     }
     let header = lines.iter().position(|(_, l)| {
         let t = l.trim_end();
-        t == "services:" || t.strip_prefix("services:").is_some_and(|r| r.trim_start().starts_with('#'))
+        t == "services:"
+            || t.strip_prefix("services:")
+                .is_some_and(|r| r.trim_start().starts_with('#'))
     })?;
     let body = &lines[header + 1..];
     let end_rel = body
@@ -206,16 +212,19 @@ fn parse_parallel(source: &str, threads: usize) -> Option<RawTopology> {
     let target = (block_end - block_start) / threads + 1;
     // Cut points: the first key line at or after each multiple of `target`.
     let mut cuts = vec![(block_start, source[..block_start].matches('\n').count() + 1)];
-    let mut line_no = cuts[0].1;
-    for (o, l) in body.iter().skip_while(|(o, _)| *o < block_start) {
+    let lines_from = cuts[0].1;
+    for (line_no, (o, l)) in (lines_from..).zip(body.iter().skip_while(|(o, _)| *o < block_start)) {
         if *o >= cuts.last()?.0 + target && is_key_line(l) {
             cuts.push((*o, line_no));
         }
-        line_no += 1;
     }
     let mut blanked = String::with_capacity(source.len());
     blanked.push_str(&source[..block_start]);
-    blanked.extend(source[block_start..block_end].chars().map(|c| if c == '\n' { '\n' } else { ' ' }));
+    blanked.extend(
+        source[block_start..block_end]
+            .chars()
+            .map(|c| if c == '\n' { '\n' } else { ' ' }),
+    );
     blanked.push_str(&source[block_end..]);
 
     let pieces: Vec<(usize, usize, usize)> = cuts
@@ -230,14 +239,24 @@ fn parse_parallel(source: &str, threads: usize) -> Option<RawTopology> {
                 let text = &source[s..e];
                 scope.spawn(move || {
                     raw::with_base(u32::try_from(line).ok()?, u32::try_from(s).ok()?, || {
-                        serde_saphyr::from_str_with_options::<Entries<RawService>>(text, options(text.len())).ok()
+                        serde_saphyr::from_str_with_options::<Entries<RawService>>(
+                            text,
+                            options(text.len()),
+                        )
+                        .ok()
                     })
                 })
             })
             .collect();
-        let rest = serde_saphyr::from_str_with_options::<PartialTopology>(&blanked, options(blanked.len())).ok();
-        let parts: Vec<Option<Entries<RawService>>> =
-            handles.into_iter().map(|h| h.join().ok().flatten()).collect();
+        let rest = serde_saphyr::from_str_with_options::<PartialTopology>(
+            &blanked,
+            options(blanked.len()),
+        )
+        .ok();
+        let parts: Vec<Option<Entries<RawService>>> = handles
+            .into_iter()
+            .map(|h| h.join().ok().flatten())
+            .collect();
         (rest, parts)
     });
     let rest = rest?;
@@ -298,17 +317,17 @@ fn collect_structure_errors(source: &str, first: &YamlError) -> Vec<Diagnostic> 
     if matches!(first_diag.code, Code::YamlSyntax | Code::YamlTooComplex) {
         return vec![first_diag];
     }
-    let outline = match serde_saphyr::from_str_with_options::<Outline>(source, options(source.len()))
-    {
-        Ok(o) => o,
-        Err(e) => return vec![diag_from_yaml(&e, None, source)],
-    };
+    let outline =
+        match serde_saphyr::from_str_with_options::<Outline>(source, options(source.len())) {
+            Ok(o) => o,
+            Err(e) => return vec![diag_from_yaml(&e, None, source)],
+        };
     let top = &outline.0.0;
     let mut out = Vec::new();
     for (i, (key, sub)) in top.iter().enumerate() {
-        let end = top
-            .get(i + 1)
-            .map_or(source.len(), |(k, _)| line_start(source, k.loc.offset as usize));
+        let end = top.get(i + 1).map_or(source.len(), |(k, _)| {
+            line_start(source, k.loc.offset as usize)
+        });
         let start = line_start(source, key.loc.offset as usize);
         let per_entry = match (key.value.as_str(), sub) {
             ("services" | "links", Some(entries))
@@ -437,12 +456,16 @@ fn diag_from_yaml(err: &YamlError, region: Option<Region>, whole: &str) -> Diagn
                 .map(|e| format!("`{e}`"))
                 .collect::<Vec<_>>()
                 .join(", ");
-            let mut d = Diagnostic::error(Code::UnknownKey, span, format!("unknown key `{}`", sanitize(field)))
-                .with_label(if expected.is_empty() {
-                    "no keys are allowed here".to_owned()
-                } else {
-                    format!("expected one of {list}")
-                });
+            let mut d = Diagnostic::error(
+                Code::UnknownKey,
+                span,
+                format!("unknown key `{}`", sanitize(field)),
+            )
+            .with_label(if expected.is_empty() {
+                "no keys are allowed here".to_owned()
+            } else {
+                format!("expected one of {list}")
+            });
             if let Some(best) = closest(field, expected.iter().copied()) {
                 d = d.with_help(format!("did you mean `{best}`?"));
             }
@@ -453,7 +476,9 @@ fn diag_from_yaml(err: &YamlError, region: Option<Region>, whole: &str) -> Diagn
                 .with_label(format!("this mapping needs `{field}:`"))
         }
         YamlError::DuplicateMappingKey { key, .. } => {
-            let what = key.as_deref().map_or_else(|| "a key".to_owned(), |k| format!("`{}`", sanitize(k)));
+            let what = key
+                .as_deref()
+                .map_or_else(|| "a key".to_owned(), |k| format!("`{}`", sanitize(k)));
             Diagnostic::error(Code::DuplicateKey, span, format!("duplicate key {what}"))
                 .with_label("already defined above in the same mapping")
                 .with_help("names must be unique; rename or merge the two entries")
@@ -497,8 +522,9 @@ fn diag_from_yaml(err: &YamlError, region: Option<Region>, whole: &str) -> Diagn
         | YamlError::AliasExpansionLimitExceeded { .. }
         | YamlError::AliasReplayStackDepthExceeded { .. }
         | YamlError::AliasReplayCounterOverflow { .. } => {
-            Diagnostic::error(Code::YamlTooComplex, span, message)
-                .with_help("the file nests too deeply or expands too many aliases; write it out plainly")
+            Diagnostic::error(Code::YamlTooComplex, span, message).with_help(
+                "the file nests too deeply or expands too many aliases; write it out plainly",
+            )
         }
         YamlError::Message { .. }
         | YamlError::InvalidScalar { .. }
@@ -570,7 +596,10 @@ fn not_utf8(origin: &str, bytes: &[u8], e: std::str::Utf8Error) -> LoadError {
             offset: e.valid_up_to(),
             len: 1,
         }),
-        format!("the file is not valid UTF-8 (byte {} of the file)", e.valid_up_to()),
+        format!(
+            "the file is not valid UTF-8 (byte {} of the file)",
+            e.valid_up_to()
+        ),
     )
     .with_label("this byte is not UTF-8")
     .with_help("save the file as UTF-8");
@@ -622,25 +651,48 @@ pub(crate) mod test_support {
 
     /// Asserts that `src` fails to load with a diagnostic of `code` at `line:column` whose
     /// message contains `msg` (and whose help is `help`, if given).
-    pub fn assert_error(src: &str, code: &str, line: u32, column: u32, msg: &str, help: Option<&str>) {
+    pub fn assert_error(
+        src: &str,
+        code: &str,
+        line: u32,
+        column: u32,
+        msg: &str,
+        help: Option<&str>,
+    ) {
         let result = load(src);
         let diags = match &result {
             Err(LoadError::Invalid(d)) => d.items.clone(),
-            Ok(l) => panic!("expected `{code}`, but it loaded (warnings: {:?})", l.warnings.items),
+            Ok(l) => panic!(
+                "expected `{code}`, but it loaded (warnings: {:?})",
+                l.warnings.items
+            ),
             Err(e) => panic!("unexpected {e}"),
         };
         let Some(d) = diags.iter().find(|d| d.code.as_str() == code) else {
             panic!("no `{code}` among {diags:#?}");
         };
-        let span = d.span.unwrap_or_else(|| panic!("`{code}` has no location: {d:#?}"));
-        assert_eq!((span.line, span.column), (line, column), "location of {d:#?}");
-        assert!(d.message.contains(msg), "message {:?} lacks {msg:?}", d.message);
+        let span = d
+            .span
+            .unwrap_or_else(|| panic!("`{code}` has no location: {d:#?}"));
+        assert_eq!(
+            (span.line, span.column),
+            (line, column),
+            "location of {d:#?}"
+        );
+        assert!(
+            d.message.contains(msg),
+            "message {:?} lacks {msg:?}",
+            d.message
+        );
         if let Some(h) = help {
             assert_eq!(d.help.as_deref(), Some(h), "help of {d:#?}");
         }
         // The Display of the error names file:line:column.
         let shown = result.unwrap_err().to_string();
-        assert!(shown.contains(&format!("t.yaml:{line}:{column}: error[{code}]")), "{shown}");
+        assert!(
+            shown.contains(&format!("t.yaml:{line}:{column}: error[{code}]")),
+            "{shown}"
+        );
     }
 
     /// `error_case!(name, yaml, "code", line, column, "message part" [, help = "…"])`.
@@ -657,7 +709,12 @@ pub(crate) mod test_support {
             #[test]
             fn $name() {
                 $crate::topology::load::test_support::assert_error(
-                    &$src, $code, $line, $col, $msg, Some($help),
+                    &$src,
+                    $code,
+                    $line,
+                    $col,
+                    $msg,
+                    Some($help),
                 );
             }
         };
@@ -678,36 +735,111 @@ mod tests {
     error_case!(
         unknown_key_with_suggestion,
         with_head("  a:\n    ownr: x\n"),
-        "unknown-key", 7, 5, "unknown key `ownr`",
+        "unknown-key",
+        7,
+        5,
+        "unknown key `ownr`",
         help = "did you mean `owner`?"
     );
     error_case!(
         unknown_top_level_key,
         "version: 1\nname: t\nservics: {}\n",
-        "unknown-key", 3, 1, "unknown key `servics`",
+        "unknown-key",
+        3,
+        1,
+        "unknown key `servics`",
         help = "did you mean `services`?"
     );
-    error_case!(wrong_type_number, with_head("  a:\n    replicas: many\n"), "wrong-type", 7, 15, "whole number");
-    error_case!(wrong_type_mapping, with_head("  a: [1, 2]\n"), "wrong-type", 6, 6, "expected a mapping");
-    error_case!(wrong_type_top_level, "- a\n- b\n", "wrong-type", 1, 1, "expected a mapping");
-    error_case!(duplicate_service, with_head("  a: {}\n  a: {}\n"), "duplicate-key", 7, 3, "`a`");
+    error_case!(
+        wrong_type_number,
+        with_head("  a:\n    replicas: many\n"),
+        "wrong-type",
+        7,
+        15,
+        "whole number"
+    );
+    error_case!(
+        wrong_type_mapping,
+        with_head("  a: [1, 2]\n"),
+        "wrong-type",
+        6,
+        6,
+        "expected a mapping"
+    );
+    error_case!(
+        wrong_type_top_level,
+        "- a\n- b\n",
+        "wrong-type",
+        1,
+        1,
+        "expected a mapping"
+    );
+    error_case!(
+        duplicate_service,
+        with_head("  a: {}\n  a: {}\n"),
+        "duplicate-key",
+        7,
+        3,
+        "`a`"
+    );
     error_case!(
         duplicate_link,
         "version: 1\nname: t\nlinks:\n  l: {entry: a}\n  l: {entry: a}\nservices:\n  a: {}\n",
-        "duplicate-key", 5, 3, "`l`"
+        "duplicate-key",
+        5,
+        3,
+        "`l`"
     );
-    error_case!(duplicate_field, with_head("  a:\n    owner: x\n    owner: y\n"), "duplicate-key", 8, 5, "`owner`");
-    error_case!(missing_link_entry, "version: 1\nname: t\nlinks:\n  l: {description: x}\nservices:\n  a: {}\n", "missing-key", 4, 7, "`entry`");
-    error_case!(missing_services, "version: 1\nname: t\n", "missing-key", 1, 1, "`services`");
+    error_case!(
+        duplicate_field,
+        with_head("  a:\n    owner: x\n    owner: y\n"),
+        "duplicate-key",
+        8,
+        5,
+        "`owner`"
+    );
+    error_case!(
+        missing_link_entry,
+        "version: 1\nname: t\nlinks:\n  l: {description: x}\nservices:\n  a: {}\n",
+        "missing-key",
+        4,
+        7,
+        "`entry`"
+    );
+    error_case!(
+        missing_services,
+        "version: 1\nname: t\n",
+        "missing-key",
+        1,
+        1,
+        "`services`"
+    );
     error_case!(empty_file, "", "empty-file", 1, 1, "empty");
-    error_case!(comment_only_file, "# nothing here\n\n", "empty-file", 1, 1, "empty");
+    error_case!(
+        comment_only_file,
+        "# nothing here\n\n",
+        "empty-file",
+        1,
+        1,
+        "empty"
+    );
     error_case!(
         unknown_record_type,
         with_head("  a:\n    probe: {dns: {name: x.test, type: AAA}}\n"),
-        "unknown-value", 7, 39, "`AAA`",
+        "unknown-value",
+        7,
+        39,
+        "`AAA`",
         help = "did you mean `AAAA`?"
     );
-    error_case!(risk_not_off, "version: 1\nname: t\nservices: {a: {}}\nrisks:\n  spof: maybe\n", "wrong-type", 5, 3, "maybe");
+    error_case!(
+        risk_not_off,
+        "version: 1\nname: t\nservices: {a: {}}\nrisks:\n  spof: maybe\n",
+        "wrong-type",
+        5,
+        3,
+        "maybe"
+    );
 
     #[test]
     fn every_structural_error_is_reported_at_once() {
@@ -744,10 +876,14 @@ mod tests {
         );
         let mut prev = 'a';
         for c in 'b'..='i' {
-            src.push_str(&format!(
-                "            \"$.{c}\": &{c} [{}]\n",
-                vec![format!("*{prev}"); 9].join(", ")
-            ));
+            std::fmt::Write::write_fmt(
+                &mut src,
+                format_args!(
+                    "            \"$.{c}\": &{c} [{}]\n",
+                    vec![format!("*{prev}"); 9].join(", ")
+                ),
+            )
+            .unwrap();
             prev = c;
         }
         let d = diagnostics(&src);
@@ -761,7 +897,10 @@ mod tests {
         let src = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
         let d = diagnostics(&src);
         assert_eq!(d.len(), 1);
-        assert!(matches!(d[0].code, Code::YamlTooComplex | Code::YamlSyntax), "{d:#?}");
+        assert!(
+            matches!(d[0].code, Code::YamlTooComplex | Code::YamlSyntax),
+            "{d:#?}"
+        );
     }
 
     #[test]
@@ -774,14 +913,21 @@ mod tests {
         assert_eq!(d.code, Code::NotUtf8);
         let s = d.span.unwrap();
         assert_eq!((s.line, s.column), (2, 10));
-        assert!(err.to_string().contains("t.yaml:2:10: error[not-utf8]"), "{err}");
+        assert!(
+            err.to_string().contains("t.yaml:2:10: error[not-utf8]"),
+            "{err}"
+        );
     }
 
     #[test]
     fn missing_file_is_a_read_error() {
         let err = load_file(Path::new("/nonexistent/topology.yaml")).unwrap_err();
         assert!(matches!(err, LoadError::Read { .. }));
-        assert!(err.to_string().starts_with("cannot read `/nonexistent/topology.yaml`"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("cannot read `/nonexistent/topology.yaml`"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -796,13 +942,17 @@ mod tests {
     }
 
     fn big_topology() -> String {
-        let mut s = String::from("# big\nversion: 1\nname: big\nlinks:\n  l: {entry: s00000}\nservices:\n");
+        let mut s =
+            String::from("# big\nversion: 1\nname: big\nlinks:\n  l: {entry: s00000}\nservices:\n");
         for i in 0..2000 {
-            s.push_str(&format!(
-                "  s{i:05}:\n    owner: \"team {i}\"\n    # comment\n    instances:\n      - {{ address: \"127.0.0.1:{}\", zone: az1 }}\n    probe: {{ http: {{ url: \"http://{{address}}/h\" }} }}\n    depends_on:\n      s{:05}: {{ strength: weak, timeout: 1s }}\n\n",
-                20000 + i,
-                (i + 1) % 2000
-            ));
+            std::fmt::Write::write_fmt(
+                &mut s,
+                format_args!(
+                    "  s{i:05}:\n    owner: \"team {i}\"\n    # comment\n    instances:\n      - {{ address: \"127.0.0.1:{}\", zone: az1 }}\n    probe: {{ http: {{ url: \"http://{{address}}/h\" }} }}\n    depends_on:\n      s{:05}: {{ strength: weak, timeout: 1s }}\n\n",
+                    20000 + i,
+                    (i + 1) % 2000
+                ),
+            ).unwrap();
         }
         s.push_str("risks:\n  spof: off\n");
         s
@@ -811,10 +961,15 @@ mod tests {
     #[test]
     fn parallel_parse_equals_serial_parse() {
         let src = big_topology();
-        let serial: RawTopology = serde_saphyr::from_str_with_options(&src, options(src.len())).unwrap();
+        let serial: RawTopology =
+            serde_saphyr::from_str_with_options(&src, options(src.len())).unwrap();
         for threads in [2, 3, 7] {
             let parallel = parse_parallel(&src, threads).expect("layout allows a parallel parse");
-            assert_eq!(format!("{parallel:?}"), format!("{serial:?}"), "{threads} threads");
+            assert_eq!(
+                format!("{parallel:?}"),
+                format!("{serial:?}"),
+                "{threads} threads"
+            );
         }
     }
 
@@ -822,11 +977,16 @@ mod tests {
     fn parallel_parse_declines_what_it_cannot_cut() {
         let src = big_topology();
         // A duplicate across pieces, an alias to an anchor in another piece, a type error.
-        let dup = format!("{src}").replace("  s01999:\n", "  s00001:\n");
+        let dup = src.replace("  s01999:\n", "  s00001:\n");
         assert!(parse_parallel(&dup, 2).is_none());
-        let alias = src.replacen("owner: \"team 0\"", "owner: &o \"team 0\"", 1).replacen("owner: \"team 1999\"", "owner: *o", 1);
+        let alias = src
+            .replacen("owner: \"team 0\"", "owner: &o \"team 0\"", 1)
+            .replacen("owner: \"team 1999\"", "owner: *o", 1);
         assert!(parse_parallel(&alias, 2).is_none());
-        assert!(serde_saphyr::from_str_with_options::<RawTopology>(&alias, options(alias.len())).is_ok());
+        assert!(
+            serde_saphyr::from_str_with_options::<RawTopology>(&alias, options(alias.len()))
+                .is_ok()
+        );
         let bad = src.replacen("owner: \"team 1500\"", "ownr: x", 1);
         assert!(parse_parallel(&bad, 2).is_none());
         let flow = src.replacen("services:\n", "services: {x: {}}\nother:\n", 1);

@@ -153,10 +153,11 @@ impl Text {
 
 /// Splits `host:port` (also `[v6]:port`); a missing port gives `""`.
 pub fn split_host_port(address: &str) -> (&str, &str) {
-    if let Some(rest) = address.strip_prefix('[') {
-        if let Some((h, p)) = rest.split_once(']') {
-            return (h, p.strip_prefix(':').unwrap_or(""));
-        }
+    if let Some((h, p)) = address
+        .strip_prefix('[')
+        .and_then(|rest| rest.split_once(']'))
+    {
+        return (h, p.strip_prefix(':').unwrap_or(""));
     }
     match address.rsplit_once(':') {
         Some((h, p)) if !h.contains(':') => (h, p),

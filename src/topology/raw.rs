@@ -14,8 +14,8 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::diag::Span;
 
@@ -198,7 +198,10 @@ impl JsonSchema for DurationText {
 /// The whole file.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "linkpatrol topology", description = "Services, their strong and weak dependencies, and the core links that pass through them.")]
+#[schemars(
+    title = "linkpatrol topology",
+    description = "Services, their strong and weak dependencies, and the core links that pass through them."
+)]
 pub struct RawTopology {
     /// Format version; only `1` exists.
     #[schemars(range(min = 1, max = 1))]
@@ -712,9 +715,8 @@ pub(crate) struct Outline(pub Entries<Option<Entries<de::IgnoredAny>>>);
 
 impl<'de> Deserialize<'de> for Outline {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Entries::<MaybeKeys>::deserialize(d).map(|e| {
-            Outline(Entries(e.0.into_iter().map(|(k, v)| (k, v.0)).collect()))
-        })
+        Entries::<MaybeKeys>::deserialize(d)
+            .map(|e| Outline(Entries(e.0.into_iter().map(|(k, v)| (k, v.0)).collect())))
     }
 }
 

@@ -13,13 +13,13 @@ use std::time::Duration;
 
 use super::model::{
     Check, CompareOp, Defaults, Dependency, DnsCheck, Domain, ExecCheck, HttpCheck, HttpExpect,
-    Instance, Link, LinkName, Probe, PrometheusCheck, RecordType, RiskRule, RiskSettings,
-    Service, ServiceIdx, ServiceName, Severity as RiskSeverity, Strength, Target, TcpCheck, Text,
-    TlsCheck, Topology, UrlCheck,
+    Instance, Link, LinkName, Probe, PrometheusCheck, RecordType, RiskRule, RiskSettings, Service,
+    ServiceIdx, ServiceName, Severity as RiskSeverity, Strength, Target, TcpCheck, Text, TlsCheck,
+    Topology, UrlCheck,
 };
 use super::raw::{
-    DurationText, RawCommand, RawDep, RawInstance, RawProbe, RawRecordType, RawRisk,
-    RawService, RawSeverity, RawTopology, Sp,
+    DurationText, RawCommand, RawDep, RawInstance, RawProbe, RawRecordType, RawRisk, RawService,
+    RawSeverity, RawTopology, Sp,
 };
 use crate::diag::{Code, Diagnostic, Span};
 
@@ -33,7 +33,9 @@ pub type Env<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
 /// warnings) found.
 pub fn validate(raw: &RawTopology, env: Env<'_>) -> (Option<Topology>, Vec<Diagnostic>) {
     let threads = if raw.services.len() >= PARALLEL_MIN_SERVICES {
-        std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(8)
+        std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .min(8)
     } else {
         1
     };
@@ -119,7 +121,10 @@ fn validate_with(
     let mut links = Vec::with_capacity(raw.links.len());
     for (key, link) in raw.links.iter() {
         let entry = resolver.resolve(&link.entry, &mut cx, |n| {
-            format!("link `{}` starts at `{n}`, which is not a declared service", key.value)
+            format!(
+                "link `{}` starts at `{n}`, which is not a declared service",
+                key.value
+            )
         });
         if let Some(entry) = entry {
             links.push(Link {
@@ -136,8 +141,12 @@ fn validate_with(
     // Warnings: nothing to analyse per link, or services no link reaches.
     if raw.links.is_empty() {
         cx.diags.push(
-            Diagnostic::warning(Code::NoLinks, raw.name.span(), "the topology declares no `links`")
-                .with_help("add `links:` with an `entry:` service so SPOFs can be computed per link"),
+            Diagnostic::warning(
+                Code::NoLinks,
+                raw.name.span(),
+                "the topology declares no `links`",
+            )
+            .with_help("add `links:` with an `entry:` service so SPOFs can be computed per link"),
         );
     } else if services.len() == order.len() {
         let mut seen = vec![false; services.len()];
@@ -234,7 +243,7 @@ impl Resolver<'_> {
     }
 }
 
-impl<'e> Cx<'e> {
+impl Cx<'_> {
     fn err(&mut self, code: Code, span: Option<Span>, message: impl Into<String>) -> Last<'_> {
         self.diags.push(Diagnostic::error(code, span, message));
         Last(self.diags.last_mut().expect("just pushed"))
@@ -243,8 +252,12 @@ impl<'e> Cx<'e> {
     fn duration(&mut self, d: &Sp<DurationText>, what: &str) -> Option<Duration> {
         match parse_duration(&d.value.0) {
             Ok(v) if v.is_zero() => {
-                self.err(Code::ZeroDuration, d.span(), format!("{what} must be longer than zero"))
-                    .label("expected a positive duration like `250ms`, `2s` or `1m`");
+                self.err(
+                    Code::ZeroDuration,
+                    d.span(),
+                    format!("{what} must be longer than zero"),
+                )
+                .label("expected a positive duration like `250ms`, `2s` or `1m`");
                 None
             }
             Ok(v) => Some(v),
@@ -262,8 +275,12 @@ impl<'e> Cx<'e> {
 
     fn count(&mut self, v: &Sp<u32>, what: &str) -> Option<u32> {
         if v.value == 0 {
-            self.err(Code::ZeroCount, v.span(), format!("{what} must be at least 1"))
-                .label("expected 1 or more");
+            self.err(
+                Code::ZeroCount,
+                v.span(),
+                format!("{what} must be at least 1"),
+            )
+            .label("expected 1 or more");
             None
         } else {
             Some(v.value)
@@ -273,22 +290,42 @@ impl<'e> Cx<'e> {
     fn defaults(&mut self, raw: &RawTopology) -> Defaults {
         let mut out = Defaults::default();
         let Some(d) = &raw.defaults else { return out };
-        if let Some(v) = d.timeout.as_ref().and_then(|t| self.duration(t, "`defaults.timeout`")) {
+        if let Some(v) = d
+            .timeout
+            .as_ref()
+            .and_then(|t| self.duration(t, "`defaults.timeout`"))
+        {
             out.timeout = v;
         }
-        if let Some(v) = d.slow.as_ref().and_then(|t| self.duration(t, "`defaults.slow`")) {
+        if let Some(v) = d
+            .slow
+            .as_ref()
+            .and_then(|t| self.duration(t, "`defaults.slow`"))
+        {
             out.slow = v;
         }
-        if let Some(v) = d.deadline.as_ref().and_then(|t| self.duration(t, "`defaults.deadline`")) {
+        if let Some(v) = d
+            .deadline
+            .as_ref()
+            .and_then(|t| self.duration(t, "`defaults.deadline`"))
+        {
             out.deadline = v;
         }
         if let Some(r) = d.retries {
             out.retries = r;
         }
-        if let Some(v) = d.concurrency.as_ref().and_then(|c| self.count(c, "`defaults.concurrency`")) {
+        if let Some(v) = d
+            .concurrency
+            .as_ref()
+            .and_then(|c| self.count(c, "`defaults.concurrency`"))
+        {
             out.concurrency = v as usize;
         }
-        if let Some(v) = d.per_host.as_ref().and_then(|c| self.count(c, "`defaults.per_host`")) {
+        if let Some(v) = d
+            .per_host
+            .as_ref()
+            .and_then(|c| self.count(c, "`defaults.per_host`"))
+        {
             out.per_host = v as usize;
         }
         out
@@ -403,9 +440,13 @@ impl<'e> Cx<'e> {
         }
         let n = match &svc.replicas {
             Some(r) if r.value == 0 => {
-                self.err(Code::NoInstances, r.span(), format!("service `{name}` has `replicas: 0`"))
-                    .label("expected 1 or more")
-                    .help("a service with no instance cannot be up; remove it instead");
+                self.err(
+                    Code::NoInstances,
+                    r.span(),
+                    format!("service `{name}` has `replicas: 0`"),
+                )
+                .label("expected 1 or more")
+                .help("a service with no instance cannot be up; remove it instead");
                 1
             }
             Some(r) => r.value as usize,
@@ -445,7 +486,10 @@ impl<'e> Cx<'e> {
                 self.err(
                     Code::ReservedLabel,
                     k.span(),
-                    format!("label `{}` of an instance of `{service}` is reserved", k.value),
+                    format!(
+                        "label `{}` of an instance of `{service}` is reserved",
+                        k.value
+                    ),
                 )
                 .label(format!("use the instance's `{}:` field instead", k.value));
                 continue;
@@ -470,9 +514,11 @@ impl<'e> Cx<'e> {
         let Some(probe) = probe else {
             return instances.into_iter().map(|(i, _)| i).collect();
         };
-        let templated = texts(&probe.check)
-            .iter()
-            .any(|t| ["{address}", "{host}", "{port}"].iter().any(|p| t.written().contains(p)));
+        let templated = texts(&probe.check).iter().any(|t| {
+            ["{address}", "{host}", "{port}"]
+                .iter()
+                .any(|p| t.written().contains(p))
+        });
         let mut reported = false;
         instances
             .into_iter()
@@ -522,8 +568,14 @@ impl<'e> Cx<'e> {
         .into_iter()
         .filter_map(|(k, present)| present.then_some(k))
         .collect();
-        let timeout = raw.timeout.as_ref().map(|t| self.duration(t, "a probe `timeout`"));
-        let slow = raw.slow.as_ref().map(|t| self.duration(t, "a probe `slow`"));
+        let timeout = raw
+            .timeout
+            .as_ref()
+            .map(|t| self.duration(t, "a probe `timeout`"));
+        let slow = raw
+            .slow
+            .as_ref()
+            .map(|t| self.duration(t, "a probe `slow`"));
         if kinds.len() != 1 {
             let msg = if kinds.is_empty() {
                 format!("the probe of `{service}` names no probe type")
@@ -531,7 +583,11 @@ impl<'e> Cx<'e> {
                 format!(
                     "the probe of `{service}` names {} types ({})",
                     kinds.len(),
-                    kinds.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                    kinds
+                        .iter()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
             };
             self.err(Code::ProbeType, p.span(), msg).label(
@@ -554,14 +610,25 @@ impl<'e> Cx<'e> {
             if let Some(u) = &url {
                 self.scheme(&h.url, u, &["http://", "https://"], "an HTTP probe");
             }
-            let method = h.method.as_ref().map_or_else(|| "GET".to_owned(), |m| {
-                let up = m.value.to_ascii_uppercase();
-                if up.is_empty() || !up.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)) {
-                    self.err(Code::BadMethod, m.span(), format!("invalid HTTP method `{}`", m.value))
+            let method = h.method.as_ref().map_or_else(
+                || "GET".to_owned(),
+                |m| {
+                    let up = m.value.to_ascii_uppercase();
+                    if up.is_empty()
+                        || !up
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+                    {
+                        self.err(
+                            Code::BadMethod,
+                            m.span(),
+                            format!("invalid HTTP method `{}`", m.value),
+                        )
                         .label("expected a method such as `GET`, `POST` or `HEAD`");
-                }
-                up
-            });
+                    }
+                    up
+                },
+            );
             let mut headers = Vec::new();
             for (k, v) in h.headers.iter() {
                 if let Some(t) = self.text(v) {
@@ -569,7 +636,11 @@ impl<'e> Cx<'e> {
                 }
             }
             let body = h.body.as_ref().and_then(|b| self.text(b));
-            let expect = h.expect.as_ref().map(|e| self.http_expect(service, e)).unwrap_or_default();
+            let expect = h
+                .expect
+                .as_ref()
+                .map(|e| self.http_expect(service, e))
+                .unwrap_or_default();
             return Some(Check::Http(HttpCheck {
                 url: url?,
                 method,
@@ -623,7 +694,12 @@ impl<'e> Cx<'e> {
         if let Some(r) = &raw.postgres {
             let url = self.text(&r.dsn)?;
             if !url.written().contains('=') {
-                self.scheme(&r.dsn, &url, &["postgres://", "postgresql://"], "a postgres probe");
+                self.scheme(
+                    &r.dsn,
+                    &url,
+                    &["postgres://", "postgresql://"],
+                    "a postgres probe",
+                );
             }
             return Some(Check::Postgres(UrlCheck { url }));
         }
@@ -638,8 +714,12 @@ impl<'e> Cx<'e> {
                 RawCommand::Argv(v) => v.iter().map(String::as_str).collect(),
             };
             if argv.first().is_none_or(|a| a.trim().is_empty()) {
-                self.err(Code::EmptyCommand, e.command.span(), format!("the exec probe of `{service}` has no command"))
-                    .label("expected a program and its arguments, e.g. `[check_disk, -w, 20%]`");
+                self.err(
+                    Code::EmptyCommand,
+                    e.command.span(),
+                    format!("the exec probe of `{service}` has no command"),
+                )
+                .label("expected a program and its arguments, e.g. `[check_disk, -w, 20%]`");
                 return None;
             }
             let mut command = Vec::with_capacity(argv.len());
@@ -655,8 +735,12 @@ impl<'e> Cx<'e> {
             }
             let cmp = parse_comparison(&p.expect.value);
             if cmp.is_none() {
-                self.err(Code::BadExpect, p.expect.span(), format!("invalid comparison `{}`", p.expect.value))
-                    .label("expected an operator and a number, e.g. `< 0.01` or `>= 100`");
+                self.err(
+                    Code::BadExpect,
+                    p.expect.span(),
+                    format!("invalid comparison `{}`", p.expect.value),
+                )
+                .label("expected an operator and a number, e.g. `< 0.01` or `>= 100`");
             }
             let (op, threshold) = cmp?;
             return Some(Check::Prometheus(PrometheusCheck {
@@ -676,29 +760,47 @@ impl<'e> Cx<'e> {
                 match u16::try_from(code) {
                     Ok(c) if (100..=599).contains(&c) => status.push(c),
                     _ => {
-                        self.err(Code::BadStatus, s.span(), format!("invalid HTTP status `{code}`"))
-                            .label("expected a status code from 100 to 599");
+                        self.err(
+                            Code::BadStatus,
+                            s.span(),
+                            format!("invalid HTTP status `{code}`"),
+                        )
+                        .label("expected a status code from 100 to 599");
                     }
                 }
             }
         }
-        if let Some(r) = &e.body_regex {
-            if let Err(err) = regex::Regex::new(&r.value) {
-                let why = err.to_string();
-                let why = why.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
-                self.err(
-                    Code::BadRegex,
-                    r.span(),
-                    format!("invalid `body_regex` in the probe of `{service}`: {}", why.trim_start_matches("error: ")),
-                )
-                .label("expected a regular expression (Rust `regex` syntax)");
-            }
+        if let Some((r, Err(err))) = e
+            .body_regex
+            .as_ref()
+            .map(|r| (r, regex::Regex::new(&r.value)))
+        {
+            let why = err.to_string();
+            let why = why
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim();
+            self.err(
+                Code::BadRegex,
+                r.span(),
+                format!(
+                    "invalid `body_regex` in the probe of `{service}`: {}",
+                    why.trim_start_matches("error: ")
+                ),
+            )
+            .label("expected a regular expression (Rust `regex` syntax)");
         }
         let mut json = Vec::new();
         for (path, value) in e.json.iter() {
             if !path.value.starts_with('$') {
-                self.err(Code::BadJsonPath, path.span(), format!("invalid JSON path `{}`", path.value))
-                    .label("expected a path from the root, e.g. `$.data.state`");
+                self.err(
+                    Code::BadJsonPath,
+                    path.span(),
+                    format!("invalid JSON path `{}`", path.value),
+                )
+                .label("expected a path from the root, e.g. `$.data.state`");
             }
             json.push((path.value.clone(), value.clone()));
         }
@@ -725,9 +827,17 @@ impl<'e> Cx<'e> {
     fn scheme(&mut self, at: &Sp<String>, t: &Text, schemes: &[&str], what: &str) {
         let lower = t.written().to_ascii_lowercase();
         if !schemes.iter().any(|s| lower.starts_with(s)) {
-            let list = schemes.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(" or ");
-            self.err(Code::BadUrl, at.span(), format!("`{}` is not a URL for {what}", t.written()))
-                .label(format!("expected a URL starting with {list}"));
+            let list = schemes
+                .iter()
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(" or ");
+            self.err(
+                Code::BadUrl,
+                at.span(),
+                format!("`{}` is not a URL for {what}", t.written()),
+            )
+            .label(format!("expected a URL starting with {list}"));
         }
     }
 
@@ -759,8 +869,12 @@ impl<'e> Cx<'e> {
             resolved.push_str(&rest[..i]);
             let after = &rest[i + 2..];
             let Some(end) = after.find('}') else {
-                self.err(Code::BadInterpolation, span, format!("unterminated `${{` in `{s}`"))
-                    .label("expected `${NAME}`");
+                self.err(
+                    Code::BadInterpolation,
+                    span,
+                    format!("unterminated `${{` in `{s}`"),
+                )
+                .label("expected `${NAME}`");
                 return None;
             };
             let inner = &after[..end];
@@ -768,7 +882,10 @@ impl<'e> Cx<'e> {
                 Some((n, d)) => (n, Some(d)),
                 None => (inner, None),
             };
-            let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            let valid = name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if valid {
                 if let Some(v) = (self.env)(name).filter(|v| default.is_none() || !v.is_empty()) {
@@ -776,15 +893,23 @@ impl<'e> Cx<'e> {
                 } else if let Some(d) = default {
                     resolved.push_str(d);
                 } else {
-                    self.err(Code::MissingEnvVar, span, format!("environment variable `{name}` is not set"))
-                        .label(format!("`${{{name}}}` is read from the environment"))
-                        .help(format!("export {name}=… before running linkpatrol"));
+                    self.err(
+                        Code::MissingEnvVar,
+                        span,
+                        format!("environment variable `{name}` is not set"),
+                    )
+                    .label(format!("`${{{name}}}` is read from the environment"))
+                    .help(format!("export {name}=… before running linkpatrol"));
                     ok = false;
                 }
             } else {
-                self.err(Code::BadInterpolation, span, format!("invalid variable name `{name}` in `${{{name}}}`"))
-                    .label("expected `${NAME}` with letters, digits and `_`")
-                    .help("write `$${` for a literal `${`");
+                self.err(
+                    Code::BadInterpolation,
+                    span,
+                    format!("invalid variable name `{name}` in `${{{name}}}`"),
+                )
+                .label("expected `${NAME}` with letters, digits and `_`")
+                .help("write `$${` for a literal `${`");
                 ok = false;
             }
             written.push_str("${");
@@ -832,19 +957,33 @@ impl<'e> Cx<'e> {
             self.err(
                 Code::MinWithoutAnyOf,
                 m.span(),
-                format!("`min` on `{o}` → `{}`, which is not an any_of group", key.value),
+                format!(
+                    "`min` on `{o}` → `{}`, which is not an any_of group",
+                    key.value
+                ),
             )
             .label("`min` only applies together with `any_of`");
         }
         let target = if let Some(members) = group {
-            self.group(o, me, key, members, full.and_then(|f| f.min.as_ref()), resolver)
+            self.group(
+                o,
+                me,
+                key,
+                members,
+                full.and_then(|f| f.min.as_ref()),
+                resolver,
+            )
         } else {
             let t = resolver.resolve(key, self, |n| {
                 format!("`{o}` depends on `{n}`, which is not a declared service")
             });
             if t == Some(me) {
-                self.err(Code::SelfDependency, key.span(), format!("service `{o}` depends on itself"))
-                    .label("a service cannot be its own dependency");
+                self.err(
+                    Code::SelfDependency,
+                    key.span(),
+                    format!("service `{o}` depends on itself"),
+                )
+                .label("a service cannot be its own dependency");
                 None
             } else {
                 t.map(Target::Service)
@@ -872,8 +1011,12 @@ impl<'e> Cx<'e> {
         resolver: &Resolver<'_>,
     ) -> Option<Target> {
         if members.value.is_empty() {
-            self.err(Code::EmptyAnyOf, members.span(), format!("any_of group `{}` of `{o}` is empty", key.value))
-                .label("expected at least one service");
+            self.err(
+                Code::EmptyAnyOf,
+                members.span(),
+                format!("any_of group `{}` of `{o}` is empty", key.value),
+            )
+            .label("expected at least one service");
             return None;
         }
         let mut ok = true;
@@ -881,18 +1024,35 @@ impl<'e> Cx<'e> {
         let mut seen = HashSet::new();
         for m in &members.value {
             let Some(t) = resolver.resolve(m, self, |n| {
-                format!("any_of group `{}` of `{o}` names `{n}`, which is not a declared service", key.value)
+                format!(
+                    "any_of group `{}` of `{o}` names `{n}`, which is not a declared service",
+                    key.value
+                )
             }) else {
                 ok = false;
                 continue;
             };
             if t == me {
-                self.err(Code::SelfDependency, m.span(), format!("any_of group `{}` of `{o}` contains `{o}` itself", key.value))
-                    .label("a service cannot be a member of its own dependency group");
+                self.err(
+                    Code::SelfDependency,
+                    m.span(),
+                    format!(
+                        "any_of group `{}` of `{o}` contains `{o}` itself",
+                        key.value
+                    ),
+                )
+                .label("a service cannot be a member of its own dependency group");
                 ok = false;
             } else if !seen.insert(t) {
-                self.err(Code::DuplicateMember, m.span(), format!("`{}` appears twice in any_of group `{}` of `{o}`", m.value, key.value))
-                    .label("already listed in this group");
+                self.err(
+                    Code::DuplicateMember,
+                    m.span(),
+                    format!(
+                        "`{}` appears twice in any_of group `{}` of `{o}`",
+                        m.value, key.value
+                    ),
+                )
+                .label("already listed in this group");
                 ok = false;
             } else {
                 out.push(t);
@@ -905,7 +1065,12 @@ impl<'e> Cx<'e> {
                 self.err(
                     Code::BadGroupMin,
                     m.span(),
-                    format!("`min: {}` for any_of group `{}` of `{o}`, which has {}", m.value, key.value, crate::diag::plural(n, "member")),
+                    format!(
+                        "`min: {}` for any_of group `{}` of `{o}`, which has {}",
+                        m.value,
+                        key.value,
+                        crate::diag::plural(n, "member")
+                    ),
                 )
                 .label(format!("expected a number from 1 to {n}"));
                 ok = false;
@@ -913,19 +1078,30 @@ impl<'e> Cx<'e> {
             }
             Some(m) => m.value as usize,
         };
-        ok.then_some(Target::AnyOf { members: out, min: min_v })
+        ok.then_some(Target::AnyOf {
+            members: out,
+            min: min_v,
+        })
     }
 
     fn risks(&mut self, raw: &RawTopology) -> RiskSettings {
         let mut out = RiskSettings::default();
         for (key, setting) in raw.risks.iter() {
             let Some(rule) = RiskRule::from_id(&key.value) else {
-                self.err(Code::UnknownRiskRule, key.span(), format!("unknown risk rule `{}`", key.value))
-                    .label(format!(
-                        "expected one of {}",
-                        RiskRule::ALL.iter().map(|r| format!("`{}`", r.id())).collect::<Vec<_>>().join(", ")
-                    ))
-                    .suggest(&key.value, RiskRule::ALL.iter().map(|r| r.id()));
+                self.err(
+                    Code::UnknownRiskRule,
+                    key.span(),
+                    format!("unknown risk rule `{}`", key.value),
+                )
+                .label(format!(
+                    "expected one of {}",
+                    RiskRule::ALL
+                        .iter()
+                        .map(|r| format!("`{}`", r.id()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+                .suggest(&key.value, RiskRule::ALL.iter().map(|r| r.id()));
                 continue;
             };
             match &setting.value {
@@ -1029,7 +1205,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if num.is_empty() {
         return Err("expected a number before the unit".into());
     }
-    let n: f64 = num.parse().map_err(|_| format!("`{num}` is not a number"))?;
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("`{num}` is not a number"))?;
     let secs = match unit {
         "ms" => n / 1000.0,
         "s" => n,
@@ -1073,165 +1251,362 @@ mod tests {
         format!("version: 1\nname: t\n{rest}")
     }
 
-    error_case!(unsupported_version, "version: 2\nname: t\nservices: {a: {}}\n", "unsupported-version", 1, 10, "`2`");
-    error_case!(bad_duration, top("defaults: {timeout: 2 sec}\nservices: {a: {}}\n"), "bad-duration", 3, 21, "invalid duration `2 sec`");
-    error_case!(duration_without_unit, top("defaults: {slow: 250}\nservices: {a: {}}\n"), "bad-duration", 3, 18, "missing unit");
-    error_case!(zero_timeout, top("defaults: {timeout: 0s}\nservices: {a: {}}\n"), "zero-duration", 3, 21, "longer than zero");
-    error_case!(zero_concurrency, top("defaults: {concurrency: 0}\nservices: {a: {}}\n"), "zero-count", 3, 25, "at least 1");
+    error_case!(
+        unsupported_version,
+        "version: 2\nname: t\nservices: {a: {}}\n",
+        "unsupported-version",
+        1,
+        10,
+        "`2`"
+    );
+    error_case!(
+        bad_duration,
+        top("defaults: {timeout: 2 sec}\nservices: {a: {}}\n"),
+        "bad-duration",
+        3,
+        21,
+        "invalid duration `2 sec`"
+    );
+    error_case!(
+        duration_without_unit,
+        top("defaults: {slow: 250}\nservices: {a: {}}\n"),
+        "bad-duration",
+        3,
+        18,
+        "missing unit"
+    );
+    error_case!(
+        zero_timeout,
+        top("defaults: {timeout: 0s}\nservices: {a: {}}\n"),
+        "zero-duration",
+        3,
+        21,
+        "longer than zero"
+    );
+    error_case!(
+        zero_concurrency,
+        top("defaults: {concurrency: 0}\nservices: {a: {}}\n"),
+        "zero-count",
+        3,
+        25,
+        "at least 1"
+    );
     error_case!(
         unknown_strength,
         with_head("  a:\n    depends_on: {b: strang}\n  b: {}\n"),
-        "unknown-strength", 7, 21, "unknown strength `strang`",
+        "unknown-strength",
+        7,
+        21,
+        "unknown strength `strang`",
         help = "did you mean `strong`?"
     );
     error_case!(
         unknown_strength_in_object,
         with_head("  a:\n    depends_on: {b: {strength: waek}}\n  b: {}\n"),
-        "unknown-strength", 7, 32, "`waek`",
+        "unknown-strength",
+        7,
+        32,
+        "`waek`",
         help = "did you mean `weak`?"
     );
     error_case!(
         dangling_dependency,
         with_head("  a:\n    depends_on:\n      order-bd: strong\n  order-db: {}\n"),
-        "unknown-service", 8, 7, "`a` depends on `order-bd`",
+        "unknown-service",
+        8,
+        7,
+        "`a` depends on `order-bd`",
         help = "did you mean `order-db`?"
     );
     error_case!(
         link_entry_not_a_service,
         top("links:\n  l: {entry: gatewy}\nservices:\n  gateway: {}\n"),
-        "unknown-service", 4, 14, "link `l` starts at `gatewy`",
+        "unknown-service",
+        4,
+        14,
+        "link `l` starts at `gatewy`",
         help = "did you mean `gateway`?"
     );
-    error_case!(self_edge, with_head("  a:\n    depends_on: {a: strong}\n"), "self-dependency", 7, 18, "`a` depends on itself");
+    error_case!(
+        self_edge,
+        with_head("  a:\n    depends_on: {a: strong}\n"),
+        "self-dependency",
+        7,
+        18,
+        "`a` depends on itself"
+    );
     error_case!(
         empty_any_of,
         with_head("  a:\n    depends_on:\n      g: {strength: strong, any_of: []}\n"),
-        "empty-any-of", 8, 37, "group `g` of `a` is empty"
+        "empty-any-of",
+        8,
+        37,
+        "group `g` of `a` is empty"
     );
     error_case!(
         any_of_contains_owner,
         with_head("  a:\n    depends_on:\n      g: {strength: strong, any_of: [b, a]}\n  b: {}\n"),
-        "self-dependency", 8, 41, "contains `a` itself"
+        "self-dependency",
+        8,
+        41,
+        "contains `a` itself"
     );
     error_case!(
         any_of_duplicate_member,
         with_head("  a:\n    depends_on:\n      g: {strength: strong, any_of: [b, b]}\n  b: {}\n"),
-        "duplicate-member", 8, 41, "`b` appears twice"
+        "duplicate-member",
+        8,
+        41,
+        "`b` appears twice"
     );
     error_case!(
         any_of_unknown_member,
-        with_head("  a:\n    depends_on:\n      g: {strength: strong, any_of: [b, cc]}\n  b: {}\n  c: {}\n"),
-        "unknown-service", 8, 41, "group `g` of `a` names `cc`"
+        with_head(
+            "  a:\n    depends_on:\n      g: {strength: strong, any_of: [b, cc]}\n  b: {}\n  c: {}\n"
+        ),
+        "unknown-service",
+        8,
+        41,
+        "group `g` of `a` names `cc`"
     );
     error_case!(
         group_min_larger_than_group,
-        with_head("  a:\n    depends_on:\n      g: {strength: strong, any_of: [b, c], min: 3}\n  b: {}\n  c: {}\n"),
-        "bad-group-min", 8, 50, "has 2 members"
+        with_head(
+            "  a:\n    depends_on:\n      g: {strength: strong, any_of: [b, c], min: 3}\n  b: {}\n  c: {}\n"
+        ),
+        "bad-group-min",
+        8,
+        50,
+        "has 2 members"
     );
     error_case!(
         group_min_zero,
-        with_head("  a:\n    depends_on:\n      g: {strength: strong, any_of: [b, c], min: 0}\n  b: {}\n  c: {}\n"),
-        "bad-group-min", 8, 50, "`min: 0`"
+        with_head(
+            "  a:\n    depends_on:\n      g: {strength: strong, any_of: [b, c], min: 0}\n  b: {}\n  c: {}\n"
+        ),
+        "bad-group-min",
+        8,
+        50,
+        "`min: 0`"
     );
     error_case!(
         min_without_any_of,
         with_head("  a:\n    depends_on:\n      b: {strength: strong, min: 1}\n  b: {}\n"),
-        "min-without-any-of", 8, 34, "not an any_of group"
+        "min-without-any-of",
+        8,
+        34,
+        "not an any_of group"
     );
     error_case!(
         dependency_timeout_zero,
         with_head("  a:\n    depends_on:\n      b: {strength: weak, timeout: 0ms}\n  b: {}\n"),
-        "zero-duration", 8, 36, "dependency `timeout`"
+        "zero-duration",
+        8,
+        36,
+        "dependency `timeout`"
     );
-    error_case!(min_healthy_above_count, with_head("  a:\n    replicas: 2\n    min_healthy: 3\n"), "bad-min-healthy", 8, 18, "is 3 but it has 2 instances");
-    error_case!(min_healthy_zero, with_head("  a:\n    replicas: 2\n    min_healthy: 0\n"), "bad-min-healthy", 8, 18, "is 0");
+    error_case!(
+        min_healthy_above_count,
+        with_head("  a:\n    replicas: 2\n    min_healthy: 3\n"),
+        "bad-min-healthy",
+        8,
+        18,
+        "is 3 but it has 2 instances"
+    );
+    error_case!(
+        min_healthy_zero,
+        with_head("  a:\n    replicas: 2\n    min_healthy: 0\n"),
+        "bad-min-healthy",
+        8,
+        18,
+        "is 0"
+    );
     error_case!(
         replicas_with_instances,
         with_head("  a:\n    replicas: 2\n    instances: [{address: \"127.0.0.1:1\"}]\n"),
-        "replicas-with-instances", 7, 15, "both `replicas` and `instances`"
+        "replicas-with-instances",
+        7,
+        15,
+        "both `replicas` and `instances`"
     );
-    error_case!(replicas_zero, with_head("  a:\n    replicas: 0\n"), "no-instances", 7, 15, "`replicas: 0`");
-    error_case!(instances_empty, with_head("  a:\n    instances: []\n"), "no-instances", 7, 16, "empty `instances`");
+    error_case!(
+        replicas_zero,
+        with_head("  a:\n    replicas: 0\n"),
+        "no-instances",
+        7,
+        15,
+        "`replicas: 0`"
+    );
+    error_case!(
+        instances_empty,
+        with_head("  a:\n    instances: []\n"),
+        "no-instances",
+        7,
+        16,
+        "empty `instances`"
+    );
     error_case!(
         duplicate_instance,
         with_head("  a:\n    instances:\n      - {name: x}\n      - {name: x}\n"),
-        "duplicate-instance", 9, 16, "two instances named `x`"
+        "duplicate-instance",
+        9,
+        16,
+        "two instances named `x`"
     );
     error_case!(
         duplicate_instance_by_position,
         with_head("  a:\n    instances:\n      - {name: \"1\"}\n      - {}\n"),
-        "duplicate-instance", 9, 9, "two instances named `1`"
+        "duplicate-instance",
+        9,
+        9,
+        "two instances named `1`"
     );
     error_case!(
         reserved_label,
         with_head("  a:\n    instances:\n      - {zone: z, labels: {zone: y}}\n"),
-        "reserved-label", 8, 28, "label `zone`"
+        "reserved-label",
+        8,
+        28,
+        "label `zone`"
     );
     error_case!(
         missing_env_var,
         with_head("  a:\n    probe: {postgres: {dsn: \"postgres://u:${NO_SUCH_VAR}@h/db\"}}\n"),
-        "missing-env-var", 7, 29, "environment variable `NO_SUCH_VAR` is not set"
+        "missing-env-var",
+        7,
+        29,
+        "environment variable `NO_SUCH_VAR` is not set"
     );
     error_case!(
         bad_interpolation,
         with_head("  a:\n    probe: {postgres: {dsn: \"postgres://${1X}@h\"}}\n"),
-        "bad-interpolation", 7, 29, "invalid variable name `1X`"
+        "bad-interpolation",
+        7,
+        29,
+        "invalid variable name `1X`"
     );
     error_case!(
         unterminated_interpolation,
         with_head("  a:\n    probe: {postgres: {dsn: \"postgres://${PW@h\"}}\n"),
-        "bad-interpolation", 7, 29, "unterminated"
+        "bad-interpolation",
+        7,
+        29,
+        "unterminated"
     );
-    error_case!(probe_without_type, with_head("  a:\n    probe: {timeout: 1s}\n"), "probe-type", 7, 12, "names no probe type");
+    error_case!(
+        probe_without_type,
+        with_head("  a:\n    probe: {timeout: 1s}\n"),
+        "probe-type",
+        7,
+        12,
+        "names no probe type"
+    );
     error_case!(
         probe_with_two_types,
         with_head("  a:\n    probe: {tcp: {address: \"h:1\"}, redis: {url: \"redis://h\"}}\n"),
-        "probe-type", 7, 12, "names 2 types (`tcp`, `redis`)"
+        "probe-type",
+        7,
+        12,
+        "names 2 types (`tcp`, `redis`)"
     );
-    error_case!(probe_needs_address, with_head("  a:\n    probe: {tcp: {}}\n"), "missing-address", 7, 12, "instance `0` has no `address`");
+    error_case!(
+        probe_needs_address,
+        with_head("  a:\n    probe: {tcp: {}}\n"),
+        "missing-address",
+        7,
+        12,
+        "instance `0` has no `address`"
+    );
     error_case!(
         bad_regex,
         with_head("  a:\n    probe: {http: {url: \"http://h\", expect: {body_regex: \"(\"}}}\n"),
-        "bad-regex", 7, 58, "invalid `body_regex`"
+        "bad-regex",
+        7,
+        58,
+        "invalid `body_regex`"
     );
     error_case!(
         bad_status,
         with_head("  a:\n    probe: {http: {url: \"http://h\", expect: {status: [200, 700]}}}\n"),
-        "bad-status", 7, 54, "`700`"
+        "bad-status",
+        7,
+        54,
+        "`700`"
     );
     error_case!(
         bad_json_path,
         with_head("  a:\n    probe: {http: {url: \"http://h\", expect: {json: {data: ok}}}}\n"),
-        "bad-json-path", 7, 53, "`data`"
+        "bad-json-path",
+        7,
+        53,
+        "`data`"
     );
-    error_case!(bad_url, with_head("  a:\n    probe: {http: {url: \"ftp://h\"}}\n"), "bad-url", 7, 25, "`ftp://h`");
+    error_case!(
+        bad_url,
+        with_head("  a:\n    probe: {http: {url: \"ftp://h\"}}\n"),
+        "bad-url",
+        7,
+        25,
+        "`ftp://h`"
+    );
     error_case!(
         bad_method,
         with_head("  a:\n    probe: {http: {url: \"http://h\", method: \"GE T\"}}\n"),
-        "bad-method", 7, 45, "`GE T`"
+        "bad-method",
+        7,
+        45,
+        "`GE T`"
     );
     error_case!(
         bad_prometheus_expect,
-        with_head("  a:\n    probe: {prometheus: {url: \"http://p\", query: up, expect: \"about 3\"}}\n"),
-        "bad-expect", 7, 62, "`about 3`"
+        with_head(
+            "  a:\n    probe: {prometheus: {url: \"http://p\", query: up, expect: \"about 3\"}}\n"
+        ),
+        "bad-expect",
+        7,
+        62,
+        "`about 3`"
     );
-    error_case!(empty_command, with_head("  a:\n    probe: {exec: {command: []}}\n"), "empty-command", 7, 29, "no command");
-    error_case!(blank_command, with_head("  a:\n    probe: {exec: {command: \"  \"}}\n"), "empty-command", 7, 29, "no command");
+    error_case!(
+        empty_command,
+        with_head("  a:\n    probe: {exec: {command: []}}\n"),
+        "empty-command",
+        7,
+        29,
+        "no command"
+    );
+    error_case!(
+        blank_command,
+        with_head("  a:\n    probe: {exec: {command: \"  \"}}\n"),
+        "empty-command",
+        7,
+        29,
+        "no command"
+    );
     error_case!(
         unknown_risk_rule,
         top("services: {a: {}}\nrisks:\n  deep-strong-chian: off\n"),
-        "unknown-risk-rule", 5, 3, "`deep-strong-chian`",
+        "unknown-risk-rule",
+        5,
+        3,
+        "`deep-strong-chian`",
         help = "did you mean `deep-strong-chain`?"
     );
     error_case!(
         risk_option_for_another_rule,
         top("services: {a: {}}\nrisks:\n  spof: {max_depth: 3}\n"),
-        "risk-option-not-applicable", 5, 21, "`max_depth` does not apply to risk rule `spof`"
+        "risk-option-not-applicable",
+        5,
+        21,
+        "`max_depth` does not apply to risk rule `spof`"
     );
     error_case!(
         risk_threshold_zero,
         top("services: {a: {}}\nrisks:\n  deep-strong-chain: {max_depth: 0}\n"),
-        "zero-count", 5, 34, "`max_depth`"
+        "zero-count",
+        5,
+        34,
+        "`max_depth`"
     );
 
     #[test]
@@ -1299,47 +1674,89 @@ mod tests {
         let names: Vec<&str> = t.services.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["cache", "db", "web"]);
         assert_eq!(t.index_of("web"), Some(ServiceIdx(2)));
-        assert_eq!(t.links.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(), ["a", "z"]);
+        assert_eq!(
+            t.links.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(),
+            ["a", "z"]
+        );
         assert_eq!(t.links[0].entry, ServiceIdx(2));
         assert_eq!(t.defaults.timeout, Duration::from_millis(1500));
 
         let web = t.service(ServiceIdx(2));
         assert_eq!(web.tags, ["a", "b"]);
         assert!(web.core && !web.core_explicit);
-        assert_eq!(web.instances.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), ["0", "second"]);
         assert_eq!(
-            web.instances[0].domains.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            web.instances
+                .iter()
+                .map(|i| i.id.as_str())
+                .collect::<Vec<_>>(),
+            ["0", "second"]
+        );
+        assert_eq!(
+            web.instances[0]
+                .domains
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
             ["host=h1", "power=p1", "rack=r9", "zone=az2"]
         );
         let p = web.instances[1].probe.as_ref().unwrap();
-        assert_eq!((p.timeout, p.retries, p.slow), (Duration::from_millis(1500), 3, Duration::from_secs(2)));
-        let Check::Http(h) = &p.check else { panic!("{p:?}") };
+        assert_eq!(
+            (p.timeout, p.retries, p.slow),
+            (Duration::from_millis(1500), 3, Duration::from_secs(2))
+        );
+        let Check::Http(h) = &p.check else {
+            panic!("{p:?}")
+        };
         assert_eq!(h.url.expose(), "http://127.0.0.1:18002/h");
         assert_eq!(h.method, "GET");
         assert_eq!(h.headers[0].1.expose(), "hunter2");
         assert_eq!(h.headers[0].1.to_string(), "${DB_PW}");
 
-        let deps: Vec<(&str, Strength, &Target)> =
-            web.depends_on.iter().map(|d| (d.label.as_str(), d.strength, &d.target)).collect();
+        let deps: Vec<(&str, Strength, &Target)> = web
+            .depends_on
+            .iter()
+            .map(|d| (d.label.as_str(), d.strength, &d.target))
+            .collect();
         assert_eq!(
             deps,
             [
                 ("db", Strength::Strong, &Target::Service(ServiceIdx(1))),
                 ("cache", Strength::Weak, &Target::Service(ServiceIdx(0))),
-                ("pay", Strength::Strong, &Target::AnyOf { members: vec![ServiceIdx(1), ServiceIdx(0)], min: 2 }),
+                (
+                    "pay",
+                    Strength::Strong,
+                    &Target::AnyOf {
+                        members: vec![ServiceIdx(1), ServiceIdx(0)],
+                        min: 2
+                    }
+                ),
             ]
         );
         assert_eq!(web.depends_on[1].timeout, Some(Duration::from_millis(250)));
         assert_eq!(web.depends_on[1].fallback.as_deref(), Some("skip"));
 
         let db = t.service(ServiceIdx(1));
-        assert_eq!(db.instances.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), ["0", "1", "2"]);
+        assert_eq!(
+            db.instances
+                .iter()
+                .map(|i| i.id.as_str())
+                .collect::<Vec<_>>(),
+            ["0", "1", "2"]
+        );
         assert_eq!((db.min_healthy, db.spare()), (2, 1));
         assert!(!db.core && db.core_explicit);
-        let Check::Postgres(u) = &db.instances[2].probe.as_ref().unwrap().check else { panic!() };
+        let Check::Postgres(u) = &db.instances[2].probe.as_ref().unwrap().check else {
+            panic!()
+        };
         assert!(u.url.is_secret());
-        assert_eq!(format!("{:?} {}", u.url, u.url), "\"postgres://app:${DB_PW}@db/x\" postgres://app:${DB_PW}@db/x");
-        assert_eq!(db.instances[2].probe.as_ref().unwrap().slow, Duration::from_secs(60));
+        assert_eq!(
+            format!("{:?} {}", u.url, u.url),
+            "\"postgres://app:${DB_PW}@db/x\" postgres://app:${DB_PW}@db/x"
+        );
+        assert_eq!(
+            db.instances[2].probe.as_ref().unwrap().slow,
+            Duration::from_secs(60)
+        );
 
         let cache = t.service(ServiceIdx(0));
         assert_eq!(cache.instances.len(), 1);
@@ -1349,11 +1766,13 @@ mod tests {
 
     #[test]
     fn interpolation_defaults_and_escapes() {
-        let src = with_head(concat!(
+        let src = with_head(
             "  a:\n    probe:\n      exec:\n        command: [\"echo\", \"${NOPE:-fallback}\", \"${EMPTY:-was-empty}\", \"$${LITERAL}\"]\n",
-        ));
+        );
         let t = load(&src).unwrap().topology;
-        let Check::Exec(e) = &t.services[0].instances[0].probe.as_ref().unwrap().check else { panic!() };
+        let Check::Exec(e) = &t.services[0].instances[0].probe.as_ref().unwrap().check else {
+            panic!()
+        };
         let shown: Vec<&str> = e.command.iter().map(Text::expose).collect();
         assert_eq!(shown, ["echo", "fallback", "was-empty", "${LITERAL}"]);
         assert!(!e.command[3].is_secret());
@@ -1370,15 +1789,29 @@ mod tests {
         assert!(!t.risks.enabled(RiskRule::WeakWithoutTimeout));
         assert_eq!(t.risks.max_strong_depth, 7);
         assert_eq!(t.risks.hotspot_min_links, 4);
-        assert_eq!(t.risks.severity_of(RiskRule::DeepStrongChain), RiskSeverity::Error);
+        assert_eq!(
+            t.risks.severity_of(RiskRule::DeepStrongChain),
+            RiskSeverity::Error
+        );
     }
 
     #[test]
     fn parallel_validation_equals_serial() {
         let mut src = String::from("version: 1\nname: t\nlinks: {l: {entry: s0000}}\nservices:\n");
         for i in 0..300 {
-            let dep = if i % 37 == 5 { "nope".to_owned() } else { format!("s{:04}", (i + 1) % 300) };
-            src.push_str(&format!("  s{i:04}:\n    replicas: {}\n    depends_on: {{{dep}: strong}}\n", i % 3 + 1));
+            let dep = if i % 37 == 5 {
+                "nope".to_owned()
+            } else {
+                format!("s{:04}", (i + 1) % 300)
+            };
+            std::fmt::Write::write_fmt(
+                &mut src,
+                format_args!(
+                    "  s{i:04}:\n    replicas: {}\n    depends_on: {{{dep}: strong}}\n",
+                    i % 3 + 1
+                ),
+            )
+            .unwrap();
         }
         let raw = crate::topology::load::parse(&src).unwrap();
         let env = super::super::load::test_support::env;
