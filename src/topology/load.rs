@@ -162,6 +162,41 @@ pub fn parse(source: &str) -> Result<RawTopology, Vec<Diagnostic>> {
     }
 }
 
+/// The top level without the `services:` block: `head` ends with `services:` (so the block reads
+/// as null), `tail` starts at a line start; a key in both means a duplicate (`None`).
+fn parse_rest(
+    head: &str,
+    tail: &str,
+    tail_line: usize,
+    tail_offset: usize,
+) -> Option<PartialTopology> {
+    let head: PartialTopology =
+        serde_saphyr::from_str_with_options(head, options(head.len())).ok()?;
+    if tail.trim().is_empty() {
+        return Some(head);
+    }
+    let tail: PartialTopology = raw::with_base(
+        u32::try_from(tail_line).ok()?,
+        u32::try_from(tail_offset).ok()?,
+        || serde_saphyr::from_str_with_options(tail, options(tail.len())),
+    )
+    .ok()?;
+    fn one<T>(a: Option<T>, b: Option<T>) -> Result<Option<T>, ()> {
+        match (a, b) {
+            (Some(_), Some(_)) => Err(()),
+            (a, b) => Ok(a.or(b)),
+        }
+    }
+    Some(PartialTopology {
+        version: one(head.version, tail.version).ok()?,
+        name: one(head.name, tail.name).ok()?,
+        defaults: one(head.defaults, tail.defaults).ok()?,
+        links: one(head.links, tail.links).ok()?,
+        services: one(head.services, tail.services).ok()?,
+        risks: one(head.risks, tail.risks).ok()?,
+    })
+}
+
 /// Files at least this large are parsed on several threads when their layout allows it.
 const PARALLEL_MIN_BYTES: usize = 1 << 20;
 
@@ -218,14 +253,11 @@ fn parse_parallel(source: &str, threads: usize) -> Option<RawTopology> {
             cuts.push((*o, line_no));
         }
     }
-    let mut blanked = String::with_capacity(source.len());
-    blanked.push_str(&source[..block_start]);
-    blanked.extend(
-        source[block_start..block_end]
-            .chars()
-            .map(|c| if c == '\n' { '\n' } else { ' ' }),
-    );
-    blanked.push_str(&source[block_end..]);
+    // The rest of the file: before the block (ends with `services:`, a null) and after it.
+    let head = &source[..block_start];
+    let tail = &source[block_end..];
+    let tail_line =
+        head.matches('\n').count() + source[block_start..block_end].matches('\n').count() + 1;
 
     let pieces: Vec<(usize, usize, usize)> = cuts
         .iter()
@@ -248,11 +280,7 @@ fn parse_parallel(source: &str, threads: usize) -> Option<RawTopology> {
                 })
             })
             .collect();
-        let rest = serde_saphyr::from_str_with_options::<PartialTopology>(
-            &blanked,
-            options(blanked.len()),
-        )
-        .ok();
+        let rest = parse_rest(head, tail, tail_line, block_end);
         let parts: Vec<Option<Entries<RawService>>> = handles
             .into_iter()
             .map(|h| h.join().ok().flatten())
