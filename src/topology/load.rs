@@ -162,6 +162,14 @@ pub fn parse(source: &str) -> Result<RawTopology, Vec<Diagnostic>> {
     }
 }
 
+/// `a` or `b`, but not both (a key in both halves is a duplicate).
+fn one<T>(a: Option<T>, b: Option<T>) -> Result<Option<T>, ()> {
+    match (a, b) {
+        (Some(_), Some(_)) => Err(()),
+        (a, b) => Ok(a.or(b)),
+    }
+}
+
 /// The top level without the `services:` block: `head` ends with `services:` (so the block reads
 /// as null), `tail` starts at a line start; a key in both means a duplicate (`None`).
 fn parse_rest(
@@ -181,12 +189,6 @@ fn parse_rest(
         || serde_saphyr::from_str_with_options(tail, options(tail.len())),
     )
     .ok()?;
-    fn one<T>(a: Option<T>, b: Option<T>) -> Result<Option<T>, ()> {
-        match (a, b) {
-            (Some(_), Some(_)) => Err(()),
-            (a, b) => Ok(a.or(b)),
-        }
-    }
     Some(PartialTopology {
         version: one(head.version, tail.version).ok()?,
         name: one(head.name, tail.name).ok()?,
