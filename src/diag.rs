@@ -236,7 +236,8 @@ pub fn closest<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -
         let dist = strsim::levenshtein(wrong, c);
         // Accept near misses: high similarity, or a small edit distance relative to the length.
         let plausible = score >= 0.85 || (dist <= 2 && wrong_len > 2) || dist * 3 <= wrong_len;
-        if plausible && best.is_none_or(|(s, b)| score > s || (score == s && c < b)) {
+        if plausible && best.is_none_or(|(s, b)| score.total_cmp(&s).then_with(|| b.cmp(c)).is_gt())
+        {
             best = Some((score, c));
         }
     }

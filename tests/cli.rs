@@ -1,5 +1,6 @@
 //! The binary end to end: exit codes, where output goes, and what it says.
 
+use std::fmt::Write as _;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -14,20 +15,20 @@ fn bundled() -> PathBuf {
 /// A fluent helper: a topology (bundled or inline), arguments, then expectations.
 struct Run {
     cmd: Command,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 fn linkpatrol() -> Run {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = Command::cargo_bin("linkpatrol").unwrap();
     cmd.current_dir(dir.path()).env_remove("NO_COLOR");
-    Run { cmd, _dir: dir }
+    Run { cmd, dir }
 }
 
 impl Run {
     /// Writes `yaml` as `t.yaml` in the working directory and selects it.
     fn topology(mut self, yaml: &str) -> Self {
-        std::fs::write(self._dir.path().join("t.yaml"), yaml).unwrap();
+        std::fs::write(self.dir.path().join("t.yaml"), yaml).unwrap();
         self.cmd.args(["-f", "t.yaml"]);
         self
     }
@@ -72,7 +73,7 @@ fn validate_bundled_prints_a_summary() {
 #[test]
 fn default_file_is_topology_yaml_in_the_working_directory() {
     let run = linkpatrol();
-    std::fs::copy(bundled(), run._dir.path().join("topology.yaml")).unwrap();
+    std::fs::copy(bundled(), run.dir.path().join("topology.yaml")).unwrap();
     run.args(&["validate"])
         .run()
         .code(0)
@@ -210,10 +211,7 @@ fn broken_pipe_is_quiet_success() {
     // Enough output (-v lists every service) to overflow a pipe buffer.
     let mut yaml = String::from("version: 1\nname: big\nlinks:\n  l: {entry: s0000}\nservices:\n");
     for i in 0..3000 {
-        yaml.push_str(&format!(
-            "  s{i:04}: {{depends_on: {{s{:04}: strong}}}}\n",
-            i + 1
-        ));
+        writeln!(yaml, "  s{i:04}: {{depends_on: {{s{:04}: strong}}}}", i + 1).unwrap();
     }
     yaml.push_str("  s3000: {}\n");
     let dir = tempfile::tempdir().unwrap();

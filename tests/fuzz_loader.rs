@@ -64,6 +64,7 @@ fn mutation() -> impl Strategy<Value = Mutation> {
     ]
 }
 
+#[allow(clippy::many_single_char_names)]
 fn apply(src: &[u8], m: &Mutation) -> Vec<u8> {
     let mut v = src.to_vec();
     if v.is_empty() {

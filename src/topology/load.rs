@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde_saphyr::{Error as YamlError, MessageFormatter};
 
 use super::model::Topology;
-use super::raw::{Entries, Loc, Outline, PartialTopology, RawLink, RawService, RawTopology};
+use super::raw::{self, Entries, Loc, Outline, PartialTopology, RawLink, RawService, RawTopology};
 use super::validate::validate;
 use crate::diag::{Code, Diagnostic, Diagnostics, Span, closest};
 
@@ -105,7 +105,7 @@ pub fn load_str_with_warnings(source: &str, origin: &str) -> Result<Loaded, Load
 pub fn load_str_with_env(
     source: &str,
     origin: &str,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<Loaded, LoadError> {
     let shared: Arc<str> = Arc::from(source);
     let fail = |items: Vec<Diagnostic>| {
@@ -150,10 +150,166 @@ pub fn parse(source: &str) -> Result<RawTopology, Vec<Diagnostic>> {
             .with_help("start with `version: 1`, `name:` and `services:`"),
         ]);
     }
+    if source.len() >= PARALLEL_MIN_BYTES {
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        if let Some(raw) = parse_parallel(source, threads.min(8)) {
+            return Ok(raw);
+        }
+    }
     match serde_saphyr::from_str_with_options::<RawTopology>(source, options(source.len())) {
         Ok(raw) => Ok(raw),
         Err(first) => Err(collect_structure_errors(source, &first)),
     }
+}
+
+/// `a` or `b`, but not both (a key in both halves is a duplicate).
+fn one<T>(a: Option<T>, b: Option<T>) -> Result<Option<T>, ()> {
+    match (a, b) {
+        (Some(_), Some(_)) => Err(()),
+        (a, b) => Ok(a.or(b)),
+    }
+}
+
+/// The top level without the `services:` block: `head` ends with `services:` (so the block reads
+/// as null), `tail` starts at a line start; a key in both means a duplicate (`None`).
+fn parse_rest(
+    head: &str,
+    tail: &str,
+    tail_line: usize,
+    tail_offset: usize,
+) -> Option<PartialTopology> {
+    let head: PartialTopology =
+        serde_saphyr::from_str_with_options(head, options(head.len())).ok()?;
+    if tail.trim().is_empty() {
+        return Some(head);
+    }
+    let tail: PartialTopology = raw::with_base(
+        u32::try_from(tail_line).ok()?,
+        u32::try_from(tail_offset).ok()?,
+        || serde_saphyr::from_str_with_options(tail, options(tail.len())),
+    )
+    .ok()?;
+    Some(PartialTopology {
+        version: one(head.version, tail.version).ok()?,
+        name: one(head.name, tail.name).ok()?,
+        defaults: one(head.defaults, tail.defaults).ok()?,
+        links: one(head.links, tail.links).ok()?,
+        services: one(head.services, tail.services).ok()?,
+        risks: one(head.risks, tail.risks).ok()?,
+    })
+}
+
+/// Files at least this large are parsed on several threads when their layout allows it.
+const PARALLEL_MIN_BYTES: usize = 1 << 20;
+
+/// Fast path for large, well-formed files: cuts the block-style `services:` section at service
+/// boundaries (lines indented like the first service key) and parses the pieces on all cores,
+/// while the rest of the file is parsed with the section blanked out (same lines and offsets).
+/// Locations stay exact through [`raw::with_base`]. Returns `None` whenever anything is unusual
+/// (flow style, anchors used across pieces, any error, a duplicate across pieces): the caller
+/// then parses serially, which also produces the diagnostics.
+fn parse_parallel(source: &str, threads: usize) -> Option<RawTopology> {
+    if threads < 2 {
+        return None;
+    }
+    // Line starts and the `services:` block [start, end).
+    let mut lines = Vec::new();
+    let mut at = 0;
+    for l in source.split_inclusive('\n') {
+        lines.push((at, l));
+        at += l.len();
+    }
+    let header = lines.iter().position(|(_, l)| {
+        let t = l.trim_end();
+        t == "services:"
+            || t.strip_prefix("services:")
+                .is_some_and(|r| r.trim_start().starts_with('#'))
+    })?;
+    let body = &lines[header + 1..];
+    let end_rel = body
+        .iter()
+        .position(|(_, l)| !l.starts_with([' ', '#', '\n', '\r']))
+        .unwrap_or(body.len());
+    let body = &body[..end_rel];
+    let first = body.iter().find(|(_, l)| {
+        let t = l.trim_start_matches(' ');
+        !t.trim().is_empty() && !t.starts_with('#')
+    })?;
+    let indent = first.1.len() - first.1.trim_start_matches(' ').len();
+    if indent == 0 || first.1[indent..].starts_with(['-', '{', '[']) {
+        return None;
+    }
+    let is_key_line = |l: &str| {
+        l.len() > indent
+            && l.as_bytes()[..indent].iter().all(|&b| b == b' ')
+            && !matches!(l.as_bytes()[indent], b' ' | b'#' | b'\n' | b'\r' | b'-')
+    };
+    let block_start = first.0;
+    let block_end = body.last().map_or(block_start, |(o, l)| o + l.len());
+    let target = (block_end - block_start) / threads + 1;
+    // Cut points: the first key line at or after each multiple of `target`.
+    let mut cuts = vec![(block_start, source[..block_start].matches('\n').count() + 1)];
+    let lines_from = cuts[0].1;
+    for (line_no, (o, l)) in (lines_from..).zip(body.iter().skip_while(|(o, _)| *o < block_start)) {
+        if *o >= cuts.last()?.0 + target && is_key_line(l) {
+            cuts.push((*o, line_no));
+        }
+    }
+    // The rest of the file: before the block (ends with `services:`, a null) and after it.
+    let head = &source[..block_start];
+    let tail = &source[block_end..];
+    let tail_line =
+        head.matches('\n').count() + source[block_start..block_end].matches('\n').count() + 1;
+
+    let pieces: Vec<(usize, usize, usize)> = cuts
+        .iter()
+        .enumerate()
+        .map(|(i, &(s, line))| (s, cuts.get(i + 1).map_or(block_end, |c| c.0), line))
+        .collect();
+    let (rest, parts) = std::thread::scope(|scope| {
+        let handles: Vec<_> = pieces
+            .iter()
+            .map(|&(s, e, line)| {
+                let text = &source[s..e];
+                scope.spawn(move || {
+                    raw::with_base(u32::try_from(line).ok()?, u32::try_from(s).ok()?, || {
+                        serde_saphyr::from_str_with_options::<Entries<RawService>>(
+                            text,
+                            options(text.len()),
+                        )
+                        .ok()
+                    })
+                })
+            })
+            .collect();
+        let rest = parse_rest(head, tail, tail_line, block_end);
+        let parts: Vec<Option<Entries<RawService>>> = handles
+            .into_iter()
+            .map(|h| h.join().ok().flatten())
+            .collect();
+        (rest, parts)
+    });
+    let rest = rest?;
+    if rest.services.is_some() {
+        return None;
+    }
+    let mut services = Vec::new();
+    for p in parts {
+        services.extend(p?.0);
+    }
+    let mut seen = std::collections::HashSet::with_capacity(services.len());
+    if !services.iter().all(|(k, _)| seen.insert(k.value.as_str())) {
+        return None;
+    }
+    drop(seen);
+    Some(RawTopology {
+        version: rest.version?,
+        name: rest.name?,
+        defaults: rest.defaults,
+        links: rest.links.unwrap_or_default(),
+        services: Entries(services),
+        risks: rest.risks.unwrap_or_default(),
+    })
 }
 
 fn options(input_len: usize) -> serde_saphyr::Options {
@@ -750,10 +906,14 @@ mod tests {
         );
         let mut prev = 'a';
         for c in 'b'..='i' {
-            src.push_str(&format!(
-                "            \"$.{c}\": &{c} [{}]\n",
-                vec![format!("*{prev}"); 9].join(", ")
-            ));
+            std::fmt::Write::write_fmt(
+                &mut src,
+                format_args!(
+                    "            \"$.{c}\": &{c} [{}]\n",
+                    vec![format!("*{prev}"); 9].join(", ")
+                ),
+            )
+            .unwrap();
             prev = c;
         }
         let d = diagnostics(&src);
@@ -809,6 +969,58 @@ mod tests {
         assert!(text.contains("────"), "{text}");
         assert!(text.contains("did you mean `owner`?"), "{text}");
         assert!(!text.contains('\u{1b}'), "no colour asked: {text}");
+    }
+
+    fn big_topology() -> String {
+        let mut s =
+            String::from("# big\nversion: 1\nname: big\nlinks:\n  l: {entry: s00000}\nservices:\n");
+        for i in 0..2000 {
+            std::fmt::Write::write_fmt(
+                &mut s,
+                format_args!(
+                    "  s{i:05}:\n    owner: \"team {i}\"\n    # comment\n    instances:\n      - {{ address: \"127.0.0.1:{}\", zone: az1 }}\n    probe: {{ http: {{ url: \"http://{{address}}/h\" }} }}\n    depends_on:\n      s{:05}: {{ strength: weak, timeout: 1s }}\n\n",
+                    20000 + i,
+                    (i + 1) % 2000
+                ),
+            ).unwrap();
+        }
+        s.push_str("risks:\n  spof: off\n");
+        s
+    }
+
+    #[test]
+    fn parallel_parse_equals_serial_parse() {
+        let src = big_topology();
+        let serial: RawTopology =
+            serde_saphyr::from_str_with_options(&src, options(src.len())).unwrap();
+        for threads in [2, 3, 7] {
+            let parallel = parse_parallel(&src, threads).expect("layout allows a parallel parse");
+            assert_eq!(
+                format!("{parallel:?}"),
+                format!("{serial:?}"),
+                "{threads} threads"
+            );
+        }
+    }
+
+    #[test]
+    fn parallel_parse_declines_what_it_cannot_cut() {
+        let src = big_topology();
+        // A duplicate across pieces, an alias to an anchor in another piece, a type error.
+        let dup = src.replace("  s01999:\n", "  s00001:\n");
+        assert!(parse_parallel(&dup, 2).is_none());
+        let alias = src
+            .replacen("owner: \"team 0\"", "owner: &o \"team 0\"", 1)
+            .replacen("owner: \"team 1999\"", "owner: *o", 1);
+        assert!(parse_parallel(&alias, 2).is_none());
+        assert!(
+            serde_saphyr::from_str_with_options::<RawTopology>(&alias, options(alias.len()))
+                .is_ok()
+        );
+        let bad = src.replacen("owner: \"team 1500\"", "ownr: x", 1);
+        assert!(parse_parallel(&bad, 2).is_none());
+        let flow = src.replacen("services:\n", "services: {x: {}}\nother:\n", 1);
+        assert!(parse_parallel(&flow, 2).is_none());
     }
 
     #[test]

@@ -70,12 +70,33 @@ impl<T> Sp<T> {
     }
 }
 
+thread_local! {
+    /// Where the text being parsed on this thread starts in the whole file (line, byte offset),
+    /// for the loader's parallel parse of large files, which hands each thread a slice.
+    static BASE: std::cell::Cell<(u32, u32)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// Runs `f` with locations of [`Sp`] values shifted as if the parsed text started at 1-based
+/// `line` and byte `offset` of the file. The text must start at the beginning of a line.
+pub(crate) fn with_base<R>(line: u32, offset: u32, f: impl FnOnce() -> R) -> R {
+    let old = BASE.with(|b| b.replace((line.saturating_sub(1), offset)));
+    let r = f();
+    BASE.with(|b| b.set(old));
+    r
+}
+
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Sp<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = serde_saphyr::Spanned::<T>::deserialize(d)?;
+        let mut loc = Loc::from_saphyr(s.referenced);
+        let (lines, bytes) = BASE.with(std::cell::Cell::get);
+        if loc.line > 0 {
+            loc.line = loc.line.saturating_add(lines);
+            loc.offset = loc.offset.saturating_add(bytes);
+        }
         Ok(Self {
             value: s.value,
-            loc: Loc::from_saphyr(s.referenced),
+            loc,
         })
     }
 }

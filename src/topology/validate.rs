@@ -23,12 +23,31 @@ use super::raw::{
 };
 use crate::diag::{Code, Diagnostic, Span};
 
+/// Topologies with at least this many services are validated on several threads.
+const PARALLEL_MIN_SERVICES: usize = 5_000;
+
 /// Environment lookup for `${VAR}`.
-pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+pub type Env<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
 
 /// Validates `raw`. Returns the model when there is no error, and every diagnostic (errors and
 /// warnings) found.
 pub fn validate(raw: &RawTopology, env: Env<'_>) -> (Option<Topology>, Vec<Diagnostic>) {
+    let threads = if raw.services.len() >= PARALLEL_MIN_SERVICES {
+        std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .min(8)
+    } else {
+        1
+    };
+    validate_with(raw, env, threads)
+}
+
+/// [`validate`] on `threads` threads.
+fn validate_with(
+    raw: &RawTopology,
+    env: Env<'_>,
+    threads: usize,
+) -> (Option<Topology>, Vec<Diagnostic>) {
     let mut cx = Cx {
         diags: Vec::new(),
         env,
@@ -60,10 +79,43 @@ pub fn validate(raw: &RawTopology, env: Env<'_>) -> (Option<Topology>, Vec<Diagn
         names: &names,
     };
 
-    let mut services = Vec::with_capacity(order.len());
-    for (i, &r) in order.iter().enumerate() {
-        let (key, svc) = &raw.services.0[r];
-        services.push(cx.service(key, svc, ServiceIdx(i as u32), &defaults, &resolver));
+    // Services are checked independently of each other: large files use every core.
+    let check = |range: std::ops::Range<usize>| {
+        let mut cx = Cx {
+            diags: Vec::new(),
+            env,
+        };
+        let services: Vec<Service> = range
+            .map(|i| {
+                let (key, svc) = &raw.services.0[order[i]];
+                cx.service(key, svc, ServiceIdx(i as u32), &defaults, &resolver)
+            })
+            .collect();
+        (services, cx.diags)
+    };
+    let n = order.len();
+    let chunk = n.div_ceil(threads).max(1);
+    let results: Vec<(Vec<Service>, Vec<Diagnostic>)> = if threads > 1 {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..n)
+                .step_by(chunk)
+                .map(|start| {
+                    let check = &check;
+                    scope.spawn(move || check(start..(start + chunk).min(n)))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("validation does not panic"))
+                .collect()
+        })
+    } else {
+        vec![check(0..n)]
+    };
+    let mut services = Vec::with_capacity(n);
+    for (s, d) in results {
+        services.extend(s);
+        cx.diags.extend(d);
     }
 
     let mut links = Vec::with_capacity(raw.links.len());
@@ -191,7 +243,7 @@ impl Resolver<'_> {
     }
 }
 
-impl<'e> Cx<'e> {
+impl Cx<'_> {
     fn err(&mut self, code: Code, span: Option<Span>, message: impl Into<String>) -> Last<'_> {
         self.diags.push(Diagnostic::error(code, span, message));
         Last(self.diags.last_mut().expect("just pushed"))
@@ -718,25 +770,27 @@ impl<'e> Cx<'e> {
                 }
             }
         }
-        if let Some(r) = &e.body_regex {
-            if let Err(err) = regex::Regex::new(&r.value) {
-                let why = err.to_string();
-                let why = why
-                    .lines()
-                    .rev()
-                    .find(|l| !l.trim().is_empty())
-                    .unwrap_or("")
-                    .trim();
-                self.err(
-                    Code::BadRegex,
-                    r.span(),
-                    format!(
-                        "invalid `body_regex` in the probe of `{service}`: {}",
-                        why.trim_start_matches("error: ")
-                    ),
-                )
-                .label("expected a regular expression (Rust `regex` syntax)");
-            }
+        if let Some((r, Err(err))) = e
+            .body_regex
+            .as_ref()
+            .map(|r| (r, regex::Regex::new(&r.value)))
+        {
+            let why = err.to_string();
+            let why = why
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim();
+            self.err(
+                Code::BadRegex,
+                r.span(),
+                format!(
+                    "invalid `body_regex` in the probe of `{service}`: {}",
+                    why.trim_start_matches("error: ")
+                ),
+            )
+            .label("expected a regular expression (Rust `regex` syntax)");
         }
         let mut json = Vec::new();
         for (path, value) in e.json.iter() {
@@ -1712,9 +1766,9 @@ mod tests {
 
     #[test]
     fn interpolation_defaults_and_escapes() {
-        let src = with_head(concat!(
+        let src = with_head(
             "  a:\n    probe:\n      exec:\n        command: [\"echo\", \"${NOPE:-fallback}\", \"${EMPTY:-was-empty}\", \"$${LITERAL}\"]\n",
-        ));
+        );
         let t = load(&src).unwrap().topology;
         let Check::Exec(e) = &t.services[0].instances[0].probe.as_ref().unwrap().check else {
             panic!()
@@ -1739,6 +1793,41 @@ mod tests {
             t.risks.severity_of(RiskRule::DeepStrongChain),
             RiskSeverity::Error
         );
+    }
+
+    #[test]
+    fn parallel_validation_equals_serial() {
+        let mut src = String::from("version: 1\nname: t\nlinks: {l: {entry: s0000}}\nservices:\n");
+        for i in 0..300 {
+            let dep = if i % 37 == 5 {
+                "nope".to_owned()
+            } else {
+                format!("s{:04}", (i + 1) % 300)
+            };
+            std::fmt::Write::write_fmt(
+                &mut src,
+                format_args!(
+                    "  s{i:04}:\n    replicas: {}\n    depends_on: {{{dep}: strong}}\n",
+                    i % 3 + 1
+                ),
+            )
+            .unwrap();
+        }
+        let raw = crate::topology::load::parse(&src).unwrap();
+        let env = super::super::load::test_support::env;
+        let (m1, d1) = validate_with(&raw, &env, 1);
+        let (m3, d3) = validate_with(&raw, &env, 3);
+        assert!(m1.is_none() && m3.is_none());
+        assert!(d1.len() > 5);
+        assert_eq!(d1, d3);
+        let ok = src.replace("nope", "s0000");
+        let raw = crate::topology::load::parse(&ok).unwrap();
+        let (m1, d1) = validate_with(&raw, &env, 1);
+        let (m3, d3) = validate_with(&raw, &env, 4);
+        let (m1, m3) = (m1.unwrap(), m3.unwrap());
+        assert_eq!(format!("{:?}", m1.services), format!("{:?}", m3.services));
+        assert_eq!(m1.index, m3.index);
+        assert_eq!(d1, d3);
     }
 
     #[test]
