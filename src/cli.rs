@@ -64,6 +64,9 @@ pub enum Command {
     Diff(DiffArgs),
     /// Draw the dependency graph: SPOFs outlined, strong and weak edges, critical paths grouped.
     Render(RenderArgs),
+    /// Spot-check services now: probe every instance, then show link states, live SPOFs and
+    /// what each down service takes down.
+    Probe(ProbeCliArgs),
 }
 
 /// `linkpatrol validate`.
@@ -133,6 +136,10 @@ pub struct RenderArgs {
     /// Cluster services by owner, tag or zone instead of by link.
     #[arg(long, value_parser = parse_group_by, value_name = "owner|tag|zone")]
     pub group_by: Option<GroupBy>,
+
+    /// Probe every service first and colour the graph by what was found.
+    #[arg(long)]
+    pub probe: bool,
 }
 
 fn parse_render_format(s: &str) -> Result<RenderFormat, String> {
@@ -143,6 +150,47 @@ fn parse_render_format(s: &str) -> Result<RenderFormat, String> {
 fn parse_group_by(s: &str) -> Result<GroupBy, String> {
     s.parse()
         .map_err(|e: crate::report::render_error::RenderError| e.to_string())
+}
+
+/// `linkpatrol probe`.
+#[derive(Debug, Args)]
+pub struct ProbeCliArgs {
+    /// Services to probe (default: all).
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
+
+    /// Also probe every service with this tag (repeatable).
+    #[arg(long, value_name = "T")]
+    pub tag: Vec<String>,
+
+    /// Also probe everything this link depends on (repeatable).
+    #[arg(long, value_name = "L")]
+    pub link: Vec<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ProbeOutputFormat::Table)]
+    pub format: ProbeOutputFormat,
+
+    /// Probes in flight at once (default: `defaults.concurrency` of the file).
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+
+    /// Deadline for the whole run in seconds (default: `defaults.deadline` of the file).
+    #[arg(long, value_name = "SECONDS")]
+    pub deadline: Option<u64>,
+
+    /// Exit 1 when a probed service or link is at or above this level.
+    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = FailOn::Down)]
+    pub fail_on: FailOn,
+}
+
+/// `--format` of `probe`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProbeOutputFormat {
+    /// Tables for people.
+    Table,
+    /// The JSON report (SPEC §5) with probe results and live SPOFs.
+    Json,
 }
 
 /// `--format` of `analyze` and `diff`.

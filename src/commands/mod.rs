@@ -90,6 +90,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         Command::Analyze(args) => analyze::run(&ctx, args),
         Command::Diff(args) => diff::run(&ctx, args),
         Command::Render(args) => render::run(&ctx, args),
+        Command::Probe(args) => probe::run(&ctx, args),
     }
 }
 

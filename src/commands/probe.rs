@@ -319,6 +319,13 @@ impl Progress {
         }
     }
 
+    fn hidden() -> Self {
+        Self {
+            enabled: false,
+            ..Self::new()
+        }
+    }
+
     fn update(&mut self, done: usize, total: usize) {
         if !self.enabled {
             return;
@@ -342,4 +349,220 @@ impl Progress {
             self.bar.finish_and_clear();
         }
     }
+}
+
+/// Probes the selection of `args` and analyses the result: the full report (SPEC §5) with
+/// observed and effective states, probe results per instance and live SPOFs.
+///
+/// Returns `Ok(None)` after printing the message when the selection names something unknown.
+pub fn probe_and_analyze(
+    topology: &Topology,
+    args: &ProbeArgs,
+    quiet: bool,
+) -> anyhow::Result<Option<(ProbeRun, crate::report::report::Report)>> {
+    let selected = match args.selection.resolve(topology) {
+        Ok(s) => s,
+        Err(e @ crate::probe::ProbeError::UnknownSelection { .. }) => {
+            eprintln!("error: {e}");
+            return Ok(None);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut options = RunOptions::from_defaults(&topology.defaults);
+    if let Some(c) = args.concurrency {
+        options.concurrency = c.max(1);
+    }
+    if let Some(d) = args.deadline {
+        options.deadline = d;
+    }
+    let mut progress = if quiet { Progress::hidden() } else { Progress::new() };
+    let run = run_blocking(topology, &selected, &options, &mut |done, total| {
+        progress.update(done, total);
+    })
+    .context("probing failed")?;
+    progress.finish();
+
+    let observed: Vec<Vec<State>> = topology
+        .services
+        .iter()
+        .zip(&run.instances)
+        .map(|(s, outcomes)| {
+            if outcomes.is_empty() {
+                vec![State::Unknown; s.instances.len()]
+            } else {
+                outcomes.iter().map(|o| o.state).collect()
+            }
+        })
+        .collect();
+    let analysis = crate::analysis::analyze(
+        topology,
+        &crate::analysis::Options {
+            observed: Some(&observed),
+            ..crate::analysis::Options::default()
+        },
+    )?;
+    let probes: Vec<Vec<ProbeResult>> = topology
+        .services
+        .iter()
+        .zip(&run.instances)
+        .map(|(s, outcomes)| probe_results(s, outcomes))
+        .collect();
+    let report = crate::report::build::build(topology, &analysis, Some(&probes));
+    Ok(Some((run, report)))
+}
+
+/// Runs `linkpatrol probe`.
+pub fn run(
+    ctx: &super::Context,
+    cli: &crate::cli::ProbeCliArgs,
+) -> anyhow::Result<super::ExitStatus> {
+    let Some(loaded) = super::load_or_report(ctx) else {
+        return Ok(super::ExitStatus::Invalid);
+    };
+    let topology = &loaded.topology;
+    let args = ProbeArgs {
+        selection: Selection {
+            services: cli.services.clone(),
+            tags: cli.tag.clone(),
+            links: cli.link.clone(),
+        },
+        format: match cli.format {
+            crate::cli::ProbeOutputFormat::Table => ProbeFormat::Table,
+            crate::cli::ProbeOutputFormat::Json => ProbeFormat::Json,
+        },
+        concurrency: cli.concurrency,
+        deadline: cli.deadline.map(Duration::from_secs),
+    };
+    let Some((run, report)) = probe_and_analyze(topology, &args, ctx.quiet)? else {
+        return Ok(super::ExitStatus::Invalid);
+    };
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        ProbeFormat::Json => out.write_all(crate::report::json::render_json(&report).as_bytes())?,
+        ProbeFormat::Table => {
+            let effective: Vec<State> = topology
+                .services
+                .iter()
+                .map(|s| {
+                    report
+                        .services
+                        .iter()
+                        .find(|r| r.id == s.name.as_str())
+                        .map_or(State::Unknown, |r| r.effective)
+                })
+                .collect();
+            write_table(topology, &run, Some(&effective), &mut out)?;
+            write_live(topology, &run, &report, &mut out)?;
+        }
+    }
+    // Only what was probed decides the exit code: the selected services and the links whose
+    // entry was selected.
+    let mut scoped = report.clone();
+    scoped
+        .links
+        .retain(|l| topology.index_of(&l.entry).is_some_and(|e| run.selected.contains(&e)));
+    scoped.risks.clear();
+    let worst_service = run
+        .selected
+        .iter()
+        .filter_map(|&i| {
+            report
+                .services
+                .iter()
+                .find(|r| r.id == topology.service(i).name.as_str())
+        })
+        .map(|r| r.effective)
+        .max();
+    let status = super::analyze::gate(&scoped, cli.fail_on);
+    let service_hit = match cli.fail_on {
+        crate::cli::FailOn::Never => false,
+        crate::cli::FailOn::Down => worst_service == Some(State::Down),
+        _ => worst_service >= Some(State::Degraded),
+    };
+    Ok(if service_hit {
+        super::ExitStatus::Findings
+    } else {
+        status
+    })
+}
+
+/// The live sections after the tables: live SPOFs per link, what each down service takes down,
+/// and the services running on their last spare.
+fn write_live(
+    topology: &Topology,
+    run: &ProbeRun,
+    report: &crate::report::report::Report,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let links: Vec<_> = report
+        .links
+        .iter()
+        .filter(|l| topology.index_of(&l.entry).is_some_and(|e| run.selected.contains(&e)))
+        .collect();
+    if !links.is_empty() {
+        writeln!(out, "\nlive single points of failure (one more failure takes the link down)")?;
+        for l in links {
+            match l.live_spofs.as_deref() {
+                _ if l.state == State::Down => writeln!(out, "  {}: already down", l.name)?,
+                None | Some([]) => writeln!(out, "  {}: none", l.name)?,
+                Some(spofs) => {
+                    let ids: Vec<&str> = spofs.iter().map(|s| s.id.as_str()).collect();
+                    writeln!(out, "  {}: {}", l.name, ids.join(", "))?;
+                }
+            }
+        }
+    }
+    let selected_names: Vec<&str> = run
+        .selected
+        .iter()
+        .map(|&i| topology.service(i).name.as_str())
+        .collect();
+    let down: Vec<_> = report
+        .services
+        .iter()
+        .filter(|s| s.observed == State::Down && selected_names.contains(&s.id.as_str()))
+        .collect();
+    if !down.is_empty() {
+        writeln!(out, "\ndown, and what it takes down")?;
+        for s in down {
+            let br = &s.blast_radius;
+            let links = if br.links.is_empty() {
+                "no link".to_owned()
+            } else {
+                format!("links {}", br.links.join(", "))
+            };
+            let services = if br.services.is_empty() {
+                String::new()
+            } else {
+                format!("; services {}", br.services.join(", "))
+            };
+            writeln!(out, "  {}: {links}{services}", s.id)?;
+        }
+    }
+    let at_risk: Vec<String> = run
+        .selected
+        .iter()
+        .filter_map(|&i| {
+            let svc = topology.service(i);
+            let alive = run.instances[i.get()]
+                .iter()
+                .filter(|o| o.state.is_alive())
+                .count();
+            (svc.spare() > 0 && alive == svc.min_healthy).then(|| {
+                format!(
+                    "  {}: {alive} of {} alive, {} needed",
+                    svc.name,
+                    svc.instances.len(),
+                    svc.min_healthy
+                )
+            })
+        })
+        .collect();
+    if !at_risk.is_empty() {
+        writeln!(out, "\nat risk (no spare instance left)")?;
+        for line in at_risk {
+            writeln!(out, "{line}")?;
+        }
+    }
+    Ok(())
 }

@@ -178,6 +178,14 @@ pub fn run(
         return Ok(ExitStatus::Invalid);
     };
     let topo = &loaded.topology;
+    if args.probe {
+        let probe_args = super::probe::ProbeArgs::default();
+        let Some((_, report)) = super::probe::probe_and_analyze(topo, &probe_args, ctx.quiet)?
+        else {
+            return Ok(ExitStatus::Invalid);
+        };
+        return draw(ctx, topo, &report, args);
+    }
     let analysis = match crate::analysis::analyze(topo, &crate::analysis::Options::default()) {
         Ok(a) => a,
         Err(e) => {
