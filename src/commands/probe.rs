@@ -375,7 +375,11 @@ pub fn probe_and_analyze(
     if let Some(d) = args.deadline {
         options.deadline = d;
     }
-    let mut progress = if quiet { Progress::hidden() } else { Progress::new() };
+    let mut progress = if quiet {
+        Progress::hidden()
+    } else {
+        Progress::new()
+    };
     let run = run_blocking(topology, &selected, &options, &mut |done, total| {
         progress.update(done, total);
     })
@@ -458,9 +462,11 @@ pub fn run(
     // Only what was probed decides the exit code: the selected services and the links whose
     // entry was selected.
     let mut scoped = report.clone();
-    scoped
-        .links
-        .retain(|l| topology.index_of(&l.entry).is_some_and(|e| run.selected.contains(&e)));
+    scoped.links.retain(|l| {
+        topology
+            .index_of(&l.entry)
+            .is_some_and(|e| run.selected.contains(&e))
+    });
     scoped.risks.clear();
     let worst_service = run
         .selected
@@ -497,10 +503,17 @@ fn write_live(
     let links: Vec<_> = report
         .links
         .iter()
-        .filter(|l| topology.index_of(&l.entry).is_some_and(|e| run.selected.contains(&e)))
+        .filter(|l| {
+            topology
+                .index_of(&l.entry)
+                .is_some_and(|e| run.selected.contains(&e))
+        })
         .collect();
     if !links.is_empty() {
-        writeln!(out, "\nlive single points of failure (one more failure takes the link down)")?;
+        writeln!(
+            out,
+            "\nlive single points of failure (one more failure takes the link down)"
+        )?;
         for l in links {
             match l.live_spofs.as_deref() {
                 _ if l.state == State::Down => writeln!(out, "  {}: already down", l.name)?,
