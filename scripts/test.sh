@@ -9,4 +9,3 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --all-targets --no-fail-fast
 fi
-cargo test --doc --quiet
