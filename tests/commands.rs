@@ -119,8 +119,14 @@ fn render_writes_dot_and_svg() {
         String::from_utf8_lossy(&out.stderr)
     );
     let svg = std::fs::read_to_string(dir.path().join("graph.svg")).unwrap();
-    assert!(svg.contains("mysql&#45;primary"), "the SPOF service is drawn");
-    assert!(svg.contains("domain SPOF zone=az1"), "domain SPOFs are in the caption");
+    assert!(
+        svg.contains("mysql&#45;primary"),
+        "the SPOF service is drawn"
+    );
+    assert!(
+        svg.contains("domain SPOF zone=az1"),
+        "domain SPOFs are in the caption"
+    );
     assert!(svg.contains("#d50000"), "SPOFs are drawn in red");
     assert!(dir.path().join("graph.dot").exists());
     let out = linkpatrol()

@@ -35,7 +35,7 @@ fn readme_usage_matches_help() {
         );
         let sub_help = help(&[sub]);
         for flag in line
-            .split(|c: char| c == '[' || c == ']' || c == ' ' || c == '|')
+            .split(['[', ']', ' ', '|'])
             .filter(|w| w.starts_with("--") || (w.starts_with('-') && w.len() == 2))
         {
             assert!(

@@ -6,6 +6,7 @@
 //! manager, a command DSL and their compile time for nothing. `rediss://` goes through the same
 //! rustls configuration as every other TLS probe.
 
+use percent_encoding::percent_decode_str;
 use std::sync::Arc;
 
 use reqwest::Url;
@@ -68,8 +69,8 @@ pub async fn redis(tls: Result<Arc<ClientConfig>, String>, check: &UrlCheck) -> 
 
 async fn redis_session<S: AsyncRead + AsyncWrite + Unpin>(stream: S, url: &Url) -> Verdict {
     let mut conn = BufReader::new(stream);
-    let user = percent_decoded(url.username());
-    let password = url.password().map(percent_decoded);
+    let user = percent_decoded(url.username()).into_owned();
+    let password = url.password().map(|p| percent_decoded(p).into_owned());
     if let Some(password) = password {
         let mut args = vec!["AUTH"];
         if !user.is_empty() {
@@ -138,26 +139,6 @@ async fn command<S: AsyncRead + AsyncWrite + Unpin>(
 
 fn error_text(reply: &str) -> String {
     excerpt(reply.trim_start_matches(['-', '+']), 200)
-}
-
-fn percent_decoded(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(hex) = std::str::from_utf8(&bytes[i + 1..i + 3])
-            && let Ok(b) = u8::from_str_radix(hex, 16)
-        {
-            out.push(b);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -349,4 +330,9 @@ fn mysql_reason(e: &mysql_async::Error) -> String {
         mysql_async::Error::Server(s) => s.message.clone(),
         other => describe_error(other),
     }
+}
+
+/// A URL's user or password as the server must see it (`%40` → `@`).
+fn percent_decoded(s: &str) -> std::borrow::Cow<'_, str> {
+    percent_decode_str(s).decode_utf8_lossy()
 }

@@ -13,7 +13,7 @@ use crate::topology::model::{Check, Probe, Text, split_host_port};
 /// (connect, TLS, headers and body together). A definite answer (up, or degraded by a
 /// warning) ends the attempts; a failure or timeout tries again.
 pub async fn probe_instance(clients: &Clients, probe: &Probe) -> ProbeOutcome {
-    let scrubber = Scrubber::new(secret_texts(&probe.check));
+    let scrubber = Scrubber::new(probe.check.texts());
     let mut attempts = 0;
     loop {
         attempts += 1;
@@ -73,24 +73,6 @@ async fn attempt(clients: &Clients, probe: &Probe) -> Verdict {
         Check::Postgres(p) => db::postgres(clients.tls(&TlsSetting::unverified()), p).await,
         Check::Mysql(m) => db::mysql(m).await,
         Check::Exec(e) => exec::check(e).await,
-    }
-}
-
-/// Every text of a check that may carry a secret.
-fn secret_texts(check: &Check) -> Vec<&Text> {
-    match check {
-        Check::Http(h) => {
-            let mut v = vec![&h.url];
-            v.extend(h.headers.iter().map(|(_, t)| t));
-            v.extend(h.body.iter());
-            v
-        }
-        Check::Tcp(t) => vec![&t.address],
-        Check::Tls(t) => vec![&t.address],
-        Check::Dns(_) => Vec::new(),
-        Check::Redis(u) | Check::Postgres(u) | Check::Mysql(u) => vec![&u.url],
-        Check::Exec(e) => e.command.iter().collect(),
-        Check::Prometheus(p) => vec![&p.url],
     }
 }
 

@@ -158,7 +158,9 @@ impl Scrubber {
                 }
                 let written_pw = from_env.unwrap_or_else(|| "***".to_owned());
                 pairs.push((pw.to_owned(), written_pw.clone()));
-                let decoded = percent_decode(pw);
+                let decoded = percent_encoding::percent_decode_str(pw)
+                    .decode_utf8_lossy()
+                    .into_owned();
                 if decoded != pw {
                     pairs.push((decoded, written_pw));
                 }
@@ -232,26 +234,6 @@ fn substituted_parts(written: &str, resolved: &str) -> Vec<(String, String)> {
         pos = end + next.len();
     }
     out
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(hex) = std::str::from_utf8(&bytes[i + 1..i + 3])
-            && let Ok(b) = u8::from_str_radix(hex, 16)
-        {
-            out.push(b);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A human reason for an error, from its whole source chain.

@@ -461,6 +461,24 @@ pub enum Check {
 }
 
 impl Check {
+    /// Every [`Text`] of the check: what `{address}` may appear in and what may carry a secret.
+    pub fn texts(&self) -> Vec<&Text> {
+        match self {
+            Self::Http(h) => {
+                let mut v = vec![&h.url];
+                v.extend(h.headers.iter().map(|(_, t)| t));
+                v.extend(h.body.iter());
+                v
+            }
+            Self::Tcp(t) => vec![&t.address],
+            Self::Tls(t) => vec![&t.address],
+            Self::Redis(u) | Self::Postgres(u) | Self::Mysql(u) => vec![&u.url],
+            Self::Exec(e) => e.command.iter().collect(),
+            Self::Prometheus(p) => vec![&p.url],
+            Self::Dns(_) => Vec::new(),
+        }
+    }
+
     /// The type name as written in the file (`http`, `tcp`, …).
     pub fn kind(&self) -> &'static str {
         match self {

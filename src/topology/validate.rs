@@ -514,7 +514,7 @@ impl Cx<'_> {
         let Some(probe) = probe else {
             return instances.into_iter().map(|(i, _)| i).collect();
         };
-        let templated = texts(&probe.check).iter().any(|t| {
+        let templated = probe.check.texts().iter().any(|t| {
             ["{address}", "{host}", "{port}"]
                 .iter()
                 .any(|p| t.written().contains(p))
@@ -1143,24 +1143,6 @@ impl Cx<'_> {
             }
         }
         out
-    }
-}
-
-/// Every [`Text`] in a check (for `{address}` detection).
-fn texts(c: &Check) -> Vec<&Text> {
-    match c {
-        Check::Http(h) => {
-            let mut v = vec![&h.url];
-            v.extend(h.headers.iter().map(|(_, t)| t));
-            v.extend(h.body.iter());
-            v
-        }
-        Check::Tcp(t) => vec![&t.address],
-        Check::Tls(t) => vec![&t.address],
-        Check::Redis(u) | Check::Postgres(u) | Check::Mysql(u) => vec![&u.url],
-        Check::Exec(e) => e.command.iter().collect(),
-        Check::Prometheus(p) => vec![&p.url],
-        Check::Dns(_) => Vec::new(),
     }
 }
 
