@@ -121,8 +121,9 @@ pub struct DiffArgs {
 #[derive(Debug, Args)]
 pub struct RenderArgs {
     /// What to write besides `graph.dot`: `graph.svg`, `graph.png` (both laid out by Graphviz),
-    /// only the DOT, or `graph.mmd` (Mermaid).
-    #[arg(long, value_parser = parse_render_format, default_value = "svg", value_name = "svg|png|dot|mermaid")]
+    /// only the DOT, `graph.mmd` (Mermaid), or `graph.svg` plus `report.html` (one
+    /// self-contained page with the graph, SPOFs, risks and probe results).
+    #[arg(long, value_parser = parse_render_format, default_value = "svg", value_name = "svg|png|dot|mermaid|html")]
     pub format: RenderFormat,
 
     /// The directory to write into (created if missing).

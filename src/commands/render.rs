@@ -36,11 +36,14 @@ pub enum RenderFormat {
     Dot,
     /// `graph.mmd` (Mermaid).
     Mermaid,
+    /// `graph.svg` and `report.html`: one self-contained page with the graph, SPOFs, risks and
+    /// probe results.
+    Html,
 }
 
 impl RenderFormat {
     /// Every format, in help order.
-    pub const ALL: [Self; 4] = [Self::Svg, Self::Png, Self::Dot, Self::Mermaid];
+    pub const ALL: [Self; 5] = [Self::Svg, Self::Png, Self::Dot, Self::Mermaid, Self::Html];
 
     /// The word used on the command line.
     pub fn as_str(self) -> &'static str {
@@ -49,6 +52,7 @@ impl RenderFormat {
             Self::Png => "png",
             Self::Dot => "dot",
             Self::Mermaid => "mermaid",
+            Self::Html => "html",
         }
     }
 }
@@ -144,17 +148,32 @@ pub fn render_files_with(
             )?);
             None
         }
-        RenderFormat::Svg => Some(ImageFormat::Svg),
+        RenderFormat::Svg | RenderFormat::Html => Some(ImageFormat::Svg),
         RenderFormat::Png => Some(ImageFormat::Png),
+    };
+    let write_html = |svg: Option<&str>, missing: Option<&str>| {
+        let page = crate::report::html::render_html(
+            topology,
+            report,
+            &crate::report::html::HtmlOptions {
+                svg,
+                svg_missing_reason: missing,
+                ..crate::report::html::HtmlOptions::default()
+            },
+        );
+        write_atomic(dir, "report.html", page.as_bytes())
     };
     if let Some(format) = image {
         let bytes = match graphviz.render(&dot, format) {
             Ok(bytes) => bytes,
             Err(RenderError::DotNotFound { .. }) => {
-                return Err(RenderError::DotNotFound {
+                let err = RenderError::DotNotFound {
                     dot_file: Some(dot_path),
+                };
+                if args.format == RenderFormat::Html {
+                    write_html(None, Some(&err.to_string()))?;
                 }
-                .into());
+                return Err(err.into());
             }
             Err(e) => {
                 return Err(e).with_context(|| {
@@ -164,6 +183,9 @@ pub fn render_files_with(
         };
         let name = format!("graph.{}", format.extension());
         written.push(write_atomic(dir, &name, &bytes)?);
+        if args.format == RenderFormat::Html {
+            written.push(write_html(Some(&String::from_utf8_lossy(&bytes)), None)?);
+        }
     }
     Ok(written)
 }

@@ -18,7 +18,7 @@ pub enum RenderError {
     #[error("unknown grouping `{0}`; expected `owner`, `tag` or `zone`")]
     UnknownGroupBy(String),
     /// `--format` with an unknown format.
-    #[error("unknown format `{0}`; expected `svg`, `png`, `dot` or `mermaid`")]
+    #[error("unknown format `{0}`; expected `svg`, `png`, `dot`, `mermaid` or `html`")]
     UnknownFormat(String),
     /// Graphviz is not installed (or not on `PATH`).
     #[error(
