@@ -22,6 +22,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_saphyr::{Error as YamlError, MessageFormatter};
 
+use super::fast;
 use super::model::Topology;
 use super::raw::{self, Entries, Loc, Outline, PartialTopology, RawLink, RawService, RawTopology};
 use super::validate::validate;
@@ -111,6 +112,26 @@ pub fn load_str_with_env(
     let fail = |items: Vec<Diagnostic>| {
         LoadError::Invalid(Diagnostics::new(origin, Arc::clone(&shared), items))
     };
+    // Fast path: a plain, valid file is read by the fast reader and loads without errors. Any
+    // doubt (outside its subset, or an error found by `validate`) goes the full way below, which
+    // produces the diagnostics.
+    if let Some(raw) = fast::parse(source) {
+        let (result, diags) = validate(&raw, env);
+        if let Some(topology) = result
+            && !diags
+                .iter()
+                .any(|d| d.severity == crate::diag::Severity::Error)
+        {
+            // Freeing a large raw tree takes a while; nobody waits for it.
+            if raw.services.len() >= 10_000 {
+                std::thread::spawn(move || drop(raw));
+            }
+            return Ok(Loaded {
+                topology,
+                warnings: Diagnostics::new(origin, shared, diags),
+            });
+        }
+    }
     let raw = parse(source).map_err(fail)?;
     let (result, mut diags) = validate(&raw, env);
     match result {
@@ -312,7 +333,7 @@ fn parse_parallel(source: &str, threads: usize) -> Option<RawTopology> {
     })
 }
 
-fn options(input_len: usize) -> serde_saphyr::Options {
+pub(crate) fn options(input_len: usize) -> serde_saphyr::Options {
     let mut budget = serde_saphyr::Budget::default();
     // A plain (alias-free) document produces at most a few events per input byte; the default
     // caps (1M events, 250k nodes) are too small for 100k-service topologies.
@@ -1033,4 +1054,10 @@ mod tests {
         assert_eq!(t.links.len(), 3);
         assert_eq!(t.services.len(), 14);
     }
+}
+
+/// The fast reader alone (for the comparison in `examples/`).
+#[doc(hidden)]
+pub fn fast_parse_for_bench(source: &str) -> Option<RawTopology> {
+    fast::parse(source)
 }

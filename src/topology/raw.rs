@@ -87,6 +87,12 @@ pub(crate) fn with_base<R>(line: u32, offset: u32, f: impl FnOnce() -> R) -> R {
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Sp<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if let Some(loc) = super::fast::current_loc() {
+            return Ok(Self {
+                value: T::deserialize(d)?,
+                loc,
+            });
+        }
         let s = serde_saphyr::Spanned::<T>::deserialize(d)?;
         let mut loc = Loc::from_saphyr(s.referenced);
         let (lines, bytes) = BASE.with(std::cell::Cell::get);
