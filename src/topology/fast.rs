@@ -9,6 +9,7 @@
 //! serde-saphyr path, which also produces every diagnostic. So the fast path never decides what
 //! is an error: it only turns plain, valid files into raw types faster.
 
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::collections::HashSet;
 use std::fmt;
@@ -52,16 +53,16 @@ pub(crate) fn parse(source: &str) -> Option<RawTopology> {
 }
 
 #[derive(Debug)]
-enum Kind {
+enum Kind<'a> {
     /// Text and whether it was plain (unquoted).
-    Scalar(String, bool),
-    Map(Vec<(Node, Node)>),
-    Seq(Vec<Node>),
+    Scalar(Cow<'a, str>, bool),
+    Map(Vec<(Node<'a>, Node<'a>)>),
+    Seq(Vec<Node<'a>>),
 }
 
 #[derive(Debug)]
-struct Node {
-    kind: Kind,
+struct Node<'a> {
+    kind: Kind<'a>,
     loc: Loc,
 }
 
@@ -120,7 +121,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn document(mut self) -> Option<Node> {
+    fn document(mut self) -> Option<Node<'a>> {
         let indent = self.next_content().ok()??;
         if indent != 0 || self.starts_seq() {
             return None;
@@ -204,10 +205,10 @@ impl<'a> Reader<'a> {
     }
 
     /// A block mapping whose first key is at `pos`, in column `indent` (0-based).
-    fn block_map(&mut self, indent: usize) -> R<Node> {
+    fn block_map(&mut self, indent: usize) -> R<Node<'a>> {
         self.enter()?;
         let loc = self.loc(self.pos, 0);
-        let mut entries: Vec<(Node, Node)> = Vec::new();
+        let mut entries: Vec<(Node<'a>, Node<'a>)> = Vec::new();
         loop {
             let key = self.key()?;
             while self.peek() == Some(b' ') {
@@ -226,7 +227,7 @@ impl<'a> Reader<'a> {
                     Some(n) if n == indent && self.starts_seq() => self.block_seq(n)?,
                     // An empty value (null).
                     _ => Node {
-                        kind: Kind::Scalar(String::new(), true),
+                        kind: Kind::Scalar(Cow::Borrowed(""), true),
                         loc: Loc { len: 0, ..key.loc },
                     },
                 }
@@ -248,7 +249,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A block node starting at `pos` (the first content of a line, in column `indent`).
-    fn block_node(&mut self, indent: usize) -> R<Node> {
+    fn block_node(&mut self, indent: usize) -> R<Node<'a>> {
         if self.starts_seq() {
             self.block_seq(indent)
         } else if self.is_key_line() {
@@ -260,7 +261,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A block sequence whose first `-` is at `pos`, in column `indent`.
-    fn block_seq(&mut self, indent: usize) -> R<Node> {
+    fn block_seq(&mut self, indent: usize) -> R<Node<'a>> {
         self.enter()?;
         let loc = self.loc(self.pos, 0);
         let mut items = Vec::new();
@@ -315,7 +316,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A block mapping key and its `:`; leaves `pos` after the colon.
-    fn key(&mut self) -> R<Node> {
+    fn key(&mut self) -> R<Node<'a>> {
         let key = match self.peek() {
             Some(b'"') => self.double_quoted()?,
             Some(b'\'') => self.single_quoted()?,
@@ -352,7 +353,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A value on the rest of the current line (block context).
-    fn inline_value(&mut self) -> R<Node> {
+    fn inline_value(&mut self) -> R<Node<'a>> {
         match self.peek() {
             Some(b'{' | b'[') => self.flow_node(),
             Some(b'"') => self.double_quoted(),
@@ -384,7 +385,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A flow collection or scalar inside a flow collection, on one line.
-    fn flow_node(&mut self) -> R<Node> {
+    fn flow_node(&mut self) -> R<Node<'a>> {
         match self.peek() {
             Some(b'{') => {
                 self.enter()?;
@@ -459,7 +460,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A scalar inside a flow collection.
-    fn flow_scalar(&mut self) -> R<Node> {
+    fn flow_scalar(&mut self) -> R<Node<'a>> {
         match self.peek() {
             Some(b'"') => self.double_quoted(),
             Some(b'\'') => self.single_quoted(),
@@ -492,7 +493,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn double_quoted(&mut self) -> R<Node> {
+    fn double_quoted(&mut self) -> R<Node<'a>> {
         let start = self.pos;
         let mut i = start + 1;
         let mut text = String::new();
@@ -518,7 +519,12 @@ impl<'a> Reader<'a> {
                 Some(_) => i += 1,
             }
         }
-        text.push_str(&self.s[run..i]);
+        let text = if run == start + 1 {
+            Cow::Borrowed(&self.s[run..i])
+        } else {
+            text.push_str(&self.s[run..i]);
+            Cow::Owned(text)
+        };
         self.pos = i + 1;
         Ok(Node {
             kind: Kind::Scalar(text, false),
@@ -526,7 +532,7 @@ impl<'a> Reader<'a> {
         })
     }
 
-    fn single_quoted(&mut self) -> R<Node> {
+    fn single_quoted(&mut self) -> R<Node<'a>> {
         let start = self.pos;
         let mut i = start + 1;
         let mut text = String::new();
@@ -543,7 +549,12 @@ impl<'a> Reader<'a> {
                 Some(_) => i += 1,
             }
         }
-        text.push_str(&self.s[run..i]);
+        let text = if run == start + 1 {
+            Cow::Borrowed(&self.s[run..i])
+        } else {
+            text.push_str(&self.s[run..i]);
+            Cow::Owned(text)
+        };
         self.pos = i + 1;
         Ok(Node {
             kind: Kind::Scalar(text, false),
@@ -563,21 +574,21 @@ fn starts_plain(c: u8, next: Option<u8>) -> bool {
     }
 }
 
-fn plain_node(r: &Reader<'_>, start: usize, text: &str) -> R<Node> {
+fn plain_node<'a>(r: &Reader<'a>, start: usize, text: &'a str) -> R<Node<'a>> {
     if text.is_empty() {
         return Err(No);
     }
     Ok(Node {
-        kind: Kind::Scalar(text.to_owned(), true),
+        kind: Kind::Scalar(Cow::Borrowed(text), true),
         loc: r.loc(start, text.len()),
     })
 }
 
 /// A duplicate key (compared as text) makes the file someone else's job.
-fn check_unique(entries: &[(Node, Node)]) -> R<()> {
-    fn text(n: &Node) -> R<&str> {
+fn check_unique(entries: &[(Node<'_>, Node<'_>)]) -> R<()> {
+    fn text<'n>(n: &'n Node<'_>) -> R<&'n str> {
         match &n.kind {
-            Kind::Scalar(t, _) => Ok(t.as_str()),
+            Kind::Scalar(t, _) => Ok(t),
             _ => Err(No),
         }
     }
@@ -640,9 +651,9 @@ impl de::Error for Declined {
     }
 }
 
-struct NodeDe<'n>(&'n Node);
+struct NodeDe<'n, 'a>(&'n Node<'a>);
 
-impl NodeDe<'_> {
+impl NodeDe<'_, '_> {
     fn int<'de, V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Declined> {
         match &self.0.kind {
             Kind::Scalar(t, true)
@@ -661,7 +672,7 @@ fn set_loc(loc: Loc) {
     LOC.with(|l| l.set(loc));
 }
 
-impl<'de> Deserializer<'de> for NodeDe<'_> {
+impl<'de> Deserializer<'de> for NodeDe<'_, '_> {
     type Error = Declined;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Declined> {
@@ -773,7 +784,7 @@ impl<'de> Deserializer<'de> for NodeDe<'_> {
     ) -> Result<V::Value, Declined> {
         match &self.0.kind {
             Kind::Scalar(t, plain) if !(*plain && ambiguous(t)) => {
-                visitor.visit_enum(t.as_str().into_deserializer())
+                visitor.visit_enum(t.as_ref().into_deserializer())
             }
             _ => Err(Declined),
         }
@@ -835,12 +846,12 @@ impl<'de> Deserializer<'de> for NodeDe<'_> {
     }
 }
 
-struct Entries<'n> {
-    it: std::slice::Iter<'n, (Node, Node)>,
-    value: Option<&'n Node>,
+struct Entries<'n, 'a> {
+    it: std::slice::Iter<'n, (Node<'a>, Node<'a>)>,
+    value: Option<&'n Node<'a>>,
 }
 
-impl<'de> MapAccess<'de> for Entries<'_> {
+impl<'de> MapAccess<'de> for Entries<'_, '_> {
     type Error = Declined;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
@@ -868,11 +879,11 @@ impl<'de> MapAccess<'de> for Entries<'_> {
     }
 }
 
-struct Items<'n> {
-    it: std::slice::Iter<'n, Node>,
+struct Items<'n, 'a> {
+    it: std::slice::Iter<'n, Node<'a>>,
 }
 
-impl<'de> SeqAccess<'de> for Items<'_> {
+impl<'de> SeqAccess<'de> for Items<'_, '_> {
     type Error = Declined;
 
     fn next_element_seed<T: DeserializeSeed<'de>>(
