@@ -214,8 +214,8 @@ impl<'a> Reader<'a> {
             while self.peek() == Some(b' ') {
                 self.pos += 1;
             }
-            let inline = !matches!(self.peek(), None | Some(b'\n'))
-                && !(self.peek() == Some(b'#') && self.b[self.pos - 1] == b' ');
+            let comment = self.peek() == Some(b'#') && self.b[self.pos - 1] == b' ';
+            let inline = !comment && !matches!(self.peek(), None | Some(b'\n'));
             let value = if inline {
                 let v = self.inline_value()?;
                 self.end_of_line()?;
@@ -272,8 +272,8 @@ impl<'a> Reader<'a> {
                 self.pos += 1;
             }
             let item = match self.peek() {
-                None | Some(b'\n' | b'#') => return Err(No),
-                Some(b'-') => return Err(No),
+                // An empty item, or a sequence in a sequence: not in topologies.
+                None | Some(b'\n' | b'#' | b'-') => return Err(No),
                 Some(_) if self.is_key_line() => {
                     let col = self.pos - self.line_start;
                     if !self.s[self.line_start..self.pos].is_ascii() {
@@ -481,7 +481,7 @@ impl<'a> Reader<'a> {
                         _ => i += 1,
                     }
                 }
-                if matches!(self.at(i), Some(b'[' | b'{') | None | Some(b'\n')) {
+                if matches!(self.at(i), None | Some(b'[' | b'{' | b'\n')) {
                     return Err(No);
                 }
                 let text = self.s[start..i].trim_end_matches(' ');
@@ -936,6 +936,245 @@ mod tests {
                     .join("\n"),
             );
         }
+    }
+
+    /// Every raw type, in the ways topologies are written.
+    const RICH: &str = r#"# comment
+version: 1   # trailing comment
+name: "rich \"one\""
+defaults: { timeout: 2s, retries: 1, slow: 300ms, concurrency: 512, per_host: 32, deadline: 5m }
+links:
+  checkout:
+    entry: café
+    description: Ünïcode — before a value
+  'quoted link': {entry: b, description: 'it''s'}
+services:
+  café:
+    description: Größe and 漢字 in text
+    owner:
+    tags:
+    - a
+    - "b c"
+    core: false
+    probe:
+        http:
+            url: http://{address}/h   # comment
+            method: POST
+            headers: { Content-Type: application/json, "X-A": 'b' }
+            body: '{"ping":1}'
+            expect: { status: [200, 204], body_contains: ok, json: { "$.data": "ok", "$.n": "1" } }
+            max_redirects: 0
+            tls_verify: true
+        timeout: 1.5s
+    instances:
+      - name: i0
+        address: "127.0.0.1:1"
+        zone: az1
+        labels: { rack: r1, power: feed-a }
+      - { address: "127.0.0.1:2", zone: az2, host: h2 }
+      -   address: 127.0.0.1:3
+          host: h3
+    min_healthy: 2
+    depends_on:
+      b: strong
+      c: { strength: weak, timeout: 200ms, fallback: cached }
+      group-1: { strength: strong, any_of: [d, e], min: 1 }
+  b:
+    probe: { tcp: { address: "{address}", send: "PING\n", expect: PONG } }
+    replicas: 3
+    depends_on: { c: weak }
+  c:
+    probe:
+      dns: { name: c.test, type: AAAA, expect: ["::1"], server: "127.0.0.1:53" }
+  d:
+    probe: {exec: {command: [check_d, -w, "5"]}}
+  e:
+    probe:
+      exec:
+        command: check_e --fast
+      retries: 2
+  f:
+    probe: { postgres: { dsn: "postgres://u:${PW}@{address}/db" }, slow: 1s }
+  g: { probe: { redis: { url: "redis://{address}" } } }
+  h:
+    probe:
+      prometheus: { url: "http://127.0.0.1:9090", query: "up{job=\"h\"}", expect: "> 0.5" }
+  i:
+    probe: { tls: { address: "127.0.0.1:443", server_name: i.test, min_days: 7, verify: false } }
+  j: {}
+risks:
+  deep-strong-chain: { max_depth: 6, severity: warning }
+  shared-hotspot:
+    min_links: 2
+"#;
+
+    #[test]
+    fn every_raw_type_reads_the_same() {
+        assert_same(RICH);
+    }
+
+    /// Values YAML may read otherwise, or that the fast reader does not take: wherever they
+    /// are put, the fast path either declines or agrees with serde-saphyr (and never accepts
+    /// what serde-saphyr refuses).
+    #[test]
+    fn tricky_values_are_declined_or_read_the_same() {
+        let tricky = [
+            "yes",
+            "No",
+            "on",
+            "off",
+            "~",
+            "null",
+            "NULL",
+            "",
+            "0x1f",
+            "0o17",
+            "012",
+            "1_000",
+            "+1",
+            "-1",
+            "1.5",
+            ".inf",
+            "1e3",
+            "true",
+            "True",
+            "false",
+            "\"\\u0041\"",
+            "\"a\\\"b\"",
+            "'a''b'",
+            "&x a",
+            "*x",
+            "!!str 1",
+            "|",
+            ">",
+            "@a",
+            "`a`",
+            "a: b",
+            "a #b",
+            "\"unterminated",
+            "[a, b",
+            "{a: b",
+            "{a}",
+            "[a,]",
+            "{a: }",
+            "a\n  b",
+            "4294967296",
+            "99999999999999999999",
+            "x y",
+            "%a",
+            "- a",
+            "? a",
+            "-a",
+            "a:b",
+            "\"a\" b",
+            "[[a]]",
+            "{a: {b: c}}",
+            "  ",
+            "\t",
+        ];
+        let keys = [
+            "version", "name", "owner", "replicas", "core", "tags", "zone", "url", "status",
+            "type", "command", "spof", "entry", "b",
+        ];
+        let template = "version: 1\nname: t\nlinks:\n  l: {entry: a}\nservices:\n  a:\n    owner: o\n    replicas: 2\n    core: false\n    tags: [t]\n    instances: [{zone: z}]\n    probe: {http: {url: u, expect: {status: 200}}, dns: {name: n, type: A}, exec: {command: c}}\n    depends_on: {b: strong}\n  b: {}\nrisks:\n  spof: {severity: info}\n";
+        let (mut accepted, mut declined) = (0, 0);
+        for key in keys {
+            for value in tricky {
+                // The value of `key`, or `key` itself when it is a service name.
+                for (from, to, whole_value) in [
+                    (format!("{key}: "), format!("{key}: {value}"), true),
+                    (format!("\n  {key}:"), format!("\n  {value}:"), false),
+                ] {
+                    let Some(at) = template.find(&from) else {
+                        continue;
+                    };
+                    let rest = at + from.len();
+                    let end = if whole_value {
+                        template[rest..]
+                            .find([',', '}', '\n'])
+                            .map_or(template.len(), |e| rest + e)
+                    } else {
+                        rest
+                    };
+                    let src = format!("{}{}{}", &template[..at], to, &template[end..]);
+                    if src == template {
+                        continue;
+                    }
+                    if parse(&src).is_some() {
+                        assert_same(&src);
+                        accepted += 1;
+                    } else {
+                        declined += 1;
+                    }
+                }
+            }
+        }
+        // Both sides are exercised: plain values are taken, odd ones left to serde-saphyr.
+        assert!(
+            accepted > 100 && declined > 100,
+            "{accepted} accepted, {declined} declined"
+        );
+    }
+
+    #[test]
+    fn unusual_files_are_declined() {
+        let base = "version: 1\nname: t\nservices:\n  a: {}\n  b: {}\n";
+        assert!(parse(base).is_some());
+        for src in [
+            base.replace("  b: {}", "  a: {}"),             // duplicate key
+            base.replace("name: t", "name: t\nname: u"),    // duplicate key
+            base.replace("  b: {}", "  b: {ownr: x}"),      // unknown key
+            base.replace("  b: {}", "  b: &x {}\n  c: *x"), // anchors
+            base.replace("  b: {}", "  b:\n    owner: |\n      x"), // block scalar
+            base.replace("name: t", "name: t\n  u"),        // multi-line scalar
+            base.replace("  b: {}", "\tb: {}"),             // tab
+            base.replace('\n', "\r\n"),                     // CRLF
+            format!("---\n{base}"),                         // document marker
+            format!("\u{feff}{base}"),                      // BOM
+            base.replace("  b: {}", "  b: {owner: [x,\n    y]}"), // multi-line flow
+            "[a]\n".to_owned(),
+            format!(
+                "{}{}",
+                "  ".repeat(0),
+                base.replace("{}", &format!("{}{}", "{a: ".repeat(100), "}".repeat(100)))
+            ),
+        ] {
+            assert!(parse(&src).is_none(), "accepted:\n{src}");
+        }
+    }
+
+    /// Generated files like `scripts/gen_topology.py` writes, many services.
+    #[test]
+    fn generated_topology_reads_the_same() {
+        use std::fmt::Write;
+        let mut s = String::from(
+            "# generated\nversion: 1\nname: gen\ndefaults: { timeout: 2s, retries: 1 }\nlinks:\n",
+        );
+        for l in 0..5 {
+            writeln!(
+                s,
+                "  link-{l:03}:\n    entry: s{l:05}\n    description: link {l}"
+            )
+            .unwrap();
+        }
+        s.push_str("services:\n");
+        for i in 0..3000 {
+            writeln!(s, "  s{i:05}:\n    owner: team-{:02}", i % 40).unwrap();
+            match i % 3 {
+                0 => writeln!(s, "    instances:\n      - {{ address: \"127.0.0.1:{}\", zone: az{}, host: host-{:05} }}", 20000 + i, i % 3 + 1, i % 97).unwrap(),
+                1 => writeln!(s, "    replicas: {}", i % 4 + 1).unwrap(),
+                _ => {}
+            }
+            writeln!(
+                s,
+                "    probe: {{ http: {{ url: \"http://{{address}}/health\" }} }}"
+            )
+            .unwrap();
+            if i + 2 < 3000 {
+                writeln!(s, "    depends_on:\n      s{:05}: strong\n      s{:05}: {{ strength: weak, timeout: 500ms }}\n      group-2: {{ strength: strong, any_of: [s{:05}, s{:05}], min: 1 }}", i + 1, i + 2, i + 1, i + 2).unwrap();
+            }
+        }
+        assert_same(&s);
     }
 
     #[test]
