@@ -44,12 +44,16 @@ pub(crate) fn parse(source: &str) -> Option<RawTopology> {
         return None;
     }
     let root = Reader::new(source).document()?;
-    let old = ACTIVE.with(|a| a.replace(true));
+    /// Ends the fast mode of this thread, also on unwinding.
+    struct Active(bool);
+    impl Drop for Active {
+        fn drop(&mut self) {
+            ACTIVE.with(|a| a.set(self.0));
+        }
+    }
+    let _active = Active(ACTIVE.with(|a| a.replace(true)));
     LOC.with(|l| l.set(root.loc));
-    let result = RawTopology::deserialize(NodeDe(&root));
-    ACTIVE.with(|a| a.set(old));
-    drop(root);
-    result.ok()
+    RawTopology::deserialize(NodeDe(&root)).ok()
 }
 
 #[derive(Debug)]
@@ -79,6 +83,9 @@ struct Reader<'a> {
     line: u32,
     /// Byte offset where the line of `pos` starts.
     line_start: usize,
+    /// A byte offset on the current line and its 0-based column in characters: columns are
+    /// counted from there, so long lines are not counted again for every value on them.
+    column_at: Cell<(usize, usize)>,
     depth: usize,
 }
 
@@ -94,6 +101,7 @@ impl<'a> Reader<'a> {
             pos: 0,
             line: 1,
             line_start: 0,
+            column_at: Cell::new((0, 0)),
             depth: 0,
         }
     }
@@ -107,12 +115,16 @@ impl<'a> Reader<'a> {
     }
 
     fn loc(&self, start: usize, len: usize) -> Loc {
-        let prefix = &self.s[self.line_start..start];
-        let column = if prefix.is_ascii() {
-            prefix.len()
-        } else {
-            prefix.chars().count()
-        };
+        let (mut at, mut column) = self.column_at.get();
+        if at < self.line_start || at > start {
+            (at, column) = (self.line_start, 0);
+        }
+        // Characters = bytes that do not continue a UTF-8 sequence.
+        column += self.b[at..start]
+            .iter()
+            .filter(|&&b| (b & 0xC0) != 0x80)
+            .count();
+        self.column_at.set((start, column));
         Loc {
             line: self.line,
             column: u32::try_from(column + 1).unwrap_or(u32::MAX),
@@ -310,6 +322,7 @@ impl<'a> Reader<'a> {
             pos: self.pos,
             line: self.line,
             line_start: self.line_start,
+            column_at: self.column_at.clone(),
             depth: self.depth,
         };
         probe.key().is_ok()
@@ -1174,6 +1187,22 @@ risks:
                 writeln!(s, "    depends_on:\n      s{:05}: strong\n      s{:05}: {{ strength: weak, timeout: 500ms }}\n      group-2: {{ strength: strong, any_of: [s{:05}, s{:05}], min: 1 }}", i + 1, i + 2, i + 1, i + 2).unwrap();
             }
         }
+        assert_same(&s);
+    }
+
+    #[test]
+    fn long_lines_with_unicode_read_the_same() {
+        use std::fmt::Write;
+        let mut s = String::from("version: 1\nname: long\nlinks: {l: {entry: é0}}\nservices: {");
+        for i in 0..2000 {
+            write!(
+                s,
+                "é{i}: {{owner: \"ü{i}\", depends_on: {{é{}: strong}}}}, ",
+                i + 1
+            )
+            .unwrap();
+        }
+        s.push_str("é2000: {}}\n");
         assert_same(&s);
     }
 
