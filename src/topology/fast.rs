@@ -44,16 +44,18 @@ pub(crate) fn parse(source: &str) -> Option<RawTopology> {
         return None;
     }
     let root = Reader::new(source).document()?;
-    /// Ends the fast mode of this thread, also on unwinding.
-    struct Active(bool);
-    impl Drop for Active {
-        fn drop(&mut self) {
-            ACTIVE.with(|a| a.set(self.0));
-        }
-    }
     let _active = Active(ACTIVE.with(|a| a.replace(true)));
     LOC.with(|l| l.set(root.loc));
     RawTopology::deserialize(NodeDe(&root)).ok()
+}
+
+/// Ends the fast mode of this thread when dropped, also on unwinding.
+struct Active(bool);
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        ACTIVE.with(|a| a.set(self.0));
+    }
 }
 
 #[derive(Debug)]
