@@ -6,6 +6,10 @@ use clap::Parser;
 use linkpatrol::cli::Cli;
 use linkpatrol::commands::{self, ExitStatus};
 
+/// mimalloc: loading a large topology allocates millions of small values, on several threads.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -158,7 +158,13 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Entries<V> {
                 f.write_str("a mapping")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries<V>, A::Error> {
-                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(0).min(4096));
+                // The fast reader's hint is the true count; other hints are only trusted a bit.
+                let cap = if super::fast::current_loc().is_some() {
+                    usize::MAX
+                } else {
+                    4096
+                };
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(0).min(cap));
                 while let Some(k) = map.next_key::<Sp<String>>()? {
                     out.push((k, map.next_value()?));
                 }
