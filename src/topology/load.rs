@@ -6,8 +6,8 @@
 //! as a service that no link reaches) as [`Diagnostics`], for `validate` to print.
 //!
 //! Fast path: a file written in plain YAML (no anchors, tags, block scalars, multi-line values,
-//! duplicate keys…) is read by [`fast`](super::fast) into the same raw types with the same
-//! locations, about ten times faster than serde-saphyr. When it declines, or when `validate`
+//! duplicate keys…) is read by the `fast` module into the same raw types with the same
+//! locations, several times faster than serde-saphyr. When it declines, or when `validate`
 //! finds any error, the file goes the full serde-saphyr way described below, which produces the
 //! diagnostics; so errors, their locations and the parser's limits are always serde-saphyr's.
 //!
