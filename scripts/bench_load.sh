@@ -7,7 +7,7 @@
 # `linkpatrol -f FILE validate` wall time and peak RSS with GNU time, and the bundled topology with
 # hyperfine (or a plain loop when hyperfine cannot be installed). Wall time depends on what else
 # the machine runs; CPU time is printed too. Files of 1 MiB and more are parsed and validated on
-# all cores.
+# all cores (plain files skip serde-saphyr: see src/topology/fast.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

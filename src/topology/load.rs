@@ -5,6 +5,12 @@
 //! `*_with_warnings` variants also hand back the warnings (problems that do not stop loading, such
 //! as a service that no link reaches) as [`Diagnostics`], for `validate` to print.
 //!
+//! Fast path: a file written in plain YAML (no anchors, tags, block scalars, multi-line values,
+//! duplicate keys…) is read by the `fast` module into the same raw types with the same
+//! locations, several times faster than serde-saphyr. When it declines, or when `validate`
+//! finds any error, the file goes the full serde-saphyr way described below, which produces the
+//! diagnostics; so errors, their locations and the parser's limits are always serde-saphyr's.
+//!
 //! Error collection: a well-formed file is parsed once, straight into the raw types, and every
 //! semantic problem is collected by `validate` in one pass. When the YAML does not fit the raw
 //! types (unknown key, wrong type, duplicate key), serde stops at the first problem; the loader
@@ -22,6 +28,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_saphyr::{Error as YamlError, MessageFormatter};
 
+use super::fast;
 use super::model::Topology;
 use super::raw::{self, Entries, Loc, Outline, PartialTopology, RawLink, RawService, RawTopology};
 use super::validate::validate;
@@ -111,6 +118,26 @@ pub fn load_str_with_env(
     let fail = |items: Vec<Diagnostic>| {
         LoadError::Invalid(Diagnostics::new(origin, Arc::clone(&shared), items))
     };
+    // Fast path: a plain, valid file is read by the fast reader and loads without errors. Any
+    // doubt (outside its subset, or an error found by `validate`) goes the full way below, which
+    // produces the diagnostics.
+    if let Some(raw) = fast::parse(source) {
+        let (result, diags) = validate(&raw, env);
+        if let Some(topology) = result
+            && !diags
+                .iter()
+                .any(|d| d.severity == crate::diag::Severity::Error)
+        {
+            // Freeing a large raw tree takes a while; nobody waits for it.
+            if raw.services.len() >= 10_000 {
+                std::thread::spawn(move || drop(raw));
+            }
+            return Ok(Loaded {
+                topology,
+                warnings: Diagnostics::new(origin, shared, diags),
+            });
+        }
+    }
     let raw = parse(source).map_err(fail)?;
     let (result, mut diags) = validate(&raw, env);
     match result {
@@ -312,7 +339,7 @@ fn parse_parallel(source: &str, threads: usize) -> Option<RawTopology> {
     })
 }
 
-fn options(input_len: usize) -> serde_saphyr::Options {
+pub(crate) fn options(input_len: usize) -> serde_saphyr::Options {
     let mut budget = serde_saphyr::Budget::default();
     // A plain (alias-free) document produces at most a few events per input byte; the default
     // caps (1M events, 250k nodes) are too small for 100k-service topologies.

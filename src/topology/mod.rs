@@ -3,6 +3,7 @@
 //! [`load`] reads a file (or a string) into [`raw`] types, [`validate`] turns them into the
 //! [`model`] that every later stage reads, and [`crate::diag`] describes what went wrong.
 
+mod fast;
 pub mod load;
 pub mod model;
 pub mod raw;

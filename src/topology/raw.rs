@@ -87,6 +87,12 @@ pub(crate) fn with_base<R>(line: u32, offset: u32, f: impl FnOnce() -> R) -> R {
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Sp<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if let Some(loc) = super::fast::current_loc() {
+            return Ok(Self {
+                value: T::deserialize(d)?,
+                loc,
+            });
+        }
         let s = serde_saphyr::Spanned::<T>::deserialize(d)?;
         let mut loc = Loc::from_saphyr(s.referenced);
         let (lines, bytes) = BASE.with(std::cell::Cell::get);
@@ -152,7 +158,13 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Entries<V> {
                 f.write_str("a mapping")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries<V>, A::Error> {
-                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(0).min(4096));
+                // The fast reader's hint is the true count; other hints are only trusted a bit.
+                let cap = if super::fast::current_loc().is_some() {
+                    usize::MAX
+                } else {
+                    4096
+                };
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(0).min(cap));
                 while let Some(k) = map.next_key::<Sp<String>>()? {
                     out.push((k, map.next_value()?));
                 }

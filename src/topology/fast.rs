@@ -1,0 +1,1216 @@
+//! Fast path of the loader: a reader for the plain subset of YAML that topology files are written
+//! in, deserializing into the same [`raw`](super::raw) types with the same locations.
+//!
+//! It accepts block mappings and sequences indented with spaces, one-line flow collections
+//! (`{ a: b }`, `[a, b]`), one-line plain and quoted scalars and comments. It declines (returns
+//! `None`) on anything else — anchors, aliases, tags, block scalars, multi-line scalars, tabs,
+//! `\r`, document markers, a duplicate key, a scalar whose type YAML would guess differently
+//! (`yes`, `0x1f`, `~`, …), any deserialization error — and the loader then uses the full
+//! serde-saphyr path, which also produces every diagnostic. So the fast path never decides what
+//! is an error: it only turns plain, valid files into raw types faster.
+
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::collections::HashSet;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{
+    self, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, SeqAccess, Visitor,
+};
+
+use super::raw::{Loc, RawTopology};
+
+/// Deeper nesting than this is left to the full parser (and its limits).
+const MAX_DEPTH: usize = 64;
+
+thread_local! {
+    /// Set while the fast path deserializes on this thread: [`raw::Sp`](super::raw::Sp) then
+    /// takes its location from [`LOC`] instead of serde-saphyr.
+    static ACTIVE: Cell<bool> = const { Cell::new(false) };
+    /// The location of the node about to be deserialized.
+    static LOC: Cell<Loc> = const { Cell::new(Loc { line: 0, column: 0, offset: 0, len: 0 }) };
+}
+
+/// The location of the value being deserialized, when the fast path is running on this thread.
+pub(crate) fn current_loc() -> Option<Loc> {
+    ACTIVE.with(Cell::get).then(|| LOC.with(Cell::get))
+}
+
+/// Parses `source` into the raw types, or `None` when the file is outside the fast subset or
+/// does not fit the raw types (the caller then takes the full path).
+pub(crate) fn parse(source: &str) -> Option<RawTopology> {
+    if source.contains(['\t', '\r', '\u{feff}']) {
+        return None;
+    }
+    let root = Reader::new(source).document()?;
+    let _active = Active(ACTIVE.with(|a| a.replace(true)));
+    LOC.with(|l| l.set(root.loc));
+    RawTopology::deserialize(NodeDe(&root)).ok()
+}
+
+/// Ends the fast mode of this thread when dropped, also on unwinding.
+struct Active(bool);
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        ACTIVE.with(|a| a.set(self.0));
+    }
+}
+
+#[derive(Debug)]
+enum Kind<'a> {
+    /// Text and whether it was plain (unquoted).
+    Scalar(Cow<'a, str>, bool),
+    Map(Vec<(Node<'a>, Node<'a>)>),
+    Seq(Vec<Node<'a>>),
+}
+
+#[derive(Debug)]
+struct Node<'a> {
+    kind: Kind<'a>,
+    loc: Loc,
+}
+
+/// Declined: outside the subset.
+struct No;
+
+type R<T> = Result<T, No>;
+
+struct Reader<'a> {
+    s: &'a str,
+    b: &'a [u8],
+    pos: usize,
+    /// 1-based line of `pos`.
+    line: u32,
+    /// Byte offset where the line of `pos` starts.
+    line_start: usize,
+    /// A byte offset on the current line and its 0-based column in characters: columns are
+    /// counted from there, so long lines are not counted again for every value on them.
+    column_at: Cell<(usize, usize)>,
+    depth: usize,
+}
+
+fn is_space_or_end(c: Option<u8>) -> bool {
+    matches!(c, None | Some(b' ' | b'\n'))
+}
+
+impl<'a> Reader<'a> {
+    fn new(s: &'a str) -> Self {
+        Self {
+            s,
+            b: s.as_bytes(),
+            pos: 0,
+            line: 1,
+            line_start: 0,
+            column_at: Cell::new((0, 0)),
+            depth: 0,
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.pos).copied()
+    }
+
+    fn at(&self, i: usize) -> Option<u8> {
+        self.b.get(i).copied()
+    }
+
+    fn loc(&self, start: usize, len: usize) -> Loc {
+        let (mut at, mut column) = self.column_at.get();
+        if at < self.line_start || at > start {
+            (at, column) = (self.line_start, 0);
+        }
+        // Characters = bytes that do not continue a UTF-8 sequence.
+        column += self.b[at..start]
+            .iter()
+            .filter(|&&b| (b & 0xC0) != 0x80)
+            .count();
+        self.column_at.set((start, column));
+        Loc {
+            line: self.line,
+            column: u32::try_from(column + 1).unwrap_or(u32::MAX),
+            offset: u32::try_from(start).unwrap_or(u32::MAX),
+            len: u32::try_from(len).unwrap_or(u32::MAX),
+        }
+    }
+
+    fn document(mut self) -> Option<Node<'a>> {
+        let indent = self.next_content().ok()??;
+        if indent != 0 || self.starts_seq() {
+            return None;
+        }
+        let root = self.block_map(0).ok()?;
+        // Everything was read: nothing but blank lines and comments remain.
+        (self.pos >= self.b.len()).then_some(root)
+    }
+
+    /// Skips spaces, then a comment, up to the end of the line; `No` if anything else is there.
+    fn end_of_line(&mut self) -> R<()> {
+        while self.peek() == Some(b' ') {
+            self.pos += 1;
+        }
+        match self.peek() {
+            None => Ok(()),
+            Some(b'\n') => {
+                self.newline();
+                Ok(())
+            }
+            Some(b'#') if self.pos > 0 && self.b[self.pos - 1] == b' ' => {
+                self.skip_to_newline();
+                Ok(())
+            }
+            _ => Err(No),
+        }
+    }
+
+    fn skip_to_newline(&mut self) {
+        match memchr(b'\n', &self.b[self.pos..]) {
+            Some(i) => {
+                self.pos += i;
+                self.newline();
+            }
+            None => self.pos = self.b.len(),
+        }
+    }
+
+    fn newline(&mut self) {
+        self.pos += 1;
+        self.line += 1;
+        self.line_start = self.pos;
+    }
+
+    /// From the start of a line: skips blank and comment lines; leaves `pos` on the first
+    /// character of the next content line and returns its indentation (`None` at the end).
+    fn next_content(&mut self) -> R<Option<usize>> {
+        loop {
+            while self.peek() == Some(b' ') {
+                self.pos += 1;
+            }
+            match self.peek() {
+                None => return Ok(None),
+                Some(b'\n') => self.newline(),
+                Some(b'#') => self.skip_to_newline(),
+                Some(_) => {
+                    let indent = self.pos - self.line_start;
+                    if indent == 0
+                        && (self.b[self.pos..].starts_with(b"---")
+                            || self.b[self.pos..].starts_with(b"..."))
+                    {
+                        return Err(No);
+                    }
+                    return Ok(Some(indent));
+                }
+            }
+        }
+    }
+
+    fn starts_seq(&self) -> bool {
+        self.peek() == Some(b'-') && is_space_or_end(self.at(self.pos + 1))
+    }
+
+    fn enter(&mut self) -> R<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            Err(No)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// A block mapping whose first key is at `pos`, in column `indent` (0-based).
+    fn block_map(&mut self, indent: usize) -> R<Node<'a>> {
+        self.enter()?;
+        let loc = self.loc(self.pos, 0);
+        let mut entries: Vec<(Node<'a>, Node<'a>)> = Vec::new();
+        loop {
+            let key = self.key()?;
+            while self.peek() == Some(b' ') {
+                self.pos += 1;
+            }
+            let comment = self.peek() == Some(b'#') && self.b[self.pos - 1] == b' ';
+            let inline = !comment && !matches!(self.peek(), None | Some(b'\n'));
+            let value = if inline {
+                let v = self.inline_value()?;
+                self.end_of_line()?;
+                v
+            } else {
+                self.end_of_line()?;
+                match self.next_content()? {
+                    Some(n) if n > indent => self.block_node(n)?,
+                    Some(n) if n == indent && self.starts_seq() => self.block_seq(n)?,
+                    // An empty value (null).
+                    _ => Node {
+                        kind: Kind::Scalar(Cow::Borrowed(""), true),
+                        loc: Loc { len: 0, ..key.loc },
+                    },
+                }
+            };
+            entries.push((key, value));
+            match self.next_content()? {
+                Some(n) if n == indent && !self.starts_seq() => {}
+                Some(n) if n < indent => break,
+                None => break,
+                Some(_) => return Err(No),
+            }
+        }
+        check_unique(&entries)?;
+        self.depth -= 1;
+        Ok(Node {
+            kind: Kind::Map(entries),
+            loc,
+        })
+    }
+
+    /// A block node starting at `pos` (the first content of a line, in column `indent`).
+    fn block_node(&mut self, indent: usize) -> R<Node<'a>> {
+        if self.starts_seq() {
+            self.block_seq(indent)
+        } else if self.is_key_line() {
+            self.block_map(indent)
+        } else {
+            // A scalar alone on its own line: allowed by YAML, not used by topologies.
+            Err(No)
+        }
+    }
+
+    /// A block sequence whose first `-` is at `pos`, in column `indent`.
+    fn block_seq(&mut self, indent: usize) -> R<Node<'a>> {
+        self.enter()?;
+        let loc = self.loc(self.pos, 0);
+        let mut items = Vec::new();
+        loop {
+            // At `-`.
+            self.pos += 1;
+            while self.peek() == Some(b' ') {
+                self.pos += 1;
+            }
+            let item = match self.peek() {
+                // An empty item, or a sequence in a sequence: not in topologies.
+                None | Some(b'\n' | b'#' | b'-') => return Err(No),
+                Some(_) if self.is_key_line() => {
+                    let col = self.pos - self.line_start;
+                    if !self.s[self.line_start..self.pos].is_ascii() {
+                        return Err(No);
+                    }
+                    self.block_map(col)?
+                }
+                Some(_) => {
+                    let v = self.inline_value()?;
+                    self.end_of_line()?;
+                    v
+                }
+            };
+            items.push(item);
+            match self.next_content()? {
+                Some(n) if n == indent && self.starts_seq() => {}
+                Some(n) if n <= indent => break,
+                None => break,
+                Some(_) => return Err(No),
+            }
+        }
+        self.depth -= 1;
+        Ok(Node {
+            kind: Kind::Seq(items),
+            loc,
+        })
+    }
+
+    /// Whether the line from `pos` is `key: …` (plain or quoted key).
+    fn is_key_line(&self) -> bool {
+        let mut probe = Reader {
+            s: self.s,
+            b: self.b,
+            pos: self.pos,
+            line: self.line,
+            line_start: self.line_start,
+            column_at: self.column_at.clone(),
+            depth: self.depth,
+        };
+        probe.key().is_ok()
+    }
+
+    /// A block mapping key and its `:`; leaves `pos` after the colon.
+    fn key(&mut self) -> R<Node<'a>> {
+        let key = match self.peek() {
+            Some(b'"') => self.double_quoted()?,
+            Some(b'\'') => self.single_quoted()?,
+            Some(c) if starts_plain(c, self.at(self.pos + 1)) => {
+                let start = self.pos;
+                let line_end = memchr(b'\n', &self.b[start..]).map_or(self.b.len(), |i| start + i);
+                let mut i = start;
+                loop {
+                    if i >= line_end {
+                        return Err(No);
+                    }
+                    match self.b[i] {
+                        b':' if is_space_or_end(self.at(i + 1)) => break,
+                        b'#' if self.b[i - 1] == b' ' => return Err(No),
+                        _ => i += 1,
+                    }
+                }
+                let text = self.s[start..i].trim_end_matches(' ');
+                let node = plain_node(self, start, text)?;
+                self.pos = i;
+                node
+            }
+            _ => return Err(No),
+        };
+        while self.peek() == Some(b' ') {
+            self.pos += 1;
+        }
+        if self.peek() == Some(b':') && is_space_or_end(self.at(self.pos + 1)) {
+            self.pos += 1;
+            Ok(key)
+        } else {
+            Err(No)
+        }
+    }
+
+    /// A value on the rest of the current line (block context).
+    fn inline_value(&mut self) -> R<Node<'a>> {
+        match self.peek() {
+            Some(b'{' | b'[') => self.flow_node(),
+            Some(b'"') => self.double_quoted(),
+            Some(b'\'') => self.single_quoted(),
+            Some(c) if starts_plain(c, self.at(self.pos + 1)) => {
+                let start = self.pos;
+                let line_end = memchr(b'\n', &self.b[start..]).map_or(self.b.len(), |i| start + i);
+                let mut i = start;
+                while i < line_end {
+                    match self.b[i] {
+                        b':' if is_space_or_end(self.at(i + 1)) => return Err(No),
+                        b'#' if self.b[i - 1] == b' ' => break,
+                        _ => i += 1,
+                    }
+                }
+                let text = self.s[start..i].trim_end_matches(' ');
+                let node = plain_node(self, start, text)?;
+                self.pos = start + text.len();
+                Ok(node)
+            }
+            _ => Err(No),
+        }
+    }
+
+    fn skip_spaces(&mut self) {
+        while self.peek() == Some(b' ') {
+            self.pos += 1;
+        }
+    }
+
+    /// A flow collection or scalar inside a flow collection, on one line.
+    fn flow_node(&mut self) -> R<Node<'a>> {
+        match self.peek() {
+            Some(b'{') => {
+                self.enter()?;
+                let loc = self.loc(self.pos, 1);
+                self.pos += 1;
+                let mut entries = Vec::new();
+                loop {
+                    self.skip_spaces();
+                    if self.peek() == Some(b'}') {
+                        self.pos += 1;
+                        break;
+                    }
+                    let key = self.flow_scalar()?;
+                    self.skip_spaces();
+                    if self.peek() != Some(b':') {
+                        return Err(No);
+                    }
+                    self.pos += 1;
+                    self.skip_spaces();
+                    if matches!(self.peek(), Some(b',' | b'}')) {
+                        return Err(No);
+                    }
+                    let value = self.flow_node()?;
+                    entries.push((key, value));
+                    self.skip_spaces();
+                    match self.peek() {
+                        Some(b',') => self.pos += 1,
+                        Some(b'}') => {
+                            self.pos += 1;
+                            break;
+                        }
+                        _ => return Err(No),
+                    }
+                }
+                check_unique(&entries)?;
+                self.depth -= 1;
+                Ok(Node {
+                    kind: Kind::Map(entries),
+                    loc,
+                })
+            }
+            Some(b'[') => {
+                self.enter()?;
+                let loc = self.loc(self.pos, 1);
+                self.pos += 1;
+                let mut items = Vec::new();
+                loop {
+                    self.skip_spaces();
+                    if self.peek() == Some(b']') {
+                        self.pos += 1;
+                        break;
+                    }
+                    items.push(self.flow_node()?);
+                    self.skip_spaces();
+                    match self.peek() {
+                        Some(b',') => self.pos += 1,
+                        Some(b']') => {
+                            self.pos += 1;
+                            break;
+                        }
+                        _ => return Err(No),
+                    }
+                }
+                self.depth -= 1;
+                Ok(Node {
+                    kind: Kind::Seq(items),
+                    loc,
+                })
+            }
+            _ => self.flow_scalar(),
+        }
+    }
+
+    /// A scalar inside a flow collection.
+    fn flow_scalar(&mut self) -> R<Node<'a>> {
+        match self.peek() {
+            Some(b'"') => self.double_quoted(),
+            Some(b'\'') => self.single_quoted(),
+            Some(c) if starts_plain(c, self.at(self.pos + 1)) => {
+                let start = self.pos;
+                let mut i = start;
+                while let Some(c) = self.at(i) {
+                    match c {
+                        b',' | b'[' | b']' | b'{' | b'}' | b'\n' => break,
+                        b':' if matches!(
+                            self.at(i + 1),
+                            None | Some(b' ' | b'\n' | b',' | b'[' | b']' | b'{' | b'}')
+                        ) =>
+                        {
+                            break;
+                        }
+                        b'#' if self.b[i - 1] == b' ' => return Err(No),
+                        _ => i += 1,
+                    }
+                }
+                if matches!(self.at(i), None | Some(b'[' | b'{' | b'\n')) {
+                    return Err(No);
+                }
+                let text = self.s[start..i].trim_end_matches(' ');
+                let node = plain_node(self, start, text)?;
+                self.pos = start + text.len();
+                Ok(node)
+            }
+            _ => Err(No),
+        }
+    }
+
+    fn double_quoted(&mut self) -> R<Node<'a>> {
+        let start = self.pos;
+        let mut i = start + 1;
+        let mut text = String::new();
+        let mut run = i;
+        loop {
+            match self.at(i) {
+                None | Some(b'\n') => return Err(No),
+                Some(b'"') => break,
+                Some(b'\\') => {
+                    text.push_str(&self.s[run..i]);
+                    let c = match self.at(i + 1) {
+                        Some(b'\\') => '\\',
+                        Some(b'"') => '"',
+                        Some(b'/') => '/',
+                        Some(b'n') => '\n',
+                        Some(b't') => '\t',
+                        _ => return Err(No),
+                    };
+                    text.push(c);
+                    i += 2;
+                    run = i;
+                }
+                Some(_) => i += 1,
+            }
+        }
+        let text = if run == start + 1 {
+            Cow::Borrowed(&self.s[run..i])
+        } else {
+            text.push_str(&self.s[run..i]);
+            Cow::Owned(text)
+        };
+        self.pos = i + 1;
+        Ok(Node {
+            kind: Kind::Scalar(text, false),
+            loc: self.loc(start, self.pos - start),
+        })
+    }
+
+    fn single_quoted(&mut self) -> R<Node<'a>> {
+        let start = self.pos;
+        let mut i = start + 1;
+        let mut text = String::new();
+        let mut run = i;
+        loop {
+            match self.at(i) {
+                None | Some(b'\n') => return Err(No),
+                Some(b'\'') if self.at(i + 1) == Some(b'\'') => {
+                    text.push_str(&self.s[run..=i]);
+                    i += 2;
+                    run = i;
+                }
+                Some(b'\'') => break,
+                Some(_) => i += 1,
+            }
+        }
+        let text = if run == start + 1 {
+            Cow::Borrowed(&self.s[run..i])
+        } else {
+            text.push_str(&self.s[run..i]);
+            Cow::Owned(text)
+        };
+        self.pos = i + 1;
+        Ok(Node {
+            kind: Kind::Scalar(text, false),
+            loc: self.loc(start, self.pos - start),
+        })
+    }
+}
+
+/// A plain scalar may start with any character but an indicator (`-`, `?` and `:` only when
+/// followed by a space).
+fn starts_plain(c: u8, next: Option<u8>) -> bool {
+    match c {
+        b'-' | b'?' | b':' => !is_space_or_end(next),
+        b',' | b'[' | b']' | b'{' | b'}' | b'#' | b'&' | b'*' | b'!' | b'|' | b'>' | b'\''
+        | b'"' | b'%' | b'@' | b'`' | b' ' | b'\n' => false,
+        _ => true,
+    }
+}
+
+fn plain_node<'a>(r: &Reader<'a>, start: usize, text: &'a str) -> R<Node<'a>> {
+    if text.is_empty() {
+        return Err(No);
+    }
+    Ok(Node {
+        kind: Kind::Scalar(Cow::Borrowed(text), true),
+        loc: r.loc(start, text.len()),
+    })
+}
+
+/// A duplicate key (compared as text) makes the file someone else's job.
+fn check_unique(entries: &[(Node<'_>, Node<'_>)]) -> R<()> {
+    fn text<'n>(n: &'n Node<'_>) -> R<&'n str> {
+        match &n.kind {
+            Kind::Scalar(t, _) => Ok(t),
+            _ => Err(No),
+        }
+    }
+    if entries.len() <= 16 {
+        for (i, (k, _)) in entries.iter().enumerate() {
+            let k = text(k)?;
+            for (o, _) in &entries[..i] {
+                if text(o)? == k {
+                    return Err(No);
+                }
+            }
+        }
+        return Ok(());
+    }
+    let mut seen = HashSet::with_capacity(entries.len());
+    for (k, _) in entries {
+        if !seen.insert(text(k)?) {
+            return Err(No);
+        }
+    }
+    Ok(())
+}
+
+fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
+    hay.iter().position(|&b| b == needle)
+}
+
+/// Plain text that YAML's core schema (or YAML 1.1 habits) could read as something other than
+/// a string; the fast path leaves such scalars to the full parser.
+fn ambiguous(text: &str) -> bool {
+    let first = text.as_bytes()[0];
+    if first.is_ascii_digit() || matches!(first, b'+' | b'-' | b'.') {
+        return true;
+    }
+    matches!(
+        text.to_ascii_lowercase().as_str(),
+        "~" | "null" | "true" | "false" | "yes" | "no" | "y" | "n" | "on" | "off"
+    )
+}
+
+fn is_nullish(text: &str) -> bool {
+    matches!(text, "" | "~" | "null" | "Null" | "NULL")
+}
+
+/// Deserialization failed: decline.
+#[derive(Debug)]
+struct Declined;
+
+impl fmt::Display for Declined {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("outside the fast path")
+    }
+}
+
+impl std::error::Error for Declined {}
+
+impl de::Error for Declined {
+    fn custom<T: fmt::Display>(_: T) -> Self {
+        Declined
+    }
+}
+
+struct NodeDe<'n, 'a>(&'n Node<'a>);
+
+impl NodeDe<'_, '_> {
+    fn int<'de, V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Declined> {
+        match &self.0.kind {
+            Kind::Scalar(t, true)
+                if t.bytes().all(|b| b.is_ascii_digit())
+                    && (t.len() == 1 || !t.starts_with('0'))
+                    && t.len() <= 18 =>
+            {
+                visitor.visit_u64(t.parse().map_err(|_| Declined)?)
+            }
+            _ => Err(Declined),
+        }
+    }
+}
+
+fn set_loc(loc: Loc) {
+    LOC.with(|l| l.set(loc));
+}
+
+impl<'de> Deserializer<'de> for NodeDe<'_, '_> {
+    type Error = Declined;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Declined> {
+        match &self.0.kind {
+            Kind::Map(entries) => visitor.visit_map(Entries {
+                it: entries.iter(),
+                value: None,
+            }),
+            Kind::Seq(items) => visitor.visit_seq(Items { it: items.iter() }),
+            Kind::Scalar(t, false) => visitor.visit_str(t),
+            Kind::Scalar(t, true) => {
+                if t.bytes().all(|b| b.is_ascii_digit()) {
+                    self.int(visitor)
+                } else if ambiguous(t) {
+                    Err(Declined)
+                } else {
+                    visitor.visit_str(t)
+                }
+            }
+        }
+    }
+
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Declined> {
+        match &self.0.kind {
+            Kind::Scalar(t, plain) if !(*plain && is_nullish(t)) => visitor.visit_str(t),
+            _ => Err(Declined),
+        }
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Declined> {
+        self.deserialize_str(visitor)
+    }
+
+    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Declined> {
+        self.deserialize_str(visitor)
+    }
+
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Declined> {
+        match &self.0.kind {
+            Kind::Scalar(t, true) if t == "true" => visitor.visit_bool(true),
+            Kind::Scalar(t, true) if t == "false" => visitor.visit_bool(false),
+            _ => Err(Declined),
+        }
+    }
+
+    fn deserialize_u8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Declined> {
+        self.int(visitor)
+    }
+    fn deserialize_u16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Declined> {
+        self.int(visitor)
+    }
+    fn deserialize_u32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Declined> {
+        self.int(visitor)
+    }
+    fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Declined> {
+        self.int(visitor)
+    }
+    fn deserialize_i8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Declined> {
+        self.int(visitor)
+    }
+    fn deserialize_i16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Declined> {
+        self.int(visitor)
+    }
+    fn deserialize_i32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Declined> {
+        self.int(visitor)
+    }
+    fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Declined> {
+        self.int(visitor)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Declined> {
+        match &self.0.kind {
+            Kind::Scalar(t, true) if is_nullish(t) => visitor.visit_none(),
+            _ => visitor.visit_some(self),
+        }
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Declined> {
+        match &self.0.kind {
+            Kind::Seq(items) => visitor.visit_seq(Items { it: items.iter() }),
+            _ => Err(Declined),
+        }
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Declined> {
+        match &self.0.kind {
+            Kind::Map(entries) => visitor.visit_map(Entries {
+                it: entries.iter(),
+                value: None,
+            }),
+            _ => Err(Declined),
+        }
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Declined> {
+        self.deserialize_map(visitor)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Declined> {
+        match &self.0.kind {
+            Kind::Scalar(t, plain) if !(*plain && ambiguous(t)) => {
+                visitor.visit_enum(t.as_ref().into_deserializer())
+            }
+            _ => Err(Declined),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Declined> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Declined> {
+        visitor.visit_unit()
+    }
+
+    fn deserialize_i128<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Declined> {
+        Err(Declined)
+    }
+    fn deserialize_u128<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Declined> {
+        Err(Declined)
+    }
+    fn deserialize_f32<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Declined> {
+        Err(Declined)
+    }
+    fn deserialize_f64<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Declined> {
+        Err(Declined)
+    }
+    fn deserialize_char<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Declined> {
+        Err(Declined)
+    }
+    fn deserialize_bytes<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Declined> {
+        Err(Declined)
+    }
+    fn deserialize_byte_buf<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Declined> {
+        Err(Declined)
+    }
+    fn deserialize_unit<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Declined> {
+        Err(Declined)
+    }
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: V,
+    ) -> Result<V::Value, Declined> {
+        Err(Declined)
+    }
+    fn deserialize_tuple<V: Visitor<'de>>(self, _: usize, _: V) -> Result<V::Value, Declined> {
+        Err(Declined)
+    }
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: usize,
+        _: V,
+    ) -> Result<V::Value, Declined> {
+        Err(Declined)
+    }
+}
+
+struct Entries<'n, 'a> {
+    it: std::slice::Iter<'n, (Node<'a>, Node<'a>)>,
+    value: Option<&'n Node<'a>>,
+}
+
+impl<'de> MapAccess<'de> for Entries<'_, '_> {
+    type Error = Declined;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Declined> {
+        match self.it.next() {
+            Some((k, v)) => {
+                self.value = Some(v);
+                set_loc(k.loc);
+                seed.deserialize(NodeDe(k)).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Declined> {
+        let v = self.value.take().ok_or(Declined)?;
+        set_loc(v.loc);
+        seed.deserialize(NodeDe(v))
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.it.len())
+    }
+}
+
+struct Items<'n, 'a> {
+    it: std::slice::Iter<'n, Node<'a>>,
+}
+
+impl<'de> SeqAccess<'de> for Items<'_, '_> {
+    type Error = Declined;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, Declined> {
+        match self.it.next() {
+            Some(n) => {
+                set_loc(n.loc);
+                seed.deserialize(NodeDe(n)).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.it.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::load::options;
+
+    /// The fast path accepts `src` and gives exactly what serde-saphyr gives, locations included.
+    fn assert_same(src: &str) {
+        let slow: RawTopology = serde_saphyr::from_str_with_options(src, options(src.len()))
+            .expect("serde-saphyr accepts it");
+        let fast = parse(src).expect("the fast path accepts it");
+        let (slow, fast) = (format!("{slow:#?}"), format!("{fast:#?}"));
+        if slow != fast {
+            let first = slow
+                .lines()
+                .zip(fast.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or(0);
+            let from = first.saturating_sub(8);
+            panic!(
+                "differs at line {first}:\n--- serde-saphyr\n{}\n--- fast\n{}",
+                slow.lines()
+                    .skip(from)
+                    .take(12)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                fast.lines()
+                    .skip(from)
+                    .take(12)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            );
+        }
+    }
+
+    /// Every raw type, in the ways topologies are written.
+    const RICH: &str = r#"# comment
+version: 1   # trailing comment
+name: "rich \"one\""
+defaults: { timeout: 2s, retries: 1, slow: 300ms, concurrency: 512, per_host: 32, deadline: 5m }
+links:
+  checkout:
+    entry: café
+    description: Ünïcode — before a value
+  'quoted link': {entry: b, description: 'it''s'}
+services:
+  café:
+    description: Größe and 漢字 in text
+    owner:
+    tags:
+    - a
+    - "b c"
+    core: false
+    probe:
+        http:
+            url: http://{address}/h   # comment
+            method: POST
+            headers: { Content-Type: application/json, "X-A": 'b' }
+            body: '{"ping":1}'
+            expect: { status: [200, 204], body_contains: ok, json: { "$.data": "ok", "$.n": "1" } }
+            max_redirects: 0
+            tls_verify: true
+        timeout: 1.5s
+    instances:
+      - name: i0
+        address: "127.0.0.1:1"
+        zone: az1
+        labels: { rack: r1, power: feed-a }
+      - { address: "127.0.0.1:2", zone: az2, host: h2 }
+      -   address: 127.0.0.1:3
+          host: h3
+    min_healthy: 2
+    depends_on:
+      b: strong
+      c: { strength: weak, timeout: 200ms, fallback: cached }
+      group-1: { strength: strong, any_of: [d, e], min: 1 }
+  b:
+    probe: { tcp: { address: "{address}", send: "PING\n", expect: PONG } }
+    replicas: 3
+    depends_on: { c: weak }
+  c:
+    probe:
+      dns: { name: c.test, type: AAAA, expect: ["::1"], server: "127.0.0.1:53" }
+  d:
+    probe: {exec: {command: [check_d, -w, "5"]}}
+  e:
+    probe:
+      exec:
+        command: check_e --fast
+      retries: 2
+  f:
+    probe: { postgres: { dsn: "postgres://u:${PW}@{address}/db" }, slow: 1s }
+  g: { probe: { redis: { url: "redis://{address}" } } }
+  h:
+    probe:
+      prometheus: { url: "http://127.0.0.1:9090", query: "up{job=\"h\"}", expect: "> 0.5" }
+  i:
+    probe: { tls: { address: "127.0.0.1:443", server_name: i.test, min_days: 7, verify: false } }
+  j: {}
+risks:
+  deep-strong-chain: { max_depth: 6, severity: warning }
+  shared-hotspot:
+    min_links: 2
+"#;
+
+    #[test]
+    fn every_raw_type_reads_the_same() {
+        assert_same(RICH);
+    }
+
+    /// Values YAML may read otherwise, or that the fast reader does not take: wherever they
+    /// are put, the fast path either declines or agrees with serde-saphyr (and never accepts
+    /// what serde-saphyr refuses).
+    #[test]
+    fn tricky_values_are_declined_or_read_the_same() {
+        let tricky = [
+            "yes",
+            "No",
+            "on",
+            "off",
+            "~",
+            "null",
+            "NULL",
+            "",
+            "0x1f",
+            "0o17",
+            "012",
+            "1_000",
+            "+1",
+            "-1",
+            "1.5",
+            ".inf",
+            "1e3",
+            "true",
+            "True",
+            "false",
+            "\"\\u0041\"",
+            "\"a\\\"b\"",
+            "'a''b'",
+            "&x a",
+            "*x",
+            "!!str 1",
+            "|",
+            ">",
+            "@a",
+            "`a`",
+            "a: b",
+            "a #b",
+            "\"unterminated",
+            "[a, b",
+            "{a: b",
+            "{a}",
+            "[a,]",
+            "{a: }",
+            "a\n  b",
+            "4294967296",
+            "99999999999999999999",
+            "x y",
+            "%a",
+            "- a",
+            "? a",
+            "-a",
+            "a:b",
+            "\"a\" b",
+            "[[a]]",
+            "{a: {b: c}}",
+            "  ",
+            "\t",
+        ];
+        let keys = [
+            "version", "name", "owner", "replicas", "core", "tags", "zone", "url", "status",
+            "type", "command", "spof", "entry", "b",
+        ];
+        let template = "version: 1\nname: t\nlinks:\n  l: {entry: a}\nservices:\n  a:\n    owner: o\n    replicas: 2\n    core: false\n    tags: [t]\n    instances: [{zone: z}]\n    probe: {http: {url: u, expect: {status: 200}}, dns: {name: n, type: A}, exec: {command: c}}\n    depends_on: {b: strong}\n  b: {}\nrisks:\n  spof: {severity: info}\n";
+        let (mut accepted, mut declined) = (0, 0);
+        for key in keys {
+            for value in tricky {
+                // The value of `key`, or `key` itself when it is a service name.
+                for (from, to, whole_value) in [
+                    (format!("{key}: "), format!("{key}: {value}"), true),
+                    (format!("\n  {key}:"), format!("\n  {value}:"), false),
+                ] {
+                    let Some(at) = template.find(&from) else {
+                        continue;
+                    };
+                    let rest = at + from.len();
+                    let end = if whole_value {
+                        template[rest..]
+                            .find([',', '}', '\n'])
+                            .map_or(template.len(), |e| rest + e)
+                    } else {
+                        rest
+                    };
+                    let src = format!("{}{}{}", &template[..at], to, &template[end..]);
+                    if src == template {
+                        continue;
+                    }
+                    if parse(&src).is_some() {
+                        assert_same(&src);
+                        accepted += 1;
+                    } else {
+                        declined += 1;
+                    }
+                }
+            }
+        }
+        // Both sides are exercised: plain values are taken, odd ones left to serde-saphyr.
+        assert!(
+            accepted > 100 && declined > 100,
+            "{accepted} accepted, {declined} declined"
+        );
+    }
+
+    #[test]
+    fn unusual_files_are_declined() {
+        let base = "version: 1\nname: t\nservices:\n  a: {}\n  b: {}\n";
+        assert!(parse(base).is_some());
+        for src in [
+            base.replace("  b: {}", "  a: {}"),             // duplicate key
+            base.replace("name: t", "name: t\nname: u"),    // duplicate key
+            base.replace("  b: {}", "  b: {ownr: x}"),      // unknown key
+            base.replace("  b: {}", "  b: &x {}\n  c: *x"), // anchors
+            base.replace("  b: {}", "  b:\n    owner: |\n      x"), // block scalar
+            base.replace("name: t", "name: t\n  u"),        // multi-line scalar
+            base.replace("  b: {}", "\tb: {}"),             // tab
+            base.replace('\n', "\r\n"),                     // CRLF
+            format!("---\n{base}"),                         // document marker
+            format!("\u{feff}{base}"),                      // BOM
+            base.replace("  b: {}", "  b: {owner: [x,\n    y]}"), // multi-line flow
+            "[a]\n".to_owned(),
+            format!(
+                "{}{}",
+                "  ".repeat(0),
+                base.replace("{}", &format!("{}{}", "{a: ".repeat(100), "}".repeat(100)))
+            ),
+        ] {
+            assert!(parse(&src).is_none(), "accepted:\n{src}");
+        }
+    }
+
+    /// Generated files like `scripts/gen_topology.py` writes, many services.
+    #[test]
+    fn generated_topology_reads_the_same() {
+        use std::fmt::Write;
+        let mut s = String::from(
+            "# generated\nversion: 1\nname: gen\ndefaults: { timeout: 2s, retries: 1 }\nlinks:\n",
+        );
+        for l in 0..5 {
+            writeln!(
+                s,
+                "  link-{l:03}:\n    entry: s{l:05}\n    description: link {l}"
+            )
+            .unwrap();
+        }
+        s.push_str("services:\n");
+        for i in 0..3000 {
+            writeln!(s, "  s{i:05}:\n    owner: team-{:02}", i % 40).unwrap();
+            match i % 3 {
+                0 => writeln!(s, "    instances:\n      - {{ address: \"127.0.0.1:{}\", zone: az{}, host: host-{:05} }}", 20000 + i, i % 3 + 1, i % 97).unwrap(),
+                1 => writeln!(s, "    replicas: {}", i % 4 + 1).unwrap(),
+                _ => {}
+            }
+            writeln!(
+                s,
+                "    probe: {{ http: {{ url: \"http://{{address}}/health\" }} }}"
+            )
+            .unwrap();
+            if i + 2 < 3000 {
+                writeln!(s, "    depends_on:\n      s{:05}: strong\n      s{:05}: {{ strength: weak, timeout: 500ms }}\n      group-2: {{ strength: strong, any_of: [s{:05}, s{:05}], min: 1 }}", i + 1, i + 2, i + 1, i + 2).unwrap();
+            }
+        }
+        assert_same(&s);
+    }
+
+    #[test]
+    fn long_lines_with_unicode_read_the_same() {
+        use std::fmt::Write;
+        let mut s = String::from("version: 1\nname: long\nlinks: {l: {entry: é0}}\nservices: {");
+        for i in 0..2000 {
+            write!(
+                s,
+                "é{i}: {{owner: \"ü{i}\", depends_on: {{é{}: strong}}}}, ",
+                i + 1
+            )
+            .unwrap();
+        }
+        s.push_str("é2000: {}}\n");
+        assert_same(&s);
+    }
+
+    #[test]
+    fn bundled_topology_reads_the_same() {
+        let src = include_str!("../../topology.yaml");
+        assert_same(src);
+    }
+}
