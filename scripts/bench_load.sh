@@ -6,8 +6,8 @@
 # Builds the release binary, generates a deterministic topology into target/bench/, then measures
 # `linkpatrol -f FILE validate` wall time and peak RSS with GNU time, and the bundled topology with
 # hyperfine (or a plain loop when hyperfine cannot be installed). Wall time depends on what else
-# the machine runs; CPU time is printed too. Files of 1 MiB and more are parsed and validated on
-# all cores (plain files skip serde-saphyr: see src/topology/fast.rs).
+# the machine runs; CPU time is printed too. Plain files are read by the fast path on one thread
+# (src/topology/fast.rs); validation of large files uses every core.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
