@@ -191,6 +191,7 @@ fn validate_with(
             .collect(),
         services,
         risks,
+        inspect: crate::topology::model::InspectSettings::default(),
     });
     (topology, cx.diags)
 }
