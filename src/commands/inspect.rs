@@ -40,11 +40,11 @@ use crate::report::html::{HtmlOptions, render_html};
 use crate::report::json::render_json;
 use crate::report::markdown::{MarkdownOptions, render_markdown};
 use crate::report::output::{self, RunDir};
+use crate::report::prometheus::render_metrics;
 use crate::report::report::{Report, RunInfo};
 use crate::report::timestamp::UtcTime;
 use crate::report::view::{GraphView, ViewOptions};
 use crate::report::{dot::to_dot, junit::render_junit, mermaid::to_mermaid};
-use crate::report::prometheus::render_metrics;
 use crate::state::State;
 use crate::topology::model::Topology;
 
@@ -135,8 +135,7 @@ pub fn run(topology: &Topology, options: &InspectOptions) -> anyhow::Result<Insp
         deadline: options.deadline,
         ..ProbeArgs::default()
     };
-    let Some((_, mut report)) = probe_and_analyze(topology, &probe_args, !options.progress)?
-    else {
+    let Some((_, mut report)) = probe_and_analyze(topology, &probe_args, !options.progress)? else {
         anyhow::bail!("probing `{}` selected nothing", topology.name);
     };
 
@@ -169,10 +168,7 @@ pub fn run(topology: &Topology, options: &InspectOptions) -> anyhow::Result<Insp
 
     let rendered = render_run(topology, &mut report, &options.graphviz)?;
     let run_dir = RunDir::begin(out, &name, &lock)?;
-    let files: Vec<(&str, &[u8])> = rendered
-        .iter()
-        .map(|(n, b)| (*n, b.as_slice()))
-        .collect();
+    let files: Vec<(&str, &[u8])> = rendered.iter().map(|(n, b)| (*n, b.as_slice())).collect();
     run_dir.write(&files)?;
     let run_dir = run_dir.finish()?;
     tx.commit()?;
@@ -315,7 +311,13 @@ fn summary(o: &InspectOutcome) -> String {
             .live_spofs
             .as_ref()
             .filter(|_| l.state != State::Down)
-            .map(|v| format!(", {} live SPOF{}", v.len(), if v.len() == 1 { "" } else { "s" }))
+            .map(|v| {
+                format!(
+                    ", {} live SPOF{}",
+                    v.len(),
+                    if v.len() == 1 { "" } else { "s" }
+                )
+            })
             .unwrap_or_default();
         let _ = writeln!(s, "  link {}: {}{live}", l.name, l.state);
     }

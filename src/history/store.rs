@@ -140,6 +140,7 @@ pub const MIGRATIONS: &[&str] = &[
 ];
 
 /// The schema version this build writes.
+#[allow(clippy::cast_possible_wrap)] // a handful of entries
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Latency histogram buckets per doubling: each bucket is 2^(1/16) ≈ 4.4 % wide, so a
@@ -216,8 +217,10 @@ impl Store {
     fn setup(conn: Connection, path: &Path) -> Result<Self, HistoryError> {
         let e = sqlite_err(path);
         conn.busy_timeout(Duration::from_secs(60)).map_err(&e)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(&e)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(&e)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(&e)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(&e)?;
         conn.create_scalar_function(
             "lp_bucket",
             1,
@@ -268,7 +271,7 @@ impl Store {
                 return Err(HistoryError::Foreign { path: path.clone() });
             }
         }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        for (version, sql) in (1..=SCHEMA_VERSION).zip(MIGRATIONS).skip(found as usize) {
             let tx = self
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -277,11 +280,11 @@ impl Store {
             let now: i64 = tx
                 .pragma_query_value(None, "user_version", |r| r.get(0))
                 .map_err(&e)?;
-            if now > i as i64 {
+            if now >= version {
                 continue;
             }
             tx.execute_batch(sql).map_err(&e)?;
-            tx.pragma_update(None, "user_version", i as i64 + 1)
+            tx.pragma_update(None, "user_version", version)
                 .map_err(&e)?;
             tx.commit().map_err(&e)?;
         }
@@ -555,7 +558,10 @@ mod tests {
             c.pragma_update(None, "user_version", 99).unwrap();
         }
         let err = Store::open(&path).unwrap_err();
-        assert!(matches!(err, HistoryError::TooNew { found: 99, .. }), "{err}");
+        assert!(
+            matches!(err, HistoryError::TooNew { found: 99, .. }),
+            "{err}"
+        );
         assert!(err.to_string().contains("upgrade linkpatrol"), "{err}");
     }
 

@@ -27,7 +27,11 @@ pub const LATENCY_JUMP_FLOOR_MS: f64 = 5.0;
 /// What changed between the run before `run_id` and `run_id` (both must be in `conn`; inside
 /// the run's own transaction that is the case before commit). On the first run, every list is
 /// empty and `previous_run` is `null`.
-pub fn since_last(conn: &Connection, path: &std::path::Path, run_id: i64) -> Result<SinceLast, HistoryError> {
+pub fn since_last(
+    conn: &Connection,
+    path: &std::path::Path,
+    run_id: i64,
+) -> Result<SinceLast, HistoryError> {
     let e = sqlite_err(path);
     let previous: Option<(i64, String, i64)> = conn
         .query_row(

@@ -87,7 +87,11 @@ fn seconds(ms: Option<f64>) -> String {
 /// Verdict of one test case.
 enum Verdict {
     Pass(Option<String>),
-    Fail { kind: String, message: String, detail: String },
+    Fail {
+        kind: String,
+        message: String,
+        detail: String,
+    },
     Skip(String),
 }
 
@@ -135,7 +139,9 @@ fn link_case(report: &Report, l: &LinkReport) -> Case {
             detail: format!("critical path: {}", l.critical_path.join(" → ")),
         },
         State::Degraded => Verdict::Pass(Some(format!("link {} is degraded", l.name))),
-        State::Unknown => Verdict::Skip(format!("link {}: state unknown (entry not probed)", l.name)),
+        State::Unknown => {
+            Verdict::Skip(format!("link {}: state unknown (entry not probed)", l.name))
+        }
         State::Up => Verdict::Pass(None),
     };
     Case {
@@ -239,7 +245,10 @@ pub fn render_junit(report: &Report) -> String {
         out: String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"),
         depth: 0,
     };
-    let timestamp = report.run.as_ref().map(|r| r.start.trim_end_matches('Z').to_owned());
+    let timestamp = report
+        .run
+        .as_ref()
+        .map(|r| r.start.trim_end_matches('Z').to_owned());
     let link_cases: Vec<(String, Case)> = report
         .links
         .iter()
@@ -264,7 +273,12 @@ pub fn render_junit(report: &Report) -> String {
     }
     x.open("testsuites", &attrs);
     for (name, case) in &link_cases {
-        suite(&mut x, name, timestamp.as_deref(), std::slice::from_ref(case));
+        suite(
+            &mut x,
+            name,
+            timestamp.as_deref(),
+            std::slice::from_ref(case),
+        );
     }
     if !probes.is_empty() {
         suite(&mut x, "probes", timestamp.as_deref(), &probes);

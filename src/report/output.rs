@@ -223,7 +223,11 @@ pub fn latest_run(out: &Path) -> Option<String> {
 /// Retention of run folders: keeps the newest `keep` complete runs under `out/runs/` (names
 /// sort in time order) and always the one `latest` points at; removes the rest and any partial
 /// folder. Returns the folders removed, oldest first.
-pub fn prune_runs(out: &Path, keep: usize, _lock: &OutputLock) -> Result<Vec<PathBuf>, RenderError> {
+pub fn prune_runs(
+    out: &Path,
+    keep: usize,
+    _lock: &OutputLock,
+) -> Result<Vec<PathBuf>, RenderError> {
     let runs = out.join(RUNS_DIR);
     if !runs.is_dir() {
         return Ok(Vec::new());

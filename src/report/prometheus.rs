@@ -97,7 +97,11 @@ pub fn render_metrics(report: &Report) -> String {
         for st in State::WORST_FIRST {
             w.sample(
                 "linkpatrol_link_state",
-                &[("topology", topo), ("link", &l.name), ("state", st.as_str())],
+                &[
+                    ("topology", topo),
+                    ("link", &l.name),
+                    ("state", st.as_str()),
+                ],
                 flag(l.state == st),
             );
         }
@@ -110,7 +114,11 @@ pub fn render_metrics(report: &Report) -> String {
         for st in State::WORST_FIRST {
             w.sample(
                 "linkpatrol_service_state",
-                &[("topology", topo), ("service", &s.id), ("state", st.as_str())],
+                &[
+                    ("topology", topo),
+                    ("service", &s.id),
+                    ("state", st.as_str()),
+                ],
                 flag(s.effective == st),
             );
         }

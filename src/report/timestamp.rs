@@ -92,7 +92,10 @@ mod tests {
 
     #[test]
     fn formats_known_instants() {
-        assert_eq!(UtcTime::from_unix_ms(0).rfc3339(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            UtcTime::from_unix_ms(0).rfc3339(),
+            "1970-01-01T00:00:00.000Z"
+        );
         // 2000-02-29 (a leap day in a century year divisible by 400).
         assert_eq!(
             UtcTime::from_unix_ms(951_782_400_000 + 3_723_456).rfc3339(),
@@ -102,7 +105,10 @@ mod tests {
             UtcTime::from_unix_ms(1_796_116_399_007).folder_name(),
             "2026-12-01T09-13-19.007Z"
         );
-        assert_eq!(UtcTime::from_unix_ms(-1).rfc3339(), "1969-12-31T23:59:59.999Z");
+        assert_eq!(
+            UtcTime::from_unix_ms(-1).rfc3339(),
+            "1969-12-31T23:59:59.999Z"
+        );
     }
 
     #[test]

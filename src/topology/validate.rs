@@ -61,6 +61,7 @@ fn validate_with(
         .label("this linkpatrol reads `version: 1`");
     }
     let defaults = cx.defaults(raw);
+    let inspect = cx.inspect(raw);
 
     // Services sorted by name; references resolve through `index`.
     let mut order: Vec<usize> = (0..raw.services.len()).collect();
@@ -191,7 +192,7 @@ fn validate_with(
             .collect(),
         services,
         risks,
-        inspect: crate::topology::model::InspectSettings::default(),
+        inspect,
     });
     (topology, cx.diags)
 }
@@ -328,6 +329,26 @@ impl Cx<'_> {
             .and_then(|c| self.count(c, "`defaults.per_host`"))
         {
             out.per_host = v as usize;
+        }
+        out
+    }
+
+    fn inspect(&mut self, raw: &RawTopology) -> crate::topology::model::InspectSettings {
+        let mut out = crate::topology::model::InspectSettings::default();
+        let Some(i) = &raw.inspect else { return out };
+        if let Some(v) = i
+            .keep_runs
+            .as_ref()
+            .and_then(|c| self.count(c, "`inspect.keep_runs`"))
+        {
+            out.keep_runs = v as usize;
+        }
+        if let Some(v) = i
+            .history
+            .as_ref()
+            .and_then(|t| self.duration(t, "`inspect.history`"))
+        {
+            out.history = v;
         }
         out
     }
@@ -1178,12 +1199,12 @@ fn map_texts(c: &Check, f: &dyn Fn(&Text) -> Text) -> Check {
     }
 }
 
-/// Parses `250ms`, `2s`, `1.5m`, `1h`.
+/// Parses `250ms`, `2s`, `1.5m`, `1h`, `30d`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(|| "missing unit (`ms`, `s`, `m` or `h`)".to_owned())?;
+        .ok_or_else(|| "missing unit (`ms`, `s`, `m`, `h` or `d`)".to_owned())?;
     let (num, unit) = t.split_at(split);
     if num.is_empty() {
         return Err("expected a number before the unit".into());
@@ -1196,6 +1217,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "s" => n,
         "m" => n * 60.0,
         "h" => n * 3600.0,
+        "d" => n * 86_400.0,
         other => return Err(format!("unknown unit `{other}`")),
     };
     if !secs.is_finite() || secs > 86_400.0 * 365.0 {
@@ -1265,6 +1287,22 @@ mod tests {
         3,
         21,
         "longer than zero"
+    );
+    error_case!(
+        zero_keep_runs,
+        top("inspect: {keep_runs: 0}\nservices: {a: {}}\n"),
+        "zero-count",
+        3,
+        22,
+        "`inspect.keep_runs` must be at least 1"
+    );
+    error_case!(
+        bad_history_retention,
+        top("inspect: {history: 30 days}\nservices: {a: {}}\n"),
+        "bad-duration",
+        3,
+        20,
+        "invalid duration `30 days` for `inspect.history`"
     );
     error_case!(
         zero_concurrency,
@@ -1635,6 +1673,35 @@ mod tests {
     }
 
     #[test]
+    fn inspect_retention_is_read_and_defaulted() {
+        let t = load(&top("services: {a: {}}\n")).unwrap().topology;
+        assert_eq!(
+            t.inspect,
+            crate::topology::model::InspectSettings::default()
+        );
+        assert_eq!(t.inspect.keep_runs, 30);
+        assert_eq!(t.inspect.history, Duration::from_secs(30 * 86_400));
+        let t = load(&top(
+            "inspect: {keep_runs: 5, history: 12h}\nservices: {a: {}}\n",
+        ))
+        .unwrap()
+        .topology;
+        assert_eq!(t.inspect.keep_runs, 5);
+        assert_eq!(t.inspect.history, Duration::from_secs(12 * 3600));
+        let t = load(&top("inspect:\nservices: {a: {}}\n"))
+            .unwrap()
+            .topology;
+        assert_eq!(t.inspect.keep_runs, 30);
+        let diags = diagnostics(&top("inspect: {keep: 5}\nservices: {a: {}}\n"));
+        assert!(
+            diags
+                .iter()
+                .any(|d| d.message.contains("keep") && d.span.is_some_and(|s| s.line == 3)),
+            "{diags:?}"
+        );
+    }
+
+    #[test]
     fn model_is_sorted_indexed_and_defaulted() {
         let src = top(concat!(
             "defaults: {timeout: 1500ms, retries: 3, slow: 1m}\n",
@@ -1820,6 +1887,7 @@ mod tests {
         assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
         assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
         for bad in ["", "2", "s", "2x", "-1s", "1..2s", "2 s", "99999999h"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
