@@ -20,9 +20,10 @@ use crate::report::report::{
 use crate::report::timestamp::UtcTime;
 
 /// A probe's latency counts as a jump when it more than doubled *and* grew by at least this
-/// many milliseconds: on loopback, 0.1 ms → 0.3 ms is noise, not news. Only probes that got an
+/// many milliseconds: 0.3 ms → 0.9 ms on loopback, or 3 ms → 20 ms on a busy machine, is noise,
+/// not news. Only probes that got an
 /// answer in both runs count (the time a refused connection takes says nothing).
-pub const LATENCY_JUMP_FLOOR_MS: f64 = 5.0;
+pub const LATENCY_JUMP_FLOOR_MS: f64 = 50.0;
 
 /// What changed between the run before `run_id` and `run_id` (both must be in `conn`; inside
 /// the run's own transaction that is the case before commit). On the first run, every list is
