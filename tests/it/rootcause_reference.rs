@@ -6,11 +6,9 @@
 //! state, its transitive closure by Floyd–Warshall, root causes as the closed classes of that
 //! closure, consequences as everything that reaches one. The engine uses Tarjan and a walk.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::{Rng, all_events, brute_effective, brute_imposed, brute_observed, random_topology};
+use crate::topo::{Rng, all_events, brute_effective, brute_imposed, brute_observed, random_topology};
 use linkpatrol::analysis::{Analysis, Event, Options, RootCauseKind, analyze};
 use linkpatrol::state::State;
 use linkpatrol::topology::model::{Strength, Target, Topology};
