@@ -8,7 +8,9 @@
 
 use std::collections::BTreeSet;
 
-use crate::topo::{Rng, all_events, brute_effective, brute_imposed, brute_observed, random_topology};
+use crate::topo::{
+    Rng, all_events, brute_effective, brute_imposed, brute_observed, random_topology,
+};
 use linkpatrol::analysis::{Analysis, Event, Options, RootCauseKind, analyze};
 use linkpatrol::state::State;
 use linkpatrol::topology::model::{Strength, Target, Topology};
