@@ -13,6 +13,12 @@ use crate::topology::model::{RiskRule, Severity};
 pub struct Report {
     /// The topology's `name:`.
     pub topology: String,
+    /// The independent failures, each with what it takes down (SPEC §2 root cause); worst
+    /// first (`down` before `degraded`, then most links, most services, id). Present whenever
+    /// probes ran or `--fail` events were given (then possibly empty); absent for a plain
+    /// `analyze`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root_causes: Option<Vec<RootCauseReport>>,
     /// One entry per core link, sorted by name.
     pub links: Vec<LinkReport>,
     /// One entry per service, sorted by id.
@@ -109,6 +115,43 @@ pub struct ServiceReport {
     /// Probe results per instance; only after probing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub probes: Option<Vec<ProbeResult>>,
+    /// The ids of the root causes this failed service is a consequence of, in the order of
+    /// [`Report::root_causes`]; absent when empty (healthy, itself a root cause, or no probing).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub because_of: Vec<String>,
+}
+
+/// Kind of a root cause.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum RootCauseKind {
+    /// One service whose own probes (or `--fail` events) fail.
+    Service,
+    /// A strong cycle whose failing members explain each other and nothing else explains.
+    Cycle,
+}
+
+/// One root cause: a failure nothing below it explains, and what it takes down.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RootCauseReport {
+    /// The service name; for a cycle, its members joined with ` + `.
+    pub id: String,
+    /// `service` or `cycle`.
+    pub kind: RootCauseKind,
+    /// The failing services, sorted: `[id]` for a service, the cycle's members otherwise.
+    pub members: Vec<String>,
+    /// `down` or `degraded`.
+    pub state: State,
+    /// Why, from its failing probes (or the `--fail` events that fail it).
+    pub reason: String,
+    /// The owner of the (first owned) member, if any: who to page.
+    pub owner: Option<String>,
+    /// Whether `--fail` events, not probes, fail it.
+    pub assumed: bool,
+    /// Links whose state it explains (down or degraded because of it), sorted.
+    pub links: Vec<String>,
+    /// Other failed services it explains (its consequences), sorted.
+    pub services: Vec<String>,
 }
 
 /// Links and other services that go down with a service.

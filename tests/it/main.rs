@@ -11,5 +11,6 @@ mod probe;
 mod readme;
 mod render;
 mod report_render;
+mod rootcause_reference;
 mod schema;
 mod topo;

@@ -354,6 +354,7 @@ pub fn example() -> (Topology, Report) {
             services: s(blast.1),
         },
         probes,
+        because_of: Vec::new(),
     };
     let all_up = ["order-gateway", "order-service", "platform-callback"];
     let services = vec![
@@ -524,6 +525,7 @@ pub fn example() -> (Topology, Report) {
     ];
     let report = Report {
         topology: "takeaway-isv".into(),
+        root_causes: None,
         links,
         services,
         risks,
@@ -707,10 +709,12 @@ pub fn generate(n: usize, seed: u64) -> (Topology, Report) {
             downstream: Vec::new(),
             blast_radius: BlastRadius::default(),
             probes: None,
+            because_of: Vec::new(),
         })
         .collect();
     let report = Report {
         topology: "generated".into(),
+        root_causes: None,
         links: link_reports,
         services,
         risks: Vec::new(),
