@@ -1,0 +1,508 @@
+//! The renderers end to end: snapshots of the example's DOT, Mermaid, Markdown and HTML; real
+//! Graphviz on the example and on generated topologies with the SVG parsed as XML; the render
+//! command with and without Graphviz; the HTML page in headless Chromium.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::topo::example::{example, generate};
+use linkpatrol::commands::render::{RenderFormat, RenderSettings, render_files, render_files_with};
+use linkpatrol::report::dot::{SPOF_COLOR, SPOF_PENWIDTH, render_dot, to_dot};
+use linkpatrol::report::graphviz::{Graphviz, ImageFormat};
+use linkpatrol::report::html::{HtmlOptions, render_html};
+use linkpatrol::report::markdown::{MarkdownOptions, render_markdown};
+use linkpatrol::report::mermaid::render_mermaid;
+use linkpatrol::report::render_error::RenderError;
+use linkpatrol::report::report::SpofKind;
+use linkpatrol::report::view::{GraphView, GroupBy, NodeKind, ViewOptions};
+
+fn svg_of(dot: &str) -> String {
+    let bytes = Graphviz::new()
+        .render(dot, ImageFormat::Svg)
+        .expect("Graphviz lays out the DOT");
+    String::from_utf8(bytes).expect("SVG is UTF-8")
+}
+
+/// Parses Graphviz's SVG as XML (it carries the SVG 1.1 doctype).
+fn parse_svg(svg: &str) -> roxmltree::Document<'_> {
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..roxmltree::ParsingOptions::default()
+    };
+    roxmltree::Document::parse_with_options(svg, options).expect("SVG is well-formed XML")
+}
+
+/// The outline (`stroke`, `stroke-width`) of the node whose `<title>` is `name`.
+fn outline(doc: &roxmltree::Document<'_>, name: &str) -> (String, String) {
+    let node = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("g"))
+        .filter(|n| {
+            n.attribute("class")
+                .is_some_and(|c| c.split(' ').any(|c| c == "node"))
+        })
+        .find(|g| {
+            g.children()
+                .any(|c| c.has_tag_name("title") && c.text() == Some(name))
+        })
+        .unwrap_or_else(|| panic!("no node titled {name}"));
+    let shape = node
+        .descendants()
+        .find(|n| n.has_tag_name("path") || n.has_tag_name("polygon") || n.has_tag_name("ellipse"))
+        .unwrap_or_else(|| panic!("node {name} has no shape"));
+    (
+        shape.attribute("stroke").unwrap_or("").to_owned(),
+        shape.attribute("stroke-width").unwrap_or("1").to_owned(),
+    )
+}
+
+#[test]
+fn dot_of_the_example() {
+    let (topo, report) = example();
+    insta::assert_snapshot!(render_dot(&topo, &report, &ViewOptions::default()).unwrap());
+}
+
+#[test]
+fn mermaid_of_the_example() {
+    let (topo, report) = example();
+    insta::assert_snapshot!(render_mermaid(&topo, &report, &ViewOptions::default()).unwrap());
+}
+
+#[test]
+fn markdown_of_the_example() {
+    let (topo, report) = example();
+    let changes = vec!["order-service: up → degraded".to_owned()];
+    let options = MarkdownOptions {
+        mermaid: Some(ViewOptions::default()),
+        changes: Some(&changes),
+    };
+    insta::assert_snapshot!(render_markdown(&topo, &report, &options).unwrap());
+}
+
+#[test]
+fn html_of_the_example_without_graphviz() {
+    let (topo, report) = example();
+    let html = render_html(
+        &topo,
+        &report,
+        &HtmlOptions {
+            svg: None,
+            svg_missing_reason: Some("Graphviz `dot` not found"),
+            changes: None,
+            generated_at: None,
+        },
+    );
+    assert!(html.contains("No graph in this report."));
+    insta::assert_snapshot!(html);
+}
+
+#[test]
+fn same_input_gives_the_same_bytes() {
+    for _ in 0..2 {
+        let (topo, report) = example();
+        let a = render_dot(&topo, &report, &ViewOptions::default()).unwrap();
+        let (topo, report) = example();
+        let b = render_dot(&topo, &report, &ViewOptions::default()).unwrap();
+        assert_eq!(a, b);
+        let (topo, report) = generate(500, 7);
+        let a = render_mermaid(&topo, &report, &ViewOptions::default()).unwrap();
+        let b = render_mermaid(&topo, &report, &ViewOptions::default()).unwrap();
+        assert_eq!(a, b);
+    }
+}
+
+#[test]
+fn graphviz_draws_the_example_with_the_spof_outlined() {
+    let (topo, report) = example();
+    let svg = svg_of(&render_dot(&topo, &report, &ViewOptions::default()).unwrap());
+    let doc = parse_svg(&svg);
+    assert_eq!(
+        outline(&doc, "mysql-primary"),
+        (SPOF_COLOR.to_owned(), SPOF_PENWIDTH.to_owned())
+    );
+    // order-service is a live SPOF (it lost its spare): outlined the same way.
+    assert_eq!(outline(&doc, "order-service").0, SPOF_COLOR);
+    // redis has a spare: not outlined as a SPOF.
+    let (stroke, width) = outline(&doc, "redis");
+    assert_ne!(stroke, SPOF_COLOR);
+    assert_ne!(width, SPOF_PENWIDTH);
+    // Each link's critical path is a named cluster; the legend is one too.
+    let clusters: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("cluster"))
+        .filter_map(|g| g.children().find(|c| c.has_tag_name("title")))
+        .filter_map(|t| t.text())
+        .collect();
+    assert!(
+        clusters.contains(&"cluster_link:order-acceptance"),
+        "{clusters:?}"
+    );
+    assert!(clusters.contains(&"cluster_legend"), "{clusters:?}");
+    // Domain SPOFs are in the caption, shared fate called out.
+    let text: String = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(text.contains("rack=r7"), "{text}");
+    assert!(text.contains("shared fate"), "{text}");
+    assert!(text.contains("≥1 of 2"), "{text}");
+    assert!(text.contains("2/3 up"), "{text}");
+}
+
+#[test]
+fn graphviz_draws_generated_topologies() {
+    for n in [30, 300, 1_000, 10_000] {
+        let (topo, report) = generate(n, 42);
+        let view = GraphView::build(&topo, &report, &ViewOptions::default()).unwrap();
+        assert!(view.service_count() <= 300, "{n}: {}", view.service_count());
+        if n > 300 {
+            assert!(
+                view.caption.notes.iter().any(|c| c.contains("folding")),
+                "{n}: {:?}",
+                view.caption.notes
+            );
+            assert!(
+                view.nodes
+                    .iter()
+                    .any(|node| matches!(node.kind, NodeKind::Summary(_)))
+            );
+        }
+        let svg = svg_of(&to_dot(&view));
+        let doc = parse_svg(&svg);
+        // Every SPOF of the first link is drawn, and outlined as one.
+        let spof = report.links[0]
+            .spofs
+            .iter()
+            .find(|s| s.kind == SpofKind::Service)
+            .expect("generated links have SPOFs");
+        assert_eq!(outline(&doc, &spof.id).0, SPOF_COLOR, "{n} services");
+    }
+}
+
+#[test]
+fn hostile_names_are_quoted_and_escaped() {
+    let (mut topo, mut report) = example();
+    // Rename redis (keeping the sort order valid for lookups via the index).
+    let hostile = "redis \"main\" <b>&\\ -> x";
+    let idx = topo.index_of("redis").unwrap();
+    topo.index.remove("redis");
+    topo.services[idx.get()].name = linkpatrol::topology::model::ServiceName::new(hostile);
+    topo.index
+        .insert(topo.services[idx.get()].name.clone(), idx);
+    for s in &mut report.services {
+        if s.id == "redis" {
+            s.id = hostile.to_owned();
+        }
+    }
+    for l in &mut report.links {
+        for id in &mut l.critical_path {
+            if id == "redis" {
+                *id = hostile.to_owned();
+            }
+        }
+    }
+    let dot = render_dot(&topo, &report, &ViewOptions::default()).unwrap();
+    let svg = svg_of(&dot);
+    let doc = parse_svg(&svg);
+    // The title holds the name after DOT's own unescaping of `\"`; the label shows it intact.
+    let labels: String = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .collect();
+    assert!(labels.contains(hostile), "{labels}");
+    let mermaid = render_mermaid(&topo, &report, &ViewOptions::default()).unwrap();
+    assert!(!mermaid.contains(hostile));
+    assert!(mermaid.contains("redis #34;main#34; #60;b#62;#38;\\ -#62; x"));
+}
+
+#[test]
+fn link_and_group_by_options() {
+    let (topo, report) = example();
+    let only = ViewOptions {
+        link: Some("order-status".into()),
+        ..ViewOptions::default()
+    };
+    let view = GraphView::build(&topo, &report, &only).unwrap();
+    let names: Vec<&str> = view.nodes.iter().map(|n| n.key.as_str()).collect();
+    assert!(!names.contains(&"platform-callback"), "{names:?}");
+    assert!(
+        names.contains(&"analytics"),
+        "direct weak dependency stays: {names:?}"
+    );
+    assert!(view.caption.notes[0].contains("showing link order-status"));
+    // The requested link's critical path is its cluster, even where another link comes first.
+    let clusters: Vec<&str> = view.clusters.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(clusters, ["order-status"]);
+
+    let err = GraphView::build(
+        &topo,
+        &report,
+        &ViewOptions {
+            link: Some("nope".into()),
+            ..ViewOptions::default()
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(err, RenderError::UnknownLink { .. }));
+    assert_eq!(
+        err.to_string(),
+        "unknown link `nope`; the links are: order-acceptance, order-status"
+    );
+
+    for by in [GroupBy::Owner, GroupBy::Tag, GroupBy::Zone] {
+        let view = GraphView::build(
+            &topo,
+            &report,
+            &ViewOptions {
+                group_by: Some(by),
+                ..ViewOptions::default()
+            },
+        )
+        .unwrap();
+        svg_of(&to_dot(&view));
+        if by == GroupBy::Owner {
+            let clusters: Vec<&str> = view.clusters.iter().map(|c| c.name.as_str()).collect();
+            assert_eq!(
+                clusters,
+                [
+                    "data-team",
+                    "dba-team",
+                    "notify-team",
+                    "order-team",
+                    "platform-team"
+                ]
+            );
+        }
+    }
+    assert!("rack".parse::<GroupBy>().is_err());
+}
+
+#[test]
+fn render_command_writes_dot_and_the_requested_format() {
+    let (topo, report) = example();
+    let dir = tempfile::tempdir().unwrap();
+    for (format, file) in [
+        (RenderFormat::Svg, "graph.svg"),
+        (RenderFormat::Png, "graph.png"),
+        (RenderFormat::Mermaid, "graph.mmd"),
+    ] {
+        let args = RenderSettings {
+            format,
+            out_dir: dir.path().join("out"),
+            ..RenderSettings::default()
+        };
+        let written = render_files(&topo, &report, &args).unwrap();
+        assert_eq!(
+            written,
+            vec![
+                dir.path().join("out/graph.dot"),
+                dir.path().join("out").join(file)
+            ]
+        );
+        assert!(std::fs::metadata(&written[1]).unwrap().len() > 100);
+    }
+    let args = RenderSettings {
+        format: RenderFormat::Dot,
+        out_dir: dir.path().join("dot-only"),
+        ..RenderSettings::default()
+    };
+    assert_eq!(render_files(&topo, &report, &args).unwrap().len(), 1);
+    assert_eq!(
+        "mermaid".parse::<RenderFormat>().unwrap(),
+        RenderFormat::Mermaid
+    );
+    assert!("jpeg".parse::<RenderFormat>().is_err());
+}
+
+#[test]
+fn render_command_without_graphviz_writes_dot_and_says_how_to_install() {
+    let (topo, report) = example();
+    let dir = tempfile::tempdir().unwrap();
+    let empty_path = tempfile::tempdir().unwrap();
+    let args = RenderSettings {
+        out_dir: dir.path().to_owned(),
+        ..RenderSettings::default()
+    };
+    let err = render_files_with(
+        &topo,
+        &report,
+        &args,
+        &Graphviz::new().with_search_path(empty_path.path()),
+    )
+    .unwrap_err();
+    let dot_file = dir.path().join("graph.dot");
+    assert!(dot_file.exists());
+    assert!(!dir.path().join("graph.svg").exists());
+    assert!(matches!(
+        err.downcast_ref::<RenderError>(),
+        Some(RenderError::DotNotFound { .. })
+    ));
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "Graphviz `dot` not found: install it with `apt-get install graphviz` (Debian/Ubuntu) or `brew install graphviz`; the DOT file was still written to `{}`",
+            dot_file.display()
+        )
+    );
+}
+
+fn example_html() -> String {
+    let (topo, report) = example();
+    let svg = svg_of(&render_dot(&topo, &report, &ViewOptions::default()).unwrap());
+    let changes = vec!["order-service: up → degraded".to_owned()];
+    render_html(
+        &topo,
+        &report,
+        &HtmlOptions {
+            svg: Some(&svg),
+            svg_missing_reason: None,
+            changes: Some(&changes),
+            generated_at: Some("2026-11-25 12:00 UTC"),
+        },
+    )
+}
+
+#[test]
+fn html_requests_nothing_from_the_network_and_is_balanced() {
+    let html = example_html();
+    let lower = html.to_ascii_lowercase();
+    for attr in ["src=", "href=", "url(", "@import"] {
+        for (at, _) in lower.match_indices(attr) {
+            let value = &lower[at + attr.len()..(at + attr.len() + 12).min(lower.len())];
+            assert!(
+                !value.contains("http:") && !value.contains("https:") && !value.contains("//"),
+                "network reference at {at}: {}",
+                &html[at..(at + 60).min(html.len())]
+            );
+        }
+    }
+    assert!(!lower.contains("<link"), "no external stylesheets");
+    // The main structure is balanced.
+    for tag in [
+        "html", "head", "body", "main", "section", "table", "ul", "svg", "figure", "div",
+    ] {
+        let open =
+            lower.matches(&format!("<{tag}>")).count() + lower.matches(&format!("<{tag} ")).count();
+        let close = lower.matches(&format!("</{tag}>")).count();
+        assert_eq!(open, close, "<{tag}> opened {open} times, closed {close}");
+    }
+    assert!(html.contains("<svg"));
+    assert!(html.contains("class=\"spofs\""));
+}
+
+/// Runs a program with a deadline, killing it on expiry; returns (stdout, stderr).
+fn run_with_deadline(cmd: &mut Command, limit: Duration) -> (String, String) {
+    use std::io::Read;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("chromium is installed (apt-get install chromium)");
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (out.join().unwrap(), err.join().unwrap())
+}
+
+/// The value of `name="…"` in `html`, first occurrence.
+fn attr_value(html: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!("{name}=\""))? + name.len() + 2;
+    let end = html[at..].find('"')?;
+    Some(html[at..at + end].to_owned())
+}
+
+fn chromium(profile: &Path) -> Command {
+    let mut cmd = Command::new("/usr/bin/chromium");
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
+    cmd
+}
+
+#[test]
+fn html_report_loads_in_headless_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("report.html");
+    std::fs::write(&page, example_html()).unwrap();
+    let url = format!("file://{}", page.display());
+
+    let profile = tempfile::tempdir().unwrap();
+    let (dom, log) = run_with_deadline(
+        chromium(profile.path())
+            .args([
+                "--enable-logging=stderr",
+                "--v=0",
+                "--window-size=1280,2000",
+                "--dump-dom",
+            ])
+            .arg(&url),
+        Duration::from_secs(120),
+    );
+    assert!(
+        dom.contains("data-rendered=\"ok\""),
+        "the inline script ran: {dom:.300}"
+    );
+    // The graph is drawn at a readable size, and all six SPOF entries are listed.
+    let size = attr_value(&dom, "data-graph").expect("graph size recorded");
+    let (w, h) = size.split_once('x').expect("WxH");
+    let (w, h): (u32, u32) = (w.parse().unwrap(), h.parse().unwrap());
+    assert!(w >= 1000 && h >= 300, "graph drawn at {w}x{h}");
+    assert_eq!(attr_value(&dom, "data-spofs").as_deref(), Some("6"));
+    let doc_start = dom
+        .find("<figure class=\"graph\"><svg")
+        .expect("graph in the DOM");
+    assert!(dom[doc_start..].contains("mysql-primary"));
+    let spofs = dom.find("id=\"spofs\"").expect("SPOF section in the DOM");
+    assert!(dom[spofs..].contains("<li class=\"spof-service\">"));
+    assert!(dom[spofs..].contains("shared fate"));
+    let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE")).collect();
+    assert!(console.is_empty(), "console messages: {console:#?}");
+
+    // A screenshot for people to look at (and for slides).
+    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("target/tmp has a parent")
+        .to_owned();
+    let shot = target.join("report.png");
+    let _ = std::fs::remove_file(&shot);
+    let profile = tempfile::tempdir().unwrap();
+    run_with_deadline(
+        chromium(profile.path())
+            .arg(format!("--screenshot={}", shot.display()))
+            .arg("--window-size=1280,2000")
+            .arg(&url),
+        Duration::from_secs(120),
+    );
+    let png = std::fs::read(&shot).expect("screenshot written");
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+}
