@@ -70,6 +70,9 @@ pub enum Command {
     /// The scheduled inspection: probe, analyse and compare with the last run, then write every
     /// report into `OUT/runs/<UTC time>/`, point `OUT/latest` at it and record the history.
     Inspect(InspectArgs),
+    /// Join the reports of `--shard i/n` runs into one and recompute the analysis over all
+    /// probes (effective states, live SPOFs, root causes), as one unsharded run would.
+    Merge(MergeArgs),
 }
 
 /// `linkpatrol validate`.
@@ -186,6 +189,11 @@ pub struct ProbeCliArgs {
     /// Exit 1 when a probed service or link is at or above this level.
     #[arg(long, value_enum, value_name = "LEVEL", default_value_t = FailOn::Down)]
     pub fail_on: FailOn,
+
+    /// Probe only shard `i` of `n` (from 1): the instances whose stable hash of service and
+    /// instance name falls in it. Join the shards' reports with `merge`.
+    #[arg(long, value_name = "i/n")]
+    pub shard: Option<crate::probe::Shard>,
 }
 
 /// `linkpatrol inspect`.
@@ -206,6 +214,29 @@ pub struct InspectArgs {
     /// Deadline for probing in seconds (default: `defaults.deadline` of the file).
     #[arg(long, value_name = "SECONDS")]
     pub deadline: Option<u64>,
+
+    /// Probe only shard `i` of `n` (from 1): the instances whose stable hash of service and
+    /// instance name falls in it. Join the shards' reports with `merge`.
+    #[arg(long, value_name = "i/n")]
+    pub shard: Option<crate::probe::Shard>,
+}
+
+/// `linkpatrol merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shards' `report.json` files (from `probe --shard i/n --format json` or
+    /// `inspect --shard i/n`), one per shard.
+    #[arg(value_name = "SHARD.json", required = true)]
+    pub reports: Vec<PathBuf>,
+
+    /// Write the same files as `inspect` into this directory (runs/, latest, history.sqlite,
+    /// metrics.prom); without it the merged report is printed as JSON on stdout.
+    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+
+    /// Exit 1 when a finding at or above this level exists.
+    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = FailOn::Down)]
+    pub fail_on: FailOn,
 }
 
 /// `--format` of `probe`.

@@ -78,6 +78,8 @@ pub struct InspectOptions {
     pub progress: bool,
     /// How to run Graphviz for `graph.svg`.
     pub graphviz: Graphviz,
+    /// `--shard i/n`: probe only this shard's instances (SPEC §8).
+    pub shard: Option<crate::probe::Shard>,
 }
 
 impl Default for InspectOptions {
@@ -89,6 +91,7 @@ impl Default for InspectOptions {
             deadline: None,
             progress: false,
             graphviz: Graphviz::new(),
+            shard: None,
         }
     }
 }
@@ -127,18 +130,32 @@ impl InspectOutcome {
 pub fn run(topology: &Topology, options: &InspectOptions) -> anyhow::Result<InspectOutcome> {
     let started = UtcTime::now();
     let clock = Instant::now();
-    let out = &options.out_dir;
-    let lock = output::lock_output(out)?;
+    let lock = output::lock_output(&options.out_dir)?;
 
     let probe_args = ProbeArgs {
         concurrency: options.concurrency,
         deadline: options.deadline,
+        shard: options.shard,
         ..ProbeArgs::default()
     };
-    let Some((_, mut report)) = probe_and_analyze(topology, &probe_args, !options.progress)? else {
+    let Some((_, report)) = probe_and_analyze(topology, &probe_args, !options.progress)? else {
         anyhow::bail!("probing `{}` selected nothing", topology.name);
     };
+    write_run(topology, report, started, clock, options, lock)
+}
 
+/// Records `report` (a probed report: `inspect`'s, or `merge`'s of its shards) in the history
+/// and writes the run folder, `latest`, `metrics.prom` and retention, steps 3 to 7 of the module
+/// docs. `started` and `clock` are when probing began; `lock` is the output directory's lock.
+pub fn write_run(
+    topology: &Topology,
+    mut report: Report,
+    started: UtcTime,
+    clock: Instant,
+    options: &InspectOptions,
+    lock: output::OutputLock,
+) -> anyhow::Result<InspectOutcome> {
+    let out = &options.out_dir;
     let name = unique_run_name(out, started);
     let history_path = out.join(HISTORY_FILE);
     let mut store = Store::open(&history_path)?;
@@ -160,7 +177,10 @@ pub fn run(topology: &Topology, options: &InspectOptions) -> anyhow::Result<Insp
         start_unix_seconds: started.unix_seconds(),
         duration_seconds: (clock.elapsed().as_secs_f64() * 1e3).round() / 1e3,
         version: version.to_owned(),
-        shard: None,
+        shard: report
+            .shard
+            .as_ref()
+            .map(|s| format!("{}/{}", s.index, s.count)),
         warnings: Vec::new(),
     });
     report.since_last = Some(since_last);
@@ -383,6 +403,7 @@ pub fn run_cli(ctx: &Context, args: &crate::cli::InspectArgs) -> anyhow::Result<
         deadline: args.deadline.map(Duration::from_secs),
         progress: !ctx.quiet,
         graphviz: Graphviz::new(),
+        shard: args.shard,
     };
     let outcome = run(&loaded.topology, &options)
         .with_context(|| format!("inspection into `{}` failed", options.out_dir.display()))?;

@@ -7,6 +7,7 @@
 pub mod analyze;
 pub mod diff;
 pub mod inspect;
+pub mod merge;
 pub mod probe;
 pub mod render;
 pub mod schema;
@@ -93,6 +94,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         Command::Render(args) => render::run(&ctx, args),
         Command::Probe(args) => probe::run(&ctx, args),
         Command::Inspect(args) => inspect::run_cli(&ctx, args),
+        Command::Merge(args) => merge::run(&ctx, args),
     }
 }
 

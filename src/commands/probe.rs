@@ -43,6 +43,8 @@ pub struct ProbeArgs {
     pub concurrency: Option<usize>,
     /// Override of the whole-run deadline (`defaults.deadline`).
     pub deadline: Option<Duration>,
+    /// `--shard i/n`: probe only this shard's instances.
+    pub shard: Option<crate::probe::Shard>,
 }
 
 /// Effective states per [`ServiceIdx`] from observed ones (the analysis stage provides it).
@@ -375,6 +377,7 @@ pub fn probe_and_analyze(
     if let Some(d) = args.deadline {
         options.deadline = d;
     }
+    options.shard = args.shard;
     let mut progress = if quiet {
         Progress::hidden()
     } else {
@@ -386,10 +389,28 @@ pub fn probe_and_analyze(
     .context("probing failed")?;
     progress.finish();
 
+    let mut report = analyze_outcomes(topology, &run.instances)?;
+    report.shard = args.shard.map(|shard| crate::report::report::ShardReport {
+        index: shard.index(),
+        count: shard.count(),
+        topology_fingerprint: crate::topology::fingerprint::fingerprint(topology),
+        instances: shard.instances(topology),
+    });
+    Ok(Some((run, report)))
+}
+
+/// The report of a probe run from its per-instance outcomes (indexed like the topology's
+/// services and their instances; an empty list = the service was not probed): observed states,
+/// the analysis over them, and the probe results. `merge` calls it with the outcomes of every
+/// shard, so a merged report is exactly what one unsharded run with those outcomes gives.
+pub fn analyze_outcomes(
+    topology: &Topology,
+    instances: &[Vec<ProbeOutcome>],
+) -> anyhow::Result<crate::report::report::Report> {
     let observed: Vec<Vec<State>> = topology
         .services
         .iter()
-        .zip(&run.instances)
+        .zip(instances)
         .map(|(s, outcomes)| {
             if outcomes.is_empty() {
                 vec![State::Unknown; s.instances.len()]
@@ -408,11 +429,14 @@ pub fn probe_and_analyze(
     let probes: Vec<Vec<ProbeResult>> = topology
         .services
         .iter()
-        .zip(&run.instances)
+        .zip(instances)
         .map(|(s, outcomes)| probe_results(s, outcomes))
         .collect();
-    let report = crate::report::build::build(topology, &analysis, Some(&probes));
-    Ok(Some((run, report)))
+    Ok(crate::report::build::build(
+        topology,
+        &analysis,
+        Some(&probes),
+    ))
 }
 
 /// Runs `linkpatrol probe`.
@@ -436,6 +460,7 @@ pub fn run(
         },
         concurrency: cli.concurrency,
         deadline: cli.deadline.map(Duration::from_secs),
+        shard: cli.shard,
     };
     let Some((run, report)) = probe_and_analyze(topology, &args, ctx.quiet)? else {
         return Ok(super::ExitStatus::Invalid);

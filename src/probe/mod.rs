@@ -19,9 +19,11 @@ pub mod instance;
 pub mod outcome;
 pub mod prometheus;
 pub mod run;
+pub mod shard;
 pub mod tcp;
 pub mod tls;
 
 pub use instance::probe_instance;
 pub use outcome::{ProbeError, ProbeOutcome};
 pub use run::{ProbeRun, RunOptions, Selection, observed_states, run, run_blocking, service_state};
+pub use shard::Shard;

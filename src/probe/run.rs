@@ -21,6 +21,7 @@ use tokio::time::Instant;
 use super::client::Clients;
 use super::instance::{host_of, probe_instance};
 use super::outcome::{ProbeError, ProbeOutcome};
+use super::shard::Shard;
 use crate::state::State;
 use crate::topology::model::{Defaults, Probe, Service, ServiceIdx, Topology};
 
@@ -33,6 +34,8 @@ pub struct RunOptions {
     pub per_host: usize,
     /// Deadline for the whole run.
     pub deadline: Duration,
+    /// `--shard i/n`: probe only the instances this shard owns; the others are `unknown`.
+    pub shard: Option<Shard>,
 }
 
 impl RunOptions {
@@ -42,6 +45,7 @@ impl RunOptions {
             concurrency: defaults.concurrency.max(1),
             per_host: defaults.per_host.max(1),
             deadline: defaults.deadline,
+            shard: None,
         }
     }
 }
@@ -206,6 +210,16 @@ pub async fn run(
         instances[idx.get()] = vec![ProbeOutcome::unprobed(); service.instances.len()];
         pending[idx.get()] = vec![false; service.instances.len()];
         for (i, inst) in service.instances.iter().enumerate() {
+            if let Some(shard) = options.shard
+                && !shard.owns(service.name.as_str(), &inst.id)
+            {
+                let owner = super::shard::owner(shard.count(), service.name.as_str(), &inst.id);
+                instances[idx.get()][i] = ProbeOutcome::not_run(
+                    State::Unknown,
+                    format!("probed by shard {owner}/{}", shard.count()),
+                );
+                continue;
+            }
             if let Some(probe) = &inst.probe {
                 pending[idx.get()][i] = true;
                 jobs.push(Job {

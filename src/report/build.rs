@@ -173,6 +173,7 @@ pub fn build(topo: &Topology, analysis: &Analysis, probes: Option<&[Vec<ProbeRes
         run: None,
         since_last: None,
         history: None,
+        shard: None,
     }
 }
 

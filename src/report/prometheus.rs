@@ -43,6 +43,9 @@ fn number(v: f64) -> String {
 
 struct Writer {
     out: String,
+    /// `i/n` of a `--shard` run: every sample carries `shard="i/n"`, so the shards of one
+    /// inspection scraped side by side stay apart.
+    shard: Option<String>,
 }
 
 impl Writer {
@@ -53,9 +56,11 @@ impl Writer {
 
     fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
         self.out.push_str(name);
-        if !labels.is_empty() {
+        let shard = self.shard.as_deref().map(|s| ("shard", s));
+        let mut labels = labels.iter().copied().chain(shard).peekable();
+        if labels.peek().is_some() {
             self.out.push('{');
-            for (i, (k, v)) in labels.iter().enumerate() {
+            for (i, (k, v)) in labels.enumerate() {
                 if i > 0 {
                     self.out.push(',');
                 }
@@ -75,7 +80,13 @@ fn flag(b: bool) -> f64 {
 /// when the report has [`run`](Report::run) information; live SPOFs and probe families only
 /// after probing.
 pub fn render_metrics(report: &Report) -> String {
-    let mut w = Writer { out: String::new() };
+    let mut w = Writer {
+        out: String::new(),
+        shard: report
+            .shard
+            .as_ref()
+            .map(|s| format!("{}/{}", s.index, s.count)),
+    };
     let topo = report.topology.as_str();
 
     w.family(

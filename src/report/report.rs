@@ -37,6 +37,24 @@ pub struct Report {
     /// Availability and latency over the last 24 h and 7 d (`inspect` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<History>,
+    /// With `--shard i/n`: which shard this report is and which instances it probed (the
+    /// others show `unknown`, "probed by shard k/n"); absent for a whole run. `merge` reads it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardReport>,
+}
+
+/// The shard a report covers (SPEC §8).
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct ShardReport {
+    /// This shard, from 1.
+    pub index: u32,
+    /// How many shards the run was split into.
+    pub count: u32,
+    /// The structural fingerprint of the topology the shard ran
+    /// ([`crate::topology::fingerprint::fingerprint`]); `merge` refuses a mismatch.
+    pub topology_fingerprint: String,
+    /// The instances this shard owns and probed, as `service/instance`, in topology order.
+    pub instances: Vec<String>,
 }
 
 /// One core link.

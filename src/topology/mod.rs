@@ -4,6 +4,7 @@
 //! [`model`] that every later stage reads, and [`crate::diag`] describes what went wrong.
 
 mod fast;
+pub mod fingerprint;
 pub mod load;
 pub mod model;
 pub mod raw;

@@ -13,4 +13,5 @@ mod render;
 mod report_render;
 mod rootcause_reference;
 mod schema;
+mod shard;
 mod topo;

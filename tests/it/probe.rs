@@ -1184,6 +1184,7 @@ async fn run_deadline_reports_the_rest_unknown_and_one_bad_endpoint_stalls_nothi
         concurrency: 3,
         per_host: 2,
         deadline: Duration::from_millis(1500),
+        shard: None,
     };
     let start = Instant::now();
     let result = run(&topo, &selected, &options, &mut |_, _| {})

@@ -533,6 +533,7 @@ pub fn example() -> (Topology, Report) {
         run: None,
         since_last: None,
         history: None,
+        shard: None,
     };
     (topo, report)
 }
@@ -722,6 +723,7 @@ pub fn generate(n: usize, seed: u64) -> (Topology, Report) {
         run: None,
         since_last: None,
         history: None,
+        shard: None,
     };
     (topo, report)
 }
