@@ -524,3 +524,99 @@ async fn hardening_ca_used_as_end_entity_tls_reason() {
     insecure.tls_verify = false;
     assert_eq!(once(Check::Http(insecure)).await.state, State::Up);
 }
+
+// ------------------------------------------------------------------------------------------------
+// Item 5: unbounded input
+
+fn linkpatrol() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("linkpatrol").unwrap();
+    cmd.timeout(Duration::from_secs(20));
+    cmd.env_remove("LINKPATROL_MAX_FILE_SIZE");
+    cmd
+}
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn hardening_input_non_regular_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for (path, kind) in [
+        ("/dev/zero", "a character device"),
+        ("/dev/urandom", "a character device"),
+        (fifo.to_str().unwrap(), "a FIFO"),
+        (dir.path().to_str().unwrap(), "a directory"),
+    ] {
+        let start = Instant::now();
+        let out = linkpatrol()
+            .args(["-f", path, "validate"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{path}: {}", stderr_of(&out));
+        let err = stderr_of(&out);
+        assert!(
+            err.contains(&format!("`{path}` is {kind}")) && err.contains("not a regular file"),
+            "{path}: {err}"
+        );
+        assert!(start.elapsed() < Duration::from_secs(5), "{path}");
+    }
+}
+
+#[test]
+fn hardening_input_file_size_is_capped_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.yaml");
+    let mut text = String::from("version: 1\nname: t\nservices:\n");
+    while text.len() < 4096 {
+        text.push_str(&format!("  s{}: {{}}\n", text.len()));
+    }
+    std::fs::write(&big, &text).unwrap();
+    let out = linkpatrol()
+        .env("LINKPATROL_MAX_FILE_SIZE", "2KiB")
+        .args(["-f", big.to_str().unwrap(), "validate"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("is larger than the 2 KiB limit for a topology file")
+            && err.contains("LINKPATROL_MAX_FILE_SIZE="),
+        "{err}"
+    );
+    // Raised, the same file loads.
+    let out = linkpatrol()
+        .env("LINKPATROL_MAX_FILE_SIZE", "1MiB")
+        .args(["-f", big.to_str().unwrap(), "-q", "validate"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+}
+
+#[test]
+fn hardening_input_stdin_is_capped() {
+    // An endless stdin (a child writing zeros) is cut at the cap, not read forever.
+    let bin = assert_cmd::cargo::cargo_bin("linkpatrol");
+    let start = Instant::now();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "LINKPATROL_MAX_FILE_SIZE=1MiB {} -f - validate < /dev/zero",
+            bin.display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("`<stdin>` is larger than the 1 MiB limit"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert!(start.elapsed() < Duration::from_secs(10));
+}
