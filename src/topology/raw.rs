@@ -226,7 +226,8 @@ pub struct RawTopology {
     /// The core links: business actions, each starting at an entry service.
     #[serde(default)]
     pub links: Entries<RawLink>,
-    /// The services, by name.
+    /// The services, by name; a service with no body has every default.
+    #[schemars(with = "Entries<Option<RawService>>")]
     pub services: Entries<RawService>,
     /// Risk rules: `off`, or settings, per rule id.
     #[serde(default)]
@@ -263,9 +264,13 @@ pub struct RawLink {
     pub description: Option<String>,
 }
 
-/// One entry of `services:`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+/// One entry of `services:`. A service written with no body (`name:` or `name: ~`) is a
+/// service with every default, like `name: {}` (SPEC §1): catalogue exports write leaves so.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+// `remote = "Self"` makes the derive an inherent `RawService::deserialize`, which the trait
+// impl below calls for a mapping after handling the null.
+#[serde(deny_unknown_fields, remote = "Self")]
+#[schemars(rename = "RawService")]
 pub struct RawService {
     /// Free text.
     pub description: Option<String>,
@@ -289,6 +294,28 @@ pub struct RawService {
     /// Dependencies: service name (or any_of group label) → `strong`, `weak` or an object.
     #[serde(default)]
     pub depends_on: Entries<Sp<RawDep>>,
+}
+
+impl<'de> Deserialize<'de> for RawService {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawService;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mapping")
+            }
+            fn visit_none<E: de::Error>(self) -> Result<RawService, E> {
+                Ok(RawService::default())
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<RawService, E> {
+                Ok(RawService::default())
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<RawService, D::Error> {
+                RawService::deserialize(d)
+            }
+        }
+        d.deserialize_option(V)
+    }
 }
 
 /// One entry of `instances:`.
