@@ -22,7 +22,13 @@ pub const BODY_CAP: usize = 1 << 20;
 pub async fn check(client: &reqwest::Client, check: &HttpCheck) -> Verdict {
     let mut hops = Vec::new();
     let mut verdict = attempt(client, check, &mut hops).await;
+    // A loop or too long a chain already names the hops it is about.
+    let about_redirects = verdict
+        .reason
+        .as_deref()
+        .is_some_and(|r| r.starts_with("redirect loop") || r.starts_with("too many redirects"));
     if !hops.is_empty()
+        && !about_redirects
         && let Some(reason) = verdict.reason.take()
     {
         let path: Vec<String> = hops.iter().map(|u| format!("`{u}`")).collect();

@@ -3,8 +3,8 @@
 //! the DNS server that never answers, the redirect and echo servers and the TLS servers are
 //! started by these tests; the "hanging resolver" run of the binary gets a private
 //! `/etc/resolv.conf` in its own mount namespace (`unshare -m`, as root).
-#![allow(missing_docs)]
 
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -575,7 +575,8 @@ fn hardening_input_file_size_is_capped_with_a_clear_message() {
     let big = dir.path().join("big.yaml");
     let mut text = String::from("version: 1\nname: t\nservices:\n");
     while text.len() < 4096 {
-        text.push_str(&format!("  s{}: {{}}\n", text.len()));
+        let n = text.len();
+        let _ = writeln!(text, "  s{n}: {{}}");
     }
     std::fs::write(&big, &text).unwrap();
     let out = linkpatrol()
