@@ -256,18 +256,6 @@ pub fn render_markdown(
     Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn markdown_syntax_is_escaped() {
-        assert_eq!(md("a|b*c_[x](y)"), "a\\|b\\*c\\_\\[x\\](y)");
-        assert_eq!(code("a`b|c"), "`a'b\\|c`");
-        assert_eq!(md_with_code("`a_b` is *down*"), "`a_b` is \\*down\\*");
-    }
-}
-
 /// The `history` section: availability and latency per link and service, 24 h and 7 d.
 fn write_history(w: &mut String, history: &crate::report::report::History) {
     use crate::report::report::WindowStats;
@@ -303,4 +291,16 @@ fn write_history(w: &mut String, history: &crate::report::report::History) {
         }
     }
     let _ = writeln!(w);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_syntax_is_escaped() {
+        assert_eq!(md("a|b*c_[x](y)"), "a\\|b\\*c\\_\\[x\\](y)");
+        assert_eq!(code("a`b|c"), "`a'b\\|c`");
+        assert_eq!(md_with_code("`a_b` is *down*"), "`a_b` is \\*down\\*");
+    }
 }
