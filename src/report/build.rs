@@ -170,6 +170,9 @@ pub fn build(topo: &Topology, analysis: &Analysis, probes: Option<&[Vec<ProbeRes
         services,
         risks,
         assumed_failed,
+        run: None,
+        since_last: None,
+        history: None,
     }
 }
 

@@ -530,6 +530,9 @@ pub fn example() -> (Topology, Report) {
         services,
         risks,
         assumed_failed: None,
+        run: None,
+        since_last: None,
+        history: None,
     };
     (topo, report)
 }
@@ -716,6 +719,9 @@ pub fn generate(n: usize, seed: u64) -> (Topology, Report) {
         services,
         risks: Vec::new(),
         assumed_failed: None,
+        run: None,
+        since_last: None,
+        history: None,
     };
     (topo, report)
 }
