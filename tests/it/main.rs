@@ -12,6 +12,7 @@ mod probe;
 mod readme;
 mod render;
 mod report_render;
+mod rootcause_cli;
 mod rootcause_reference;
 mod schema;
 mod topo;
