@@ -3,7 +3,8 @@
 //! shards is the unsharded report (timing aside); broken sets of shards are refused by name.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -63,17 +64,19 @@ impl Fleet {
              links:\n",
         );
         for l in 0..6 {
-            y += &format!("  link-{l}: {{ entry: s{:03} }}\n", l * 20);
+            let _ = writeln!(y, "  link-{l}: {{ entry: s{:03} }}", l * 20);
         }
         y += "services:\n";
         let total = SERVICES + usize::from(extra_service);
         for s in 0..total {
-            y += &format!(
-                "  s{s:03}:\n    probe: {{ http: {{ url: \"http://{{address}}/s{s:03}\" }} }}\n    min_healthy: 3\n    instances:\n"
+            let _ = writeln!(
+                y,
+                "  s{s:03}:\n    probe: {{ http: {{ url: \"http://{{address}}/s{s:03}\" }} }}\n    min_healthy: 3\n    instances:"
             );
             for (i, port) in self.ports.iter().enumerate() {
-                y += &format!(
-                    "      - {{ name: i{i}, address: \"127.0.0.1:{port}\", zone: az{} }}\n",
+                let _ = writeln!(
+                    y,
+                    "      - {{ name: i{i}, address: \"127.0.0.1:{port}\", zone: az{} }}",
                     i % 3
                 );
             }
@@ -84,7 +87,7 @@ impl Fleet {
                 .map(|(t, strength)| format!("s{t:03}: {strength}"))
                 .collect();
             if !deps.is_empty() {
-                y += &format!("    depends_on: {{ {} }}\n", deps.join(", "));
+                let _ = writeln!(y, "    depends_on: {{ {} }}", deps.join(", "));
             }
         }
         y
