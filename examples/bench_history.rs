@@ -20,18 +20,16 @@ const SERVICES: usize = 100;
 const LINKS: usize = 10;
 
 fn topology() -> String {
+    use std::fmt::Write as _;
     let mut y = String::from("version: 1\nname: bench-history\nlinks:\n");
     for l in 0..LINKS {
-        let _ = std::fmt::Write::write_fmt(
-            &mut y,
-            format_args!("  link-{l:02}: {{ entry: svc-{:03} }}\n", l * 10),
-        );
+        let _ = writeln!(y, "  link-{l:02}: {{ entry: svc-{:03} }}", l * 10);
     }
     y.push_str("services:\n");
     for s in 0..SERVICES {
-        y.push_str(&format!("  svc-{s:03}:\n    replicas: 1\n"));
+        let _ = writeln!(y, "  svc-{s:03}:\n    replicas: 1");
         if s % 10 != 9 {
-            y.push_str(&format!("    depends_on: {{ svc-{:03}: strong }}\n", s + 1));
+            let _ = writeln!(y, "    depends_on: {{ svc-{:03}: strong }}", s + 1);
         }
     }
     y
@@ -113,10 +111,8 @@ fn main() {
     }
     let filled = fill.elapsed();
     drop(store);
-    let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0)
-        + std::fs::metadata(dir.join("history.sqlite-wal"))
-            .map(|m| m.len())
-            .unwrap_or(0);
+    let size = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    let bytes = size(&path) + size(&dir.join("history.sqlite-wal"));
 
     let store = Store::open(&path).unwrap();
     let last_run: i64 = store
