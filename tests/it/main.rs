@@ -6,6 +6,7 @@ mod analysis_reference;
 mod cli;
 mod commands;
 mod fuzz_loader;
+mod hardening;
 mod inspect;
 mod probe;
 mod readme;
