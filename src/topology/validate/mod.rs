@@ -68,6 +68,7 @@ fn validate_with(
         .label("this linkpatrol reads `version: 1`");
     }
     let defaults = cx.defaults(raw);
+    let inspect = cx.inspect(raw);
 
     // Services sorted by name; references resolve through `index`.
     let mut order: Vec<usize> = (0..raw.services.len()).collect();
@@ -198,6 +199,7 @@ fn validate_with(
             .collect(),
         services,
         risks,
+        inspect,
     });
     (topology, cx.diags)
 }
@@ -294,6 +296,26 @@ impl Cx<'_> {
         }
     }
 
+    fn inspect(&mut self, raw: &RawTopology) -> crate::topology::model::InspectSettings {
+        let mut out = crate::topology::model::InspectSettings::default();
+        let Some(i) = &raw.inspect else { return out };
+        if let Some(v) = i
+            .keep_runs
+            .as_ref()
+            .and_then(|c| self.count(c, "`inspect.keep_runs`"))
+        {
+            out.keep_runs = v as usize;
+        }
+        if let Some(v) = i
+            .history
+            .as_ref()
+            .and_then(|t| self.duration(t, "`inspect.history`"))
+        {
+            out.history = v;
+        }
+        out
+    }
+
     fn defaults(&mut self, raw: &RawTopology) -> Defaults {
         let mut out = Defaults::default();
         let Some(d) = &raw.defaults else { return out };
@@ -339,12 +361,12 @@ impl Cx<'_> {
     }
 }
 
-/// Parses `250ms`, `2s`, `1.5m`, `1h`.
+/// Parses `250ms`, `2s`, `1.5m`, `1h`, `30d`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(|| "missing unit (`ms`, `s`, `m` or `h`)".to_owned())?;
+        .ok_or_else(|| "missing unit (`ms`, `s`, `m`, `h` or `d`)".to_owned())?;
     let (num, unit) = t.split_at(split);
     if num.is_empty() {
         return Err("expected a number before the unit".into());
@@ -357,6 +379,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "s" => n,
         "m" => n * 60.0,
         "h" => n * 3600.0,
+        "d" => n * 86_400.0,
         other => return Err(format!("unknown unit `{other}`")),
     };
     if !secs.is_finite() || secs > 86_400.0 * 365.0 {

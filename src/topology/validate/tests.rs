@@ -47,6 +47,22 @@ error_case!(
     "longer than zero"
 );
 error_case!(
+    zero_keep_runs,
+    top("inspect: {keep_runs: 0}\nservices: {a: {}}\n"),
+    "zero-count",
+    3,
+    22,
+    "`inspect.keep_runs` must be at least 1"
+);
+error_case!(
+    bad_history_retention,
+    top("inspect: {history: 30 days}\nservices: {a: {}}\n"),
+    "bad-duration",
+    3,
+    20,
+    "invalid duration `30 days` for `inspect.history`"
+);
+error_case!(
     zero_concurrency,
     top("defaults: {concurrency: 0}\nservices: {a: {}}\n"),
     "zero-count",
@@ -415,6 +431,35 @@ fn no_links_is_a_warning_only() {
 }
 
 #[test]
+fn inspect_retention_is_read_and_defaulted() {
+    let t = load(&top("services: {a: {}}\n")).unwrap().topology;
+    assert_eq!(
+        t.inspect,
+        crate::topology::model::InspectSettings::default()
+    );
+    assert_eq!(t.inspect.keep_runs, 30);
+    assert_eq!(t.inspect.history, Duration::from_secs(30 * 86_400));
+    let t = load(&top(
+        "inspect: {keep_runs: 5, history: 12h}\nservices: {a: {}}\n",
+    ))
+    .unwrap()
+    .topology;
+    assert_eq!(t.inspect.keep_runs, 5);
+    assert_eq!(t.inspect.history, Duration::from_secs(12 * 3600));
+    let t = load(&top("inspect:\nservices: {a: {}}\n"))
+        .unwrap()
+        .topology;
+    assert_eq!(t.inspect.keep_runs, 30);
+    let diags = diagnostics(&top("inspect: {keep: 5}\nservices: {a: {}}\n"));
+    assert!(
+        diags
+            .iter()
+            .any(|d| d.message.contains("keep") && d.span.is_some_and(|s| s.line == 3)),
+        "{diags:?}"
+    );
+}
+
+#[test]
 fn model_is_sorted_indexed_and_defaulted() {
     let src = top(concat!(
         "defaults: {timeout: 1500ms, retries: 3, slow: 1m}\n",
@@ -600,6 +645,7 @@ fn durations_parse() {
     assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
     assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
     assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+    assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
     for bad in ["", "2", "s", "2x", "-1s", "1..2s", "2 s", "99999999h"] {
         assert!(parse_duration(bad).is_err(), "{bad}");
     }
