@@ -6,6 +6,7 @@
 
 pub mod analyze;
 pub mod diff;
+pub mod inspect;
 pub mod probe;
 pub mod render;
 pub mod schema;
@@ -91,6 +92,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         Command::Diff(args) => diff::run(&ctx, args),
         Command::Render(args) => render::run(&ctx, args),
         Command::Probe(args) => probe::run(&ctx, args),
+        Command::Inspect(args) => inspect::run_cli(&ctx, args),
     }
 }
 

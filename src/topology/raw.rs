@@ -135,7 +135,7 @@ impl<V: JsonSchema> JsonSchema for Entries<V> {
     }
 }
 
-/// A duration as written: `250ms`, `2s`, `1m`, `1h` (decimals allowed: `1.5s`).
+/// A duration as written: `250ms`, `2s`, `1m`, `1h`, `30d` (decimals allowed: `1.5s`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
 pub struct DurationText(pub String);
@@ -147,8 +147,8 @@ impl JsonSchema for DurationText {
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
             "type": "string",
-            "pattern": "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$",
-            "description": "A duration: `250ms`, `2s`, `1m`, `1h`.",
+            "pattern": "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$",
+            "description": "A duration: `250ms`, `2s`, `1m`, `1h`, `30d`.",
             "examples": ["250ms", "2s", "1m"]
         })
     }
@@ -179,6 +179,20 @@ pub struct RawTopology {
     /// Risk rules: `off`, or settings, per rule id.
     #[serde(default)]
     pub risks: Entries<Sp<RawRisk>>,
+    /// What `inspect` keeps in its output directory: run folders and history.
+    #[serde(default)]
+    pub inspect: Option<RawInspect>,
+}
+
+/// `inspect:`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawInspect {
+    /// Run folders kept under `output/runs/` (the newest; `latest` is always kept). Default 30.
+    #[schemars(range(min = 1))]
+    pub keep_runs: Option<Sp<u32>>,
+    /// How far back `output/history.sqlite` keeps runs, e.g. `30d` or `12h`. Default `30d`.
+    pub history: Option<Sp<DurationText>>,
 }
 
 /// `defaults:`.
@@ -762,6 +776,7 @@ pub(crate) struct PartialTopology {
     pub links: Option<Entries<RawLink>>,
     pub services: Option<Entries<RawService>>,
     pub risks: Option<Entries<Sp<RawRisk>>>,
+    pub inspect: Option<RawInspect>,
 }
 
 /// The JSON Schema (draft-07, which editors' YAML language servers read) of the topology file.
