@@ -148,7 +148,8 @@ pub struct RootCauseReport {
     pub owner: Option<String>,
     /// Whether `--fail` events, not probes, fail it.
     pub assumed: bool,
-    /// Links whose state it explains (down or degraded because of it), sorted.
+    /// Links whose state it explains (down or degraded because of it, or entered at it),
+    /// among the analysed links, sorted.
     pub links: Vec<String>,
     /// Other failed services it explains (its consequences), sorted.
     pub services: Vec<String>,

@@ -1,6 +1,6 @@
 //! Loading: bytes → YAML → [`raw`](super::raw) types → [`validate`](super::validate) → [`Topology`].
 //!
-//! Entry points (this file): [`load_file`] and [`load_str`] return the model or a [`LoadError`]
+//! Entry points (this file; reading with input limits in `input.rs`): [`load_file`] and [`load_str`] return the model or a [`LoadError`]
 //! whose `Display` lists every problem as `file:line:column: error[code]: message`. The
 //! `*_with_warnings` variants also hand back the warnings (problems that do not stop loading, such
 //! as a service that no link reaches) as [`Diagnostics`], for `validate` to print.
@@ -28,6 +28,7 @@
 //! Resource limits: the YAML parser's budget scales with the input size and alias expansion is
 //! capped, so an alias bomb is refused quickly with bounded memory.
 
+mod input;
 mod parse;
 #[cfg(test)]
 mod tests;
@@ -37,6 +38,10 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
+use input::human_bytes;
+pub use input::{
+    DEFAULT_MAX_INPUT, MAX_INPUT_ENV, max_input, parse_size, read_input_file, read_stdin,
+};
 #[doc(hidden)]
 pub use parse::options;
 pub use parse::parse;
@@ -58,6 +63,25 @@ pub enum LoadError {
         /// What the OS said.
         cause: std::io::Error,
     },
+    /// The file is larger than the input limit (or stdin sent more than it).
+    #[error(
+        "`{path}` is larger than the {} limit for a topology file: raise it with {MAX_INPUT_ENV}=<bytes> (e.g. `{MAX_INPUT_ENV}=512MiB`)",
+        human_bytes(*.limit)
+    )]
+    TooLarge {
+        /// The path as given, or `<stdin>`.
+        path: String,
+        /// The limit in force, in bytes.
+        limit: u64,
+    },
+    /// The path names something that is not a regular file (a device, a FIFO, a directory).
+    #[error("`{path}` is {kind}, not a regular file: give a topology file, or `-` to read stdin")]
+    NotRegular {
+        /// The path as given.
+        path: String,
+        /// What it is instead (`a directory`, `a FIFO`, `a character device`, …).
+        kind: &'static str,
+    },
     /// The file was read but is not a valid topology; holds at least one error.
     #[error("{0}")]
     Invalid(Diagnostics),
@@ -68,7 +92,7 @@ impl LoadError {
     pub fn diagnostics(&self) -> Option<&Diagnostics> {
         match self {
             Self::Invalid(d) => Some(d),
-            Self::Read { .. } => None,
+            Self::Read { .. } | Self::TooLarge { .. } | Self::NotRegular { .. } => None,
         }
     }
 }
@@ -94,12 +118,12 @@ pub fn load_str(source: &str, origin: &str) -> Result<Topology, LoadError> {
 }
 
 /// [`load_file`], also returning the warnings.
+///
+/// Only a regular file of at most [`max_input`] bytes is read ([`LoadError::NotRegular`],
+/// [`LoadError::TooLarge`] otherwise), so `-f /dev/zero` or a FIFO never reads forever.
 pub fn load_file_with_warnings(path: &Path) -> Result<Loaded, LoadError> {
     let origin = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|cause| LoadError::Read {
-        path: origin.clone(),
-        cause,
-    })?;
+    let bytes = read_input_file(path)?;
     load_bytes(&bytes, &origin)
 }
 
