@@ -6,6 +6,7 @@
 mod fast;
 pub mod fingerprint;
 pub mod load;
+pub mod loc;
 pub mod model;
 pub mod raw;
 pub mod validate;

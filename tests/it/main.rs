@@ -14,6 +14,7 @@ mod render;
 mod report_render;
 mod rootcause_cli;
 mod rootcause_reference;
+mod rootcause_render;
 mod schema;
 mod shard;
 mod topo;
