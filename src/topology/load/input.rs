@@ -1,6 +1,5 @@
-//! Reading the input: only a regular file (checked before it is opened, so a FIFO without a
-//! writer never blocks) or stdin, and at most [`max_input`] bytes of either, so `-f /dev/zero`
-//! or an endless pipe is refused instead of read forever.
+//! Reading the input with limits: only a regular file (or stdin) of at most [`max_input`]
+//! bytes, so `-f /dev/zero` or a FIFO never reads forever.
 
 use std::path::Path;
 
