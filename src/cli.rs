@@ -67,6 +67,9 @@ pub enum Command {
     /// Spot-check services now: probe every instance, then show link states, live SPOFs and
     /// what each down service takes down.
     Probe(ProbeCliArgs),
+    /// Start a local fleet answering for every service of the bundled topology (healthy, slow
+    /// and failing ones), inspect it and write the reports: every feature in one command.
+    Demo(DemoArgs),
 }
 
 /// `linkpatrol validate`.
@@ -183,6 +186,19 @@ pub struct ProbeCliArgs {
     /// Exit 1 when a probed service or link is at or above this level.
     #[arg(long, value_enum, value_name = "LEVEL", default_value_t = FailOn::Down)]
     pub fail_on: FailOn,
+}
+
+/// `linkpatrol demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the fleet up after the inspection, until Ctrl-C, to try `probe`, `render --probe`
+    /// and `watch` against it (with `-f DIR/topology.yaml`) from another terminal.
+    #[arg(long)]
+    pub serve: bool,
+
+    /// The directory to write the reports and the topology into (created if missing).
+    #[arg(short = 'o', long = "out", value_name = "DIR", default_value = DEFAULT_OUTPUT_DIR)]
+    pub out_dir: PathBuf,
 }
 
 /// `--format` of `probe`.

@@ -9,6 +9,7 @@
 pub mod analysis;
 pub mod cli;
 pub mod commands;
+pub mod demo;
 pub mod diag;
 pub mod probe;
 pub mod report;

@@ -5,6 +5,7 @@
 //! New subcommands load the topology with [`load_or_report`] and follow the same pattern.
 
 pub mod analyze;
+pub mod demo;
 pub mod diff;
 pub mod probe;
 pub mod render;
@@ -91,6 +92,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         Command::Diff(args) => diff::run(&ctx, args),
         Command::Render(args) => render::run(&ctx, args),
         Command::Probe(args) => probe::run(&ctx, args),
+        Command::Demo(args) => demo::run(&ctx, args),
     }
 }
 
