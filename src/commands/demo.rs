@@ -95,12 +95,9 @@ pub fn inspect_fleet(ctx: &super::Context, dir: &Path) -> anyhow::Result<Written
     let loaded = crate::topology::load::load_str_with_warnings(TOPOLOGY, &origin)
         .map_err(|e| anyhow::anyhow!("the bundled topology does not load: {e}"))?;
     let topology = &loaded.topology;
-    let (_, report) = super::probe::probe_and_analyze(
-        topology,
-        &super::probe::ProbeArgs::default(),
-        ctx.quiet,
-    )?
-    .context("the bundled topology names a selection it does not have")?;
+    let (_, report) =
+        super::probe::probe_and_analyze(topology, &super::probe::ProbeArgs::default(), ctx.quiet)?
+            .context("the bundled topology names a selection it does not have")?;
 
     let json = crate::report::json::render_json(&report);
     let markdown = crate::report::markdown::render_markdown(
@@ -136,7 +133,13 @@ pub fn inspect_fleet(ctx: &super::Context, dir: &Path) -> anyhow::Result<Written
         Err(e) => return Err(e),
     }
     let html = dir.join("report.html");
-    let summary = summary(&report, &files, &html, &topology_path, graph_note.as_deref());
+    let summary = summary(
+        &report,
+        &files,
+        &html,
+        &topology_path,
+        graph_note.as_deref(),
+    );
     Ok(Written {
         topology: topology_path,
         html,
@@ -171,12 +174,7 @@ fn summary(
                 format!("  one more failure takes it down: {}", ids.join(", "))
             }
         };
-        let _ = writeln!(
-            s,
-            "  {:width$}  {:8}{live}",
-            link.name,
-            link.state.as_str()
-        );
+        let _ = writeln!(s, "  {:width$}  {:8}{live}", link.name, link.state.as_str());
     }
     let unwell: Vec<_> = report
         .services
@@ -217,6 +215,19 @@ fn summary(
             );
         }
     }
+    let up: Vec<&str> = report
+        .services
+        .iter()
+        .filter(|svc| svc.effective == State::Up)
+        .map(|svc| svc.id.as_str())
+        .collect();
+    let _ = writeln!(
+        s,
+        "\n{} of {} services up: {}",
+        up.len(),
+        report.services.len(),
+        up.join(", ")
+    );
     let names: Vec<String> = files
         .iter()
         .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
@@ -227,7 +238,8 @@ fn summary(
         s,
         "also:   {} (in {})",
         names.join(", "),
-        html.parent().map_or_else(String::new, |p| p.display().to_string())
+        html.parent()
+            .map_or_else(String::new, |p| p.display().to_string())
     );
     if let Some(note) = graph_note {
         let _ = writeln!(s, "note:   the graph is left out: {note}");

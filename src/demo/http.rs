@@ -140,7 +140,10 @@ async fn pause(delay: Duration) {
 
 /// The platform's callback contract: a JSON body in, `{"data":"ok"}` out; anything that is not
 /// JSON is refused the way the platform documents it (400, `{"data":"bad request"}`).
-fn callback(body: Result<axum::Json<Value>, axum::extract::rejection::JsonRejection>, failing: bool) -> Response {
+fn callback(
+    body: Result<axum::Json<Value>, axum::extract::rejection::JsonRejection>,
+    failing: bool,
+) -> Response {
     match body {
         Err(rejection) => (
             StatusCode::BAD_REQUEST,

@@ -125,9 +125,19 @@ impl Plan {
         };
         Self {
             endpoints: vec![
-                e("platform-callback", 18080, Http(Role::PlatformCallback), Healthy),
+                e(
+                    "platform-callback",
+                    18080,
+                    Http(Role::PlatformCallback),
+                    Healthy,
+                ),
                 // The second edge instance is down: the order link runs on its last instance.
-                e("platform-callback", 18081, Http(Role::PlatformCallback), Refused),
+                e(
+                    "platform-callback",
+                    18081,
+                    Http(Role::PlatformCallback),
+                    Refused,
+                ),
                 e("order-gateway", 18100, Http(Role::OrderGateway), Healthy),
                 e("order-gateway", 18101, Http(Role::OrderGateway), Healthy),
                 e("auth", 18200, Http(Role::Auth), Healthy),
@@ -146,7 +156,12 @@ impl Plan {
                 e("message-queue", 18801, Port, Healthy),
                 e("message-queue", 18802, Port, Healthy),
                 // The slow one: a backup SMS channel, so nothing else suffers.
-                e("sms-provider-a", 18900, Http(Role::SmsProviderA), Slow(SLOW_ANSWER)),
+                e(
+                    "sms-provider-a",
+                    18900,
+                    Http(Role::SmsProviderA),
+                    Slow(SLOW_ANSWER),
+                ),
                 e("sms-provider-b", 18901, Http(Role::SmsProviderB), Healthy),
                 // The failing one: both instances serve a certificate that expired three days
                 // ago. The gateway and the printer fall back to cached config (weak edges).
@@ -337,10 +352,7 @@ impl Fleet {
     /// Lowest and highest port of the fleet.
     pub fn port_range(&self) -> (u16, u16) {
         let ports = self.plan.endpoints.iter().map(|e| e.port);
-        (
-            ports.clone().min().unwrap_or(0),
-            ports.max().unwrap_or(0),
-        )
+        (ports.clone().min().unwrap_or(0), ports.max().unwrap_or(0))
     }
 
     /// Blocks the calling thread until Ctrl-C or SIGTERM (for `demo --serve`).

@@ -35,12 +35,14 @@ pub(crate) async fn serve(listener: TcpListener, serving: Serving) {
 pub fn router(answer: Answer) -> Router {
     Router::new().route(
         "/api/v1/query",
-        get(move |Query(params): Query<HashMap<String, String>>| async move {
-            if let Answer::Slow(d) = answer {
-                tokio::time::sleep(d).await;
-            }
-            query(params.get("query").map(String::as_str), answer)
-        }),
+        get(
+            move |Query(params): Query<HashMap<String, String>>| async move {
+                if let Answer::Slow(d) = answer {
+                    tokio::time::sleep(d).await;
+                }
+                query(params.get("query").map(String::as_str), answer)
+            },
+        ),
     )
 }
 

@@ -203,9 +203,21 @@ mod tests {
     fn replies_are_those_of_redis() {
         let mut db = 0;
         let cases: Vec<(&[&str], Answer, OwnedFrame)> = vec![
-            (&["PING"], Answer::Healthy, OwnedFrame::SimpleString(b"PONG".to_vec())),
-            (&["ping", "hi"], Answer::Healthy, OwnedFrame::BulkString(b"hi".to_vec())),
-            (&["SELECT", "2"], Answer::Healthy, OwnedFrame::SimpleString(b"OK".to_vec())),
+            (
+                &["PING"],
+                Answer::Healthy,
+                OwnedFrame::SimpleString(b"PONG".to_vec()),
+            ),
+            (
+                &["ping", "hi"],
+                Answer::Healthy,
+                OwnedFrame::BulkString(b"hi".to_vec()),
+            ),
+            (
+                &["SELECT", "2"],
+                Answer::Healthy,
+                OwnedFrame::SimpleString(b"OK".to_vec()),
+            ),
             (
                 &["SELECT", "99"],
                 Answer::Healthy,

@@ -15,19 +15,21 @@ use super::{Answer, Serving};
 const IDLE: Duration = Duration::from_secs(10);
 
 /// Serves the printer relay until the fleet stops: each line is a command, `STATUS` answers
-/// `READY` (or `BUSY paper jam` when failing), anything else `ERROR unknown command`.
+/// `READY` (or, failing, `BUSY paper jam` and the connection closes), anything else `ERROR unknown command`.
 pub(crate) async fn serve_printer(listener: TcpListener, serving: Serving) {
     accept_loop(listener, serving, |stream, serving| async move {
         let (read, mut write) = stream.into_split();
         let mut lines = BufReader::new(read.take(64 * 1024)).lines();
         while let Ok(Ok(Some(line))) = tokio::time::timeout(IDLE, lines.next_line()).await {
             serving.delay().await;
+            let failing = serving.answer == Answer::Failing;
             let reply = match line.trim() {
-                "STATUS" if serving.answer == Answer::Failing => "BUSY paper jam\n",
+                "STATUS" if failing => "BUSY paper jam\n",
                 "STATUS" => "READY\n",
                 _ => "ERROR unknown command\n",
             };
-            if write.write_all(reply.as_bytes()).await.is_err() {
+            // A jammed relay reports it and hangs up.
+            if write.write_all(reply.as_bytes()).await.is_err() || failing {
                 break;
             }
         }

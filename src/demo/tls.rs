@@ -30,7 +30,10 @@ impl Material {
     pub(crate) fn generate() -> Result<Self, DemoError> {
         let now = OffsetDateTime::now_utc();
         Ok(Self {
-            valid: config(now - time::Duration::days(1), now + time::Duration::days(90))?,
+            valid: config(
+                now - time::Duration::days(1),
+                now + time::Duration::days(90),
+            )?,
             expired: config(
                 now - time::Duration::days(90),
                 now - time::Duration::days(EXPIRED_DAYS_AGO),
@@ -56,14 +59,13 @@ fn config(
     let cert = params.self_signed(&key).map_err(|e| fail(&e))?;
     let chain = vec![CertificateDer::from(cert.der().to_vec())];
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-    let config = ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| fail(&e))?
-    .with_no_client_auth()
-    .with_single_cert(chain, key)
-    .map_err(|e| fail(&e))?;
+    let config =
+        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| fail(&e))?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .map_err(|e| fail(&e))?;
     Ok(Arc::new(config))
 }
 
