@@ -7,12 +7,13 @@
 pub mod analyze;
 pub mod demo;
 pub mod diff;
+pub mod inspect;
 pub mod probe;
 pub mod render;
 pub mod schema;
 pub mod validate;
 
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 
 use crate::cli::{Cli, Command};
 use crate::diag::Diagnostics;
@@ -92,6 +93,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         Command::Diff(args) => diff::run(&ctx, args),
         Command::Render(args) => render::run(&ctx, args),
         Command::Probe(args) => probe::run(&ctx, args),
+        Command::Inspect(args) => inspect::run_cli(&ctx, args),
         Command::Demo(args) => demo::run(&ctx, args),
     }
 }
@@ -100,21 +102,14 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
 /// stderr. `None` means the input was invalid or unreadable: return [`ExitStatus::Invalid`].
 pub fn load_or_report(ctx: &Context) -> Option<Loaded> {
     let result = if ctx.file.as_os_str() == "-" {
-        let mut source = String::new();
-        match std::io::stdin().read_to_string(&mut source) {
-            Ok(_) => load::load_str_with_warnings(&source, "<stdin>"),
-            Err(cause) => Err(LoadError::Read {
-                path: "<stdin>".into(),
-                cause,
-            }),
-        }
+        load::read_stdin().and_then(|bytes| load::load_bytes(&bytes, "<stdin>"))
     } else {
         load::load_file_with_warnings(&ctx.file)
     };
     match result {
         Ok(loaded) => {
             if !ctx.quiet && !loaded.warnings.is_empty() {
-                eprint!("{}", loaded.warnings.render(ctx.color_stderr));
+                eprint!("{}", render_diagnostics(ctx, &loaded.warnings));
             }
             Some(loaded)
         }
@@ -122,15 +117,24 @@ pub fn load_or_report(ctx: &Context) -> Option<Loaded> {
             report_invalid(ctx, &diags);
             None
         }
-        Err(e @ LoadError::Read { .. }) => {
+        Err(e) => {
             eprintln!("error: {e}");
             None
         }
     }
 }
 
+/// Past a handful of one code the rest are counted in one line; `-v` shows every one.
+fn render_diagnostics(ctx: &Context, diags: &Diagnostics) -> String {
+    if ctx.verbose > 0 {
+        diags.render_all(ctx.color_stderr)
+    } else {
+        diags.render(ctx.color_stderr)
+    }
+}
+
 fn report_invalid(ctx: &Context, diags: &Diagnostics) {
-    eprint!("{}", diags.render(ctx.color_stderr));
+    eprint!("{}", render_diagnostics(ctx, diags));
     let errors = diags.errors().count();
     eprintln!(
         "error: `{}` is invalid: {}",

@@ -90,6 +90,19 @@ pub fn render_markdown(
     let mut out = String::new();
     let w = &mut out;
     let _ = writeln!(w, "# linkpatrol report: {}\n", md(&report.topology));
+    if let Some(run) = &report.run {
+        let _ = writeln!(
+            w,
+            "Inspection {} started {}, took {:.1} s (linkpatrol {}).\n",
+            code(&run.id),
+            md(&run.start),
+            run.duration_seconds,
+            md(&run.version)
+        );
+        for warning in &run.warnings {
+            let _ = writeln!(w, "> Warning: {}\n", md(warning));
+        }
+    }
     if let Some(failed) = &report.assumed_failed {
         let _ = writeln!(
             w,
@@ -232,11 +245,52 @@ pub fn render_markdown(
         let _ = writeln!(w);
     }
 
+    if let Some(history) = &report.history {
+        write_history(w, history);
+    }
+
     if let Some(view_options) = &options.mermaid {
         let view = GraphView::build(topo, report, view_options)?;
         let _ = writeln!(w, "## Graph\n\n```mermaid\n{}```", to_mermaid(&view));
     }
     Ok(out)
+}
+
+/// The `history` section: availability and latency per link and service, 24 h and 7 d.
+fn write_history(w: &mut String, history: &crate::report::report::History) {
+    use crate::report::report::WindowStats;
+    let pct = |v: Option<f64>| v.map_or_else(|| "–".to_owned(), |a| format!("{:.2} %", a * 100.0));
+    let ms = |v: Option<f64>| v.map_or_else(|| "–".to_owned(), |m| format!("{m:.1} ms"));
+    let cells = |s: &WindowStats| {
+        format!(
+            "{} | {} | {} | {}",
+            s.runs,
+            pct(s.availability),
+            ms(s.p50_ms),
+            ms(s.p95_ms)
+        )
+    };
+    let _ = writeln!(w, "## History\n");
+    let _ = writeln!(
+        w,
+        "| | runs 24 h | available 24 h | p50 24 h | p95 24 h | runs 7 d | available 7 d | p50 7 d | p95 7 d |"
+    );
+    let _ = writeln!(
+        w,
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for (kind, rows) in [("link", &history.links), ("service", &history.services)] {
+        for h in rows {
+            let _ = writeln!(
+                w,
+                "| {kind} {} | {} | {} |",
+                md(&h.id),
+                cells(&h.last_24h),
+                cells(&h.last_7d)
+            );
+        }
+    }
+    let _ = writeln!(w);
 }
 
 #[cfg(test)]

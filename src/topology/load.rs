@@ -49,9 +49,152 @@ pub enum LoadError {
         /// What the OS said.
         cause: std::io::Error,
     },
+    /// The file is larger than the input limit (or stdin sent more than it).
+    #[error(
+        "`{path}` is larger than the {} limit for a topology file: raise it with {MAX_INPUT_ENV}=<bytes> (e.g. `{MAX_INPUT_ENV}=512MiB`)",
+        human_bytes(*.limit)
+    )]
+    TooLarge {
+        /// The path as given, or `<stdin>`.
+        path: String,
+        /// The limit in force, in bytes.
+        limit: u64,
+    },
+    /// The path names something that is not a regular file (a device, a FIFO, a directory).
+    #[error("`{path}` is {kind}, not a regular file: give a topology file, or `-` to read stdin")]
+    NotRegular {
+        /// The path as given.
+        path: String,
+        /// What it is instead (`a directory`, `a FIFO`, `a character device`, …).
+        kind: &'static str,
+    },
     /// The file was read but is not a valid topology; holds at least one error.
     #[error("{0}")]
     Invalid(Diagnostics),
+}
+
+/// The environment variable that raises (or lowers) the input limit: bytes, or with a `KiB`,
+/// `MiB`, `GiB` (or `K`, `M`, `G`) suffix.
+pub const MAX_INPUT_ENV: &str = "LINKPATROL_MAX_FILE_SIZE";
+
+/// The input limit unless [`MAX_INPUT_ENV`] says otherwise: 128 MiB, five times a generated
+/// 100,000-service topology (25 MB).
+pub const DEFAULT_MAX_INPUT: u64 = 128 << 20;
+
+/// The input limit in force: [`MAX_INPUT_ENV`] when set to a size, else [`DEFAULT_MAX_INPUT`].
+pub fn max_input() -> u64 {
+    std::env::var(MAX_INPUT_ENV)
+        .ok()
+        .and_then(|v| parse_size(&v))
+        .unwrap_or(DEFAULT_MAX_INPUT)
+}
+
+/// `1048576`, `64MiB`, `64M`, `1GiB`, `512k`: a size in bytes.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return None,
+    };
+    n.checked_mul(1u64 << shift)
+}
+
+fn human_bytes(n: u64) -> String {
+    if n >= 1 << 30 && n.is_multiple_of(1 << 30) {
+        format!("{} GiB", n >> 30)
+    } else if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
+        format!("{} MiB", n >> 20)
+    } else if n >= 1 << 10 && n.is_multiple_of(1 << 10) {
+        format!("{} KiB", n >> 10)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+fn file_kind(ft: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_dir() {
+        "a directory"
+    } else if ft.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if ft.is_char_device() {
+        "a character device"
+    } else if ft.is_block_device() {
+        "a block device"
+    } else if ft.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Reads at most `limit` bytes of `reader`; more is [`LoadError::TooLarge`].
+fn read_capped(
+    mut reader: impl std::io::Read,
+    path: &str,
+    limit: u64,
+) -> Result<Vec<u8>, LoadError> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    (&mut reader)
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|cause| LoadError::Read {
+            path: path.to_owned(),
+            cause,
+        })?;
+    if bytes.len() as u64 > limit {
+        return Err(LoadError::TooLarge {
+            path: path.to_owned(),
+            limit,
+        });
+    }
+    Ok(bytes)
+}
+
+/// Reads a topology file: a regular file (checked before opening, so a FIFO without a writer
+/// never blocks) of at most [`max_input`] bytes.
+pub fn read_input_file(path: &Path) -> Result<Vec<u8>, LoadError> {
+    let origin = path.display().to_string();
+    let read_err = |cause| LoadError::Read {
+        path: origin.clone(),
+        cause,
+    };
+    let limit = max_input();
+    let meta = std::fs::metadata(path).map_err(read_err)?;
+    if !meta.file_type().is_file() {
+        return Err(LoadError::NotRegular {
+            path: origin,
+            kind: file_kind(meta.file_type()),
+        });
+    }
+    if meta.len() > limit {
+        return Err(LoadError::TooLarge {
+            path: origin,
+            limit,
+        });
+    }
+    let file = std::fs::File::open(path).map_err(read_err)?;
+    // The path may have been replaced between the two looks: check what was opened.
+    let opened = file.metadata().map_err(read_err)?;
+    if !opened.file_type().is_file() {
+        return Err(LoadError::NotRegular {
+            path: origin,
+            kind: file_kind(opened.file_type()),
+        });
+    }
+    read_capped(file, &origin, limit)
+}
+
+/// Reads a topology from stdin (`-f -`), at most [`max_input`] bytes.
+pub fn read_stdin() -> Result<Vec<u8>, LoadError> {
+    read_capped(std::io::stdin().lock(), "<stdin>", max_input())
 }
 
 impl LoadError {
@@ -59,7 +202,7 @@ impl LoadError {
     pub fn diagnostics(&self) -> Option<&Diagnostics> {
         match self {
             Self::Invalid(d) => Some(d),
-            Self::Read { .. } => None,
+            Self::Read { .. } | Self::TooLarge { .. } | Self::NotRegular { .. } => None,
         }
     }
 }
@@ -85,12 +228,12 @@ pub fn load_str(source: &str, origin: &str) -> Result<Topology, LoadError> {
 }
 
 /// [`load_file`], also returning the warnings.
+///
+/// Only a regular file of at most [`max_input`] bytes is read ([`LoadError::NotRegular`],
+/// [`LoadError::TooLarge`] otherwise), so `-f /dev/zero` or a FIFO never reads forever.
 pub fn load_file_with_warnings(path: &Path) -> Result<Loaded, LoadError> {
     let origin = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|cause| LoadError::Read {
-        path: origin.clone(),
-        cause,
-    })?;
+    let bytes = read_input_file(path)?;
     load_bytes(&bytes, &origin)
 }
 
@@ -223,6 +366,7 @@ fn parse_rest(
         links: one(head.links, tail.links).ok()?,
         services: one(head.services, tail.services).ok()?,
         risks: one(head.risks, tail.risks).ok()?,
+        inspect: one(head.inspect, tail.inspect).ok()?,
     })
 }
 
@@ -336,6 +480,7 @@ fn parse_parallel(source: &str, threads: usize) -> Option<RawTopology> {
         links: rest.links.unwrap_or_default(),
         services: Entries(services),
         risks: rest.risks.unwrap_or_default(),
+        inspect: rest.inspect,
     })
 }
 
@@ -914,6 +1059,70 @@ mod tests {
             "{d:#?}"
         );
     }
+
+    #[test]
+    fn a_service_with_no_body_has_every_default() {
+        // Issue 11: catalogue exports write leaves as `name:`; also `name: ~` and `name: null`,
+        // at the end of the file, before another key, in flow style.
+        let braces = load(&with_head(
+            "  a:\n    depends_on: {b: strong, c: weak, d: strong}\n  b: {}\n  c: {}\n  d: {}\n",
+        ))
+        .unwrap()
+        .topology;
+        for bodies in [["", " ~", " null"], [" ~", "", ""], [" null", " ~", ""]] {
+            let src = with_head(&format!(
+                "  a:\n    depends_on: {{b: strong, c: weak, d: strong}}\n  b:{}\n  c:{}\n  d:{}\n",
+                bodies[0], bodies[1], bodies[2]
+            ));
+            let loaded = load(&src).unwrap_or_else(|e| panic!("{src}\n{e}"));
+            assert!(loaded.warnings.is_empty(), "{}", loaded.warnings);
+            assert_eq!(
+                format!("{:?}", loaded.topology.services),
+                format!("{:?}", braces.services),
+                "{src}"
+            );
+        }
+        let flow = load("version: 1\nname: t\nlinks: {l: {entry: a}}\nservices: {a: {depends_on: {b: strong}}, b: ~}\n")
+            .unwrap()
+            .topology;
+        assert_eq!(flow.services.len(), 2);
+        assert_eq!(flow.services[1].instances.len(), 1);
+        assert_eq!(flow.services[1].min_healthy, 1);
+    }
+
+    #[test]
+    fn many_warnings_of_one_code_show_five_and_a_count() {
+        // Eight catalogue leaves that no link reaches, written with no body (lines 7 to 14).
+        let leaves = (0..8).fold(String::new(), |mut s, i| {
+            std::fmt::Write::write_fmt(&mut s, format_args!("  leaf{i}:\n")).unwrap();
+            s
+        });
+        let loaded = load(&with_head(&format!("  a: {{}}\n{leaves}"))).unwrap();
+        assert_eq!(loaded.warnings.len(), 8);
+        let text = loaded.warnings.render(false);
+        for i in 0..8 {
+            let shown = text.contains(&format!("[t.yaml:{}:3]", 7 + i));
+            assert_eq!(shown, i < 5, "leaf{i}:\n{text}");
+        }
+        assert!(
+            text.contains("warning[unreachable-service]: … and 3 more like the above (8 in all; `-v` shows every one)"),
+            "{text}"
+        );
+        let all = loaded.warnings.render_all(false);
+        assert!(
+            (0..8).all(|i| all.contains(&format!("[t.yaml:{}:3]", 7 + i))),
+            "{all}"
+        );
+    }
+
+    error_case!(
+        a_service_body_that_is_text_is_still_wrong,
+        with_head("  a: hello\n"),
+        "wrong-type",
+        6,
+        6,
+        "wrong type"
+    );
 
     #[test]
     fn duplicate_keys_are_refused_not_merged() {
