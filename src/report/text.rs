@@ -234,7 +234,7 @@ pub fn render_text(report: &Report, color: bool) -> String {
 const MAX_NAMES: usize = 10;
 
 /// `a, b, c and 4 more`.
-fn capped(names: &[&str], max: usize) -> String {
+pub fn capped(names: &[&str], max: usize) -> String {
     if names.len() <= max {
         names.join(", ")
     } else {
@@ -250,30 +250,10 @@ pub fn because_text(state: State, causes: &[String]) -> String {
     format!("{state} because of {}", capped(&refs, 3))
 }
 
-/// What one root cause takes down, in words: `links a, b; services c, d; degrades services e`.
-fn takes_down(report: &Report, cause: &RootCauseReport) -> String {
-    let link_state = |name: &str| {
-        report
-            .links
-            .binary_search_by(|l| l.name.as_str().cmp(name))
-            .map_or(cause.state, |i| report.links[i].state)
-    };
-    let service_state = |name: &str| {
-        report
-            .services
-            .binary_search_by(|s| s.id.as_str().cmp(name))
-            .map_or(cause.state, |i| report.services[i].effective)
-    };
-    let (links_down, links_degraded): (Vec<&str>, Vec<&str>) = cause
-        .links
-        .iter()
-        .map(String::as_str)
-        .partition(|n| link_state(n) == State::Down);
-    let (svcs_down, svcs_degraded): (Vec<&str>, Vec<&str>) = cause
-        .services
-        .iter()
-        .map(String::as_str)
-        .partition(|n| service_state(n) == State::Down);
+/// What one root cause takes down, in words: `takes down links a, b; services c, d; degrades
+/// services e`, each list capped at `max` names.
+pub fn takes_down(report: &Report, cause: &RootCauseReport, max: usize) -> String {
+    let impact = cause.impact(report);
     let mut parts = Vec::new();
     let mut add = |verb: &str, links: &[&str], services: &[&str]| {
         let mut what = Vec::new();
@@ -281,22 +261,26 @@ fn takes_down(report: &Report, cause: &RootCauseReport) -> String {
             what.push(format!(
                 "link{} {}",
                 plural(links.len()),
-                capped(links, MAX_NAMES)
+                capped(links, max)
             ));
         }
         if !services.is_empty() {
             what.push(format!(
                 "service{} {}",
                 plural(services.len()),
-                capped(services, MAX_NAMES)
+                capped(services, max)
             ));
         }
         if !what.is_empty() {
             parts.push(format!("{verb} {}", what.join("; ")));
         }
     };
-    add("takes down", &links_down, &svcs_down);
-    add("degrades", &links_degraded, &svcs_degraded);
+    add("takes down", &impact.links_down, &impact.services_down);
+    add(
+        "degrades",
+        &impact.links_degraded,
+        &impact.services_degraded,
+    );
     if parts.is_empty() {
         "takes nothing else down".to_owned()
     } else {
@@ -356,7 +340,7 @@ pub fn root_cause_lines(report: &Report, p: Paint) -> String {
             p.state(c.state),
             c.reason
         );
-        let _ = writeln!(out, "      {}", takes_down(report, c));
+        let _ = writeln!(out, "      {}", takes_down(report, c, MAX_NAMES));
     }
     out
 }

@@ -5,6 +5,7 @@
 
 mod fast;
 pub mod load;
+pub mod loc;
 pub mod model;
 pub mod raw;
 pub mod validate;

@@ -15,5 +15,6 @@ mod render;
 mod report_render;
 mod rootcause_cli;
 mod rootcause_reference;
+mod rootcause_render;
 mod schema;
 mod topo;
