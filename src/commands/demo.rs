@@ -2,8 +2,10 @@
 //!
 //! Starts the in-process fleet of [`crate::demo`] on `127.0.0.1:18xxx`, writes the bundled
 //! topology into the output directory (so `probe`, `render --probe` and `watch` can be pointed
-//! at it with `-f`), probes and analyses it, writes the reports beside it, and prints a short
-//! summary with the path of `report.html`. With `--serve` the fleet stays up until Ctrl-C.
+//! at it with `-f`), runs `inspect` against the fleet into the same directory (every file of
+//! SPEC §6, history included, so a second `demo` shows what changed), and prints inspect's
+//! summary with the path of `report.html`, then every service that is not up and why. With
+//! `--serve` the fleet stays up until Ctrl-C.
 //!
 //! The topology is the copy embedded in the binary ([`crate::demo::TOPOLOGY`]), never a file
 //! of the working directory: the fleet answers exactly that file, and `demo` works from any
@@ -20,10 +22,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 use super::ExitStatus;
-use super::render::{RenderFormat, RenderSettings, render_files};
+use super::inspect::{InspectOptions, InspectOutcome};
+use crate::cli::FailOn;
 use crate::demo::{Fleet, TOPOLOGY};
-use crate::report::output::{write_atomic, write_files};
-use crate::report::render_error::RenderError;
+use crate::report::output::write_atomic;
 use crate::report::report::Report;
 use crate::state::State;
 
@@ -78,111 +80,64 @@ pub fn run(ctx: &super::Context, args: &crate::cli::DemoArgs) -> anyhow::Result<
 /// What one demo inspection left behind.
 #[derive(Debug)]
 pub struct Written {
-    /// The topology copy the reports were made from.
+    /// The topology copy the reports were made from, `DIR/topology.yaml`.
     pub topology: PathBuf,
-    /// `report.html`.
+    /// `DIR/latest/report.html`.
     pub html: PathBuf,
-    /// Every file written, the topology first.
-    pub files: Vec<PathBuf>,
+    /// The inspection itself (report, run folder, files).
+    pub inspection: InspectOutcome,
     /// The summary printed for the user.
     pub summary: String,
 }
 
-/// Probes the running fleet through the bundled topology and writes every report into `dir`.
+/// Inspects the running fleet through the bundled topology: writes `DIR/topology.yaml`, then
+/// runs `inspect` into `DIR` (`runs/<time>/`, `latest`, `history.sqlite`, `metrics.prom`).
 pub fn inspect_fleet(ctx: &super::Context, dir: &Path) -> anyhow::Result<Written> {
     let topology_path = write_atomic(dir, TOPOLOGY_FILE, TOPOLOGY.as_bytes())?;
     let origin = topology_path.display().to_string();
     let loaded = crate::topology::load::load_str_with_warnings(TOPOLOGY, &origin)
         .map_err(|e| anyhow::anyhow!("the bundled topology does not load: {e}"))?;
-    let topology = &loaded.topology;
-    let (_, report) =
-        super::probe::probe_and_analyze(topology, &super::probe::ProbeArgs::default(), ctx.quiet)?
-            .context("the bundled topology names a selection it does not have")?;
-
-    let json = crate::report::json::render_json(&report);
-    let markdown = crate::report::markdown::render_markdown(
-        topology,
-        &report,
-        &crate::report::markdown::MarkdownOptions {
-            mermaid: Some(crate::report::view::ViewOptions::default()),
-            changes: None,
-        },
-    )?;
-    let mut files = vec![topology_path.clone()];
-    files.extend(write_files(
-        dir,
-        &[
-            ("report.json", json.as_bytes()),
-            ("report.md", markdown.as_bytes()),
-        ],
-    )?);
-    let settings = RenderSettings {
-        format: RenderFormat::Html,
+    let options = InspectOptions {
         out_dir: dir.to_owned(),
-        ..RenderSettings::default()
+        // The demo shows findings; they never decide its exit code.
+        fail_on: FailOn::Never,
+        progress: !ctx.quiet,
+        ..InspectOptions::default()
     };
-    let mut graph_note = None;
-    match render_files(topology, &report, &settings) {
-        Ok(drawn) => files.extend(drawn),
-        // report.html is still written, with the graph left out and the reason shown.
-        Err(e) if matches!(e.downcast_ref(), Some(RenderError::DotNotFound { .. })) => {
-            files.push(dir.join("graph.dot"));
-            files.push(dir.join("report.html"));
-            graph_note = Some(e.to_string());
-        }
-        Err(e) => return Err(e),
-    }
-    let html = dir.join("report.html");
-    let summary = summary(
-        &report,
-        &files,
-        &html,
-        &topology_path,
-        graph_note.as_deref(),
+    let inspection = super::inspect::run(&loaded.topology, &options)
+        .with_context(|| format!("inspection into `{}` failed", dir.display()))?;
+    let html = inspection.latest.join("report.html");
+    let summary = format!(
+        "{}{}",
+        inspection.summary(),
+        summary(&inspection.report, &topology_path)
     );
     Ok(Written {
         topology: topology_path,
         html,
-        files,
+        inspection,
         summary,
     })
 }
 
-/// Links, what is not up and why, the live SPOFs, and where the reports are.
-fn summary(
-    report: &Report,
-    files: &[PathBuf],
-    html: &Path,
-    topology: &Path,
-    graph_note: Option<&str>,
-) -> String {
+/// What the demo adds to inspect's summary: every service that is not up with its probes'
+/// reasons (the slow one and the lost instance included, which are no root cause of anything),
+/// the services that are up, and where the topology copy is.
+fn summary(report: &Report, topology: &Path) -> String {
     let mut s = String::new();
     let width = report
-        .links
+        .services
         .iter()
-        .map(|l| l.name.len())
-        .chain(report.services.iter().map(|s| s.id.len()))
+        .map(|s| s.id.len())
         .max()
         .unwrap_or(0);
-    let _ = writeln!(s, "links of `{}`", report.topology);
-    for link in &report.links {
-        let live = match link.live_spofs.as_deref() {
-            _ if link.state == State::Down => String::new(),
-            Some([]) | None => String::new(),
-            Some(spofs) => {
-                let ids: Vec<&str> = spofs.iter().map(|s| s.id.as_str()).collect();
-                format!("  one more failure takes it down: {}", ids.join(", "))
-            }
-        };
-        let _ = writeln!(s, "  {:width$}  {:8}{live}", link.name, link.state.as_str());
-    }
     let unwell: Vec<_> = report
         .services
         .iter()
         .filter(|svc| svc.effective != State::Up)
         .collect();
     if !unwell.is_empty() {
-        let _ = writeln!(s, "\nservices not up");
+        let _ = writeln!(s, "services not up:");
         for svc in unwell {
             let reasons: Vec<String> = svc
                 .probes
@@ -223,27 +178,11 @@ fn summary(
         .collect();
     let _ = writeln!(
         s,
-        "\n{} of {} services up: {}",
+        "{} of {} services up: {}",
         up.len(),
         report.services.len(),
         up.join(", ")
     );
-    let names: Vec<String> = files
-        .iter()
-        .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .filter(|n| n != TOPOLOGY_FILE && n != "report.html")
-        .collect();
-    let _ = writeln!(s, "\nreport: {}", html.display());
-    let _ = writeln!(
-        s,
-        "also:   {} (in {})",
-        names.join(", "),
-        html.parent()
-            .map_or_else(String::new, |p| p.display().to_string())
-    );
-    if let Some(note) = graph_note {
-        let _ = writeln!(s, "note:   the graph is left out: {note}");
-    }
     let _ = writeln!(
         s,
         "topology: {} (`linkpatrol demo --serve` keeps the fleet up to probe it)",
