@@ -9,7 +9,7 @@
 //! Sections, each one function returning [`Markup`]: summary per link with state badges, the
 //! graph (a notice takes its place when Graphviz was unavailable), SPOFs with their explanation,
 //! live SPOFs, N-2 pairs, risks with hints, probe results per instance, changes since the last
-//! run. To add a section, write a function like [`risks`] and call it from [`render_html`].
+//! run. To add a section, write a function like `risks` and call it from [`render_html`].
 //! Readable on a laptop screen, printable (print CSS). The script marks
 //! `<html data-rendered="ok">` once loaded, with the graph's drawn size and the SPOF count, so a
 //! headless browser test can tell the page ran and what it shows.

@@ -1,14 +1,14 @@
 //! Validation: [`RawTopology`] → [`Topology`], collecting every semantic problem in one pass.
 //!
 //! This is the only place where the rules of SPEC §1 live: references resolve, counts fit,
-//! durations parse, `${VAR}` is read from the environment (and kept secret in [`Text`]), defaults
+//! durations parse, `${VAR}` is read from the environment (and kept secret in [`Text`](crate::topology::model::Text)), defaults
 //! are applied to every probe, and `{address}` is expanded per instance. Nothing stops at the
 //! first problem: each check records a [`Diagnostic`] with the location kept on the raw types and
 //! moves on, so a user fixes a file in one round.
 //!
 //! Errors make the whole load fail; warnings (`unreachable-service`, `no-links`) do not.
 //!
-//! One file per concern, each adding its methods to the shared context [`Cx`]: `services`
+//! One file per concern, each adding its methods to the shared context `Cx`: `services`
 //! (services, instances, failure domains), `probes` (check types, defaults, `{address}`),
 //! `dependencies` (`depends_on` and `any_of` groups), `interpolate` (`${VAR}`), `risks` (the
 //! `risks:` settings). This file holds the entry point, the context and the cross-service
