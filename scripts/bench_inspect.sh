@@ -7,7 +7,8 @@
 # usage: scripts/bench_inspect.sh [N=5000] [ROUNDS=5] [HRUNS=10000]
 # env:   SHARED (default: ../shared beside the repository, else /work/shared),
 #        FLEET_DIR (default /tmp/bench-fleet-inspect), BASE_PORT (default 25000),
-#        HISTORY_DIR (default /dev/shm/lp-bench-history: filled on tmpfs, see bench_history.rs)
+#        HISTORY_DIR (default /dev/shm/lp-bench-history: filled on tmpfs, see bench_history.rs),
+#        PROFILE (default release; `dev` measures the debug build, whose dependencies are opt-level 1)
 # Needs nginx (Debian nginx-light; installed if missing), python3, /usr/bin/time.
 #
 # The topology: one service per endpoint, grouped into N/100 core links; each link's entry
@@ -25,8 +26,10 @@ HISTORY_DIR=${HISTORY_DIR:-/dev/shm/lp-bench-history}
 command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }
 [[ -x /usr/bin/time ]] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null; }
 
-(cd "$ROOT" && cargo build --release --bin linkpatrol --example bench_history -q)
-BIN=$ROOT/target/release/linkpatrol
+PROFILE=${PROFILE:-release}
+(cd "$ROOT" && cargo build --profile "$PROFILE" --bin linkpatrol --example bench_history -q)
+OUTDIR=$ROOT/target/$([[ $PROFILE == dev ]] && echo debug || echo "$PROFILE")
+BIN=$OUTDIR/linkpatrol
 
 ulimit -n 131072 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 trap '"$SHARED/bench/fleet/stop.sh" >/dev/null 2>&1 || true; rm -rf "$HISTORY_DIR"' EXIT
@@ -74,7 +77,7 @@ done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 growth=$(( (sizes[ROUNDS - 1] - sizes[0]) / (ROUNDS > 1 ? ROUNDS - 1 : 1) / 1024 ))
 folder=$(du -sk "$OUT/latest/" | cut -f1)
-echo "inspect N=$N rounds=$ROUNDS: median wall $(median "${walls[@]}") s, peak RSS $(median "${rsss[@]}") MB, history +${growth} KB a run, run folder ${folder} KB"
+echo "inspect ($PROFILE build) N=$N rounds=$ROUNDS: median wall $(median "${walls[@]}") s, peak RSS $(median "${rsss[@]}") MB, history +${growth} KB a run, run folder ${folder} KB"
 python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print('last run: links', len(r['links']), 'services', len(r['services']), 'root causes', len(r['root_causes'] or []), 'duration', r['run']['duration_seconds'], 's')" "$OUT/latest/report.json"
 
-"$ROOT/target/release/examples/bench_history" "$HISTORY_DIR" "$HRUNS"
+"$OUTDIR/examples/bench_history" "$HISTORY_DIR" "$HRUNS"
