@@ -73,6 +73,9 @@ pub enum Command {
     /// Join the reports of `--shard i/n` runs into one and recompute the analysis over all
     /// probes (effective states, live SPOFs, root causes), as one unsharded run would.
     Merge(MergeArgs),
+    /// Start a local fleet answering for every service of the bundled topology (healthy, slow
+    /// and failing ones), inspect it and write the reports: every feature in one command.
+    Demo(DemoArgs),
 }
 
 /// `linkpatrol validate`.
@@ -239,6 +242,19 @@ pub struct MergeArgs {
     /// Exit 1 when a finding at or above this level exists.
     #[arg(long, value_enum, value_name = "LEVEL", default_value_t = FailOn::Down)]
     pub fail_on: FailOn,
+}
+
+/// `linkpatrol demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the fleet up after the inspection, until Ctrl-C, to try `probe`, `render --probe`
+    /// and `watch` against it (with `-f DIR/topology.yaml`) from another terminal.
+    #[arg(long)]
+    pub serve: bool,
+
+    /// The directory to write the reports and the topology into (created if missing).
+    #[arg(short = 'o', long = "out", value_name = "DIR", default_value = DEFAULT_OUTPUT_DIR)]
+    pub out_dir: PathBuf,
 }
 
 /// `--format` of `probe`.

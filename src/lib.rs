@@ -10,6 +10,7 @@
 pub mod analysis;
 pub mod cli;
 pub mod commands;
+pub mod demo;
 pub mod diag;
 pub mod history;
 pub mod probe;

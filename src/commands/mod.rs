@@ -5,6 +5,7 @@
 //! New subcommands load the topology with [`load_or_report`] and follow the same pattern.
 
 pub mod analyze;
+pub mod demo;
 pub mod diff;
 pub mod inspect;
 pub mod merge;
@@ -95,6 +96,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         Command::Probe(args) => probe::run(&ctx, args),
         Command::Inspect(args) => inspect::run_cli(&ctx, args),
         Command::Merge(args) => merge::run(&ctx, args),
+        Command::Demo(args) => demo::run(&ctx, args),
     }
 }
 
