@@ -223,6 +223,7 @@ fn parse_rest(
         links: one(head.links, tail.links).ok()?,
         services: one(head.services, tail.services).ok()?,
         risks: one(head.risks, tail.risks).ok()?,
+        alerts: one(head.alerts, tail.alerts).ok()?,
     })
 }
 
@@ -336,6 +337,7 @@ fn parse_parallel(source: &str, threads: usize) -> Option<RawTopology> {
         links: rest.links.unwrap_or_default(),
         services: Entries(services),
         risks: rest.risks.unwrap_or_default(),
+        alerts: rest.alerts,
     })
 }
 

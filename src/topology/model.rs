@@ -198,6 +198,8 @@ pub struct Topology {
     pub services: Vec<Service>,
     /// `risks:`, the rule settings.
     pub risks: RiskSettings,
+    /// `alerts:` of `watch`; `None` when the file has no such section.
+    pub alerts: Option<super::alerts::Alerts>,
     /// name → index into `services`.
     pub index: HashMap<ServiceName, ServiceIdx>,
 }
@@ -256,6 +258,7 @@ impl Topology {
             links,
             services,
             risks,
+            alerts: None,
             index,
         }
     }

@@ -231,6 +231,9 @@ pub struct RawTopology {
     /// Risk rules: `off`, or settings, per rule id.
     #[serde(default)]
     pub risks: Entries<Sp<RawRisk>>,
+    /// Alerts of `watch`: receivers, routes by owner, thresholds (SPEC §9).
+    #[serde(default)]
+    pub alerts: Option<Sp<super::raw_alerts::RawAlerts>>,
 }
 
 /// `defaults:`.
@@ -788,6 +791,7 @@ pub(crate) struct PartialTopology {
     pub links: Option<Entries<RawLink>>,
     pub services: Option<Entries<RawService>>,
     pub risks: Option<Entries<Sp<RawRisk>>>,
+    pub alerts: Option<Sp<super::raw_alerts::RawAlerts>>,
 }
 
 /// The JSON Schema (draft-07, which editors' YAML language servers read) of the topology file.

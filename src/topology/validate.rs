@@ -23,6 +23,8 @@ use super::raw::{
 };
 use crate::diag::{Code, Diagnostic, Span};
 
+mod alerts;
+
 /// Topologies with at least this many services are validated on several threads.
 const PARALLEL_MIN_SERVICES: usize = 5_000;
 
@@ -137,6 +139,10 @@ fn validate_with(
     links.sort_by(|a, b| a.name.cmp(&b.name));
 
     let risks = cx.risks(raw);
+    let alerts = raw
+        .alerts
+        .as_ref()
+        .map(|a| cx.alerts(a, &services));
 
     // Warnings: nothing to analyse per link, or services no link reaches.
     if raw.links.is_empty() {
@@ -191,6 +197,7 @@ fn validate_with(
             .collect(),
         services,
         risks,
+        alerts,
     });
     (topology, cx.diags)
 }
