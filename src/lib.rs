@@ -6,6 +6,7 @@
 //! (failure propagation, SPOFs, risks) → [`probe`] (live checks) → [`report`] (every output).
 //! A stage never imports a later one. [`state`] is the vocabulary they share.
 
+pub mod alert;
 pub mod analysis;
 pub mod cli;
 pub mod commands;

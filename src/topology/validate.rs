@@ -139,10 +139,7 @@ fn validate_with(
     links.sort_by(|a, b| a.name.cmp(&b.name));
 
     let risks = cx.risks(raw);
-    let alerts = raw
-        .alerts
-        .as_ref()
-        .map(|a| cx.alerts(a, &services));
+    let alerts = raw.alerts.as_ref().map(|a| cx.alerts(a, &services));
 
     // Warnings: nothing to analyse per link, or services no link reaches.
     if raw.links.is_empty() {

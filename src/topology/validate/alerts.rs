@@ -80,7 +80,8 @@ impl Cx<'_> {
                             format!("no service has owner `{}`", owner.value),
                         )
                         .with_label("routes are keyed by the `owner:` of services, or `default`");
-                        if let Some(best) = crate::diag::closest(&owner.value, owners.iter().copied())
+                        if let Some(best) =
+                            crate::diag::closest(&owner.value, owners.iter().copied())
                         {
                             d = d.with_help(format!("did you mean `{best}`?"));
                         }
@@ -122,10 +123,7 @@ impl Cx<'_> {
             self.err(
                 Code::UnknownReceiverType,
                 r.kind.span(),
-                format!(
-                    "receiver `{name}` has unknown type `{}`",
-                    r.kind.value.0
-                ),
+                format!("receiver `{name}` has unknown type `{}`", r.kind.value.0),
             )
             .label("expected webhook, slack, feishu, lark, dingtalk or wecom")
             .suggest(
@@ -234,9 +232,17 @@ mod tests {
         assert_eq!(ding.url.written(), "${HOOK}");
         assert_eq!(ding.secret.as_ref().unwrap().expose(), "SECabc123");
         assert_eq!(a.receiver("hook").unwrap().rate_limit, None);
-        let route: Vec<&str> = a.route(Some("order-team")).iter().map(|r| r.as_str()).collect();
+        let route: Vec<&str> = a
+            .route(Some("order-team"))
+            .iter()
+            .map(|r| r.as_str())
+            .collect();
         assert_eq!(route, ["hook", "ding"]);
-        let route: Vec<&str> = a.route(Some("db-team")).iter().map(|r| r.as_str()).collect();
+        let route: Vec<&str> = a
+            .route(Some("db-team"))
+            .iter()
+            .map(|r| r.as_str())
+            .collect();
         assert_eq!(route, ["ding"]);
         let route: Vec<&str> = a.route(None).iter().map(|r| r.as_str()).collect();
         assert_eq!(route, ["ding"]);
@@ -274,7 +280,10 @@ mod tests {
         ] {
             assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
         }
-        assert!(!err.contains("ftp://nope"), "a resolved value leaked:\n{err}");
+        assert!(
+            !err.contains("ftp://nope"),
+            "a resolved value leaked:\n{err}"
+        );
         assert!(!err.contains("SECabc123"), "a secret leaked:\n{err}");
     }
 
