@@ -6,8 +6,8 @@
 //! `BENCH_DOT_TIMEOUT` seconds, default 120). With `BENCH_UNFOLDED=1` it also hands Graphviz the
 //! unfolded graph, to show why folding exists.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+#[path = "../tests/it/topo/mod.rs"]
+mod topo;
 
 use std::time::{Duration, Instant};
 
@@ -38,7 +38,7 @@ fn main() {
     );
     println!("| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |");
     for n in sizes {
-        let (topo, report) = support::generate(n, 42);
+        let (topo, report) = topo::example::generate(n, 42);
         let mut modes = vec![("folded (max 300)", ViewOptions::default())];
         if unfolded {
             modes.push((

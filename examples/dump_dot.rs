@@ -1,7 +1,7 @@
 //! Prints the DOT of a generated topology: `cargo run --example dump_dot -- N [max_services]`.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+#[path = "../tests/it/topo/mod.rs"]
+mod topo;
 
 use linkpatrol::report::dot::to_dot;
 use linkpatrol::report::view::{GraphView, ViewOptions};
@@ -10,7 +10,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(300);
     let max: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(300);
-    let (topo, report) = support::generate(n, 42);
+    let (topo, report) = topo::example::generate(n, 42);
     let options = ViewOptions {
         max_services: max,
         ..ViewOptions::default()

@@ -2,8 +2,8 @@
 //!
 //! `cargo run --example render_example -- DIR`
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+#[path = "../tests/it/topo/mod.rs"]
+mod topo;
 
 use linkpatrol::report::dot::to_dot;
 use linkpatrol::report::graphviz::{Graphviz, ImageFormat};
@@ -17,7 +17,7 @@ fn main() -> anyhow::Result<()> {
     let dir = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "target/example".into());
-    let (topo, report) = support::example();
+    let (topo, report) = topo::example::example();
     let view = GraphView::build(&topo, &report, &ViewOptions::default())?;
     let dot = to_dot(&view);
     let gv = Graphviz::new();

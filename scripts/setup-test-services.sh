@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prepares this machine's real services for the probe tests (tests/probe_*.rs). Idempotent:
+# Prepares this machine's real services for the probe tests (tests/it/probe.rs). Idempotent:
 # safe to run again and again. Needs root, Debian's apt, and the services this machine kind
 # starts (PostgreSQL on 127.0.0.1:5432 with trust auth, MariaDB on 127.0.0.1:3306 with root and
 # an empty password, Redis on 127.0.0.1:6379). Starts any of them that is not running.

@@ -1,6 +1,10 @@
-//! Shared helpers for analysis tests: a tiny builder of topologies in code, a seeded random
-//! topology generator, and a brute-force reference of SPEC §2 semantics.
-#![allow(dead_code, missing_docs)]
+//! The one topology builder of the tests: `service`/`dep` primitives, a tiny builder of
+//! topologies in code (`build`, `svc`, `svc_in`), a seeded random topology generator, and a
+//! brute-force reference of SPEC §2 semantics. `example` holds the delivery-platform example and
+//! the generated topologies of the renderer tests and benchmarks, built from the same primitives.
+#![allow(dead_code, missing_docs, clippy::missing_panics_doc)]
+
+pub mod example;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -48,6 +52,32 @@ pub fn instance(id: String, domains: Vec<(String, String)>) -> Instance {
     }
 }
 
+/// A core service with no owner and no dependencies yet.
+pub fn service(name: &str, instances: Vec<Instance>, min: usize) -> Service {
+    Service {
+        name: ServiceName::new(name),
+        description: None,
+        owner: None,
+        tags: Vec::new(),
+        core: true,
+        core_explicit: false,
+        instances,
+        min_healthy: min,
+        depends_on: Vec::new(),
+    }
+}
+
+/// A dependency edge with an optional timeout in milliseconds.
+pub fn dep(label: &str, strength: Strength, timeout_ms: Option<u64>, target: Target) -> Dependency {
+    Dependency {
+        label: label.into(),
+        strength,
+        timeout: timeout_ms.map(std::time::Duration::from_millis),
+        fallback: None,
+        target,
+    }
+}
+
 /// Builds a topology. `links` are `(link name, entry name)`.
 pub fn build(mut svcs: Vec<Svc>, links: &[(&str, &str)]) -> Topology {
     svcs.sort_by(|a, b| a.name.cmp(&b.name));
@@ -63,40 +93,29 @@ pub fn build(mut svcs: Vec<Svc>, links: &[(&str, &str)]) -> Topology {
                 .deps
                 .into_iter()
                 .map(|d| match d {
-                    DepIdx::Single(strength, t, timeout) => Dependency {
-                        label: t.clone(),
+                    DepIdx::Single(strength, t, timeout) => {
+                        dep(&t, strength, timeout, Target::Service(ServiceIdx(idx[&t])))
+                    }
+                    DepIdx::Group(strength, members, min, label) => dep(
+                        &label,
                         strength,
-                        timeout: timeout.map(std::time::Duration::from_millis),
-                        fallback: None,
-                        target: Target::Service(ServiceIdx(idx[&t])),
-                    },
-                    DepIdx::Group(strength, members, min, label) => Dependency {
-                        label,
-                        strength,
-                        timeout: Some(std::time::Duration::from_millis(500)),
-                        fallback: None,
-                        target: Target::AnyOf {
+                        Some(500),
+                        Target::AnyOf {
                             members: members.iter().map(|m| ServiceIdx(idx[m])).collect(),
                             min,
                         },
-                    },
+                    ),
                 })
                 .collect();
+            let instances = s
+                .instances
+                .into_iter()
+                .enumerate()
+                .map(|(i, d)| instance(i.to_string(), d))
+                .collect();
             Service {
-                name: ServiceName::new(s.name),
-                description: None,
-                owner: None,
-                tags: Vec::new(),
-                core: true,
-                core_explicit: false,
-                instances: s
-                    .instances
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, d)| instance(i.to_string(), d))
-                    .collect(),
-                min_healthy: s.min_healthy,
                 depends_on,
+                ..service(&s.name, instances, s.min_healthy)
             }
         })
         .collect();

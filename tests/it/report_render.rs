@@ -1,11 +1,9 @@
 //! Report building and rendering (text, JSON) and `diff`, on a takeaway-like topology built in
-//! code (the YAML loader lives on another branch).
-
-mod common;
+//! code.
 
 use std::time::Duration;
 
-use common::{Dep, build, svc, svc_in};
+use crate::topo::{Dep, build, svc, svc_in};
 use linkpatrol::analysis::diff::diff;
 use linkpatrol::analysis::{Options, analyze, parse_events};
 use linkpatrol::report::build::build as build_report;

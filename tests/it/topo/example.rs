@@ -1,21 +1,18 @@
 //! Topologies and matching reports built in code, for the renderer tests and the benchmark.
 //!
-//! The analysis engine lives on another branch, so reports here are written by hand (the
-//! example) or by a simple stand-in (generated topologies: critical path by strong reachability,
-//! single-instance services on it as SPOFs). They only have to be plausible pictures.
+//! Reports here are written by hand (the example) or by a simple stand-in (generated topologies:
+//! critical path by strong reachability, single-instance services on it as SPOFs). They only
+//! have to be plausible pictures.
 
-#![allow(dead_code, clippy::missing_panics_doc)]
-
-use std::time::Duration;
-
+use super::{dep, service};
 use linkpatrol::report::report::{
     BlastRadius, LinkReport, ProbeResult, Report, RiskReport, ServiceReport, Spof, SpofKind,
     SpofPair,
 };
 use linkpatrol::state::State;
 use linkpatrol::topology::model::{
-    Defaults, Dependency, Domain, Instance, Link, LinkName, RiskRule, RiskSettings, Service,
-    ServiceIdx, ServiceName, Severity, Strength, Target, Topology,
+    Defaults, Domain, Instance, Link, LinkName, RiskRule, RiskSettings, Service, ServiceIdx,
+    Severity, Strength, Target, Topology,
 };
 
 fn inst(id: &str, zone: &str, host: &str, labels: &[(&str, &str)]) -> Instance {
@@ -46,27 +43,11 @@ fn inst(id: &str, zone: &str, host: &str, labels: &[(&str, &str)]) -> Instance {
     }
 }
 
-fn service(name: &str, owner: &str, instances: Vec<Instance>, min: usize) -> Service {
+/// A service of the example: owned by `owner`, with no dependencies yet.
+fn owned_service(name: &str, owner: &str, instances: Vec<Instance>, min: usize) -> Service {
     Service {
-        name: ServiceName::new(name),
-        description: None,
         owner: Some(owner.into()),
-        tags: Vec::new(),
-        core: true,
-        core_explicit: false,
-        instances,
-        min_healthy: min,
-        depends_on: Vec::new(),
-    }
-}
-
-fn dep(label: &str, strength: Strength, timeout_ms: Option<u64>, target: Target) -> Dependency {
-    Dependency {
-        label: label.into(),
-        strength,
-        timeout: timeout_ms.map(Duration::from_millis),
-        fallback: None,
-        target,
+        ..service(name, instances, min)
     }
 }
 
@@ -105,7 +86,7 @@ pub const EXAMPLE_SERVICES: [&str; 10] = [
 pub fn example() -> (Topology, Report) {
     let idx =
         |name: &str| ServiceIdx(EXAMPLE_SERVICES.iter().position(|n| *n == name).unwrap() as u32);
-    let mut analytics = service(
+    let mut analytics = owned_service(
         "analytics",
         "data-team",
         vec![inst("0", "az2", "an-1", &[])],
@@ -113,7 +94,7 @@ pub fn example() -> (Topology, Report) {
     );
     analytics.description = Some("Order analytics pipeline".into());
     analytics.core = false;
-    let mq = service(
+    let mq = owned_service(
         "mq",
         "platform-team",
         vec![
@@ -123,19 +104,19 @@ pub fn example() -> (Topology, Report) {
         ],
         2,
     );
-    let primary = service(
+    let primary = owned_service(
         "mysql-primary",
         "dba-team",
         vec![inst("0", "az1", "db-1", &[])],
         1,
     );
-    let replica = service(
+    let replica = owned_service(
         "mysql-replica",
         "dba-team",
         vec![inst("0", "az2", "db-2", &[])],
         1,
     );
-    let mut gateway = service(
+    let mut gateway = owned_service(
         "order-gateway",
         "order-team",
         vec![
@@ -150,7 +131,7 @@ pub fn example() -> (Topology, Report) {
         Some(2000),
         Target::Service(idx("order-service")),
     ));
-    let mut order = service(
+    let mut order = owned_service(
         "order-service",
         "order-team",
         vec![
@@ -200,7 +181,7 @@ pub fn example() -> (Topology, Report) {
             },
         ),
     ];
-    let mut callback = service(
+    let mut callback = owned_service(
         "platform-callback",
         "order-team",
         vec![
@@ -216,7 +197,7 @@ pub fn example() -> (Topology, Report) {
         Some(3000),
         Target::Service(idx("order-gateway")),
     ));
-    let redis = service(
+    let redis = owned_service(
         "redis",
         "platform-team",
         vec![
@@ -225,13 +206,13 @@ pub fn example() -> (Topology, Report) {
         ],
         1,
     );
-    let sms_a = service(
+    let sms_a = owned_service(
         "sms-a",
         "notify-team",
         vec![inst("0", "az1", "sms-a", &[])],
         1,
     );
-    let sms_b = service(
+    let sms_b = owned_service(
         "sms-b",
         "notify-team",
         vec![inst("0", "az2", "sms-b", &[])],
@@ -590,7 +571,7 @@ pub fn generate(n: usize, seed: u64) -> (Topology, Report) {
                 )
             })
             .collect();
-        let mut svc = service(&name(i), &format!("team-{:02}", i % 23), instances, 1);
+        let mut svc = owned_service(&name(i), &format!("team-{:02}", i % 23), instances, 1);
         svc.tags = vec![format!("tier-{}", i % 4)];
         // Dependencies point forward only, so the graph is acyclic.
         let window = (n - i - 1).min(60) as u64;

@@ -2,12 +2,11 @@
 //! Graphviz on the example and on generated topologies with the SVG parsed as XML; the render
 //! command with and without Graphviz; the HTML page in headless Chromium.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::topo::example::{example, generate};
 use linkpatrol::commands::render::{RenderFormat, RenderSettings, render_files, render_files_with};
 use linkpatrol::report::dot::{SPOF_COLOR, SPOF_PENWIDTH, render_dot, to_dot};
 use linkpatrol::report::graphviz::{Graphviz, ImageFormat};
@@ -60,19 +59,19 @@ fn outline(doc: &roxmltree::Document<'_>, name: &str) -> (String, String) {
 
 #[test]
 fn dot_of_the_example() {
-    let (topo, report) = support::example();
+    let (topo, report) = example();
     insta::assert_snapshot!(render_dot(&topo, &report, &ViewOptions::default()).unwrap());
 }
 
 #[test]
 fn mermaid_of_the_example() {
-    let (topo, report) = support::example();
+    let (topo, report) = example();
     insta::assert_snapshot!(render_mermaid(&topo, &report, &ViewOptions::default()).unwrap());
 }
 
 #[test]
 fn markdown_of_the_example() {
-    let (topo, report) = support::example();
+    let (topo, report) = example();
     let changes = vec!["order-service: up → degraded".to_owned()];
     let options = MarkdownOptions {
         mermaid: Some(ViewOptions::default()),
@@ -83,7 +82,7 @@ fn markdown_of_the_example() {
 
 #[test]
 fn html_of_the_example_without_graphviz() {
-    let (topo, report) = support::example();
+    let (topo, report) = example();
     let html = render_html(
         &topo,
         &report,
@@ -101,12 +100,12 @@ fn html_of_the_example_without_graphviz() {
 #[test]
 fn same_input_gives_the_same_bytes() {
     for _ in 0..2 {
-        let (topo, report) = support::example();
+        let (topo, report) = example();
         let a = render_dot(&topo, &report, &ViewOptions::default()).unwrap();
-        let (topo, report) = support::example();
+        let (topo, report) = example();
         let b = render_dot(&topo, &report, &ViewOptions::default()).unwrap();
         assert_eq!(a, b);
-        let (topo, report) = support::generate(500, 7);
+        let (topo, report) = generate(500, 7);
         let a = render_mermaid(&topo, &report, &ViewOptions::default()).unwrap();
         let b = render_mermaid(&topo, &report, &ViewOptions::default()).unwrap();
         assert_eq!(a, b);
@@ -115,7 +114,7 @@ fn same_input_gives_the_same_bytes() {
 
 #[test]
 fn graphviz_draws_the_example_with_the_spof_outlined() {
-    let (topo, report) = support::example();
+    let (topo, report) = example();
     let svg = svg_of(&render_dot(&topo, &report, &ViewOptions::default()).unwrap());
     let doc = parse_svg(&svg);
     assert_eq!(
@@ -156,7 +155,7 @@ fn graphviz_draws_the_example_with_the_spof_outlined() {
 #[test]
 fn graphviz_draws_generated_topologies() {
     for n in [30, 300, 1_000, 10_000] {
-        let (topo, report) = support::generate(n, 42);
+        let (topo, report) = generate(n, 42);
         let view = GraphView::build(&topo, &report, &ViewOptions::default()).unwrap();
         assert!(view.service_count() <= 300, "{n}: {}", view.service_count());
         if n > 300 {
@@ -185,7 +184,7 @@ fn graphviz_draws_generated_topologies() {
 
 #[test]
 fn hostile_names_are_quoted_and_escaped() {
-    let (mut topo, mut report) = support::example();
+    let (mut topo, mut report) = example();
     // Rename redis (keeping the sort order valid for lookups via the index).
     let hostile = "redis \"main\" <b>&\\ -> x";
     let idx = topo.index_of("redis").unwrap();
@@ -222,7 +221,7 @@ fn hostile_names_are_quoted_and_escaped() {
 
 #[test]
 fn link_and_group_by_options() {
-    let (topo, report) = support::example();
+    let (topo, report) = example();
     let only = ViewOptions {
         link: Some("order-status".into()),
         ..ViewOptions::default()
@@ -284,7 +283,7 @@ fn link_and_group_by_options() {
 
 #[test]
 fn render_command_writes_dot_and_the_requested_format() {
-    let (topo, report) = support::example();
+    let (topo, report) = example();
     let dir = tempfile::tempdir().unwrap();
     for (format, file) in [
         (RenderFormat::Svg, "graph.svg"),
@@ -321,7 +320,7 @@ fn render_command_writes_dot_and_the_requested_format() {
 
 #[test]
 fn render_command_without_graphviz_writes_dot_and_says_how_to_install() {
-    let (topo, report) = support::example();
+    let (topo, report) = example();
     let dir = tempfile::tempdir().unwrap();
     let empty_path = tempfile::tempdir().unwrap();
     let args = RenderSettings {
@@ -352,7 +351,7 @@ fn render_command_without_graphviz_writes_dot_and_says_how_to_install() {
 }
 
 fn example_html() -> String {
-    let (topo, report) = support::example();
+    let (topo, report) = example();
     let svg = svg_of(&render_dot(&topo, &report, &ViewOptions::default()).unwrap());
     let changes = vec!["order-service: up → degraded".to_owned()];
     render_html(

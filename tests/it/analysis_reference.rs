@@ -2,11 +2,9 @@
 //! critical path, service and domain SPOFs with `implied_by` and paths, blast radius, N-2,
 //! `--fail` states and live SPOFs.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::{all_events, brute_critical_path, brute_down, path_is_valid, random_topology};
+use crate::topo::{all_events, brute_critical_path, brute_down, path_is_valid, random_topology};
 use linkpatrol::analysis::{Event, Options, PairKind, SpofFinding, analyze};
 use linkpatrol::state::State;
 use linkpatrol::topology::model::{Domain, ServiceIdx, Topology};
@@ -186,7 +184,7 @@ fn what_if_and_live_spofs_agree_with_brute_force() {
     for seed in 0..TOPOLOGIES {
         let topo = random_topology(seed + 1_000_000, 7);
         let events = all_events(&topo);
-        let mut r = common::Rng::new(seed);
+        let mut r = crate::topo::Rng::new(seed);
         let k = 1 + r.below(2);
         let failed: Vec<Event> = (0..k)
             .map(|_| events[r.below(events.len())].clone())
@@ -325,7 +323,7 @@ fn probed_states_and_live_spofs_agree_with_brute_force() {
     const KINDS: [State; 4] = [State::Up, State::Up, State::Degraded, State::Down];
     for seed in 0..TOPOLOGIES {
         let topo = random_topology(seed + 7_000_000, 7);
-        let mut r = common::Rng::new(seed ^ 0xABCD);
+        let mut r = crate::topo::Rng::new(seed ^ 0xABCD);
         let observed: Vec<Vec<State>> = topo
             .services
             .iter()

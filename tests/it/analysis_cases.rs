@@ -1,8 +1,6 @@
 //! Hand-checked cases, one per subtle rule of SPEC §2.
 
-mod common;
-
-use common::{Dep, build, svc, svc_in};
+use crate::topo::{Dep, build, svc, svc_in};
 use linkpatrol::analysis::{Event, Options, PairKind, SpofFinding, analyze, parse_events};
 use linkpatrol::state::State;
 use linkpatrol::topology::model::{Domain, RiskRule, ServiceIdx, Strength, Topology};

@@ -1,0 +1,14 @@
+//! The integration tests: one binary, so the crate links once. One module per area; shared
+//! topology builders live in `topo`.
+
+mod analysis_cases;
+mod analysis_reference;
+mod cli;
+mod commands;
+mod fuzz_loader;
+mod probe;
+mod readme;
+mod render;
+mod report_render;
+mod schema;
+mod topo;
