@@ -184,6 +184,8 @@ pub enum Event {
     Reminder,
     /// It no longer holds.
     Resolved,
+    /// Not an alert: `linkpatrol alert test` checking that a receiver works.
+    Test,
 }
 
 impl Event {
@@ -193,6 +195,7 @@ impl Event {
             Self::Firing => "firing",
             Self::Reminder => "reminder",
             Self::Resolved => "resolved",
+            Self::Test => "test",
         }
     }
 }

@@ -171,11 +171,18 @@ struct WebhookAlert<'a> {
 
 /// `[FIRING] order-db is down`, `[RESOLVED] link checkout is up again`, …
 pub fn headline(n: &Notification) -> String {
+    if n.event == Event::Test {
+        return format!(
+            "[TEST] linkpatrol alerts reach this receiver ({})",
+            n.key.subject
+        );
+    }
     let tag = match (n.event, n.severity) {
         (Event::Resolved, _) => "RESOLVED",
         (Event::Reminder, _) => "STILL FIRING",
         (Event::Firing, Severity::Critical) => "FIRING",
         (Event::Firing, Severity::Warning) => "WARNING",
+        (Event::Test, _) => "TEST",
     };
     let s = &n.key.subject;
     let what = match (n.key.kind, n.event) {
@@ -192,6 +199,17 @@ pub fn headline(n: &Notification) -> String {
 fn alert_lines(n: &Notification, flavor: Flavor) -> Vec<String> {
     let mut lines = Vec::new();
     let d = &n.detail;
+    if n.event == Event::Test {
+        lines.push(format!(
+            "A test message from `linkpatrol alert test` for topology {}. No action needed.",
+            n.key.subject
+        ));
+        lines.push(
+            "Real alerts name the root cause and its reason first, then what it takes down."
+                .to_owned(),
+        );
+        return lines;
+    }
     if n.event == Event::Resolved {
         lines.push(format!(
             "Was {}{} for {}.",

@@ -4,6 +4,7 @@
 //! `Err`: the command prints the diagnostics and returns [`ExitStatus::Invalid`] (exit 2).
 //! New subcommands load the topology with [`load_or_report`] and follow the same pattern.
 
+pub mod alert;
 pub mod analyze;
 pub mod diff;
 pub mod probe;
@@ -91,6 +92,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         Command::Diff(args) => diff::run(&ctx, args),
         Command::Render(args) => render::run(&ctx, args),
         Command::Probe(args) => probe::run(&ctx, args),
+        Command::Alert(args) => alert::run(&ctx, args),
     }
 }
 

@@ -194,6 +194,18 @@ fn describe(e: &reqwest::Error) -> String {
     s
 }
 
+/// The HTTP client for receivers: rustls with the system roots, no redirects followed (a
+/// receiver that redirects is misconfigured), the proxy from the environment if any.
+pub fn client() -> Result<reqwest::Client, String> {
+    let tls = crate::probe::client::tls_config(&crate::probe::client::TlsSetting::system(), true)?;
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("linkpatrol/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {}", describe(&e)))
+}
+
 /// Appends `key=value` pairs to a URL's query.
 pub(crate) fn with_query(url: &str, pairs: &[(&str, &str)]) -> String {
     let mut out = url.to_owned();
