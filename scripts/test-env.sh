@@ -14,6 +14,7 @@ command -v pg_isready >/dev/null || need+=(postgresql-client)
 command -v psql >/dev/null || need+=(postgresql-client)
 command -v mysql >/dev/null || need+=(mariadb-client)
 command -v redis-cli >/dev/null || need+=(redis-tools)
+command -v promtool >/dev/null || need+=(prometheus)   # `promtool check metrics` on metrics.prom
 if ((${#need[@]})); then
   echo "test-env: installing ${need[*]}" >&2
   as_root apt-get -o DPkg::Lock::Timeout=600 update -qq
@@ -33,4 +34,5 @@ if PGPASSWORD=wrong psql -h 127.0.0.1 -U linkpatrol_pw -d test -qtA -c 'SELECT 1
 fi
 command -v dot >/dev/null || { echo "test-env: Graphviz dot is missing" >&2; exit 1; }
 command -v chromium >/dev/null || { echo "test-env: chromium is missing" >&2; exit 1; }
+command -v promtool >/dev/null || { echo "test-env: promtool (Debian's prometheus) is missing" >&2; exit 1; }
 echo "test-env: packages installed; PostgreSQL, MariaDB and Redis answer on 127.0.0.1" >&2

@@ -67,6 +67,9 @@ pub enum Command {
     /// Spot-check services now: probe every instance, then show link states, live SPOFs and
     /// what each down service takes down.
     Probe(ProbeCliArgs),
+    /// The scheduled inspection: probe, analyse and compare with the last run, then write every
+    /// report into `OUT/runs/<UTC time>/`, point `OUT/latest` at it and record the history.
+    Inspect(InspectArgs),
     /// Check the receivers of `alerts:` before an incident: `alert test [RECEIVER]` sends a
     /// test message and prints each receiver's answer.
     Alert(AlertArgs),
@@ -214,6 +217,26 @@ pub struct ProbeCliArgs {
     /// Exit 1 when a probed service or link is at or above this level.
     #[arg(long, value_enum, value_name = "LEVEL", default_value_t = FailOn::Down)]
     pub fail_on: FailOn,
+}
+
+/// `linkpatrol inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The output directory: `runs/`, `latest`, `history.sqlite`, `metrics.prom`.
+    #[arg(short = 'o', long = "out", value_name = "DIR", default_value = DEFAULT_OUTPUT_DIR)]
+    pub out_dir: PathBuf,
+
+    /// Exit 1 when a finding at or above this level exists.
+    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = FailOn::Down)]
+    pub fail_on: FailOn,
+
+    /// Probes in flight at once (default: `defaults.concurrency` of the file).
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+
+    /// Deadline for probing in seconds (default: `defaults.deadline` of the file).
+    #[arg(long, value_name = "SECONDS")]
+    pub deadline: Option<u64>,
 }
 
 /// `--format` of `probe`.

@@ -334,10 +334,24 @@ impl Diagnostics {
         }
     }
 
-    /// Every diagnostic as a snippet with the offending text underlined (miette's graphical
-    /// report), separated by blank lines. `color` adds ANSI colours; without it the output is
-    /// plain Unicode text, stable enough for snapshots.
+    /// The diagnostics as snippets with the offending text underlined (miette's graphical
+    /// report), separated by blank lines. Past [`SHOWN_PER_CODE`] of one code (and severity),
+    /// the rest of that code are summarised in one line with their count, after the others.
+    /// `color` adds ANSI colours; without it the output is plain Unicode text, stable enough
+    /// for snapshots.
     pub fn render(&self, color: bool) -> String {
+        self.render_limited(color, Some(SHOWN_PER_CODE))
+    }
+
+    /// [`Diagnostics::render`] without the summary: every diagnostic in full (`-v`).
+    pub fn render_all(&self, color: bool) -> String {
+        self.render_limited(color, None)
+    }
+
+    /// Renders the first `limit` diagnostics of each code (all with `None`), then one summary
+    /// line per code that had more. Costs O(items + source length): lines are indexed once and
+    /// each snippet is cut from a few lines around its span.
+    fn render_limited(&self, color: bool, limit: Option<usize>) -> String {
         use miette::{GraphicalReportHandler, GraphicalTheme};
         let theme = if color {
             GraphicalTheme::unicode()
@@ -346,14 +360,22 @@ impl Diagnostics {
         };
         let handler = GraphicalReportHandler::new_themed(theme)
             .with_width(100)
-            .with_context_lines(1);
-        let named = miette::NamedSource::new(self.origin.clone(), Arc::clone(&self.source));
+            .with_context_lines(CONTEXT_LINES);
+        let lines = LineIndex::new(&self.source);
+        let mut seen: std::collections::BTreeMap<(Severity, Code), usize> =
+            std::collections::BTreeMap::new();
         let mut out = String::new();
         for d in &self.items {
+            let n = seen.entry((d.severity, d.code)).or_default();
+            *n += 1;
+            if limit.is_some_and(|l| *n > l) {
+                continue;
+            }
+            let excerpt = d.span.map(|s| lines.excerpt(&self.origin, &self.source, s));
             let r = Rendered {
                 all: self,
                 d,
-                named: &named,
+                excerpt: excerpt.as_ref(),
             };
             let mut one = String::new();
             if handler.render_report(&mut one, &r).is_err() {
@@ -368,7 +390,126 @@ impl Diagnostics {
             out.push_str(&one);
             out.push('\n');
         }
+        if let Some(limit) = limit {
+            // Errors first.
+            for ((severity, code), n) in seen.into_iter().rev() {
+                if n > limit {
+                    out.push_str(&summary_line(severity, code, n, limit));
+                    out.push('\n');
+                }
+            }
+        }
         out
+    }
+}
+
+/// Diagnostics of one code shown in full before the rest are counted in one line (SPEC §2, "At
+/// scale"); `-v` shows all.
+pub const SHOWN_PER_CODE: usize = 5;
+
+/// Lines of context above and below an underlined span.
+const CONTEXT_LINES: usize = 1;
+
+/// `warning[unreachable-service]: … and 42,995 more like the above (43,000 in all; …)`.
+fn summary_line(severity: Severity, code: Code, total: usize, shown: usize) -> String {
+    format!(
+        "{severity}[{code}]: … and {} more like the above ({} in all; `-v` shows every one)",
+        thousands(total - shown),
+        thousands(total)
+    )
+}
+
+/// `43000` → `43,000`.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Byte offsets where each line of a source starts, for cutting snippets without rescanning.
+struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(source: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(
+            source
+                .bytes()
+                .enumerate()
+                .filter(|&(_, b)| b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        Self { starts }
+    }
+
+    /// 0-based line holding byte `offset`.
+    fn line_of(&self, offset: usize) -> usize {
+        self.starts
+            .partition_point(|&s| s <= offset)
+            .saturating_sub(1)
+    }
+
+    /// The lines around `span`, with enough context for miette.
+    fn excerpt<'a>(&self, name: &'a str, source: &'a str, span: Span) -> Excerpt<'a> {
+        let start = span.offset.min(source.len());
+        let end = (span.offset + span.len).min(source.len());
+        let first = self.line_of(start).saturating_sub(CONTEXT_LINES);
+        let last = self.line_of(end) + CONTEXT_LINES + 1;
+        let from = self.starts[first];
+        let to = self.starts.get(last + 1).copied().unwrap_or(source.len());
+        Excerpt {
+            name,
+            text: &source[from..to],
+            offset: from,
+            line: first,
+        }
+    }
+}
+
+/// A few lines of the source that miette reads as if they were the whole file: spans and line
+/// numbers are those of the file.
+struct Excerpt<'a> {
+    name: &'a str,
+    text: &'a str,
+    /// Byte offset of `text` in the file.
+    offset: usize,
+    /// 0-based line of `text`'s first line in the file.
+    line: usize,
+}
+
+impl miette::SourceCode for Excerpt<'_> {
+    fn read_span<'a>(
+        &'a self,
+        span: &miette::SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let local_start = span
+            .offset()
+            .saturating_sub(self.offset)
+            .min(self.text.len());
+        let local_len = span.len().min(self.text.len() - local_start);
+        let local = miette::SourceSpan::from(local_start..local_start + local_len);
+        let c = self
+            .text
+            .read_span(&local, context_lines_before, context_lines_after)?;
+        let start = c.span().offset() + self.offset;
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            self.name.to_owned(),
+            c.data(),
+            miette::SourceSpan::from(start..start + c.span().len()),
+            c.line() + self.line,
+            c.column(),
+            c.line_count(),
+        )))
     }
 }
 
@@ -381,7 +522,16 @@ impl fmt::Display for Diagnostics {
         if w > 0 {
             write!(f, ", {}", plural(w, "warning"))?;
         }
+        // `{:#}` lists every one; the plain form summarises past a handful of one code.
+        let limit = (!f.alternate()).then_some(SHOWN_PER_CODE);
+        let mut seen: std::collections::BTreeMap<(Severity, Code), usize> =
+            std::collections::BTreeMap::new();
         for d in &self.items {
+            let k = seen.entry((d.severity, d.code)).or_default();
+            *k += 1;
+            if limit.is_some_and(|l| *k > l) {
+                continue;
+            }
             write!(
                 f,
                 "\n  {}: {}[{}]: {}",
@@ -395,6 +545,13 @@ impl fmt::Display for Diagnostics {
             }
             if let Some(h) = &d.help {
                 write!(f, " ({h})")?;
+            }
+        }
+        if let Some(limit) = limit {
+            for ((severity, code), n) in seen.into_iter().rev() {
+                if n > limit {
+                    write!(f, "\n  {}", summary_line(severity, code, n, limit))?;
+                }
             }
         }
         Ok(())
@@ -414,7 +571,7 @@ pub fn plural(n: usize, word: &str) -> String {
 struct Rendered<'a> {
     all: &'a Diagnostics,
     d: &'a Diagnostic,
-    named: &'a miette::NamedSource<Arc<str>>,
+    excerpt: Option<&'a Excerpt<'a>>,
 }
 
 impl fmt::Debug for Rendered<'_> {
@@ -451,7 +608,7 @@ impl miette::Diagnostic for Rendered<'_> {
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        self.d.span.map(|_| self.named as &dyn miette::SourceCode)
+        self.excerpt.map(|e| e as &dyn miette::SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
@@ -464,5 +621,190 @@ impl miette::Diagnostic for Rendered<'_> {
         Some(Box::new(std::iter::once(
             miette::LabeledSpan::new_with_span(label, span),
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file of `n` services that no link reaches (one warning each, service `u{i}` on line
+    /// `6 + i`), plus an unknown-key error on the last line.
+    fn many_warnings(n: usize) -> Diagnostics {
+        let mut src =
+            String::from("version: 1\nname: t\nlinks: {l: {entry: a}}\nservices:\n  a:\n");
+        let mut items = Vec::new();
+        for i in 0..n {
+            let offset = src.len() + 2;
+            fmt::Write::write_fmt(&mut src, format_args!("  u{i}:\n")).unwrap();
+            items.push(
+                Diagnostic::warning(
+                    Code::UnreachableService,
+                    Some(Span {
+                        line: u32::try_from(6 + i).unwrap(),
+                        column: 3,
+                        offset,
+                        len: format!("u{i}").len(),
+                    }),
+                    format!("service `u{i}` is not reachable from any link"),
+                )
+                .with_label("no link's entry depends on it"),
+            );
+        }
+        let offset = src.len();
+        src.push_str("ownr: x\n");
+        items.push(Diagnostic::error(
+            Code::UnknownKey,
+            Some(Span {
+                line: u32::try_from(6 + n).unwrap(),
+                column: 1,
+                offset,
+                len: 4,
+            }),
+            "unknown key `ownr`",
+        ));
+        Diagnostics::new("t.yaml", Arc::from(src), items)
+    }
+
+    #[test]
+    fn past_five_of_one_code_the_rest_are_counted_in_one_line() {
+        let d = many_warnings(12);
+        let text = d.render(false);
+        for i in 0..5 {
+            assert!(text.contains(&format!("[t.yaml:{}:3]", 6 + i)), "{text}");
+            assert!(text.contains(&format!("service `u{i}` is not")), "{text}");
+        }
+        for i in 5..12 {
+            assert!(!text.contains(&format!("service `u{i}` is not")), "{text}");
+        }
+        // The error of another code is shown in full.
+        assert!(text.contains("[t.yaml:18:1]"), "{text}");
+        let summary: Vec<&str> = text.lines().filter(|l| l.contains("more like")).collect();
+        assert_eq!(
+            summary,
+            [
+                "warning[unreachable-service]: … and 7 more like the above (12 in all; `-v` shows every one)"
+            ],
+            "{text}"
+        );
+        // The one-line form summarises the same way; `{:#}` lists all.
+        let short = d.to_string();
+        assert_eq!(short.lines().count(), 1 + 5 + 1 + 1, "{short}");
+        assert!(
+            short.ends_with("(12 in all; `-v` shows every one)"),
+            "{short}"
+        );
+        assert_eq!(format!("{d:#}").lines().count(), 1 + 13);
+    }
+
+    #[test]
+    fn render_all_shows_every_diagnostic() {
+        let d = many_warnings(12);
+        let text = d.render_all(false);
+        for i in 0..12 {
+            assert!(text.contains(&format!("[t.yaml:{}:3]", 6 + i)), "{text}");
+        }
+        assert!(!text.contains("more like"), "{text}");
+        // Five of a code are not summarised.
+        assert!(!many_warnings(5).render(false).contains("more like"));
+    }
+
+    #[test]
+    fn snippets_cut_from_the_lines_around_read_like_the_whole_file() {
+        // The excerpt gives miette the same lines, numbers and underline as the whole source.
+        use miette::{GraphicalReportHandler, GraphicalTheme};
+        let d = many_warnings(30);
+        let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
+            .with_width(100)
+            .with_context_lines(CONTEXT_LINES);
+        let whole = Arc::<str>::from(d.source());
+        let lines = LineIndex::new(d.source());
+        for item in [&d.items[0], &d.items[17], &d.items[29], &d.items[30]] {
+            let by_whole = {
+                struct Whole<'a>(&'a Diagnostic, miette::NamedSource<Arc<str>>);
+                impl fmt::Debug for Whole<'_> {
+                    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        fmt::Debug::fmt(self.0, f)
+                    }
+                }
+                impl fmt::Display for Whole<'_> {
+                    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str(&self.0.message)
+                    }
+                }
+                impl std::error::Error for Whole<'_> {}
+                impl miette::Diagnostic for Whole<'_> {
+                    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+                        Some(&self.1)
+                    }
+                    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+                        let s = self.0.span?;
+                        Some(Box::new(std::iter::once(
+                            miette::LabeledSpan::new_with_span(
+                                self.0.label.clone(),
+                                s.offset..s.offset + s.len,
+                            ),
+                        )))
+                    }
+                }
+                let mut out = String::new();
+                handler
+                    .render_report(
+                        &mut out,
+                        &Whole(item, miette::NamedSource::new("t.yaml", Arc::clone(&whole))),
+                    )
+                    .unwrap();
+                out
+            };
+            let excerpt = lines.excerpt("t.yaml", d.source(), item.span.unwrap());
+            let by_excerpt = {
+                struct Cut<'a>(&'a Diagnostic, &'a Excerpt<'a>);
+                impl fmt::Debug for Cut<'_> {
+                    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        fmt::Debug::fmt(self.0, f)
+                    }
+                }
+                impl fmt::Display for Cut<'_> {
+                    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str(&self.0.message)
+                    }
+                }
+                impl std::error::Error for Cut<'_> {}
+                impl miette::Diagnostic for Cut<'_> {
+                    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+                        Some(self.1)
+                    }
+                    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+                        let s = self.0.span?;
+                        Some(Box::new(std::iter::once(
+                            miette::LabeledSpan::new_with_span(
+                                self.0.label.clone(),
+                                s.offset..s.offset + s.len,
+                            ),
+                        )))
+                    }
+                }
+                let mut out = String::new();
+                handler
+                    .render_report(&mut out, &Cut(item, &excerpt))
+                    .unwrap();
+                out
+            };
+            assert_eq!(by_excerpt, by_whole);
+            let line = item.span.unwrap().line;
+            assert!(
+                by_excerpt.contains(&format!("[t.yaml:{line}:")),
+                "{by_excerpt}"
+            );
+        }
+    }
+
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(43_012), "43,012");
+        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 }

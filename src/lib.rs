@@ -3,7 +3,8 @@
 //! and draws the result.
 //!
 //! The crate follows the pipeline: [`topology`] (load and validate the file) → [`analysis`]
-//! (failure propagation, SPOFs, risks) → [`probe`] (live checks) → [`report`] (every output).
+//! (failure propagation, SPOFs, risks) → [`probe`] (live checks) → [`report`] (every output) →
+//! [`history`] (the inspection history).
 //! A stage never imports a later one. [`state`] is the vocabulary they share.
 
 pub mod alert;
@@ -11,6 +12,7 @@ pub mod analysis;
 pub mod cli;
 pub mod commands;
 pub mod diag;
+pub mod history;
 pub mod probe;
 pub mod report;
 pub mod state;

@@ -305,11 +305,11 @@ impl Outbox {
             .filter(|q| !q.pending.is_empty() && !q.in_flight)
             .map(|q| {
                 let mut t = q.not_before.max(now);
-                if let Some(limit) = q.receiver.rate_limit {
-                    if q.recent.len() >= limit as usize {
-                        let oldest = q.recent[q.recent.len() - limit as usize];
-                        t = t.max(oldest.saturating_add(ms(WINDOW)));
-                    }
+                if let Some(limit) = q.receiver.rate_limit
+                    && q.recent.len() >= limit as usize
+                {
+                    let oldest = q.recent[q.recent.len() - limit as usize];
+                    t = t.max(oldest.saturating_add(ms(WINDOW)));
                 }
                 t
             })
@@ -403,20 +403,20 @@ mod tests {
         }
     }
 
-    fn ok() -> Result<Answer, String> {
-        Ok(Answer {
+    fn ok() -> Answer {
+        Answer {
             status: 200,
             body: r#"{"errcode":0}"#.into(),
             verdict: Ok(()),
-        })
+        }
     }
 
-    fn refused() -> Result<Answer, String> {
-        Ok(Answer {
+    fn refused() -> Answer {
+        Answer {
             status: 200,
             body: r#"{"errcode":130101,"errmsg":"send too fast"}"#.into(),
             verdict: Err("errcode 130101: send too fast".into()),
-        })
+        }
     }
 
     #[test]
@@ -443,7 +443,7 @@ mod tests {
                             .iter()
                             .map(|n| n.key.subject.clone()),
                     );
-                    o.settle(at, ok(), now);
+                    o.settle(at, Ok(ok()), now);
                 }
             }
         }
@@ -474,7 +474,7 @@ mod tests {
         o.enqueue(&a, &note("db"));
         let mut now = 0;
         let first = o.due(now).pop().unwrap();
-        let d = o.settle(first, refused(), now);
+        let d = o.settle(first, Ok(refused()), now);
         assert!(!d.accepted && !d.given_up);
         assert!(o.due(now + 1_999).is_empty(), "backoff holds");
         assert_eq!(o.next_wakeup(now), Some(2_000));
@@ -485,7 +485,7 @@ mod tests {
         assert_eq!(o.next_wakeup(now), Some(now + 4_000));
         now += 4_000;
         let third = o.due(now).pop().unwrap();
-        let d = o.settle(third, ok(), now);
+        let d = o.settle(third, Ok(ok()), now);
         assert!(d.accepted);
         assert_eq!(o.pending(), 0);
 
@@ -497,7 +497,7 @@ mod tests {
             // Past the rate window too, so only the backoff decides.
             now += 61_000;
             let at = o.due(now).pop().unwrap();
-            last = Some(o.settle(at, refused(), now));
+            last = Some(o.settle(at, Ok(refused()), now));
         }
         let last = last.unwrap();
         assert!(last.given_up);
@@ -517,7 +517,7 @@ mod tests {
         assert_eq!(due.len(), 2);
         let mut it = due.into_iter();
         o.settle(it.next().unwrap(), Err("timed out".into()), 0);
-        o.settle(it.next().unwrap(), ok(), 0);
+        o.settle(it.next().unwrap(), Ok(ok()), 0);
         o.enqueue(&a, &note("cache"));
         let due = o.due(10);
         assert_eq!(due.len(), 1);

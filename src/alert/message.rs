@@ -275,6 +275,7 @@ fn alert_lines(n: &Notification, flavor: Flavor) -> Vec<String> {
     if !takes.is_empty() {
         let label = match n.key.kind {
             AlertKind::LastSpare => "One more failure takes down:",
+            AlertKind::RootCause | AlertKind::LinkDown if d.state == "degraded" => "Degrades:",
             AlertKind::RootCause | AlertKind::LinkDown => "Takes down:",
         };
         lines.push(format!("{} {}", bold(label, flavor), takes.join("; ")));

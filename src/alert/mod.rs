@@ -3,6 +3,7 @@
 //!
 //! - [`engine`]: the pure state machine from findings to notifications (thresholds, flapping,
 //!   resolutions, reminders). No clock, no I/O.
+//! - [`findings`]: from a report to what may page (root causes, down links, last spares).
 //! - [`message`]: what a person reads on a phone, and the webhook JSON.
 //! - [`receiver`]: one module per receiver type: its request (format, signature) and how to
 //!   read its answer (a send counts only when the receiver says so).
@@ -13,5 +14,6 @@
 
 pub mod dispatch;
 pub mod engine;
+pub mod findings;
 pub mod message;
 pub mod receiver;

@@ -11,6 +11,8 @@
 //!   observed states or `--fail` events are given: the single further events that take the
 //!   link down given what already failed. A link already down has `live_spofs = []`.
 //! - N-2 pairs and blast radii are design-time too (computed as if nothing had failed).
+//! - Root causes ([`rootcause`]) are computed whenever observed states or `--fail` events are
+//!   given, from the observed and effective states; a service the `--fail` events fail is one.
 //! - Link filter (`--link`): only that link is analysed and reported; the risk rules other than
 //!   `spof` still look at every link (hotspots need them all).
 
@@ -22,6 +24,7 @@ pub mod killset;
 pub mod pairs;
 pub mod propagate;
 pub mod risk;
+pub mod rootcause;
 pub mod spof;
 
 use std::collections::BTreeMap;
@@ -31,6 +34,7 @@ use crate::topology::model::{Domain, ServiceIdx, Severity, Topology};
 
 pub use event::{Event, EventSet, parse_events};
 pub use risk::Risk;
+pub use rootcause::{RootCause, RootCauseKind};
 
 use event::{Domains, Instances};
 use graph::Graph;
@@ -93,6 +97,10 @@ pub struct Analysis {
     /// Services by criticality: most links taken down first, then most services, then name.
     /// Empty unless the blast radius was computed.
     pub ranking: Vec<ServiceIdx>,
+    /// The independent failures and what each explains, sorted (see [`rootcause`]); `None`
+    /// unless observed states or `--fail` events were given. Covers every service and link,
+    /// whatever `--link` selects.
+    pub root_causes: Option<Vec<RootCause>>,
 }
 
 /// One analysed link.
@@ -166,6 +174,10 @@ pub struct ServiceAnalysis {
     pub downstream: Vec<ServiceIdx>,
     /// What goes down when all its instances fail; `None` when not computed.
     pub blast_radius: Option<BlastRadius>,
+    /// Positions in [`Analysis::root_causes`] of the root causes this service is a
+    /// consequence of, ascending; empty when it is healthy, is itself a root cause, or root
+    /// causes were not computed.
+    pub because_of: Vec<u32>,
 }
 
 /// The links and other services down when a service fails entirely.
@@ -225,6 +237,21 @@ pub fn analyze(topo: &Topology, opts: &Options<'_>) -> Result<Analysis, Analysis
         })
         .collect();
     let effective = propagate::effective_states(&graph, &observed);
+    let causes = if opts.observed.is_some() || !opts.failed.is_empty() {
+        let assumed: Vec<State> = topo
+            .services
+            .iter()
+            .enumerate()
+            .map(|(s, svc)| {
+                propagate::observed_state(svc, None, &failed_inst[inst.range(s as u32)])
+            })
+            .collect();
+        Some(rootcause::root_causes(
+            topo, &graph, &observed, &effective, &assumed,
+        ))
+    } else {
+        None
+    };
 
     let entries: Vec<u32> = selected.iter().map(|&l| topo.links[l].entry.0).collect();
     let mut prop = DownPropagator::new(topo, &graph, &inst, &domains);
@@ -303,6 +330,10 @@ pub fn analyze(topo: &Topology, opts: &Options<'_>) -> Result<Analysis, Analysis
             }
         }
     }
+    let (root_causes, mut because_of) = match causes {
+        Some(c) => (Some(c.causes), c.because_of),
+        None => (None, Vec::new()),
+    };
     let services: Vec<ServiceAnalysis> = (0..n)
         .map(|s| {
             let mut up = std::mem::take(&mut upstream[s]);
@@ -317,6 +348,10 @@ pub fn analyze(topo: &Topology, opts: &Options<'_>) -> Result<Analysis, Analysis
                 upstream: up,
                 downstream: down,
                 blast_radius: blast.as_ref().map(|b| b[s].clone()),
+                because_of: because_of
+                    .get_mut(s)
+                    .map(std::mem::take)
+                    .unwrap_or_default(),
             }
         })
         .collect();
@@ -350,6 +385,7 @@ pub fn analyze(topo: &Topology, opts: &Options<'_>) -> Result<Analysis, Analysis
         risks,
         assumed_failed,
         ranking,
+        root_causes,
     })
 }
 

@@ -37,18 +37,17 @@ fn test(ctx: &Context, args: &AlertTestArgs) -> anyhow::Result<ExitStatus> {
         return Ok(ExitStatus::Invalid);
     };
     let chosen: Vec<&Receiver> = match &args.receiver {
-        Some(name) => match alerts.receiver(name) {
-            Some(r) => vec![r],
-            None => {
-                let mut msg = format!("error: no receiver `{name}` under `alerts.receivers`");
+        Some(name) => {
+            let Some(r) = alerts.receiver(name) else {
                 let names = alerts.receivers.iter().map(|r| r.name.as_str());
-                if let Some(best) = crate::diag::closest(name, names) {
-                    msg.push_str(&format!(" (did you mean `{best}`?)"));
-                }
-                eprintln!("{msg}");
+                let hint = crate::diag::closest(name, names)
+                    .map(|best| format!(" (did you mean `{best}`?)"))
+                    .unwrap_or_default();
+                eprintln!("error: no receiver `{name}` under `alerts.receivers`{hint}");
                 return Ok(ExitStatus::Invalid);
-            }
-        },
+            };
+            vec![r]
+        }
         None => alerts.receivers.iter().collect(),
     };
     if chosen.is_empty() {

@@ -7,6 +7,7 @@
 pub mod alert;
 pub mod analyze;
 pub mod diff;
+pub mod inspect;
 pub mod probe;
 pub mod render;
 pub mod schema;
@@ -93,6 +94,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         Command::Render(args) => render::run(&ctx, args),
         Command::Probe(args) => probe::run(&ctx, args),
         Command::Alert(args) => alert::run(&ctx, args),
+        Command::Inspect(args) => inspect::run_cli(&ctx, args),
     }
 }
 
@@ -114,7 +116,7 @@ pub fn load_or_report(ctx: &Context) -> Option<Loaded> {
     match result {
         Ok(loaded) => {
             if !ctx.quiet && !loaded.warnings.is_empty() {
-                eprint!("{}", loaded.warnings.render(ctx.color_stderr));
+                eprint!("{}", render_diagnostics(ctx, &loaded.warnings));
             }
             Some(loaded)
         }
@@ -129,8 +131,17 @@ pub fn load_or_report(ctx: &Context) -> Option<Loaded> {
     }
 }
 
+/// Past a handful of one code the rest are counted in one line; `-v` shows every one.
+fn render_diagnostics(ctx: &Context, diags: &Diagnostics) -> String {
+    if ctx.verbose > 0 {
+        diags.render_all(ctx.color_stderr)
+    } else {
+        diags.render(ctx.color_stderr)
+    }
+}
+
 fn report_invalid(ctx: &Context, diags: &Diagnostics) {
-    eprint!("{}", diags.render(ctx.color_stderr));
+    eprint!("{}", render_diagnostics(ctx, diags));
     let errors = diags.errors().count();
     eprintln!(
         "error: `{}` is invalid: {}",

@@ -11,11 +11,14 @@ pub mod dot;
 pub mod graphviz;
 pub mod html;
 pub mod json;
+pub mod junit;
 pub mod markdown;
 pub mod mermaid;
 pub mod output;
+pub mod prometheus;
 pub mod render_error;
 #[allow(clippy::module_inception)]
 pub mod report;
 pub mod text;
+pub mod timestamp;
 pub mod view;

@@ -6,6 +6,11 @@
 //! every temporary file first and renames only when all of them were written, so a failure
 //! midway leaves the old set in place; a file either has its old content or its new one, never a
 //! torn mix. Temporary files are named `.NAME.XXXXXX` and removed when anything fails.
+//!
+//! `inspect` runs go one level further (SPEC §6): a run is written into `runs/.partial-NAME/`,
+//! renamed to `runs/NAME` when every file is there, and only then does `latest` (a symlink
+//! replaced by rename) move to it. A process killed at any point leaves `latest` at a complete
+//! run; the next run removes leftover partial folders while holding the directory's lock.
 
 use std::fs;
 use std::io::{self, Write};
@@ -90,6 +95,167 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 #[cfg(not(unix))]
 fn sync_dir(_dir: &Path) -> io::Result<()> {
     Ok(())
+}
+
+/// The folder under the output directory that holds one folder per `inspect` run.
+pub const RUNS_DIR: &str = "runs";
+/// The symlink under the output directory that names the newest complete run.
+pub const LATEST: &str = "latest";
+/// Where a run is written before it is complete: `runs/.partial-NAME`.
+const PARTIAL_PREFIX: &str = ".partial-";
+
+/// An exclusive lock on an output directory, held for a whole `inspect` run so that two runs
+/// into one directory take turns (a scheduler that starts the next run before the last ended).
+/// Released when dropped, and by the kernel when the process dies, however it dies.
+#[derive(Debug)]
+pub struct OutputLock {
+    _file: fs::File,
+}
+
+/// Creates `out` if needed and takes its lock (`out/.lock`), waiting for another run to finish.
+pub fn lock_output(out: &Path) -> Result<OutputLock, RenderError> {
+    fs::create_dir_all(out).map_err(io_err(out))?;
+    let path = out.join(".lock");
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_err(&path))?;
+    file.lock().map_err(io_err(&path))?;
+    Ok(OutputLock { _file: file })
+}
+
+/// A run folder being written. Files go into `runs/.partial-NAME/` (each whole, as with
+/// [`write_files`]); [`RunDir::finish`] renames the folder to `runs/NAME` in one step, so
+/// `runs/` only ever shows complete runs.
+#[derive(Debug)]
+pub struct RunDir {
+    runs: PathBuf,
+    name: String,
+    partial: PathBuf,
+}
+
+impl RunDir {
+    /// Starts the run folder `NAME` under `out/runs/`. Partial folders left by killed runs are
+    /// removed first (the caller holds the [`OutputLock`], so none of them is still in use).
+    pub fn begin(out: &Path, name: &str, _lock: &OutputLock) -> Result<Self, RenderError> {
+        let runs = out.join(RUNS_DIR);
+        fs::create_dir_all(&runs).map_err(io_err(&runs))?;
+        remove_partials(&runs)?;
+        let partial = runs.join(format!("{PARTIAL_PREFIX}{name}"));
+        fs::create_dir(&partial).map_err(io_err(&partial))?;
+        Ok(Self {
+            runs,
+            name: name.to_owned(),
+            partial,
+        })
+    }
+
+    /// Writes files into the (partial) run folder.
+    pub fn write(&self, files: &[(&str, &[u8])]) -> Result<(), RenderError> {
+        write_files(&self.partial, files).map(|_| ())
+    }
+
+    /// Makes the run folder complete: renames it to `runs/NAME` and syncs `runs/`. Returns its
+    /// final path.
+    pub fn finish(self) -> Result<PathBuf, RenderError> {
+        let target = self.runs.join(&self.name);
+        fs::rename(&self.partial, &target).map_err(io_err(&target))?;
+        sync_dir(&self.runs).map_err(io_err(&self.runs))?;
+        Ok(target)
+    }
+}
+
+fn remove_partials(runs: &Path) -> Result<(), RenderError> {
+    for entry in fs::read_dir(runs).map_err(io_err(runs))? {
+        let entry = entry.map_err(io_err(runs))?;
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(PARTIAL_PREFIX))
+        {
+            let path = entry.path();
+            fs::remove_dir_all(&path).map_err(io_err(&path))?;
+        }
+    }
+    Ok(())
+}
+
+/// Points `out/latest` at `runs/NAME` in one atomic step: a new relative symlink is made under a
+/// temporary name and renamed over the old one (rename(2) replaces it atomically), then `out`
+/// is synced. A reader sees the old run or the new one, never no `latest`.
+#[cfg(unix)]
+pub fn point_latest(out: &Path, name: &str) -> Result<PathBuf, RenderError> {
+    let latest = out.join(LATEST);
+    if fs::symlink_metadata(&latest).is_ok_and(|m| !m.file_type().is_symlink()) {
+        return Err(RenderError::Io {
+            path: latest,
+            source: io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "exists and is not a symlink; move it away so `inspect` can manage it",
+            ),
+        });
+    }
+    let tmp = out.join(format!(".{LATEST}.{}", std::process::id()));
+    let _ = fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(Path::new(RUNS_DIR).join(name), &tmp).map_err(io_err(&tmp))?;
+    if let Err(e) = fs::rename(&tmp, &latest) {
+        let _ = fs::remove_file(&tmp);
+        return Err(io_err(&latest)(e));
+    }
+    sync_dir(out).map_err(io_err(out))?;
+    Ok(latest)
+}
+
+/// The run folder name `out/latest` points at, if it is a symlink into `runs/`.
+pub fn latest_run(out: &Path) -> Option<String> {
+    let target = fs::read_link(out.join(LATEST)).ok()?;
+    let mut parts = target.components();
+    let first = parts.next()?;
+    if first.as_os_str() != RUNS_DIR {
+        return None;
+    }
+    let name = parts.next()?.as_os_str().to_str()?.to_owned();
+    parts.next().is_none().then_some(name)
+}
+
+/// Retention of run folders: keeps the newest `keep` complete runs under `out/runs/` (names
+/// sort in time order) and always the one `latest` points at; removes the rest and any partial
+/// folder. Returns the folders removed, oldest first.
+pub fn prune_runs(
+    out: &Path,
+    keep: usize,
+    _lock: &OutputLock,
+) -> Result<Vec<PathBuf>, RenderError> {
+    let runs = out.join(RUNS_DIR);
+    if !runs.is_dir() {
+        return Ok(Vec::new());
+    }
+    remove_partials(&runs)?;
+    let latest = latest_run(out);
+    let mut names: Vec<String> = fs::read_dir(&runs)
+        .map_err(io_err(&runs))?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    names.sort();
+    let excess = names.len().saturating_sub(keep.max(1));
+    let mut removed = Vec::new();
+    for name in names.into_iter().take(excess) {
+        if latest.as_deref() == Some(name.as_str()) {
+            continue;
+        }
+        let path = runs.join(&name);
+        fs::remove_dir_all(&path).map_err(io_err(&path))?;
+        removed.push(path);
+    }
+    if !removed.is_empty() {
+        sync_dir(&runs).map_err(io_err(&runs))?;
+    }
+    Ok(removed)
 }
 
 /// Writes a report to stdout; a closed pipe (`| head`) is not an error (STYLE §3).

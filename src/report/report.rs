@@ -13,6 +13,12 @@ use crate::topology::model::{RiskRule, Severity};
 pub struct Report {
     /// The topology's `name:`.
     pub topology: String,
+    /// The independent failures, each with what it takes down (SPEC §2 root cause); worst
+    /// first (`down` before `degraded`, then most links, most services, id). Present whenever
+    /// probes ran or `--fail` events were given (then possibly empty); absent for a plain
+    /// `analyze`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root_causes: Option<Vec<RootCauseReport>>,
     /// One entry per core link, sorted by name.
     pub links: Vec<LinkReport>,
     /// One entry per service, sorted by id.
@@ -22,6 +28,15 @@ pub struct Report {
     /// The events assumed failed by `analyze --fail`, sorted; absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub assumed_failed: Option<Vec<String>>,
+    /// The inspection run (`inspect` only): when, how long, which version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunInfo>,
+    /// What changed since the previous inspection (`inspect` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since_last: Option<SinceLast>,
+    /// Availability and latency over the last 24 h and 7 d (`inspect` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<History>,
 }
 
 /// One core link.
@@ -100,6 +115,43 @@ pub struct ServiceReport {
     /// Probe results per instance; only after probing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub probes: Option<Vec<ProbeResult>>,
+    /// The ids of the root causes this failed service is a consequence of, in the order of
+    /// [`Report::root_causes`]; absent when empty (healthy, itself a root cause, or no probing).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub because_of: Vec<String>,
+}
+
+/// Kind of a root cause.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum RootCauseKind {
+    /// One service whose own probes (or `--fail` events) fail.
+    Service,
+    /// A strong cycle whose failing members explain each other and nothing else explains.
+    Cycle,
+}
+
+/// One root cause: a failure nothing below it explains, and what it takes down.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RootCauseReport {
+    /// The service name; for a cycle, its members joined with ` + `.
+    pub id: String,
+    /// `service` or `cycle`.
+    pub kind: RootCauseKind,
+    /// The failing services, sorted: `[id]` for a service, the cycle's members otherwise.
+    pub members: Vec<String>,
+    /// `down` or `degraded`.
+    pub state: State,
+    /// Why, from its failing probes (or the `--fail` events that fail it).
+    pub reason: String,
+    /// The owner of the (first owned) member, if any: who to page.
+    pub owner: Option<String>,
+    /// Whether `--fail` events, not probes, fail it.
+    pub assumed: bool,
+    /// Links whose state it explains (down or degraded because of it), sorted.
+    pub links: Vec<String>,
+    /// Other failed services it explains (its consequences), sorted.
+    pub services: Vec<String>,
 }
 
 /// Links and other services that go down with a service.
@@ -139,4 +191,162 @@ pub struct RiskReport {
     pub message: String,
     /// How to fix it.
     pub hint: String,
+}
+
+/// One inspection run (SPEC §6 `run`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RunInfo {
+    /// The run's folder name under `output/runs/`.
+    pub id: String,
+    /// When probing started, RFC 3339 UTC.
+    pub start: String,
+    /// The same instant in seconds since the Unix epoch.
+    pub start_unix_seconds: f64,
+    /// Wall time of the whole run up to writing the reports, in seconds.
+    pub duration_seconds: f64,
+    /// The linkpatrol version that ran it.
+    pub version: String,
+    /// `i/n` when only one shard of the probes ran; `null` for a whole run.
+    pub shard: Option<String>,
+    /// Things that went wrong without stopping the run (e.g. no Graphviz for `graph.svg`).
+    pub warnings: Vec<String>,
+}
+
+/// A state change between the previous run and this one.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StateChange {
+    /// The link or service.
+    pub id: String,
+    /// Its state in the previous run; `null` when it did not exist then.
+    pub from: Option<State>,
+    /// Its state now; `null` when it no longer exists.
+    pub to: Option<State>,
+}
+
+/// A SPOF that appeared or went away.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SpofChange {
+    /// The link.
+    pub link: String,
+    /// The SPOF's id (service, or `key=value`).
+    pub id: String,
+}
+
+/// A probe whose latency more than doubled.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LatencyJump {
+    /// The service.
+    pub service: String,
+    /// The instance.
+    pub instance: String,
+    /// Latency in the previous run, ms.
+    pub from_ms: f64,
+    /// Latency now, ms.
+    pub to_ms: f64,
+}
+
+/// What changed since the previous run (SPEC §6 `since_last`). Every list is sorted.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct SinceLast {
+    /// The previous run's id; `null` on the first run (then every list is empty).
+    pub previous_run: Option<String>,
+    /// When the previous run started, RFC 3339.
+    pub previous_start: Option<String>,
+    /// Links whose state changed.
+    pub links: Vec<StateChange>,
+    /// Services whose effective state changed.
+    pub services: Vec<StateChange>,
+    /// Design SPOFs that are new.
+    pub spofs_added: Vec<SpofChange>,
+    /// Design SPOFs that are gone.
+    pub spofs_removed: Vec<SpofChange>,
+    /// Live SPOFs that are new.
+    pub live_spofs_added: Vec<SpofChange>,
+    /// Live SPOFs that are gone.
+    pub live_spofs_removed: Vec<SpofChange>,
+    /// Probes whose latency more than doubled (and grew by at least the noise floor).
+    pub latency_jumps: Vec<LatencyJump>,
+}
+
+impl SinceLast {
+    /// Whether anything changed.
+    pub fn is_empty(&self) -> bool {
+        self.links.is_empty()
+            && self.services.is_empty()
+            && self.spofs_added.is_empty()
+            && self.spofs_removed.is_empty()
+            && self.live_spofs_added.is_empty()
+            && self.live_spofs_removed.is_empty()
+            && self.latency_jumps.is_empty()
+    }
+}
+
+/// Availability and latency of one subject over one window.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct WindowStats {
+    /// Runs in the window that recorded the subject.
+    pub runs: u64,
+    /// Share of those runs (0–1) in which it was up or degraded, among runs where its state was
+    /// known; `null` when it never was.
+    pub availability: Option<f64>,
+    /// Median latency in ms; `null` without an answer.
+    pub p50_ms: Option<f64>,
+    /// 95th-percentile latency in ms; `null` without an answer.
+    pub p95_ms: Option<f64>,
+}
+
+/// The history of one link or service.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SubjectHistory {
+    /// The link or service.
+    pub id: String,
+    /// The last 24 hours.
+    pub last_24h: WindowStats,
+    /// The last 7 days.
+    pub last_7d: WindowStats,
+}
+
+/// SPEC §6 `history`: per link and per service, sorted by id.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct History {
+    /// Per link.
+    pub links: Vec<SubjectHistory>,
+    /// Per service.
+    pub services: Vec<SubjectHistory>,
+}
+
+impl SinceLast {
+    /// One line of plain text per change, in report order (links, services, SPOFs, live SPOFs,
+    /// latency jumps). Empty when nothing changed.
+    pub fn lines(&self) -> Vec<String> {
+        let state = |s: Option<State>| s.map_or("absent", State::as_str);
+        let mut out = Vec::new();
+        for (kind, changes) in [("link", &self.links), ("service", &self.services)] {
+            for c in changes {
+                out.push(format!(
+                    "{kind} {}: {} → {}",
+                    c.id,
+                    state(c.from),
+                    state(c.to)
+                ));
+            }
+        }
+        for (what, list) in [
+            ("new SPOF", &self.spofs_added),
+            ("SPOF gone", &self.spofs_removed),
+            ("new live SPOF", &self.live_spofs_added),
+            ("live SPOF gone", &self.live_spofs_removed),
+        ] {
+            for s in list {
+                out.push(format!("{what} on link {}: {}", s.link, s.id));
+            }
+        }
+        for j in &self.latency_jumps {
+            out.push(format!(
+                "latency of {}/{}: {:.1} ms → {:.1} ms",
+                j.service, j.instance, j.from_ms, j.to_ms
+            ));
+        }
+        out
+    }
 }

@@ -1209,6 +1209,13 @@ risks:
     }
 
     #[test]
+    fn services_with_no_body_read_the_same() {
+        let src = "version: 1\nname: t\nlinks:\n  l: {entry: a}\nservices:\n  a:\n    depends_on: {b: strong, c: weak, d: strong}\n  b:\n  c: ~\n  d:\n";
+        assert_same(src);
+        assert_eq!(parse(src).unwrap().services.len(), 4);
+    }
+
+    #[test]
     fn bundled_topology_reads_the_same() {
         let src = include_str!("../../topology.yaml");
         assert_same(src);

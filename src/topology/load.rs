@@ -224,6 +224,7 @@ fn parse_rest(
         services: one(head.services, tail.services).ok()?,
         risks: one(head.risks, tail.risks).ok()?,
         alerts: one(head.alerts, tail.alerts).ok()?,
+        inspect: one(head.inspect, tail.inspect).ok()?,
     })
 }
 
@@ -338,6 +339,7 @@ fn parse_parallel(source: &str, threads: usize) -> Option<RawTopology> {
         services: Entries(services),
         risks: rest.risks.unwrap_or_default(),
         alerts: rest.alerts,
+        inspect: rest.inspect,
     })
 }
 
@@ -916,6 +918,70 @@ mod tests {
             "{d:#?}"
         );
     }
+
+    #[test]
+    fn a_service_with_no_body_has_every_default() {
+        // Issue 11: catalogue exports write leaves as `name:`; also `name: ~` and `name: null`,
+        // at the end of the file, before another key, in flow style.
+        let braces = load(&with_head(
+            "  a:\n    depends_on: {b: strong, c: weak, d: strong}\n  b: {}\n  c: {}\n  d: {}\n",
+        ))
+        .unwrap()
+        .topology;
+        for bodies in [["", " ~", " null"], [" ~", "", ""], [" null", " ~", ""]] {
+            let src = with_head(&format!(
+                "  a:\n    depends_on: {{b: strong, c: weak, d: strong}}\n  b:{}\n  c:{}\n  d:{}\n",
+                bodies[0], bodies[1], bodies[2]
+            ));
+            let loaded = load(&src).unwrap_or_else(|e| panic!("{src}\n{e}"));
+            assert!(loaded.warnings.is_empty(), "{}", loaded.warnings);
+            assert_eq!(
+                format!("{:?}", loaded.topology.services),
+                format!("{:?}", braces.services),
+                "{src}"
+            );
+        }
+        let flow = load("version: 1\nname: t\nlinks: {l: {entry: a}}\nservices: {a: {depends_on: {b: strong}}, b: ~}\n")
+            .unwrap()
+            .topology;
+        assert_eq!(flow.services.len(), 2);
+        assert_eq!(flow.services[1].instances.len(), 1);
+        assert_eq!(flow.services[1].min_healthy, 1);
+    }
+
+    #[test]
+    fn many_warnings_of_one_code_show_five_and_a_count() {
+        // Eight catalogue leaves that no link reaches, written with no body (lines 7 to 14).
+        let leaves = (0..8).fold(String::new(), |mut s, i| {
+            std::fmt::Write::write_fmt(&mut s, format_args!("  leaf{i}:\n")).unwrap();
+            s
+        });
+        let loaded = load(&with_head(&format!("  a: {{}}\n{leaves}"))).unwrap();
+        assert_eq!(loaded.warnings.len(), 8);
+        let text = loaded.warnings.render(false);
+        for i in 0..8 {
+            let shown = text.contains(&format!("[t.yaml:{}:3]", 7 + i));
+            assert_eq!(shown, i < 5, "leaf{i}:\n{text}");
+        }
+        assert!(
+            text.contains("warning[unreachable-service]: … and 3 more like the above (8 in all; `-v` shows every one)"),
+            "{text}"
+        );
+        let all = loaded.warnings.render_all(false);
+        assert!(
+            (0..8).all(|i| all.contains(&format!("[t.yaml:{}:3]", 7 + i))),
+            "{all}"
+        );
+    }
+
+    error_case!(
+        a_service_body_that_is_text_is_still_wrong,
+        with_head("  a: hello\n"),
+        "wrong-type",
+        6,
+        6,
+        "wrong type"
+    );
 
     #[test]
     fn duplicate_keys_are_refused_not_merged() {

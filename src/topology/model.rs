@@ -200,8 +200,35 @@ pub struct Topology {
     pub risks: RiskSettings,
     /// `alerts:` of `watch`; `None` when the file has no such section.
     pub alerts: Option<super::alerts::Alerts>,
+    /// `inspect:`, retention of `inspect`'s run folders and history.
+    pub inspect: InspectSettings,
     /// name → index into `services`.
     pub index: HashMap<ServiceName, ServiceIdx>,
+}
+
+/// `inspect:` — what `inspect` keeps in its output directory (SPEC §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InspectSettings {
+    /// `keep_runs`: run folders kept under `output/runs/` (at least 1).
+    pub keep_runs: usize,
+    /// `history`: how far back `output/history.sqlite` keeps runs.
+    pub history: Duration,
+}
+
+impl InspectSettings {
+    /// `keep_runs` when the file does not set it.
+    pub const DEFAULT_KEEP_RUNS: usize = 30;
+    /// `history` when the file does not set it: 30 days.
+    pub const DEFAULT_HISTORY: Duration = Duration::from_secs(30 * 86_400);
+}
+
+impl Default for InspectSettings {
+    fn default() -> Self {
+        Self {
+            keep_runs: Self::DEFAULT_KEEP_RUNS,
+            history: Self::DEFAULT_HISTORY,
+        }
+    }
 }
 
 impl Topology {
@@ -259,6 +286,7 @@ impl Topology {
             services,
             risks,
             alerts: None,
+            inspect: InspectSettings::default(),
             index,
         }
     }

@@ -188,7 +188,7 @@ impl<V: JsonSchema> JsonSchema for Entries<V> {
     }
 }
 
-/// A duration as written: `250ms`, `2s`, `1m`, `1h` (decimals allowed: `1.5s`).
+/// A duration as written: `250ms`, `2s`, `1m`, `1h`, `30d` (decimals allowed: `1.5s`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
 pub struct DurationText(pub String);
@@ -200,8 +200,8 @@ impl JsonSchema for DurationText {
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
             "type": "string",
-            "pattern": "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$",
-            "description": "A duration: `250ms`, `2s`, `1m`, `1h`.",
+            "pattern": "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$",
+            "description": "A duration: `250ms`, `2s`, `1m`, `1h`, `30d`.",
             "examples": ["250ms", "2s", "1m"]
         })
     }
@@ -226,7 +226,8 @@ pub struct RawTopology {
     /// The core links: business actions, each starting at an entry service.
     #[serde(default)]
     pub links: Entries<RawLink>,
-    /// The services, by name.
+    /// The services, by name; a service with no body has every default.
+    #[schemars(with = "Entries<Option<RawService>>")]
     pub services: Entries<RawService>,
     /// Risk rules: `off`, or settings, per rule id.
     #[serde(default)]
@@ -234,6 +235,20 @@ pub struct RawTopology {
     /// Alerts of `watch`: receivers, routes by owner, thresholds (SPEC §9).
     #[serde(default)]
     pub alerts: Option<Sp<super::raw_alerts::RawAlerts>>,
+    /// What `inspect` keeps in its output directory: run folders and history.
+    #[serde(default)]
+    pub inspect: Option<RawInspect>,
+}
+
+/// `inspect:`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawInspect {
+    /// Run folders kept under `output/runs/` (the newest; `latest` is always kept). Default 30.
+    #[schemars(range(min = 1))]
+    pub keep_runs: Option<Sp<u32>>,
+    /// How far back `output/history.sqlite` keeps runs, e.g. `30d` or `12h`. Default `30d`.
+    pub history: Option<Sp<DurationText>>,
 }
 
 /// `defaults:`.
@@ -266,9 +281,13 @@ pub struct RawLink {
     pub description: Option<String>,
 }
 
-/// One entry of `services:`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+/// One entry of `services:`. A service written with no body (`name:` or `name: ~`) is a
+/// service with every default, like `name: {}` (SPEC §1): catalogue exports write leaves so.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+// `remote = "Self"` makes the derive an inherent `RawService::deserialize`, which the trait
+// impl below calls for a mapping after handling the null.
+#[serde(deny_unknown_fields, remote = "Self")]
+#[schemars(rename = "RawService")]
 pub struct RawService {
     /// Free text.
     pub description: Option<String>,
@@ -292,6 +311,28 @@ pub struct RawService {
     /// Dependencies: service name (or any_of group label) → `strong`, `weak` or an object.
     #[serde(default)]
     pub depends_on: Entries<Sp<RawDep>>,
+}
+
+impl<'de> Deserialize<'de> for RawService {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawService;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mapping")
+            }
+            fn visit_none<E: de::Error>(self) -> Result<RawService, E> {
+                Ok(RawService::default())
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<RawService, E> {
+                Ok(RawService::default())
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<RawService, D::Error> {
+                RawService::deserialize(d)
+            }
+        }
+        d.deserialize_option(V)
+    }
 }
 
 /// One entry of `instances:`.
@@ -792,6 +833,7 @@ pub(crate) struct PartialTopology {
     pub services: Option<Entries<RawService>>,
     pub risks: Option<Entries<Sp<RawRisk>>>,
     pub alerts: Option<Sp<super::raw_alerts::RawAlerts>>,
+    pub inspect: Option<RawInspect>,
 }
 
 /// The JSON Schema (draft-07, which editors' YAML language servers read) of the topology file.

@@ -10,7 +10,7 @@ use assert_cmd::Command;
 use linkpatrol::alert::dispatch::{Clock, ManualClock, Outbox, SystemClock, pump};
 use linkpatrol::alert::engine::{AlertKey, AlertKind, Detail, Event, Notification, Severity};
 use linkpatrol::alert::receiver;
-use linkpatrol::topology::alerts::Alerts;
+use linkpatrol::topology::alerts::{Alerts, ReceiverName};
 
 use crate::receivers::Fake;
 
@@ -208,7 +208,7 @@ fn a_200_with_an_error_code_is_retried_until_accepted() {
     let mut outbox = Outbox::new(&alerts, "shop", None);
     fake.refuse_next("dingtalk", 2);
     let routed = outbox.enqueue(&alerts, &firing("order-db", "db-team"));
-    let routed: Vec<&str> = routed.iter().map(|r| r.as_str()).collect();
+    let routed: Vec<&str> = routed.iter().map(ReceiverName::as_str).collect();
     assert_eq!(routed, ["ding", "fei"]);
     let rt = runtime();
     let first = rt.block_on(pump(&mut outbox, &client, &clock));

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use crate::topo::{all_events, brute_critical_path, brute_down, path_is_valid, random_topology};
+use crate::topo::{
+    all_events, brute_critical_path, brute_down, brute_states, path_is_valid, random_topology,
+};
 use linkpatrol::analysis::{Event, Options, PairKind, SpofFinding, analyze};
 use linkpatrol::state::State;
 use linkpatrol::topology::model::{Domain, ServiceIdx, Topology};
@@ -251,70 +253,6 @@ fn what_if_and_live_spofs_agree_with_brute_force() {
                 }
             }
         }
-    }
-}
-
-/// Brute force of SPEC §2 states: observed per service from instance states, then repeated
-/// full sweeps of the effective-state rules until nothing changes.
-fn brute_states(topo: &Topology, inst: &[Vec<State>]) -> Vec<State> {
-    use linkpatrol::topology::model::{Strength, Target};
-    let observed: Vec<State> = topo
-        .services
-        .iter()
-        .zip(inst)
-        .map(|(svc, states)| {
-            let down = states.iter().filter(|s| **s == State::Down).count();
-            if svc.instances.len() - down < svc.min_healthy {
-                State::Down
-            } else if down > 0 || states.contains(&State::Degraded) {
-                State::Degraded
-            } else if states.contains(&State::Up) {
-                State::Up
-            } else {
-                State::Unknown
-            }
-        })
-        .collect();
-    let mut eff = observed.clone();
-    loop {
-        let mut next = eff.clone();
-        for (s, svc) in topo.services.iter().enumerate() {
-            let mut worst = observed[s];
-            for dep in &svc.depends_on {
-                let target_state = match &dep.target {
-                    Target::Service(t) => eff[t.get()],
-                    Target::AnyOf { members, min } => {
-                        let alive = members
-                            .iter()
-                            .filter(|m| eff[m.get()] != State::Down)
-                            .count();
-                        if alive < *min {
-                            State::Down
-                        } else if members
-                            .iter()
-                            .any(|m| matches!(eff[m.get()], State::Down | State::Degraded))
-                        {
-                            State::Degraded
-                        } else {
-                            State::Up
-                        }
-                    }
-                };
-                let imposed = match (dep.strength, target_state) {
-                    (Strength::Strong, State::Down) => State::Down,
-                    (Strength::Strong, State::Degraded) | (Strength::Weak, State::Down) => {
-                        State::Degraded
-                    }
-                    _ => State::Up,
-                };
-                worst = worst.max(imposed);
-            }
-            next[s] = worst;
-        }
-        if next == eff {
-            return eff;
-        }
-        eff = next;
     }
 }
 

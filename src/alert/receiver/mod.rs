@@ -122,14 +122,12 @@ pub fn scrub(receiver: &Receiver, text: &str) -> String {
         out = s.scrub(&out);
     }
     // The token alone (`access_token=…`, `key=…`) also appears in errors that quote a query.
-    if receiver.url.is_secret() {
-        if let Some((_, query)) = receiver.url.expose().split_once('?') {
-            for pair in query.split('&') {
-                if let Some((_, v)) = pair.split_once('=') {
-                    if v.len() >= 6 {
-                        out = out.replace(v, "…");
-                    }
-                }
+    if receiver.url.is_secret()
+        && let Some((_, query)) = receiver.url.expose().split_once('?')
+    {
+        for (_, v) in query.split('&').filter_map(|pair| pair.split_once('=')) {
+            if v.len() >= 6 {
+                out = out.replace(v, "…");
             }
         }
     }

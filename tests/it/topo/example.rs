@@ -354,6 +354,7 @@ pub fn example() -> (Topology, Report) {
             services: s(blast.1),
         },
         probes,
+        because_of: Vec::new(),
     };
     let all_up = ["order-gateway", "order-service", "platform-callback"];
     let services = vec![
@@ -524,10 +525,14 @@ pub fn example() -> (Topology, Report) {
     ];
     let report = Report {
         topology: "takeaway-isv".into(),
+        root_causes: None,
         links,
         services,
         risks,
         assumed_failed: None,
+        run: None,
+        since_last: None,
+        history: None,
     };
     (topo, report)
 }
@@ -704,14 +709,19 @@ pub fn generate(n: usize, seed: u64) -> (Topology, Report) {
             downstream: Vec::new(),
             blast_radius: BlastRadius::default(),
             probes: None,
+            because_of: Vec::new(),
         })
         .collect();
     let report = Report {
         topology: "generated".into(),
+        root_causes: None,
         links: link_reports,
         services,
         risks: Vec::new(),
         assumed_failed: None,
+        run: None,
+        since_last: None,
+        history: None,
     };
     (topo, report)
 }

@@ -9,6 +9,7 @@ pub mod example;
 use std::collections::{BTreeMap, BTreeSet};
 
 use linkpatrol::analysis::Event;
+use linkpatrol::state::State;
 use linkpatrol::topology::model::{
     Defaults, Dependency, Domain, Instance, Link, LinkName, RiskSettings, Service, ServiceIdx,
     ServiceName, Strength, Target, Topology,
@@ -419,4 +420,84 @@ pub fn path_is_valid(
                 .iter()
                 .any(|d| d.strength == Strength::Strong && d.targets().contains(&w[1]))
         })
+}
+
+/// Brute force of a service's observed state from its instances' states (SPEC §2).
+pub fn brute_observed(svc: &linkpatrol::topology::model::Service, states: &[State]) -> State {
+    let down = states.iter().filter(|s| **s == State::Down).count();
+    if svc.instances.len() - down < svc.min_healthy {
+        State::Down
+    } else if down > 0 || states.contains(&State::Degraded) {
+        State::Degraded
+    } else if states.contains(&State::Up) {
+        State::Up
+    } else {
+        State::Unknown
+    }
+}
+
+/// The state of one dependency's target (a service, or an any_of group) under `eff`.
+pub fn brute_target_state(dep: &Dependency, eff: &[State]) -> State {
+    match &dep.target {
+        Target::Service(t) => eff[t.get()],
+        Target::AnyOf { members, min } => {
+            let alive = members
+                .iter()
+                .filter(|m| eff[m.get()] != State::Down)
+                .count();
+            if alive < *min {
+                State::Down
+            } else if members
+                .iter()
+                .any(|m| matches!(eff[m.get()], State::Down | State::Degraded))
+            {
+                State::Degraded
+            } else {
+                State::Up
+            }
+        }
+    }
+}
+
+/// What one dependency imposes on its consumer under `eff` (SPEC §2).
+pub fn brute_imposed(dep: &Dependency, eff: &[State]) -> State {
+    match (dep.strength, brute_target_state(dep, eff)) {
+        (Strength::Strong, State::Down) => State::Down,
+        (Strength::Strong, State::Degraded) | (Strength::Weak, State::Down) => State::Degraded,
+        _ => State::Up,
+    }
+}
+
+/// Brute force of SPEC §2 effective states from observed ones: repeated full sweeps of the
+/// rules until nothing changes.
+pub fn brute_effective(topo: &Topology, observed: &[State]) -> Vec<State> {
+    let mut eff = observed.to_vec();
+    loop {
+        let next: Vec<State> = topo
+            .services
+            .iter()
+            .enumerate()
+            .map(|(s, svc)| {
+                svc.depends_on
+                    .iter()
+                    .map(|d| brute_imposed(d, &eff))
+                    .fold(observed[s], State::max)
+            })
+            .collect();
+        if next == eff {
+            return eff;
+        }
+        eff = next;
+    }
+}
+
+/// Brute force of SPEC §2 states: observed per service from instance states, then effective.
+pub fn brute_states(topo: &Topology, inst: &[Vec<State>]) -> Vec<State> {
+    let observed: Vec<State> = topo
+        .services
+        .iter()
+        .zip(inst)
+        .map(|(svc, states)| brute_observed(svc, states))
+        .collect();
+    brute_effective(topo, &observed)
 }

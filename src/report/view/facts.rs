@@ -1,0 +1,162 @@
+//! Per-service facts gathered once from the topology and the report: state, SPOF marking, the
+//! links each service is on or is the entry of.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write as _;
+
+use super::{GroupBy, ServiceNode, SpofMark};
+use crate::report::report::{Report, ServiceReport, SpofKind};
+use crate::state::State;
+use crate::topology::model::{Service, Topology};
+
+/// Per-service facts gathered from the topology and the report.
+pub(super) struct Facts<'a> {
+    pub(super) topo: &'a Topology,
+    pub(super) report_of: Vec<Option<&'a ServiceReport>>,
+    pub(super) spof: Vec<SpofMark>,
+    pub(super) on_links: Vec<Vec<String>>,
+    pub(super) entry_of: Vec<Vec<String>>,
+}
+
+impl<'a> Facts<'a> {
+    pub(super) fn new(topo: &'a Topology, report: &'a Report) -> Self {
+        let n = topo.services.len();
+        let by_id: HashMap<&str, &ServiceReport> =
+            report.services.iter().map(|s| (s.id.as_str(), s)).collect();
+        let report_of = topo
+            .services
+            .iter()
+            .map(|s| by_id.get(s.name.as_str()).copied())
+            .collect();
+        let mut spof = vec![SpofMark::No; n];
+        let mut on_links = vec![Vec::new(); n];
+        let mut entry_of = vec![Vec::new(); n];
+        let mut links: Vec<_> = report.links.iter().collect();
+        links.sort_by(|a, b| a.name.cmp(&b.name));
+        for link in links {
+            for id in &link.critical_path {
+                if let Some(i) = topo.index_of(id) {
+                    on_links[i.get()].push(link.name.clone());
+                }
+            }
+            if let Some(i) = topo.index_of(&link.entry) {
+                entry_of[i.get()].push(link.name.clone());
+            }
+            for s in &link.spofs {
+                if s.kind == SpofKind::Service
+                    && let Some(i) = topo.index_of(&s.id)
+                {
+                    spof[i.get()] = SpofMark::Static;
+                }
+            }
+            for s in link.live_spofs.iter().flatten() {
+                if s.kind == SpofKind::Service
+                    && let Some(i) = topo.index_of(&s.id)
+                    && spof[i.get()] == SpofMark::No
+                {
+                    spof[i.get()] = SpofMark::Live;
+                }
+            }
+        }
+        for l in &mut on_links {
+            l.dedup();
+        }
+        Self {
+            topo,
+            report_of,
+            spof,
+            on_links,
+            entry_of,
+        }
+    }
+
+    pub(super) fn state(&self, i: usize) -> State {
+        self.report_of[i].map_or(State::Unknown, |r| r.effective)
+    }
+
+    pub(super) fn healthy(&self, i: usize) -> bool {
+        matches!(self.state(i), State::Up | State::Unknown)
+    }
+
+    pub(super) fn group_key(&self, i: usize, by: GroupBy) -> Option<String> {
+        let s = &self.topo.services[i];
+        match by {
+            GroupBy::Owner => s.owner.clone(),
+            GroupBy::Tag => s.tags.first().cloned(),
+            GroupBy::Zone => {
+                let zones = zones_of(s);
+                if zones.is_empty() {
+                    None
+                } else {
+                    Some(zones.join(" + "))
+                }
+            }
+        }
+    }
+
+    pub(super) fn service_node(&self, i: usize, note_links: Vec<String>) -> ServiceNode {
+        let s = &self.topo.services[i];
+        let probes = self.report_of[i].and_then(|r| r.probes.as_ref());
+        let total = s.instances.len();
+        let mut instances = match probes {
+            Some(p) if !p.is_empty() => {
+                let up = p.iter().filter(|r| r.state == State::Up).count();
+                let degraded = p.iter().filter(|r| r.state == State::Degraded).count();
+                if degraded > 0 {
+                    format!("{up}/{total} up, {degraded} degraded")
+                } else {
+                    format!("{up}/{total} up")
+                }
+            }
+            _ if total == 1 => "1 instance".to_owned(),
+            _ if s.min_healthy > 1 => format!("{total} instances, min {}", s.min_healthy),
+            _ => format!("{total} instances"),
+        };
+        let zones = zones_of(s);
+        match zones.len() {
+            0 => {}
+            1..=4 => {
+                instances.push_str(" · ");
+                instances.push_str(&zones.join(", "));
+            }
+            n => {
+                let _ = write!(instances, " · {n} zones");
+            }
+        }
+        let at_risk = probes.is_some_and(|p| {
+            !p.is_empty()
+                && s.spare() > 0
+                && p.iter().filter(|r| r.state.is_alive()).count() == s.min_healthy
+        });
+        let mut tooltip = s.name.to_string();
+        if let Some(o) = &s.owner {
+            let _ = write!(tooltip, " (owner: {o})");
+        }
+        if let Some(d) = &s.description {
+            tooltip.push_str(": ");
+            tooltip.push_str(d);
+        }
+        ServiceNode {
+            name: s.name.to_string(),
+            state: self.state(i),
+            spof: self.spof[i],
+            at_risk,
+            instances,
+            entry_of: self.entry_of[i].clone(),
+            on_links: self.on_links[i].clone(),
+            note_links,
+            tooltip,
+        }
+    }
+}
+
+fn zones_of(s: &Service) -> Vec<String> {
+    let zones: BTreeSet<&str> = s
+        .instances
+        .iter()
+        .flat_map(|i| &i.domains)
+        .filter(|d| d.key == "zone")
+        .map(|d| d.value.as_str())
+        .collect();
+    zones.into_iter().map(str::to_owned).collect()
+}

@@ -1,0 +1,307 @@
+//! The view's data: nodes, edges, clusters and caption, as the DOT and Mermaid writers read them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use super::format_duration;
+use crate::report::render_error::RenderError;
+use crate::state::State;
+use crate::topology::model::Strength;
+
+/// Default ceiling on service nodes handed to a layout engine (see the module docs).
+pub const DEFAULT_MAX_SERVICES: usize = 300;
+
+/// What to cluster services by instead of link critical paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum GroupBy {
+    /// The service's `owner:`.
+    Owner,
+    /// The service's first tag (tags are sorted).
+    Tag,
+    /// The set of zones its instances are in.
+    Zone,
+}
+
+impl GroupBy {
+    /// The word used on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::Tag => "tag",
+            Self::Zone => "zone",
+        }
+    }
+}
+
+impl fmt::Display for GroupBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for GroupBy {
+    type Err = RenderError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "owner" => Ok(Self::Owner),
+            "tag" => Ok(Self::Tag),
+            "zone" => Ok(Self::Zone),
+            other => Err(RenderError::UnknownGroupBy(other.to_owned())),
+        }
+    }
+}
+
+/// How to build a view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewOptions {
+    /// Cluster by this instead of by link critical path.
+    pub group_by: Option<GroupBy>,
+    /// Draw only this link's critical path and its direct dependencies.
+    pub link: Option<String>,
+    /// Most service nodes drawn; the rest are folded into summary nodes.
+    pub max_services: usize,
+}
+
+impl Default for ViewOptions {
+    fn default() -> Self {
+        Self {
+            group_by: None,
+            link: None,
+            max_services: DEFAULT_MAX_SERVICES,
+        }
+    }
+}
+
+/// Whether and how a service is a single point of failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SpofMark {
+    /// Not a SPOF of any link.
+    No,
+    /// A SPOF by design (`spofs` of some link).
+    Static,
+    /// Not by design, but a SPOF now that something already failed (`live_spofs` only).
+    Live,
+}
+
+/// A drawn service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceNode {
+    /// Its name.
+    pub name: String,
+    /// Effective state from the report (`unknown` when the report does not list it).
+    pub state: State,
+    /// SPOF marking.
+    pub spof: SpofMark,
+    /// Exactly `min_healthy` instances alive: one more failure takes it down.
+    pub at_risk: bool,
+    /// `2/3 up · az1, az2`, or `3 instances, min 2 · az1` without probe results.
+    pub instances: String,
+    /// Links whose entry it is.
+    pub entry_of: Vec<String>,
+    /// Links whose critical path holds it.
+    pub on_links: Vec<String>,
+    /// Links to name on the node: all of `on_links` when clusters are not links, else those
+    /// besides the one whose cluster holds it.
+    pub note_links: Vec<String>,
+    /// Owner, description: shown as tooltip.
+    pub tooltip: String,
+}
+
+/// A drawn `any_of` group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupNode {
+    /// The group label (the `depends_on` key).
+    pub label: String,
+    /// The service that depends on the group.
+    pub owner: String,
+    /// Members that must be alive.
+    pub min: usize,
+    /// Number of members.
+    pub of: usize,
+    /// Strength of the dependency on the group.
+    pub strength: Strength,
+    /// The group's state from its members' effective states.
+    pub state: State,
+}
+
+/// Services folded into one node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SummaryNode {
+    /// The group it stands for (owner, tag or zone set), or `other`.
+    pub group: String,
+    /// How many services it holds.
+    pub count: usize,
+    /// How many of them are in each state, worst first.
+    pub states: BTreeMap<State, usize>,
+    /// How many of them are on some critical path.
+    pub on_critical: usize,
+    /// Dependencies between its services and drawn services (left out of the picture).
+    pub hidden_edges: usize,
+    /// Worst state among them.
+    pub state: State,
+}
+
+impl SummaryNode {
+    /// `412 services, all up` / `412 services: 410 up, 2 unknown`.
+    pub fn counts_text(&self) -> String {
+        let noun = if self.count == 1 {
+            "service"
+        } else {
+            "services"
+        };
+        if self.states.len() == 1 {
+            let (s, _) = self.states.iter().next().expect("one state");
+            return format!("{} {noun}, all {s}", self.count);
+        }
+        let parts: Vec<String> = State::WORST_FIRST
+            .iter()
+            .rev()
+            .filter_map(|s| self.states.get(s).map(|n| format!("{n} {s}")))
+            .collect();
+        format!("{} {noun}: {}", self.count, parts.join(", "))
+    }
+}
+
+/// What a node stands for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeKind {
+    /// One service.
+    Service(ServiceNode),
+    /// The OR node of an `any_of` group.
+    Group(GroupNode),
+    /// Several services folded together.
+    Summary(SummaryNode),
+}
+
+/// One node of the picture.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewNode {
+    /// Unique id: the service name for services; a fresh id for the others.
+    pub key: String,
+    /// What it stands for.
+    pub kind: NodeKind,
+    /// Index into [`GraphView::clusters`].
+    pub cluster: Option<usize>,
+}
+
+impl ViewNode {
+    /// The state its fill shows.
+    pub fn state(&self) -> State {
+        match &self.kind {
+            NodeKind::Service(s) => s.state,
+            NodeKind::Group(g) => g.state,
+            NodeKind::Summary(s) => s.state,
+        }
+    }
+}
+
+/// One edge: a dependency, or several folded ones.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewEdge {
+    /// Index into [`GraphView::nodes`]: the caller.
+    pub from: usize,
+    /// Index into [`GraphView::nodes`]: the dependency.
+    pub to: usize,
+    /// Strong or weak (strong if any folded one is).
+    pub strength: Strength,
+    /// The caller's timeout, if declared (single edges only).
+    pub timeout: Option<Duration>,
+    /// A weak dependency without a timeout (behaves like a strong one when slow).
+    pub weak_without_timeout: bool,
+    /// How many dependencies this edge stands for.
+    pub count: usize,
+}
+
+impl ViewEdge {
+    /// The text on the edge: timeout, `no timeout`, or `×N` for folded edges.
+    pub fn label(&self) -> Option<String> {
+        if self.count > 1 {
+            return Some(format!("×{}", self.count));
+        }
+        if let Some(t) = self.timeout {
+            return Some(format_duration(t));
+        }
+        if self.weak_without_timeout {
+            return Some("no timeout".to_owned());
+        }
+        None
+    }
+}
+
+/// What a cluster groups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterKind {
+    /// A link's critical path.
+    Link {
+        /// The link's state.
+        state: State,
+    },
+    /// An owner, tag or zone group.
+    Group(GroupBy),
+}
+
+/// A named group of nodes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewCluster {
+    /// The link name or group key.
+    pub name: String,
+    /// What it is.
+    pub kind: ClusterKind,
+}
+
+/// A link's line in the caption.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkLine {
+    /// Link name.
+    pub name: String,
+    /// Its state.
+    pub state: State,
+    /// Services on its critical path.
+    pub critical_path: usize,
+    /// SPOFs (services and domains).
+    pub spofs: usize,
+}
+
+/// A domain SPOF in the caption, merged over links.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainSpofLine {
+    /// `key=value`.
+    pub id: String,
+    /// Links it takes down.
+    pub links: Vec<String>,
+    /// Service SPOFs that explain it; empty = shared fate.
+    pub implied_by: Vec<String>,
+}
+
+/// The caption: what the picture is, and what it cannot show as a node.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Caption {
+    /// The topology's name.
+    pub title: String,
+    /// One line per link.
+    pub links: Vec<LinkLine>,
+    /// Domain SPOFs over all links.
+    pub domain_spofs: Vec<DomainSpofLine>,
+    /// Events assumed failed (`analyze --fail`).
+    pub assumed_failed: Vec<String>,
+    /// What was left out or folded, in words.
+    pub notes: Vec<String>,
+}
+
+/// The picture's content. See the module docs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GraphView {
+    /// Nodes: services by name, then groups, then summaries.
+    pub nodes: Vec<ViewNode>,
+    /// Edges, in the order of the callers' `depends_on`.
+    pub edges: Vec<ViewEdge>,
+    /// Clusters, in name order for groups, link order for links.
+    pub clusters: Vec<ViewCluster>,
+    /// Caption.
+    pub caption: Caption,
+    /// How clusters were chosen.
+    pub group_by: Option<GroupBy>,
+}

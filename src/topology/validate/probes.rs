@@ -1,0 +1,407 @@
+//! Probes: defaults applied, each check type validated, `{address}` expanded per instance;
+//! and the `expect:` comparisons of Prometheus probes.
+
+use super::Cx;
+use crate::diag::{Code, Span};
+use crate::topology::model::{
+    Check, CompareOp, Defaults, DnsCheck, ExecCheck, HttpCheck, HttpExpect, Instance, Probe,
+    PrometheusCheck, RecordType, TcpCheck, Text, TlsCheck, UrlCheck,
+};
+use crate::topology::raw::{RawCommand, RawProbe, RawRecordType, RawService, Sp};
+
+impl Cx<'_> {
+    /// Adds each instance's probe, expanding `{address}`.
+    pub(super) fn expand_probe(
+        &mut self,
+        service: &str,
+        svc: &RawService,
+        instances: Vec<(Instance, Option<Span>)>,
+        probe: Option<&Probe>,
+    ) -> Vec<Instance> {
+        let Some(probe) = probe else {
+            return instances.into_iter().map(|(i, _)| i).collect();
+        };
+        let templated = probe.check.texts().iter().any(|t| {
+            ["{address}", "{host}", "{port}"]
+                .iter()
+                .any(|p| t.written().contains(p))
+        });
+        let mut reported = false;
+        instances
+            .into_iter()
+            .map(|(mut inst, span)| {
+                inst.probe = match (&inst.address, templated) {
+                    (Some(a), true) => Some(Probe {
+                        check: map_texts(&probe.check, &|t| t.with_address(a)),
+                        ..probe.clone()
+                    }),
+                    (None, true) => {
+                        if !reported {
+                            reported = true;
+                            let at = svc.probe.as_ref().and_then(Sp::span).or(span);
+                            self.err(
+                                Code::MissingAddress,
+                                at,
+                                format!(
+                                    "the probe of `{service}` uses `{{address}}` but instance `{}` has no `address`",
+                                    inst.id
+                                ),
+                            )
+                            .label("this probe needs an address per instance")
+                            .help("give every instance an `address:`, or write the address into the probe");
+                        }
+                        None
+                    }
+                    (_, false) => Some(probe.clone()),
+                };
+                inst
+            })
+            .collect()
+    }
+
+    pub(super) fn probe(
+        &mut self,
+        service: &str,
+        p: &Sp<RawProbe>,
+        defaults: &Defaults,
+    ) -> Option<Probe> {
+        let raw = &p.value;
+        let kinds: Vec<&str> = [
+            ("http", raw.http.is_some()),
+            ("tcp", raw.tcp.is_some()),
+            ("tls", raw.tls.is_some()),
+            ("dns", raw.dns.is_some()),
+            ("redis", raw.redis.is_some()),
+            ("postgres", raw.postgres.is_some()),
+            ("mysql", raw.mysql.is_some()),
+            ("exec", raw.exec.is_some()),
+            ("prometheus", raw.prometheus.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(k, present)| present.then_some(k))
+        .collect();
+        let timeout = raw
+            .timeout
+            .as_ref()
+            .map(|t| self.duration(t, "a probe `timeout`"));
+        let slow = raw
+            .slow
+            .as_ref()
+            .map(|t| self.duration(t, "a probe `slow`"));
+        if kinds.len() != 1 {
+            let msg = if kinds.is_empty() {
+                format!("the probe of `{service}` names no probe type")
+            } else {
+                format!(
+                    "the probe of `{service}` names {} types ({})",
+                    kinds.len(),
+                    kinds
+                        .iter()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            self.err(Code::ProbeType, p.span(), msg).label(
+                "expected exactly one of `http`, `tcp`, `tls`, `dns`, `redis`, `postgres`, `mysql`, `exec`, `prometheus`",
+            );
+            return None;
+        }
+        let check = self.check(service, raw)?;
+        Some(Probe {
+            check,
+            timeout: timeout.flatten().unwrap_or(defaults.timeout),
+            retries: raw.retries.unwrap_or(defaults.retries),
+            slow: slow.flatten().unwrap_or(defaults.slow),
+        })
+    }
+
+    pub(super) fn check(&mut self, service: &str, raw: &RawProbe) -> Option<Check> {
+        if let Some(h) = &raw.http {
+            let url = self.text(&h.url);
+            if let Some(u) = &url {
+                self.scheme(&h.url, u, &["http://", "https://"], "an HTTP probe");
+            }
+            let method = h.method.as_ref().map_or_else(
+                || "GET".to_owned(),
+                |m| {
+                    let up = m.value.to_ascii_uppercase();
+                    if up.is_empty()
+                        || !up
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+                    {
+                        self.err(
+                            Code::BadMethod,
+                            m.span(),
+                            format!("invalid HTTP method `{}`", m.value),
+                        )
+                        .label("expected a method such as `GET`, `POST` or `HEAD`");
+                    }
+                    up
+                },
+            );
+            let mut headers = Vec::new();
+            for (k, v) in h.headers.iter() {
+                if let Some(t) = self.text(v) {
+                    headers.push((k.value.clone(), t));
+                }
+            }
+            let body = h.body.as_ref().and_then(|b| self.text(b));
+            let expect = h
+                .expect
+                .as_ref()
+                .map(|e| self.http_expect(service, e))
+                .unwrap_or_default();
+            return Some(Check::Http(HttpCheck {
+                url: url?,
+                method,
+                headers,
+                body,
+                expect,
+                max_redirects: h.max_redirects.unwrap_or(5),
+                tls_verify: h.tls_verify.unwrap_or(true),
+                ca_file: h.ca_file.clone(),
+                cert_min_days: h.cert_min_days.unwrap_or(14),
+            }));
+        }
+        if let Some(t) = &raw.tcp {
+            return Some(Check::Tcp(TcpCheck {
+                address: self.address(t.address.as_ref())?,
+                send: t.send.clone(),
+                expect: t.expect.clone(),
+            }));
+        }
+        if let Some(t) = &raw.tls {
+            return Some(Check::Tls(TlsCheck {
+                address: self.address(t.address.as_ref())?,
+                server_name: t.server_name.clone(),
+                san: t.san.clone(),
+                min_days: t.min_days.unwrap_or(14),
+                verify: t.verify.unwrap_or(true),
+                ca_file: t.ca_file.clone(),
+            }));
+        }
+        if let Some(d) = &raw.dns {
+            return Some(Check::Dns(DnsCheck {
+                name: d.name.clone(),
+                record_type: match d.record_type.unwrap_or(RawRecordType::A) {
+                    RawRecordType::A => RecordType::A,
+                    RawRecordType::Aaaa => RecordType::Aaaa,
+                    RawRecordType::Cname => RecordType::Cname,
+                    RawRecordType::Mx => RecordType::Mx,
+                    RawRecordType::Txt => RecordType::Txt,
+                    RawRecordType::Ns => RecordType::Ns,
+                    RawRecordType::Srv => RecordType::Srv,
+                },
+                expect: d.expect.clone(),
+                server: d.server.clone(),
+            }));
+        }
+        if let Some(r) = &raw.redis {
+            let url = self.text(&r.url)?;
+            self.scheme(&r.url, &url, &["redis://", "rediss://"], "a redis probe");
+            return Some(Check::Redis(UrlCheck { url }));
+        }
+        if let Some(r) = &raw.postgres {
+            let url = self.text(&r.dsn)?;
+            if !url.written().contains('=') {
+                self.scheme(
+                    &r.dsn,
+                    &url,
+                    &["postgres://", "postgresql://"],
+                    "a postgres probe",
+                );
+            }
+            return Some(Check::Postgres(UrlCheck { url }));
+        }
+        if let Some(r) = &raw.mysql {
+            let url = self.text(&r.dsn)?;
+            self.scheme(&r.dsn, &url, &["mysql://", "mariadb://"], "a mysql probe");
+            return Some(Check::Mysql(UrlCheck { url }));
+        }
+        if let Some(e) = &raw.exec {
+            let argv: Vec<&str> = match &e.command.value {
+                RawCommand::Line(l) => l.split_whitespace().collect(),
+                RawCommand::Argv(v) => v.iter().map(String::as_str).collect(),
+            };
+            if argv.first().is_none_or(|a| a.trim().is_empty()) {
+                self.err(
+                    Code::EmptyCommand,
+                    e.command.span(),
+                    format!("the exec probe of `{service}` has no command"),
+                )
+                .label("expected a program and its arguments, e.g. `[check_disk, -w, 20%]`");
+                return None;
+            }
+            let mut command = Vec::with_capacity(argv.len());
+            for a in argv {
+                command.push(self.interpolate(a, e.command.span())?);
+            }
+            return Some(Check::Exec(ExecCheck { command }));
+        }
+        if let Some(p) = &raw.prometheus {
+            let url = self.text(&p.url);
+            if let Some(u) = &url {
+                self.scheme(&p.url, u, &["http://", "https://"], "a prometheus probe");
+            }
+            let cmp = parse_comparison(&p.expect.value);
+            if cmp.is_none() {
+                self.err(
+                    Code::BadExpect,
+                    p.expect.span(),
+                    format!("invalid comparison `{}`", p.expect.value),
+                )
+                .label("expected an operator and a number, e.g. `< 0.01` or `>= 100`");
+            }
+            let (op, threshold) = cmp?;
+            return Some(Check::Prometheus(PrometheusCheck {
+                url: url?,
+                query: p.query.clone(),
+                op,
+                threshold,
+            }));
+        }
+        None
+    }
+
+    pub(super) fn http_expect(
+        &mut self,
+        service: &str,
+        e: &crate::topology::raw::RawHttpExpect,
+    ) -> HttpExpect {
+        let mut status = Vec::new();
+        if let Some(s) = &e.status {
+            for &code in &s.value.0 {
+                match u16::try_from(code) {
+                    Ok(c) if (100..=599).contains(&c) => status.push(c),
+                    _ => {
+                        self.err(
+                            Code::BadStatus,
+                            s.span(),
+                            format!("invalid HTTP status `{code}`"),
+                        )
+                        .label("expected a status code from 100 to 599");
+                    }
+                }
+            }
+        }
+        if let Some((r, Err(err))) = e
+            .body_regex
+            .as_ref()
+            .map(|r| (r, regex::Regex::new(&r.value)))
+        {
+            let why = err.to_string();
+            let why = why
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim();
+            self.err(
+                Code::BadRegex,
+                r.span(),
+                format!(
+                    "invalid `body_regex` in the probe of `{service}`: {}",
+                    why.trim_start_matches("error: ")
+                ),
+            )
+            .label("expected a regular expression (Rust `regex` syntax)");
+        }
+        let mut json = Vec::new();
+        for (path, value) in e.json.iter() {
+            if !path.value.starts_with('$') {
+                self.err(
+                    Code::BadJsonPath,
+                    path.span(),
+                    format!("invalid JSON path `{}`", path.value),
+                )
+                .label("expected a path from the root, e.g. `$.data.state`");
+            }
+            json.push((path.value.clone(), value.clone()));
+        }
+        HttpExpect {
+            status,
+            body_contains: e.body_contains.clone(),
+            body_regex: e.body_regex.as_ref().map(|r| r.value.clone()),
+            json,
+            headers: e
+                .headers
+                .iter()
+                .map(|(k, v)| (k.value.to_ascii_lowercase(), v.clone()))
+                .collect(),
+        }
+    }
+
+    pub(super) fn address(&mut self, a: Option<&Sp<String>>) -> Option<Text> {
+        match a {
+            Some(a) => self.text(a),
+            None => Some(Text::plain("{address}")),
+        }
+    }
+
+    pub(super) fn scheme(&mut self, at: &Sp<String>, t: &Text, schemes: &[&str], what: &str) {
+        let lower = t.written().to_ascii_lowercase();
+        if !schemes.iter().any(|s| lower.starts_with(s)) {
+            let list = schemes
+                .iter()
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(" or ");
+            self.err(
+                Code::BadUrl,
+                at.span(),
+                format!("`{}` is not a URL for {what}", t.written()),
+            )
+            .label(format!("expected a URL starting with {list}"));
+        }
+    }
+}
+
+/// The check with `f` applied to every [`Text`].
+fn map_texts(c: &Check, f: &dyn Fn(&Text) -> Text) -> Check {
+    match c {
+        Check::Http(h) => Check::Http(HttpCheck {
+            url: f(&h.url),
+            headers: h.headers.iter().map(|(k, v)| (k.clone(), f(v))).collect(),
+            body: h.body.as_ref().map(f),
+            ..h.clone()
+        }),
+        Check::Tcp(t) => Check::Tcp(TcpCheck {
+            address: f(&t.address),
+            ..t.clone()
+        }),
+        Check::Tls(t) => Check::Tls(TlsCheck {
+            address: f(&t.address),
+            ..t.clone()
+        }),
+        Check::Redis(u) => Check::Redis(UrlCheck { url: f(&u.url) }),
+        Check::Postgres(u) => Check::Postgres(UrlCheck { url: f(&u.url) }),
+        Check::Mysql(u) => Check::Mysql(UrlCheck { url: f(&u.url) }),
+        Check::Exec(e) => Check::Exec(ExecCheck {
+            command: e.command.iter().map(f).collect(),
+        }),
+        Check::Prometheus(p) => Check::Prometheus(PrometheusCheck {
+            url: f(&p.url),
+            ..p.clone()
+        }),
+        Check::Dns(d) => Check::Dns(d.clone()),
+    }
+}
+
+/// Parses `< 0.01`, `>= 100`, `== 1`.
+pub fn parse_comparison(s: &str) -> Option<(CompareOp, f64)> {
+    let t = s.trim();
+    let (op, rest) = [
+        ("<=", CompareOp::Le),
+        (">=", CompareOp::Ge),
+        ("==", CompareOp::Eq),
+        ("!=", CompareOp::Ne),
+        ("<", CompareOp::Lt),
+        (">", CompareOp::Gt),
+    ]
+    .into_iter()
+    .find_map(|(sym, op)| t.strip_prefix(sym).map(|r| (op, r)))?;
+    let v: f64 = rest.trim().parse().ok()?;
+    v.is_finite().then_some((op, v))
+}

@@ -1,0 +1,186 @@
+//! Services and their instances: ids, addresses, `min_healthy`, and failure domains.
+
+use std::collections::HashMap;
+
+use super::{Cx, Resolver};
+use crate::diag::{Code, Span};
+use crate::topology::model::{Defaults, Domain, Instance, Service, ServiceIdx, ServiceName};
+use crate::topology::raw::{RawInstance, RawService, Sp};
+
+impl Cx<'_> {
+    pub(super) fn service(
+        &mut self,
+        key: &Sp<String>,
+        svc: &RawService,
+        me: ServiceIdx,
+        defaults: &Defaults,
+        resolver: &Resolver<'_>,
+    ) -> Service {
+        let name = &key.value;
+        let instances = self.instances(key, svc);
+        let count = instances.len();
+        let min_healthy = match &svc.min_healthy {
+            None => 1,
+            Some(m) if m.value == 0 || m.value as usize > count.max(1) => {
+                let msg = if m.value == 0 {
+                    format!("`min_healthy` of `{name}` is 0")
+                } else {
+                    format!(
+                        "`min_healthy` of `{name}` is {} but it has {}",
+                        m.value,
+                        crate::diag::plural(count, "instance")
+                    )
+                };
+                self.err(Code::BadMinHealthy, m.span(), msg)
+                    .label(format!("expected a number from 1 to {}", count.max(1)));
+                1
+            }
+            Some(m) => m.value as usize,
+        };
+        let probe = svc
+            .probe
+            .as_ref()
+            .and_then(|p| self.probe(name, p, defaults));
+        let instances = self.expand_probe(name, svc, instances, probe.as_ref());
+
+        let mut depends_on = Vec::with_capacity(svc.depends_on.len());
+        for (dkey, dep) in svc.depends_on.iter() {
+            if let Some(d) = self.dependency(key, me, dkey, dep, resolver) {
+                depends_on.push(d);
+            }
+        }
+        let mut tags = svc.tags.clone();
+        tags.sort();
+        tags.dedup();
+        Service {
+            name: ServiceName::new(name),
+            description: svc.description.clone(),
+            owner: svc.owner.clone(),
+            tags,
+            core: svc.core.unwrap_or(true),
+            core_explicit: svc.core.is_some(),
+            min_healthy: min_healthy.min(instances.len().max(1)),
+            instances,
+            depends_on,
+        }
+    }
+
+    /// The instances without probes yet: ids, addresses, domains.
+    pub(super) fn instances(
+        &mut self,
+        key: &Sp<String>,
+        svc: &RawService,
+    ) -> Vec<(Instance, Option<Span>)> {
+        let name = &key.value;
+        if let (Some(r), Some(_)) = (&svc.replicas, &svc.instances) {
+            self.err(
+                Code::ReplicasWithInstances,
+                r.span(),
+                format!("service `{name}` sets both `replicas` and `instances`"),
+            )
+            .label("remove `replicas`, or remove `instances`")
+            .help("`replicas: N` is short for N unlabeled instances");
+        }
+        if let Some(list) = &svc.instances {
+            if list.value.is_empty() {
+                self.err(
+                    Code::NoInstances,
+                    list.span(),
+                    format!("service `{name}` has an empty `instances` list"),
+                )
+                .label("expected at least one instance")
+                .help("omit `instances` for a single instance");
+            }
+            let mut seen: HashMap<String, Option<Span>> = HashMap::new();
+            let mut out = Vec::with_capacity(list.value.len());
+            for (pos, inst) in list.value.iter().enumerate() {
+                let (id, id_span) = match &inst.value.name {
+                    Some(n) => (n.value.clone(), n.span()),
+                    None => (pos.to_string(), inst.span()),
+                };
+                if seen.insert(id.clone(), id_span).is_some() {
+                    self.err(
+                        Code::DuplicateInstance,
+                        id_span,
+                        format!("service `{name}` has two instances named `{id}`"),
+                    )
+                    .label("instance names must be unique within a service");
+                }
+                let domains = self.domains(name, &inst.value);
+                out.push((
+                    Instance {
+                        id,
+                        address: inst.value.address.as_ref().map(|a| a.value.clone()),
+                        domains,
+                        probe: None,
+                    },
+                    inst.span(),
+                ));
+            }
+            return out;
+        }
+        let n = match &svc.replicas {
+            Some(r) if r.value == 0 => {
+                self.err(
+                    Code::NoInstances,
+                    r.span(),
+                    format!("service `{name}` has `replicas: 0`"),
+                )
+                .label("expected 1 or more")
+                .help("a service with no instance cannot be up; remove it instead");
+                1
+            }
+            Some(r) => r.value as usize,
+            None => 1,
+        };
+        (0..n)
+            .map(|i| {
+                (
+                    Instance {
+                        id: i.to_string(),
+                        address: None,
+                        domains: Vec::new(),
+                        probe: None,
+                    },
+                    key.span(),
+                )
+            })
+            .collect()
+    }
+
+    pub(super) fn domains(&mut self, service: &str, inst: &RawInstance) -> Vec<Domain> {
+        let mut out = Vec::new();
+        if let Some(z) = &inst.zone {
+            out.push(Domain {
+                key: "zone".into(),
+                value: z.clone(),
+            });
+        }
+        if let Some(h) = &inst.host {
+            out.push(Domain {
+                key: "host".into(),
+                value: h.clone(),
+            });
+        }
+        for (k, v) in inst.labels.iter() {
+            if k.value == "zone" || k.value == "host" {
+                self.err(
+                    Code::ReservedLabel,
+                    k.span(),
+                    format!(
+                        "label `{}` of an instance of `{service}` is reserved",
+                        k.value
+                    ),
+                )
+                .label(format!("use the instance's `{}:` field instead", k.value));
+                continue;
+            }
+            out.push(Domain {
+                key: k.value.clone(),
+                value: v.clone(),
+            });
+        }
+        out.sort();
+        out
+    }
+}
