@@ -321,24 +321,32 @@ fn summary(o: &InspectOutcome) -> String {
             .unwrap_or_default();
         let _ = writeln!(s, "  link {}: {}{live}", l.name, l.state);
     }
-    let failed: Vec<String> = r
-        .services
-        .iter()
-        .filter(|sv| matches!(sv.observed, State::Down | State::Degraded))
-        .map(|sv| {
-            let reason = sv
-                .probes
-                .iter()
-                .flatten()
-                .find_map(|p| p.reason.clone())
+    let causes = r.root_causes.as_deref().unwrap_or_default();
+    if !causes.is_empty() {
+        let _ = writeln!(s, "root cause{}:", if causes.len() == 1 { "" } else { "s" });
+        for c in causes {
+            let owner = c
+                .owner
+                .as_deref()
+                .map(|o| format!(" [{o}]"))
                 .unwrap_or_default();
-            format!("  {} {}: {reason}", sv.id, sv.observed)
-        })
-        .collect();
-    if !failed.is_empty() {
-        let _ = writeln!(s, "failing on their own probes:");
-        for line in failed {
-            let _ = writeln!(s, "{line}");
+            let mut takes = Vec::new();
+            if !c.links.is_empty() {
+                takes.push(format!("links {}", c.links.join(", ")));
+            }
+            if !c.services.is_empty() {
+                takes.push(format!(
+                    "{} dependent service{}",
+                    c.services.len(),
+                    if c.services.len() == 1 { "" } else { "s" }
+                ));
+            }
+            let takes = if takes.is_empty() {
+                String::new()
+            } else {
+                format!(" → {}", takes.join("; "))
+            };
+            let _ = writeln!(s, "  {} {}{owner}: {}{takes}", c.id, c.state, c.reason);
         }
     }
     match &r.since_last {

@@ -13,7 +13,7 @@ pub mod render;
 pub mod schema;
 pub mod validate;
 
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 
 use crate::cli::{Cli, Command};
 use crate::diag::Diagnostics;
@@ -102,14 +102,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
 /// stderr. `None` means the input was invalid or unreadable: return [`ExitStatus::Invalid`].
 pub fn load_or_report(ctx: &Context) -> Option<Loaded> {
     let result = if ctx.file.as_os_str() == "-" {
-        let mut source = String::new();
-        match std::io::stdin().read_to_string(&mut source) {
-            Ok(_) => load::load_str_with_warnings(&source, "<stdin>"),
-            Err(cause) => Err(LoadError::Read {
-                path: "<stdin>".into(),
-                cause,
-            }),
-        }
+        load::read_stdin().and_then(|bytes| load::load_bytes(&bytes, "<stdin>"))
     } else {
         load::load_file_with_warnings(&ctx.file)
     };
@@ -124,7 +117,7 @@ pub fn load_or_report(ctx: &Context) -> Option<Loaded> {
             report_invalid(ctx, &diags);
             None
         }
-        Err(e @ LoadError::Read { .. }) => {
+        Err(e) => {
             eprintln!("error: {e}");
             None
         }

@@ -1,8 +1,11 @@
 //! `linkpatrol probe [SERVICE...] [--tag T] [--link L] [--format table|json]`: a spot check.
 //!
-//! Probes the selection once and prints, for a person, a table of every instance (service,
-//! instance, state, latency, reason) and then every link's state; or, with `--format json`, the
-//! same as one JSON document on stdout. A progress bar appears on stderr only when it is a
+//! Probes the selection once and prints, for a person, the root causes first (SPEC §2: one line
+//! per independent failure with the links and services it takes down), then a table of every
+//! instance (service, instance, state, latency, reason) where a service failing because of a
+//! root cause says so ("down because of `mysql-primary`"), then every link's state, a summary
+//! line, live SPOFs and services on their last spare; or, with `--format json`, the full report
+//! (SPEC §5, `root_causes` first) on stdout. A progress bar appears on stderr only when it is a
 //! terminal and the run has taken more than a second.
 //!
 //! Boundary with the analysis: this module knows observed states only. Effective states (and so
@@ -18,7 +21,8 @@ use comfy_table::{Cell, CellAlignment, Table, presets};
 use serde::Serialize;
 
 use crate::probe::{ProbeOutcome, ProbeRun, RunOptions, Selection, run_blocking};
-use crate::report::report::ProbeResult;
+use crate::report::report::{ProbeResult, Report};
+use crate::report::text::{Paint, because_text, root_cause_lines};
 use crate::state::State;
 use crate::topology::model::{Service, ServiceIdx, Topology};
 
@@ -96,7 +100,7 @@ pub fn probe(
     let worst = worst_state(topology, &run, effective_states.as_deref());
     match args.format {
         ProbeFormat::Table => {
-            write_table(topology, &run, effective_states.as_deref(), out)?;
+            write_table(topology, &run, effective_states.as_deref(), None, out)?;
             if let (Some(live), Some(eff)) = (live, effective_states.as_deref()) {
                 live(topology, &run.observed, eff, out)?;
             }
@@ -150,12 +154,24 @@ fn latency_text(d: Option<Duration>) -> String {
     }
 }
 
+/// The instance table, the link table and the summary line. With the analysed `report`, a
+/// service that fails because of a root cause gets a `(service)` row saying so ("down because
+/// of `mysql-primary`"), and the summary counts root causes.
 fn write_table(
     topology: &Topology,
     run: &ProbeRun,
     effective: Option<&[State]>,
+    report: Option<&Report>,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
+    let service_report = |name: &str| {
+        report.and_then(|r| {
+            r.services
+                .binary_search_by(|s| s.id.as_str().cmp(name))
+                .ok()
+                .map(|i| &r.services[i])
+        })
+    };
     let mut table = Table::new();
     table.load_preset(presets::NOTHING);
     table.set_header(["SERVICE", "INSTANCE", "STATE", "LATENCY", "REASON"]);
@@ -171,21 +187,34 @@ fn write_table(
                 Cell::new(o.reason.as_deref().unwrap_or("")),
             ]);
         }
-        if service.instances.len() > 1 {
+        let because = service_report(service.name.as_str())
+            .filter(|r| !r.because_of.is_empty())
+            .map(|r| because_text(r.effective, &r.because_of));
+        if service.instances.len() > 1 || because.is_some() {
             let alive = run.instances[idx.get()]
                 .iter()
                 .filter(|o| o.state.is_alive())
                 .count();
-            table.add_row([
-                Cell::new(service.name.as_str()),
-                Cell::new("(service)"),
-                Cell::new(observed.as_str()),
-                Cell::new(""),
-                Cell::new(format!(
+            let counts = (service.instances.len() > 1).then(|| {
+                format!(
                     "{alive} of {} alive, {} needed",
                     service.instances.len(),
                     service.min_healthy
-                )),
+                )
+            });
+            let state = effective.map_or(observed, |e| e[idx.get()]);
+            let reason = match (because, counts) {
+                (Some(b), Some(c)) => format!("{b} ({c})"),
+                (Some(b), None) => b,
+                (None, Some(c)) => c,
+                (None, None) => String::new(),
+            };
+            table.add_row([
+                Cell::new(service.name.as_str()),
+                Cell::new("(service)"),
+                Cell::new(state.as_str()),
+                Cell::new(""),
+                Cell::new(reason),
             ]);
         }
     }
@@ -204,14 +233,32 @@ fn write_table(
         } else {
             "STATE (entry observed)"
         };
-        table.set_header(["LINK", "ENTRY", header]);
+        if report.is_some() {
+            table.set_header(["LINK", "ENTRY", header, "WHY"]);
+        } else {
+            table.set_header(["LINK", "ENTRY", header]);
+        }
         for link in links {
             let state = effective.map_or(run.observed[link.entry.get()], |e| e[link.entry.get()]);
-            table.add_row([
-                link.name.as_str(),
-                topology.service(link.entry).name.as_str(),
-                state.as_str(),
-            ]);
+            let entry = topology.service(link.entry).name.as_str();
+            let mut row = vec![
+                link.name.to_string(),
+                entry.to_owned(),
+                state.as_str().to_owned(),
+            ];
+            if let Some(r) = report {
+                let own = r
+                    .root_causes
+                    .iter()
+                    .flatten()
+                    .any(|c| c.members.iter().any(|m| m == entry));
+                row.push(match service_report(entry) {
+                    Some(s) if !s.because_of.is_empty() => because_text(state, &s.because_of),
+                    _ if own => format!("its entry `{entry}` is a root cause"),
+                    _ => String::new(),
+                });
+            }
+            table.add_row(row);
         }
         writeln!(out)?;
         writeln!(out, "{}", trim_lines(&table.to_string()))?;
@@ -228,9 +275,29 @@ fn write_table(
         })
         .collect::<Vec<_>>()
         .join(", ");
+    let causes = report
+        .and_then(|r| r.root_causes.as_deref())
+        .map(|causes| {
+            let explained = report.map_or(0, |r| {
+                r.services
+                    .iter()
+                    .filter(|s| !s.because_of.is_empty())
+                    .count()
+            });
+            match causes.len() {
+                0 => "; no root cause".to_owned(),
+                n => format!(
+                    "; {n} root cause{}, {explained} service{} failing because of {}",
+                    if n == 1 { "" } else { "s" },
+                    if explained == 1 { "" } else { "s" },
+                    if n == 1 { "it" } else { "them" }
+                ),
+            }
+        })
+        .unwrap_or_default();
     writeln!(
         out,
-        "\n{} services probed in {}: {counts}",
+        "\n{} services probed in {}: {counts}{causes}",
         run.selected.len(),
         latency_text(Some(run.elapsed))
     )
@@ -455,7 +522,11 @@ pub fn run(
                         .map_or(State::Unknown, |r| r.effective)
                 })
                 .collect();
-            write_table(topology, &run, Some(&effective), &mut out)?;
+            let causes = root_cause_lines(&report, Paint::new(ctx.color_stdout));
+            if !causes.is_empty() {
+                writeln!(out, "{causes}")?;
+            }
+            write_table(topology, &run, Some(&effective), Some(&report), &mut out)?;
             write_live(topology, &run, &report, &mut out)?;
         }
     }
@@ -492,12 +563,12 @@ pub fn run(
     })
 }
 
-/// The live sections after the tables: live SPOFs per link, what each down service takes down,
-/// and the services running on their last spare.
+/// The live sections after the tables: live SPOFs per link and the services running on their
+/// last spare. (What each failure takes down is said once per root cause, before the tables.)
 fn write_live(
     topology: &Topology,
     run: &ProbeRun,
-    report: &crate::report::report::Report,
+    report: &Report,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
     let links: Vec<_> = report
@@ -523,33 +594,6 @@ fn write_live(
                     writeln!(out, "  {}: {}", l.name, ids.join(", "))?;
                 }
             }
-        }
-    }
-    let selected_names: Vec<&str> = run
-        .selected
-        .iter()
-        .map(|&i| topology.service(i).name.as_str())
-        .collect();
-    let down: Vec<_> = report
-        .services
-        .iter()
-        .filter(|s| s.observed == State::Down && selected_names.contains(&s.id.as_str()))
-        .collect();
-    if !down.is_empty() {
-        writeln!(out, "\ndown, and what it takes down")?;
-        for s in down {
-            let br = &s.blast_radius;
-            let links = if br.links.is_empty() {
-                "no link".to_owned()
-            } else {
-                format!("links {}", br.links.join(", "))
-            };
-            let services = if br.services.is_empty() {
-                String::new()
-            } else {
-                format!("; services {}", br.services.join(", "))
-            };
-            writeln!(out, "  {}: {links}{services}", s.id)?;
         }
     }
     let at_risk: Vec<String> = run

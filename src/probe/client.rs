@@ -14,6 +14,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 
+use super::resolve::NameResolver;
 use crate::topology::model::Check;
 
 /// How a probe wants TLS verified.
@@ -81,7 +82,7 @@ pub fn tls_config(setting: &TlsSetting, alpn_http: bool) -> Result<ClientConfig,
                 .map_err(|e| format!("cannot load trusted roots: {e}"))?;
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_custom_certificate_verifier(Arc::new(Explained(Arc::new(verifier))))
             .with_no_client_auth()
     } else {
         builder
@@ -105,6 +106,97 @@ fn read_pem_certs(path: &str) -> Result<Vec<CertificateDer<'static>>, String> {
         return Err(format!("ca_file `{path}` holds no certificate"));
     }
     Ok(certs)
+}
+
+/// A self-signed server certificate, told apart from other verification failures (which
+/// report it as an unknown issuer, a bad signature or `CaUsedAsEndEntity`).
+#[derive(Debug, thiserror::Error)]
+#[error("self-signed certificate")]
+pub struct SelfSigned {
+    /// Whether it is marked as a CA (`CA:TRUE`, as `openssl req -x509` makes it).
+    pub ca: bool,
+}
+
+/// A CA certificate presented as the server's own (`CaUsedAsEndEntity`).
+#[derive(Debug, thiserror::Error)]
+#[error("CA certificate used as the server certificate")]
+pub struct CaAsLeaf;
+
+/// The platform verifier, with its failures on self-signed and CA certificates made readable.
+#[derive(Debug)]
+struct Explained(Arc<rustls_platform_verifier::Verifier>);
+
+impl ServerCertVerifier for Explained {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            .map_err(|e| explain(e, end_entity, intermediates))
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+/// Replaces a chain failure of a self-signed leaf (sent alone) by [`SelfSigned`], and a bare
+/// `CaUsedAsEndEntity` by [`CaAsLeaf`]; every other error passes unchanged.
+fn explain(
+    err: rustls::Error,
+    end_entity: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+) -> rustls::Error {
+    use rustls::CertificateError as C;
+    let rustls::Error::InvalidCertificate(cert_err) = &err else {
+        return err;
+    };
+    let ca_as_leaf =
+        matches!(cert_err, C::Other(o) if format!("{o:?}").contains("CaUsedAsEndEntity"));
+    if !matches!(cert_err, C::UnknownIssuer | C::BadSignature) && !ca_as_leaf {
+        return err;
+    }
+    let other = |e: Arc<dyn std::error::Error + Send + Sync>| {
+        rustls::Error::InvalidCertificate(C::Other(rustls::OtherError(e)))
+    };
+    if intermediates.is_empty()
+        && let Ok((_, cert)) = x509_parser::parse_x509_certificate(end_entity)
+        && cert.issuer().as_raw() == cert.subject().as_raw()
+    {
+        let ca = cert
+            .basic_constraints()
+            .ok()
+            .flatten()
+            .is_some_and(|b| b.value.ca);
+        return other(Arc::new(SelfSigned { ca }));
+    }
+    if ca_as_leaf {
+        return other(Arc::new(CaAsLeaf));
+    }
+    err
 }
 
 /// `tls_verify: false`: any certificate is accepted (signatures of the handshake still checked).
@@ -162,12 +254,26 @@ impl ServerCertVerifier for AcceptAny {
 pub struct Clients {
     http: HashMap<TlsSetting, Result<reqwest::Client, String>>,
     tls: HashMap<TlsSetting, Result<Arc<ClientConfig>, String>>,
+    resolver: NameResolver,
 }
 
 impl Clients {
-    /// Builds the clients the given checks need (each distinct setting once).
+    /// Builds the clients the given checks need (each distinct setting once), resolving names
+    /// with the system's configuration.
     pub fn for_checks<'a>(checks: impl IntoIterator<Item = &'a Check>) -> Self {
-        let mut clients = Self::default();
+        Self::with_resolver(checks, NameResolver::system())
+    }
+
+    /// [`Clients::for_checks`] with names resolved by `resolver` (every probe type).
+    pub fn with_resolver<'a>(
+        checks: impl IntoIterator<Item = &'a Check>,
+        resolver: NameResolver,
+    ) -> Self {
+        let mut clients = Self {
+            http: HashMap::new(),
+            tls: HashMap::new(),
+            resolver,
+        };
         for check in checks {
             let Some(setting) = TlsSetting::of(check) else {
                 continue;
@@ -177,7 +283,7 @@ impl Clients {
                     if let std::collections::hash_map::Entry::Vacant(e) =
                         clients.http.entry(setting)
                     {
-                        let client = build_http(e.key());
+                        let client = build_http(e.key(), &clients.resolver);
                         e.insert(client);
                     }
                 }
@@ -198,8 +304,13 @@ impl Clients {
     pub fn http(&self, setting: &TlsSetting) -> Result<reqwest::Client, String> {
         match self.http.get(setting) {
             Some(c) => c.clone(),
-            None => build_http(setting),
+            None => build_http(setting, &self.resolver),
         }
+    }
+
+    /// The resolver every probe of this run looks names up with.
+    pub fn resolver(&self) -> &NameResolver {
+        &self.resolver
     }
 
     /// The rustls configuration (no ALPN) for `setting`.
@@ -211,10 +322,11 @@ impl Clients {
     }
 }
 
-fn build_http(setting: &TlsSetting) -> Result<reqwest::Client, String> {
+fn build_http(setting: &TlsSetting, resolver: &NameResolver) -> Result<reqwest::Client, String> {
     let tls = tls_config(setting, true)?;
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
+        .dns_resolver(Arc::new(resolver.clone()))
         .tls_info(true)
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(0)

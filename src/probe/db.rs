@@ -15,15 +15,19 @@ use rustls::pki_types::ServerName;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
 use super::outcome::{Verdict, describe_error, excerpt};
-use super::tcp::connect;
+use super::resolve::NameResolver;
 use crate::topology::model::UrlCheck;
 
 // ---------------------------------------------------------------------------------------------
 // Redis
 
 /// Runs one attempt of a `redis` check (`redis://[user[:password]@]host[:port][/db]`).
-pub async fn redis(tls: Result<Arc<ClientConfig>, String>, check: &UrlCheck) -> Verdict {
-    let url = match Url::parse(check.url.expose()) {
+pub async fn redis(
+    tls: Result<Arc<ClientConfig>, String>,
+    resolver: &NameResolver,
+    check: &UrlCheck,
+) -> Verdict {
+    let url = match Url::parse(&normalize_userinfo(check.url.expose())) {
         Ok(u) if matches!(u.scheme(), "redis" | "rediss") => u,
         Ok(u) => {
             return Verdict::unknown(format!(
@@ -43,7 +47,7 @@ pub async fn redis(tls: Result<Arc<ClientConfig>, String>, check: &UrlCheck) -> 
     } else {
         format!("{host}:{port}")
     };
-    let tcp = match connect(&address).await {
+    let tcp = match resolver.connect(&address).await {
         Ok(s) => s,
         Err(reason) => return Verdict::down(reason),
     };
@@ -149,11 +153,38 @@ fn error_text(reply: &str) -> String {
 /// TLS follows the DSN's `sslmode` as libpq does: `require` encrypts without verifying the
 /// certificate (`tls` is the shared unverified configuration); `prefer` (the default) and
 /// `disable` connect in plain text.
-pub async fn postgres(tls: Result<Arc<ClientConfig>, String>, check: &UrlCheck) -> Verdict {
-    let config: tokio_postgres::Config = match check.url.expose().parse() {
+pub async fn postgres(
+    tls: Result<Arc<ClientConfig>, String>,
+    resolver: &NameResolver,
+    check: &UrlCheck,
+) -> Verdict {
+    let dsn = normalize_userinfo(check.url.expose());
+    let mut config: tokio_postgres::Config = match dsn.parse() {
         Ok(c) => c,
         Err(e) => return Verdict::unknown(format!("invalid dsn `{}`: {e}", check.url.written())),
     };
+    // Names are resolved here, inside the probe's timeout and cancellable, never by the
+    // driver's blocking lookup; the host name is kept for TLS.
+    if config.get_hostaddrs().is_empty() {
+        let hosts: Vec<String> = config
+            .get_hosts()
+            .iter()
+            .filter_map(|h| match h {
+                tokio_postgres::config::Host::Tcp(name) => Some(name.clone()),
+                tokio_postgres::config::Host::Unix(_) => None,
+            })
+            .collect();
+        if hosts.len() == config.get_hosts().len() {
+            for host in hosts {
+                match resolver.lookup(&host).await {
+                    Ok(ips) => {
+                        config.hostaddr(ips[0]);
+                    }
+                    Err(reason) => return Verdict::down(reason),
+                }
+            }
+        }
+    }
     if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
         let tls = match tls {
             Ok(c) => c,
@@ -301,18 +332,25 @@ impl<T> Drop for AbortOnDrop<T> {
 // MySQL / MariaDB
 
 /// Runs one attempt of a `mysql` check: connect over TCP, authenticate, `SELECT 1`.
-pub async fn mysql(check: &UrlCheck) -> Verdict {
+pub async fn mysql(resolver: &NameResolver, check: &UrlCheck) -> Verdict {
     use mysql_async::prelude::Queryable;
-    let raw = check.url.expose();
+    let raw = normalize_userinfo(check.url.expose());
     let url = raw
         .strip_prefix("mariadb://")
-        .map_or_else(|| raw.to_owned(), |rest| format!("mysql://{rest}"));
+        .map_or_else(|| raw.clone(), |rest| format!("mysql://{rest}"));
     let opts = match mysql_async::Opts::from_url(&url) {
         Ok(o) => o,
         Err(e) => return Verdict::unknown(format!("invalid dsn `{}`: {e}", check.url.written())),
     };
+    // Resolved here (cancellable, inside the timeout), never by the driver's blocking lookup.
+    let ip = match resolver.lookup(opts.ip_or_hostname()).await {
+        Ok(ips) => ips[0],
+        Err(reason) => return Verdict::down(reason),
+    };
     // Probe the TCP endpoint that was named, never a local socket the driver might prefer.
-    let opts = mysql_async::OptsBuilder::from_opts(opts).prefer_socket(false);
+    let opts = mysql_async::OptsBuilder::from_opts(opts)
+        .ip_or_hostname(ip.to_string())
+        .prefer_socket(false);
     let mut conn = match mysql_async::Conn::new(opts).await {
         Ok(c) => c,
         Err(e) => return Verdict::down(mysql_reason(&e)),
@@ -330,6 +368,62 @@ fn mysql_reason(e: &mysql_async::Error) -> String {
         mysql_async::Error::Server(s) => s.message.clone(),
         other => describe_error(other),
     }
+}
+
+/// A connection URL with its user and password percent-encoded exactly once, so that a password
+/// read from `${VAR}` may hold `@`, `/`, `:`, `?` or `#`: the host is what follows the *last*
+/// `@` of the authority, and no part of a password is ever taken for a host name (and looked
+/// up). Values already percent-encoded are decoded first, so `%40` and `@` both mean `@`.
+/// Anything that is not `scheme://…@…` is returned unchanged.
+pub fn normalize_userinfo(url: &str) -> String {
+    use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+    /// RFC 3986 userinfo: everything but unreserved characters and sub-delims is encoded.
+    const USERINFO: &AsciiSet = &CONTROLS
+        .add(b' ')
+        .add(b'"')
+        .add(b'#')
+        .add(b'%')
+        .add(b'/')
+        .add(b':')
+        .add(b'<')
+        .add(b'>')
+        .add(b'?')
+        .add(b'@')
+        .add(b'[')
+        .add(b'\\')
+        .add(b']')
+        .add(b'^')
+        .add(b'`')
+        .add(b'{')
+        .add(b'|')
+        .add(b'}');
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    if scheme.is_empty()
+        || !scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+')
+    {
+        return url.to_owned();
+    }
+    let Some(at) = rest.rfind('@') else {
+        return url.to_owned();
+    };
+    let (userinfo, host_and_more) = (&rest[..at], &rest[at + 1..]);
+    let (user, password) = match userinfo.split_once(':') {
+        Some((u, p)) => (u, Some(p)),
+        None => (userinfo, None),
+    };
+    let enc = |s: &str| utf8_percent_encode(&percent_decoded(s), USERINFO).to_string();
+    let mut out = format!("{scheme}://{}", enc(user));
+    if let Some(p) = password {
+        out.push(':');
+        out.push_str(&enc(p));
+    }
+    out.push('@');
+    out.push_str(host_and_more);
+    out
 }
 
 /// A URL's user or password as the server must see it (`%40` → `@`).

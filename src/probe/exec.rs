@@ -1,7 +1,12 @@
 //! The `exec` check: run a command (argv, never through a shell) and read its exit code the
 //! Nagios way: 0 up, 1 degraded, 2 down, 3 unknown. The first line of output (performance data
-//! after `|` removed) is the reason. The child is killed when the probe is dropped, so the
-//! timeout around this function always holds.
+//! after `|` removed) is the reason.
+//!
+//! Each run of the command is the leader of its own process group, and the whole group is
+//! killed (SIGKILL) when the attempt ends: on a timeout (the probe's future is dropped), and
+//! after the command exits, so that a plugin which forks (`sh -c 'sleep 30 & …'`) leaves no
+//! process behind, however often a scheduler runs the check. A plugin that needs something to
+//! outlive it must start it in a group of its own (`setsid`).
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
@@ -25,6 +30,7 @@ pub async fn check(check: &ExecCheck) -> Verdict {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .kill_on_drop(true)
         .spawn()
     {
@@ -37,10 +43,20 @@ pub async fn check(check: &ExecCheck) -> Verdict {
             ));
         }
     };
+    let group = GroupGuard::new(child.id());
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
-    let (out, err) = tokio::join!(read_capped(stdout), read_capped(stderr));
-    let status = match child.wait().await {
+    // Output is read until the command exits; then what is left of its group is killed, which
+    // closes the pipes a backgrounded child kept open, and the reads end.
+    let reads = async { tokio::join!(read_capped(stdout), read_capped(stderr)) };
+    let wait = async {
+        let status = child.wait().await;
+        group.kill();
+        status
+    };
+    let ((out, err), status) = tokio::join!(reads, wait);
+    drop(group);
+    let status = match status {
         Ok(s) => s,
         Err(e) => {
             return Verdict::unknown(format!("waiting for `{}` failed: {e}", program.written()));
@@ -62,6 +78,37 @@ pub async fn check(check: &ExecCheck) -> Verdict {
             program.written(),
             status.signal().unwrap_or(0)
         )),
+    }
+}
+
+/// Kills the process group led by the command (its pid) when dropped or asked to, once: the
+/// group id is not signalled again after the group may have ended and its id been reused.
+struct GroupGuard(Option<u32>, std::sync::atomic::AtomicBool);
+
+impl GroupGuard {
+    fn new(pid: Option<u32>) -> Self {
+        Self(pid, std::sync::atomic::AtomicBool::new(false))
+    }
+
+    fn kill(&self) {
+        if self.1.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let Some(pid) = self
+            .0
+            .and_then(|p| i32::try_from(p).ok())
+            .and_then(rustix::process::Pid::from_raw)
+        else {
+            return;
+        };
+        // ESRCH (the group is already gone) is the normal case after a clean exit.
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 

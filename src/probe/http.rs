@@ -17,8 +17,45 @@ use crate::topology::model::HttpCheck;
 /// Bytes of a body read at most; the rest is left unread.
 pub const BODY_CAP: usize = 1 << 20;
 
-/// Runs one attempt of an `http` check. The reason is not yet scrubbed.
+/// Runs one attempt of an `http` check. The reason is not yet scrubbed. After a redirect, a
+/// reason names every hop: "redirected to `http://…`, then: connection refused".
 pub async fn check(client: &reqwest::Client, check: &HttpCheck) -> Verdict {
+    let mut hops = Vec::new();
+    let mut verdict = attempt(client, check, &mut hops).await;
+    // A loop or too long a chain already names the hops it is about.
+    let about_redirects = verdict
+        .reason
+        .as_deref()
+        .is_some_and(|r| r.starts_with("redirect loop") || r.starts_with("too many redirects"));
+    if !hops.is_empty()
+        && !about_redirects
+        && let Some(reason) = verdict.reason.take()
+    {
+        let path: Vec<String> = hops.iter().map(|u| format!("`{u}`")).collect();
+        verdict.reason = Some(format!(
+            "redirected to {}, then: {reason}",
+            path.join(", then to ")
+        ));
+    }
+    verdict
+}
+
+/// Whether a header must not follow a redirect to another origin: credentials, cookies, and
+/// every header whose value was read from `${VAR}` (as curl and browsers drop credentials).
+fn is_credential(name: &HeaderName, secret: bool) -> bool {
+    secret
+        || name == reqwest::header::AUTHORIZATION
+        || name == reqwest::header::PROXY_AUTHORIZATION
+        || name == reqwest::header::COOKIE
+}
+
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+async fn attempt(client: &reqwest::Client, check: &HttpCheck, hops_out: &mut Vec<Url>) -> Verdict {
     let mut url = match Url::parse(check.url.expose()) {
         Ok(u) => u,
         Err(e) => return Verdict::unknown(format!("invalid url `{}`: {e}", check.url.written())),
@@ -27,19 +64,31 @@ pub async fn check(client: &reqwest::Client, check: &HttpCheck) -> Verdict {
         return Verdict::unknown(format!("invalid method `{}`", check.method));
     };
     let mut headers = reqwest::header::HeaderMap::new();
+    let mut credentials = Vec::new();
     for (name, value) in &check.headers {
         let Ok(name) = HeaderName::from_bytes(name.as_bytes()) else {
             return Verdict::unknown(format!("invalid header name `{name}`"));
         };
-        let Ok(value) = HeaderValue::from_str(value.expose()) else {
+        let Ok(mut header) = HeaderValue::from_str(value.expose()) else {
             return Verdict::unknown(format!("invalid value for header `{name}`"));
         };
-        headers.append(name, value);
+        if is_credential(&name, value.is_secret()) {
+            header.set_sensitive(true);
+            credentials.push(name.clone());
+        }
+        headers.append(name, header);
     }
+    let origin = url.clone();
+    let mut left_origin = false;
+    let secret_body = check
+        .body
+        .as_ref()
+        .is_some_and(crate::topology::model::Text::is_secret);
     let mut body = check.body.as_ref().map(|b| b.expose().to_owned());
     let mut seen = HashSet::new();
     seen.insert(url.clone());
     let mut hops = 0u32;
+    let hops_list = hops_out;
 
     let mut response = loop {
         let mut request = client
@@ -89,6 +138,20 @@ pub async fn check(client: &reqwest::Client, check: &HttpCheck) -> Verdict {
             method = Method::GET;
             body = None;
         }
+        if !left_origin && !same_origin(&origin, &next) {
+            // Once the origin changed, credentials stay behind for the rest of the chain.
+            left_origin = true;
+            for name in &credentials {
+                headers.remove(name);
+            }
+        }
+        if left_origin && secret_body && body.is_some() {
+            return Verdict::down(format!(
+                "status {}, redirected to another origin `{next}`: not following with a body read from `${{VAR}}`",
+                status.as_u16()
+            ));
+        }
+        hops_list.push(next.clone());
         seen.insert(next.clone());
         url = next;
     };

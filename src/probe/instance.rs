@@ -63,15 +63,24 @@ async fn attempt(clients: &Clients, probe: &Probe) -> Verdict {
             Ok(client) => prometheus::check(&client, p).await,
             Err(reason) => Verdict::unknown(reason),
         },
-        Check::Tcp(t) => tcp::check(t).await,
+        Check::Tcp(t) => tcp::check(clients.resolver(), t).await,
         Check::Tls(t) => match clients.tls(setting.as_ref().expect("tls has a TLS setting")) {
-            Ok(config) => tls::check(config, t).await,
+            Ok(config) => tls::check(config, clients.resolver(), t).await,
             Err(reason) => Verdict::unknown(reason),
         },
         Check::Dns(d) => dns::check(d, probe.timeout).await,
-        Check::Redis(r) => db::redis(clients.tls(&TlsSetting::system()), r).await,
-        Check::Postgres(p) => db::postgres(clients.tls(&TlsSetting::unverified()), p).await,
-        Check::Mysql(m) => db::mysql(m).await,
+        Check::Redis(r) => {
+            db::redis(clients.tls(&TlsSetting::system()), clients.resolver(), r).await
+        }
+        Check::Postgres(p) => {
+            db::postgres(
+                clients.tls(&TlsSetting::unverified()),
+                clients.resolver(),
+                p,
+            )
+            .await
+        }
+        Check::Mysql(m) => db::mysql(clients.resolver(), m).await,
         Check::Exec(e) => exec::check(e).await,
     }
 }

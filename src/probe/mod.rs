@@ -18,6 +18,7 @@ pub mod http;
 pub mod instance;
 pub mod outcome;
 pub mod prometheus;
+pub mod resolve;
 pub mod run;
 pub mod tcp;
 pub mod tls;

@@ -123,7 +123,16 @@ impl Verdict {
     }
 }
 
-/// Removes every secret a probe's settings carry from a message.
+/// Secrets shorter than this are not searched for inside other text: replacing `1` or `ab`
+/// everywhere would garble every message (`127.0.0.1` → `${PORT}27.0.0.${PORT}`) while hiding
+/// nothing worth hiding. The loader warns about such values (`short-secret`); the whole text
+/// they were substituted into is still scrubbed as one piece.
+pub const MIN_SECRET_LEN: usize = 4;
+
+/// Removes every secret a probe's settings carry from a message, in every form it may take on
+/// the way back: raw, percent-encoded (as a URL parser, a form or a strict encoder writes it),
+/// base64 (standard and URL-safe, padded or not, and at any offset inside a longer base64
+/// text), and `Basic` credentials (`base64(user:password)`) of any URL with a password.
 ///
 /// Each [`Text`] that had `${VAR}` substituted contributes its whole resolved value and each
 /// substituted part on its own (so a password echoed alone is caught too); the password of any
@@ -137,36 +146,55 @@ pub struct Scrubber {
 impl Scrubber {
     /// A scrubber for the given texts (URL, DSN, headers, body, argv).
     pub fn new<'a>(texts: impl IntoIterator<Item = &'a Text>) -> Self {
-        let mut pairs = Vec::new();
+        let mut raw: Vec<(String, String)> = Vec::new();
         for text in texts {
             if text.is_secret() {
-                pairs.push((text.expose().to_owned(), text.written().to_owned()));
-                pairs.extend(substituted_parts(text.written(), text.expose()));
+                raw.push((text.expose().to_owned(), text.written().to_owned()));
+                raw.extend(substituted_parts(text.written(), text.expose()));
             }
-            if let Ok(url) = reqwest::Url::parse(text.expose())
+            let resolved = crate::probe::db::normalize_userinfo(text.expose());
+            if let Ok(url) = reqwest::Url::parse(&resolved)
                 && let Some(pw) = url.password()
                 && !pw.is_empty()
             {
-                let from_env = reqwest::Url::parse(text.written())
-                    .ok()
+                let written_url = reqwest::Url::parse(text.written()).ok();
+                let from_env = written_url
+                    .as_ref()
                     .and_then(|u| u.password().map(str::to_owned))
-                    .filter(|w| w.contains("${"));
+                    .filter(|w| w.contains("${") || w.contains("%7B"))
+                    .map(|w| percent_decode_lossy(&w));
                 // A password written literally in the file is not a secret by SPEC §1, but is
                 // masked anyway unless so short that masking would garble the message.
-                if from_env.is_none() && pw.len() < 4 {
+                if from_env.is_none() && pw.len() < MIN_SECRET_LEN {
                     continue;
                 }
                 let written_pw = from_env.unwrap_or_else(|| "***".to_owned());
-                pairs.push((pw.to_owned(), written_pw.clone()));
-                let decoded = percent_encoding::percent_decode_str(pw)
-                    .decode_utf8_lossy()
-                    .into_owned();
-                if decoded != pw {
-                    pairs.push((decoded, written_pw));
+                let decoded_pw = percent_decode_lossy(pw);
+                let user = percent_decode_lossy(url.username());
+                raw.push((pw.to_owned(), written_pw.clone()));
+                raw.push((decoded_pw.clone(), written_pw.clone()));
+                // `Authorization: Basic …` as a client builds it from the URL.
+                let basic = format!("{user}:{decoded_pw}");
+                let shown = format!("base64({user}:{written_pw})");
+                for encoded in base64_forms(basic.as_bytes()) {
+                    raw.push((encoded, shown.clone()));
                 }
             }
         }
-        pairs.retain(|(secret, _)| !secret.is_empty());
+        let mut pairs = Vec::new();
+        for (secret, replacement) in raw {
+            if secret.chars().count() < MIN_SECRET_LEN {
+                continue;
+            }
+            for variant in encoded_forms(&secret) {
+                pairs.push((variant, replacement.clone()));
+            }
+            for core in base64_cores(secret.as_bytes()) {
+                pairs.push((core, format!("base64(…{replacement}…)")));
+            }
+            pairs.push((secret, replacement));
+        }
+        pairs.retain(|(secret, _)| secret.chars().count() >= MIN_SECRET_LEN);
         pairs.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
         pairs.dedup_by(|a, b| a.0 == b.0);
         Self { pairs }
@@ -188,6 +216,129 @@ impl Scrubber {
         verdict.reason = verdict.reason.map(|r| self.scrub(&r));
         verdict
     }
+}
+
+fn percent_decode_lossy(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// The percent-encoded forms a secret takes in a URL: as the WHATWG parser writes a query,
+/// path, fragment or userinfo (what `reqwest::Url` does to a `${TOKEN}` with spaces or quotes),
+/// as a form (`+` for a space), and fully encoded; upper- and lower-case hex.
+fn encoded_forms(secret: &str) -> Vec<String> {
+    use percent_encoding::{AsciiSet, CONTROLS, NON_ALPHANUMERIC, utf8_percent_encode};
+    const FRAGMENT: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'<').add(b'>').add(b'`');
+    const QUERY: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'#').add(b'<').add(b'>');
+    const SPECIAL_QUERY: &AsciiSet = &QUERY.add(b'\'');
+    const PATH: &AsciiSet = &QUERY.add(b'?').add(b'`').add(b'{').add(b'}');
+    const USERINFO: &AsciiSet = &PATH
+        .add(b'/')
+        .add(b':')
+        .add(b';')
+        .add(b'=')
+        .add(b'@')
+        .add(b'[')
+        .add(b'\\')
+        .add(b']')
+        .add(b'^')
+        .add(b'|');
+    const COMPONENT: &AsciiSet = &USERINFO.add(b'$').add(b'%').add(b'&').add(b'+').add(b',');
+    let mut out = Vec::new();
+    for set in [
+        FRAGMENT,
+        QUERY,
+        SPECIAL_QUERY,
+        PATH,
+        USERINFO,
+        COMPONENT,
+        NON_ALPHANUMERIC,
+    ] {
+        let e = utf8_percent_encode(secret, set).to_string();
+        if e != secret {
+            out.push(e.to_ascii_lowercase_hex());
+            out.push(e);
+        }
+    }
+    let form: String = url_form(secret);
+    if form != secret {
+        out.push(form);
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// `application/x-www-form-urlencoded`, as `Url::query_pairs_mut` writes it.
+fn url_form(secret: &str) -> String {
+    reqwest::Url::parse_with_params("x:", [("", secret)])
+        .ok()
+        .and_then(|u| u.query().map(|q| q.trim_start_matches('=').to_owned()))
+        .unwrap_or_else(|| secret.to_owned())
+}
+
+/// Percent-escapes with lower-case hex digits (`%2f`), as some servers echo them.
+trait LowerHex {
+    fn to_ascii_lowercase_hex(&self) -> String;
+}
+
+impl LowerHex for String {
+    fn to_ascii_lowercase_hex(&self) -> String {
+        let mut out = String::with_capacity(self.len());
+        let mut chars = self.chars();
+        while let Some(c) = chars.next() {
+            out.push(c);
+            if c == '%' {
+                for _ in 0..2 {
+                    if let Some(h) = chars.next() {
+                        out.push(h.to_ascii_lowercase());
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A value base64-encoded whole: standard and URL-safe alphabets, padded and not.
+fn base64_forms(bytes: &[u8]) -> Vec<String> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let mut out: Vec<String> = [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+        .iter()
+        .map(|e| e.encode(bytes))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The part of a base64 text that a secret produces wherever it sits inside a longer encoded
+/// text: base64 encodes 3 bytes at a time, so for each of the 3 possible offsets the whole
+/// 3-byte groups of the secret encode the same way. Only cores of 8 characters or more
+/// (6 secret bytes) are kept: shorter ones would match ordinary text by chance.
+fn base64_cores(bytes: &[u8]) -> Vec<String> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    let mut out = Vec::new();
+    for skip in 0..3 {
+        if bytes.len() <= skip {
+            break;
+        }
+        let rest = &bytes[skip..];
+        let whole = rest.len() / 3 * 3;
+        if whole < 6 {
+            continue;
+        }
+        for e in [STANDARD_NO_PAD, URL_SAFE_NO_PAD] {
+            out.push(e.encode(&rest[..whole]));
+        }
+    }
+    out.extend(base64_forms(bytes));
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// The values substituted for each `${VAR}` in `written`, found by matching the literal parts
@@ -359,6 +510,21 @@ pub fn describe_tls_error(err: &rustls::Error) -> String {
             }
             C::Revoked => "certificate revoked".to_owned(),
             C::BadSignature => "certificate has a bad signature".to_owned(),
+            C::Other(o) => {
+                if let Some(s) = o.0.downcast_ref::<super::client::SelfSigned>() {
+                    let mut out = "self-signed certificate (unknown issuer): set `ca_file` or `verify: false`".to_owned();
+                    if s.ca {
+                        out.push_str(
+                            " (it is marked as a CA, `CA:TRUE`: with `ca_file`, serve a leaf certificate signed by it)",
+                        );
+                    }
+                    out
+                } else if o.0.downcast_ref::<super::client::CaAsLeaf>().is_some() {
+                    "the server presents a CA certificate (`CA:TRUE`) as its own: serve a leaf certificate signed by that CA, or set `verify: false`".to_owned()
+                } else {
+                    format!("invalid certificate: {o}")
+                }
+            }
             other => format!("invalid certificate: {other:?}"),
         },
         rustls::Error::AlertReceived(alert) => format!("TLS alert from server: {alert:?}"),

@@ -343,7 +343,11 @@ pub fn run_blocking(
         .enable_all()
         .build()
         .map_err(ProbeError::Runtime)?;
-    runtime.block_on(run(topology, selected, options, progress))
+    let result = runtime.block_on(run(topology, selected, options, progress));
+    // Nothing of the run may keep the process alive: a blocking task still running (a driver's
+    // own name lookup, a stuck file read) is left behind instead of waited for.
+    runtime.shutdown_background();
+    result
 }
 
 #[cfg(test)]

@@ -1,25 +1,18 @@
 //! The `tcp` check: connect, optionally send bytes and expect a substring in the first reply.
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use super::outcome::{Verdict, describe_error, excerpt};
+use super::resolve::NameResolver;
 use crate::topology::model::TcpCheck;
 
 /// Bytes of the reply read at most while looking for `expect`.
 const REPLY_CAP: usize = 64 * 1024;
 
-/// Opens a TCP connection to `address` (`host:port`), with a readable reason on failure.
-pub async fn connect(address: &str) -> Result<TcpStream, String> {
-    TcpStream::connect(address)
-        .await
-        .map_err(|e| format!("cannot connect to `{address}`: {}", describe_error(&e)))
-}
-
 /// Runs one attempt of a `tcp` check. The reason is not yet scrubbed.
-pub async fn check(check: &TcpCheck) -> Verdict {
+pub async fn check(resolver: &NameResolver, check: &TcpCheck) -> Verdict {
     let address = check.address.expose();
-    let mut stream = match connect(address).await {
+    let mut stream = match resolver.connect(address).await {
         Ok(s) => s,
         Err(reason) => return Verdict::down(reason),
     };

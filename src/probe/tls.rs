@@ -10,7 +10,7 @@ use tokio_rustls::TlsConnector;
 use x509_parser::extensions::GeneralName;
 
 use super::outcome::{Verdict, describe_error};
-use super::tcp::connect;
+use super::resolve::NameResolver;
 use crate::topology::model::{TlsCheck, split_host_port};
 
 /// Seconds until the certificate's `notAfter` (negative once expired), or `None` if unparsable.
@@ -88,7 +88,11 @@ fn san_covers(entry: &str, name: &str) -> bool {
 }
 
 /// Runs one attempt of a `tls` check with the shared client configuration.
-pub async fn check(config: Arc<ClientConfig>, check: &TlsCheck) -> Verdict {
+pub async fn check(
+    config: Arc<ClientConfig>,
+    resolver: &NameResolver,
+    check: &TlsCheck,
+) -> Verdict {
     let address = check.address.expose();
     let host = check
         .server_name
@@ -97,7 +101,7 @@ pub async fn check(config: Arc<ClientConfig>, check: &TlsCheck) -> Verdict {
     let Ok(server_name) = ServerName::try_from(host.clone()) else {
         return Verdict::unknown(format!("invalid server name `{host}`"));
     };
-    let tcp = match connect(address).await {
+    let tcp = match resolver.connect(address).await {
         Ok(s) => s,
         Err(reason) => return Verdict::down(reason),
     };

@@ -198,6 +198,7 @@ fn root_cause(
     let mut links: Vec<String> = cause
         .links
         .iter()
+        .filter(|&&l| analysis.links.iter().any(|la| la.link == l))
         .map(|&l| topo.links[l].name.to_string())
         .collect();
     links.sort();

@@ -17,7 +17,8 @@ use crate::report::report::{LinkReport, Report, ServiceReport};
 use crate::state::State;
 
 /// Escapes XML text and attribute values; removes characters XML 1.0 forbids (C0 controls
-/// other than tab, line feed and carriage return, and U+FFFE/U+FFFF).
+/// other than tab, line feed and carriage return, and U+FFFE/U+FFFF). Tab, line feed and carriage
+/// return become character references so that attribute values keep them.
 pub fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -27,7 +28,10 @@ pub fn xml_escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
+            // As references, so attribute values keep them (a parser turns raw ones into spaces).
+            '\t' => out.push_str("&#9;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
             c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
             c => out.push(c),
         }
@@ -124,21 +128,27 @@ fn link_case(report: &Report, l: &LinkReport) -> Case {
         .filter(|s| s.observed == State::Down)
         .map(|s| s.id.clone())
         .collect();
+    let causes: Vec<String> = report
+        .root_causes
+        .iter()
+        .flatten()
+        .filter(|c| c.links.contains(&l.name))
+        .map(|c| format!("{} {} ({})", c.id, c.state, c.reason))
+        .collect();
+    let why = if !causes.is_empty() {
+        format!(" because of {}", causes.join("; "))
+    } else if !down_on_path.is_empty() {
+        format!(": failed on its critical path: {}", down_on_path.join(", "))
+    } else {
+        String::new()
+    };
     let verdict = match l.state {
         State::Down => Verdict::Fail {
             kind: "down".to_owned(),
-            message: if down_on_path.is_empty() {
-                format!("link {} is down", l.name)
-            } else {
-                format!(
-                    "link {} is down: failed on its critical path: {}",
-                    l.name,
-                    down_on_path.join(", ")
-                )
-            },
+            message: format!("link {} is down{why}", l.name),
             detail: format!("critical path: {}", l.critical_path.join(" → ")),
         },
-        State::Degraded => Verdict::Pass(Some(format!("link {} is degraded", l.name))),
+        State::Degraded => Verdict::Pass(Some(format!("link {} is degraded{why}", l.name))),
         State::Unknown => {
             Verdict::Skip(format!("link {}: state unknown (entry not probed)", l.name))
         }
@@ -297,6 +307,6 @@ mod tests {
             xml_escape("<a href=\"x\">'&'</a>"),
             "&lt;a href=&quot;x&quot;&gt;&apos;&amp;&apos;&lt;/a&gt;"
         );
-        assert_eq!(xml_escape("bell\u{7} tab\t"), "bell tab\t");
+        assert_eq!(xml_escape("bell\u{7} tab\t"), "bell tab&#9;");
     }
 }

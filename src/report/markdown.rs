@@ -1,6 +1,7 @@
 //! The Markdown report: shared by `analyze --format md` and `inspect`'s `report.md`.
 //!
-//! Sections, each present only when it has content: links (state, critical path size, SPOF
+//! Sections, each present only when it has content: root causes (after probing or `--fail`: one
+//! row each with state, owner, reason and what it takes down), links (state, why, critical path size, SPOF
 //! count), SPOFs with their explanation (the strong path for a service, `implied_by` or "shared
 //! fate" for a domain), live SPOFs, N-2 pairs, risks with hints, probe results per instance,
 //! changes since the last run, and the graph as a Mermaid block. All user text is escaped by
@@ -10,8 +11,10 @@ use std::fmt::Write as _;
 
 use crate::report::mermaid::to_mermaid;
 use crate::report::render_error::RenderError;
-use crate::report::report::{Report, Spof, SpofKind};
+use crate::report::report::{Report, RootCauseKind, RootCauseReport, Spof, SpofKind};
+use crate::report::text::{because_text, takes_down};
 use crate::report::view::{GraphView, ViewOptions};
+use crate::state::State;
 use crate::topology::model::Topology;
 
 /// What to put in the Markdown report besides the report itself.
@@ -81,6 +84,60 @@ fn spof_line(s: &Spof) -> String {
     }
 }
 
+/// At most this many names per list in a root cause's row.
+const MAX_NAMES: usize = 20;
+
+/// Why a link is in its state: the root causes that explain its entry, or its entry itself.
+fn link_why(report: &Report, entry: &str, state: State) -> String {
+    let because = report
+        .services
+        .binary_search_by(|s| s.id.as_str().cmp(entry))
+        .ok()
+        .map(|i| &report.services[i].because_of)
+        .filter(|b| !b.is_empty());
+    if let Some(b) = because {
+        return because_text(state, b);
+    }
+    let own = report
+        .root_causes
+        .iter()
+        .flatten()
+        .any(|c| c.members.iter().any(|m| m == entry));
+    if own {
+        format!("its entry `{entry}` is a root cause")
+    } else {
+        String::new()
+    }
+}
+
+/// The root-cause section: one row per root cause with what it takes down (SPEC §2).
+fn root_causes(w: &mut String, report: &Report, causes: &[RootCauseReport]) {
+    let _ = writeln!(w, "## Root causes\n");
+    if causes.is_empty() {
+        let _ = writeln!(w, "Nothing failed.\n");
+        return;
+    }
+    let _ = writeln!(w, "| root cause | state | owner | reason | takes down |");
+    let _ = writeln!(w, "| --- | --- | --- | --- | --- |");
+    for c in causes {
+        let _ = writeln!(
+            w,
+            "| **{}**{} | **{}** | {} | {} | {} |",
+            md(&c.id),
+            if c.kind == RootCauseKind::Cycle {
+                " (strong cycle)"
+            } else {
+                ""
+            },
+            c.state,
+            c.owner.as_deref().map(md).unwrap_or_default(),
+            md_with_code(&c.reason),
+            md(&takes_down(report, c, MAX_NAMES))
+        );
+    }
+    let _ = writeln!(w);
+}
+
 /// The Markdown report.
 pub fn render_markdown(
     topo: &Topology,
@@ -90,6 +147,19 @@ pub fn render_markdown(
     let mut out = String::new();
     let w = &mut out;
     let _ = writeln!(w, "# linkpatrol report: {}\n", md(&report.topology));
+    if let Some(run) = &report.run {
+        let _ = writeln!(
+            w,
+            "Inspection {} started {}, took {:.1} s (linkpatrol {}).\n",
+            code(&run.id),
+            md(&run.start),
+            run.duration_seconds,
+            md(&run.version)
+        );
+        for warning in &run.warnings {
+            let _ = writeln!(w, "> Warning: {}\n", md(warning));
+        }
+    }
     if let Some(failed) = &report.assumed_failed {
         let _ = writeln!(
             w,
@@ -102,17 +172,31 @@ pub fn render_markdown(
         );
     }
 
+    if let Some(causes) = &report.root_causes {
+        root_causes(w, report, causes);
+    }
+
     let _ = writeln!(w, "## Links\n");
-    let _ = writeln!(w, "| link | entry | state | critical path | SPOFs |");
-    let _ = writeln!(w, "| --- | --- | --- | ---: | ---: |");
+    if report.root_causes.is_some() {
+        let _ = writeln!(w, "| link | entry | state | why | critical path | SPOFs |");
+        let _ = writeln!(w, "| --- | --- | --- | --- | ---: | ---: |");
+    } else {
+        let _ = writeln!(w, "| link | entry | state | critical path | SPOFs |");
+        let _ = writeln!(w, "| --- | --- | --- | ---: | ---: |");
+    }
     for l in &report.links {
         let spofs = match &l.live_spofs {
             Some(live) => format!("{} ({} live)", l.spofs.len(), live.len()),
             None => l.spofs.len().to_string(),
         };
+        let why = if report.root_causes.is_some() {
+            format!(" {} |", md_with_code(&link_why(report, &l.entry, l.state)))
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             w,
-            "| {} | {} | **{}** | {} | {spofs} |",
+            "| {} | {} | **{}** |{why} {} | {spofs} |",
             md(&l.name),
             md(&l.entry),
             l.state,
@@ -232,11 +316,52 @@ pub fn render_markdown(
         let _ = writeln!(w);
     }
 
+    if let Some(history) = &report.history {
+        write_history(w, history);
+    }
+
     if let Some(view_options) = &options.mermaid {
         let view = GraphView::build(topo, report, view_options)?;
         let _ = writeln!(w, "## Graph\n\n```mermaid\n{}```", to_mermaid(&view));
     }
     Ok(out)
+}
+
+/// The `history` section: availability and latency per link and service, 24 h and 7 d.
+fn write_history(w: &mut String, history: &crate::report::report::History) {
+    use crate::report::report::WindowStats;
+    let pct = |v: Option<f64>| v.map_or_else(|| "–".to_owned(), |a| format!("{:.2} %", a * 100.0));
+    let ms = |v: Option<f64>| v.map_or_else(|| "–".to_owned(), |m| format!("{m:.1} ms"));
+    let cells = |s: &WindowStats| {
+        format!(
+            "{} | {} | {} | {}",
+            s.runs,
+            pct(s.availability),
+            ms(s.p50_ms),
+            ms(s.p95_ms)
+        )
+    };
+    let _ = writeln!(w, "## History\n");
+    let _ = writeln!(
+        w,
+        "| | runs 24 h | available 24 h | p50 24 h | p95 24 h | runs 7 d | available 7 d | p50 7 d | p95 7 d |"
+    );
+    let _ = writeln!(
+        w,
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for (kind, rows) in [("link", &history.links), ("service", &history.services)] {
+        for h in rows {
+            let _ = writeln!(
+                w,
+                "| {kind} {} | {} | {} |",
+                md(&h.id),
+                cells(&h.last_24h),
+                cells(&h.last_7d)
+            );
+        }
+    }
+    let _ = writeln!(w);
 }
 
 #[cfg(test)]

@@ -72,8 +72,8 @@ fn flag(b: bool) -> f64 {
 }
 
 /// Renders the report's metrics. Run-level families (`linkpatrol_inspection_*`) appear only
-/// when the report has [`run`](Report::run) information; live SPOFs and probe families only
-/// after probing.
+/// when the report has [`run`](Report::run) information; live SPOFs, root causes and probe
+/// families only after probing.
 pub fn render_metrics(report: &Report) -> String {
     let mut w = Writer { out: String::new() };
     let topo = report.topology.as_str();
@@ -187,6 +187,17 @@ pub fn render_metrics(report: &Report) -> String {
                 );
             }
         }
+    }
+    if let Some(causes) = &report.root_causes {
+        w.family(
+            "linkpatrol_root_causes",
+            "Independent failures (root causes) found by the inspection; every other failed service is a consequence of one of them.",
+        );
+        w.sample(
+            "linkpatrol_root_causes",
+            &[("topology", topo)],
+            causes.len() as f64,
+        );
     }
     w.family(
         "linkpatrol_risks",

@@ -148,7 +148,8 @@ pub struct RootCauseReport {
     pub owner: Option<String>,
     /// Whether `--fail` events, not probes, fail it.
     pub assumed: bool,
-    /// Links whose state it explains (down or degraded because of it), sorted.
+    /// Links whose state it explains (down or degraded because of it, or entered at it),
+    /// among the analysed links, sorted.
     pub links: Vec<String>,
     /// Other failed services it explains (its consequences), sorted.
     pub services: Vec<String>,
@@ -348,5 +349,52 @@ impl SinceLast {
             ));
         }
         out
+    }
+}
+
+/// What one root cause takes down, split by the state it leaves each link and service in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Impact<'a> {
+    /// Links down because of it.
+    pub links_down: Vec<&'a str>,
+    /// Links degraded because of it.
+    pub links_degraded: Vec<&'a str>,
+    /// Services down because of it.
+    pub services_down: Vec<&'a str>,
+    /// Services degraded because of it.
+    pub services_degraded: Vec<&'a str>,
+}
+
+impl RootCauseReport {
+    /// Its links and services, split by their state in `report` (which holds this root cause).
+    pub fn impact<'a>(&'a self, report: &Report) -> Impact<'a> {
+        let link_state = |name: &str| {
+            report
+                .links
+                .binary_search_by(|l| l.name.as_str().cmp(name))
+                .map_or(self.state, |i| report.links[i].state)
+        };
+        let service_state = |name: &str| {
+            report
+                .services
+                .binary_search_by(|s| s.id.as_str().cmp(name))
+                .map_or(self.state, |i| report.services[i].effective)
+        };
+        let (links_down, links_degraded) = self
+            .links
+            .iter()
+            .map(String::as_str)
+            .partition(|n| link_state(n) == State::Down);
+        let (services_down, services_degraded) = self
+            .services
+            .iter()
+            .map(String::as_str)
+            .partition(|n| service_state(n) == State::Down);
+        Impact {
+            links_down,
+            links_degraded,
+            services_down,
+            services_degraded,
+        }
     }
 }

@@ -1,10 +1,14 @@
-//! The human text format of `analyze`: grouped by link (state, SPOFs with their paths, domain
-//! SPOFs with what implies them, N-2 findings), then the most critical services, then risks with
-//! hints. Colour (plain ANSI) only when the caller says the output is a terminal.
+//! The human text format of `analyze`: root causes first when something failed (`--fail`), then
+//! grouped by link (state, SPOFs with their paths, domain SPOFs with what implies them, N-2
+//! findings), then the most critical services, then risks with hints. Colour (plain ANSI) only
+//! when the caller says the output is a terminal.
+//!
+//! [`root_cause_lines`] and [`because_text`] are shared with the `probe` table, so both say
+//! the same thing the same way.
 
 use std::fmt::Write as _;
 
-use crate::report::report::{Report, Spof, SpofKind};
+use crate::report::report::{Report, RootCauseReport, Spof, SpofKind};
 use crate::state::State;
 use crate::topology::model::Severity;
 
@@ -108,6 +112,10 @@ pub fn render_text(report: &Report, color: bool) -> String {
     );
     if let Some(failed) = &report.assumed_failed {
         let _ = writeln!(out, "assuming failed: {}", failed.join(", "));
+    }
+    if report.root_causes.as_ref().is_some_and(|r| !r.is_empty()) {
+        let _ = writeln!(out);
+        out.push_str(&root_cause_lines(report, p));
     }
     for link in &report.links {
         let _ = writeln!(out);
@@ -218,6 +226,121 @@ pub fn render_text(report: &Report, color: bool) -> String {
             );
             let _ = writeln!(out, "          {}", p.dim(&format!("hint: {}", r.hint)));
         }
+    }
+    out
+}
+
+/// At most this many names in one list of a root cause's line; the rest are counted.
+const MAX_NAMES: usize = 10;
+
+/// `a, b, c and 4 more`.
+pub fn capped(names: &[&str], max: usize) -> String {
+    if names.len() <= max {
+        names.join(", ")
+    } else {
+        format!("{} and {} more", names[..max].join(", "), names.len() - max)
+    }
+}
+
+/// `down because of `mysql-primary``: why a consequence fails, naming its root causes (the
+/// first three, then a count).
+pub fn because_text(state: State, causes: &[String]) -> String {
+    let quoted: Vec<String> = causes.iter().map(|c| format!("`{c}`")).collect();
+    let refs: Vec<&str> = quoted.iter().map(String::as_str).collect();
+    format!("{state} because of {}", capped(&refs, 3))
+}
+
+/// What one root cause takes down, in words: `takes down links a, b; services c, d; degrades
+/// services e`, each list capped at `max` names.
+pub fn takes_down(report: &Report, cause: &RootCauseReport, max: usize) -> String {
+    let impact = cause.impact(report);
+    let mut parts = Vec::new();
+    let mut add = |verb: &str, links: &[&str], services: &[&str]| {
+        let mut what = Vec::new();
+        if !links.is_empty() {
+            what.push(format!(
+                "link{} {}",
+                plural(links.len()),
+                capped(links, max)
+            ));
+        }
+        if !services.is_empty() {
+            what.push(format!(
+                "service{} {}",
+                plural(services.len()),
+                capped(services, max)
+            ));
+        }
+        if !what.is_empty() {
+            parts.push(format!("{verb} {}", what.join("; ")));
+        }
+    };
+    add("takes down", &impact.links_down, &impact.services_down);
+    add(
+        "degrades",
+        &impact.links_degraded,
+        &impact.services_degraded,
+    );
+    if parts.is_empty() {
+        "takes nothing else down".to_owned()
+    } else {
+        parts.join("; ")
+    }
+}
+
+/// The root causes of a report, worst first: a heading, then per root cause one line (mark,
+/// id, state, owner, reason) and one line of what it takes down. Empty without root causes.
+pub fn root_cause_lines(report: &Report, p: Paint) -> String {
+    let mut out = String::new();
+    let Some(causes) = report.root_causes.as_deref() else {
+        return out;
+    };
+    if causes.is_empty() {
+        return out;
+    }
+    let explained = report
+        .services
+        .iter()
+        .filter(|s| !s.because_of.is_empty())
+        .count();
+    let because = if explained == 0 {
+        String::new()
+    } else {
+        format!(
+            "; {explained} other service{} failing because of {}",
+            plural(explained),
+            if causes.len() == 1 { "it" } else { "them" }
+        )
+    };
+    let _ = writeln!(
+        out,
+        "{} ({}{because})",
+        p.bold(if causes.len() == 1 {
+            "root cause"
+        } else {
+            "root causes"
+        }),
+        causes.len(),
+    );
+    for c in causes {
+        let mark = if c.state == State::Down {
+            p.red("✗")
+        } else {
+            p.wrap("33", "!")
+        };
+        let owner = c
+            .owner
+            .as_deref()
+            .map(|o| format!("  {}", p.dim(&format!("owner {o}"))))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {mark} {}  {}{owner}  {}",
+            p.bold(&c.id),
+            p.state(c.state),
+            c.reason
+        );
+        let _ = writeln!(out, "      {}", takes_down(report, c, MAX_NAMES));
     }
     out
 }

@@ -19,23 +19,11 @@ use serde::de::{
     self, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, SeqAccess, Visitor,
 };
 
-use super::raw::{Loc, RawTopology};
+use super::loc::{self, Loc};
+use super::raw::RawTopology;
 
 /// Deeper nesting than this is left to the full parser (and its limits).
 const MAX_DEPTH: usize = 64;
-
-thread_local! {
-    /// Set while the fast path deserializes on this thread: [`raw::Sp`](super::raw::Sp) then
-    /// takes its location from [`LOC`] instead of serde-saphyr.
-    static ACTIVE: Cell<bool> = const { Cell::new(false) };
-    /// The location of the node about to be deserialized.
-    static LOC: Cell<Loc> = const { Cell::new(Loc { line: 0, column: 0, offset: 0, len: 0 }) };
-}
-
-/// The location of the value being deserialized, when the fast path is running on this thread.
-pub(crate) fn current_loc() -> Option<Loc> {
-    ACTIVE.with(Cell::get).then(|| LOC.with(Cell::get))
-}
 
 /// Parses `source` into the raw types, or `None` when the file is outside the fast subset or
 /// does not fit the raw types (the caller then takes the full path).
@@ -44,18 +32,8 @@ pub(crate) fn parse(source: &str) -> Option<RawTopology> {
         return None;
     }
     let root = Reader::new(source).document()?;
-    let _active = Active(ACTIVE.with(|a| a.replace(true)));
-    LOC.with(|l| l.set(root.loc));
+    let _mode = loc::FastMode::enter(root.loc);
     RawTopology::deserialize(NodeDe(&root)).ok()
-}
-
-/// Ends the fast mode of this thread when dropped, also on unwinding.
-struct Active(bool);
-
-impl Drop for Active {
-    fn drop(&mut self) {
-        ACTIVE.with(|a| a.set(self.0));
-    }
 }
 
 #[derive(Debug)]
@@ -683,10 +661,6 @@ impl NodeDe<'_, '_> {
     }
 }
 
-fn set_loc(loc: Loc) {
-    LOC.with(|l| l.set(loc));
-}
-
 impl<'de> Deserializer<'de> for NodeDe<'_, '_> {
     type Error = Declined;
 
@@ -876,7 +850,7 @@ impl<'de> MapAccess<'de> for Entries<'_, '_> {
         match self.it.next() {
             Some((k, v)) => {
                 self.value = Some(v);
-                set_loc(k.loc);
+                loc::publish(k.loc);
                 seed.deserialize(NodeDe(k)).map(Some)
             }
             None => Ok(None),
@@ -885,7 +859,7 @@ impl<'de> MapAccess<'de> for Entries<'_, '_> {
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Declined> {
         let v = self.value.take().ok_or(Declined)?;
-        set_loc(v.loc);
+        loc::publish(v.loc);
         seed.deserialize(NodeDe(v))
     }
 
@@ -907,7 +881,7 @@ impl<'de> SeqAccess<'de> for Items<'_, '_> {
     ) -> Result<Option<T::Value>, Declined> {
         match self.it.next() {
             Some(n) => {
-                set_loc(n.loc);
+                loc::publish(n.loc);
                 seed.deserialize(NodeDe(n)).map(Some)
             }
             None => Ok(None),

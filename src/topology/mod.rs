@@ -6,6 +6,7 @@
 pub mod alerts;
 mod fast;
 pub mod load;
+pub mod loc;
 pub mod model;
 pub mod raw;
 pub mod raw_alerts;

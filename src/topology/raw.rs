@@ -17,42 +17,9 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use super::loc;
+pub use super::loc::Loc;
 use crate::diag::Span;
-
-/// Where a value sits in the file. Offsets are in bytes; line and column are 1-based.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Loc {
-    /// 1-based line.
-    pub line: u32,
-    /// 1-based column in characters.
-    pub column: u32,
-    /// Byte offset of the start.
-    pub offset: u32,
-    /// Byte length of the scalar (0 or 1 for collections: only their start is known).
-    pub len: u32,
-}
-
-impl Loc {
-    pub(crate) fn from_saphyr(l: serde_saphyr::Location) -> Self {
-        let span = l.span();
-        Self {
-            line: u32::try_from(l.line()).unwrap_or(u32::MAX),
-            column: u32::try_from(l.column()).unwrap_or(u32::MAX),
-            offset: u32::try_from(span.byte_offset().unwrap_or(0)).unwrap_or(u32::MAX),
-            len: u32::try_from(span.byte_len().unwrap_or(0)).unwrap_or(0),
-        }
-    }
-
-    /// The diagnostic span; `None` when the parser could not tell (line 0).
-    pub fn span(self) -> Option<Span> {
-        (self.line > 0).then_some(Span {
-            line: self.line,
-            column: self.column,
-            offset: self.offset as usize,
-            len: self.len as usize,
-        })
-    }
-}
 
 /// A value with its location in the file.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,39 +37,19 @@ impl<T> Sp<T> {
     }
 }
 
-thread_local! {
-    /// Where the text being parsed on this thread starts in the whole file (line, byte offset),
-    /// for the loader's parallel parse of large files, which hands each thread a slice.
-    static BASE: std::cell::Cell<(u32, u32)> = const { std::cell::Cell::new((0, 0)) };
-}
-
-/// Runs `f` with locations of [`Sp`] values shifted as if the parsed text started at 1-based
-/// `line` and byte `offset` of the file. The text must start at the beginning of a line.
-pub(crate) fn with_base<R>(line: u32, offset: u32, f: impl FnOnce() -> R) -> R {
-    let old = BASE.with(|b| b.replace((line.saturating_sub(1), offset)));
-    let r = f();
-    BASE.with(|b| b.set(old));
-    r
-}
-
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Sp<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        if let Some(loc) = super::fast::current_loc() {
+        // The fast reader publishes locations through `loc`; serde-saphyr reports its own.
+        if let Some(loc) = loc::current() {
             return Ok(Self {
                 value: T::deserialize(d)?,
                 loc,
             });
         }
         let s = serde_saphyr::Spanned::<T>::deserialize(d)?;
-        let mut loc = Loc::from_saphyr(s.referenced);
-        let (lines, bytes) = BASE.with(std::cell::Cell::get);
-        if loc.line > 0 {
-            loc.line = loc.line.saturating_add(lines);
-            loc.offset = loc.offset.saturating_add(bytes);
-        }
         Ok(Self {
             value: s.value,
-            loc,
+            loc: Loc::from_saphyr(s.referenced),
         })
     }
 }
@@ -159,7 +106,7 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Entries<V> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries<V>, A::Error> {
                 // The fast reader's hint is the true count; other hints are only trusted a bit.
-                let cap = if super::fast::current_loc().is_some() {
+                let cap = if loc::current().is_some() {
                     usize::MAX
                 } else {
                     4096

@@ -646,3 +646,152 @@ fn a_hand_made_v1_history_is_upgraded_and_read() {
     assert!((p50 - 40.0).abs() < 1.0, "backfilled histogram: {p50}");
     assert_eq!(store.integrity_check().unwrap(), "ok");
 }
+
+#[test]
+fn keep_runs_prunes_the_oldest_run_folders_but_never_latest() {
+    let fleet = Fleet::start();
+    let wd = Workdir::new(&fleet, "inspect: { keep_runs: 2, history: 30d }\n");
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        let o = wd.inspect(&["-q"]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        ids.push(wd.report()["run"]["id"].as_str().unwrap().to_owned());
+    }
+    let mut left: Vec<String> = std::fs::read_dir(wd.out().join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(left, ids[2..], "the two newest stay");
+    let target = std::fs::read_link(wd.latest()).unwrap();
+    assert_eq!(target.file_name().unwrap().to_str(), Some(ids[3].as_str()));
+    // The history keeps all four: its retention is by age (`history: 30d`), not by count.
+    let store = Store::open(&wd.out().join("history.sqlite")).unwrap();
+    assert_eq!(store.run_count().unwrap(), 4);
+    let md = std::fs::read_to_string(wd.latest().join("report.md")).unwrap();
+    assert!(md.contains("## History"), "{md}");
+    assert!(md.contains("| link checkout | 4 | 100.00 % |"), "{md}");
+}
+
+/// A report of `yaml` as `analyze` makes it (no probes), to record into a store directly.
+fn analysed(yaml: &str) -> linkpatrol::report::report::Report {
+    let topo = linkpatrol::topology::load::load_str(yaml, "t.yaml").unwrap();
+    let analysis =
+        linkpatrol::analysis::analyze(&topo, &linkpatrol::analysis::Options::default()).unwrap();
+    linkpatrol::report::build::build(&topo, &analysis, None)
+}
+
+#[test]
+fn history_retention_drops_runs_older_than_the_window_with_their_rows_and_rollups() {
+    use linkpatrol::history::RunRecord;
+    use linkpatrol::report::timestamp::UtcTime;
+    let report = analysed(
+        "version: 1\nname: r\nlinks: {l: {entry: a}}\nservices: {a: {depends_on: {b: strong}}, b: {}}\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("h.sqlite")).unwrap();
+    let now = UtcTime::from_unix_ms(1_796_116_399_000);
+    let day = Duration::from_secs(86_400);
+    for (i, age) in [40u32, 31, 10, 0].into_iter().enumerate() {
+        let tx = store.begin_run().unwrap();
+        tx.record(&RunRecord {
+            name: &format!("run-{i}"),
+            started: now.minus(day * age),
+            duration_ms: 1.0,
+            version: "test",
+            report: &report,
+        })
+        .unwrap();
+        tx.commit().unwrap();
+    }
+    assert_eq!(store.run_count().unwrap(), 4);
+    let removed = store.prune(now.minus(day * 30)).unwrap();
+    assert_eq!(removed, 2);
+    assert_eq!(store.run_count().unwrap(), 2);
+    let c = store.connection();
+    let count = |sql: &str| -> i64 { c.query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(
+        count("SELECT count(DISTINCT run_id) FROM subject_states"),
+        2
+    );
+    assert_eq!(count("SELECT count(DISTINCT run_id) FROM spofs"), 2);
+    let oldest_hour = now.minus(day * 30).unix_ms / 3_600_000;
+    assert_eq!(
+        count(&format!(
+            "SELECT count(*) FROM hourly_states WHERE hour < {oldest_hour}"
+        )),
+        0
+    );
+    // The 7-day window holds only the newest run; the 10-day-old one is outside it.
+    let h = linkpatrol::history::trends::history(c, store.path(), now).unwrap();
+    assert_eq!(h.links[0].last_7d.runs, 1);
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+}
+
+#[test]
+fn metrics_and_junit_escape_what_they_carry() {
+    use linkpatrol::report::report::ProbeResult;
+    use linkpatrol::state::State;
+    let mut report = analysed(
+        "version: 1\nname: esc\nlinks: {l: {entry: a}}\nservices: {a: {depends_on: {b: strong}}, b: {}}\n",
+    );
+    let nasty = "say \"hi\" \\ <b>&</b>\nline two\u{7}";
+    report.services[0].id = nasty.to_owned();
+    report.services[0].probes = Some(vec![ProbeResult {
+        instance: "i\"1".to_owned(),
+        ok: false,
+        state: State::Down,
+        latency_ms: Some(12.5),
+        reason: Some(nasty.to_owned()),
+    }]);
+    report.links[0].name = "link \"q\"".to_owned();
+
+    let metrics = linkpatrol::report::prometheus::render_metrics(&report);
+    assert!(
+        metrics.contains(r#"service="say \"hi\" \\ <b>&</b>\nline two"#),
+        "{metrics}"
+    );
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool is installed");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(metrics.as_bytes())
+        .unwrap();
+    let check = child.wait_with_output().unwrap();
+    assert!(
+        check.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+
+    let junit = linkpatrol::report::junit::render_junit(&report);
+    let doc = parse_xml(&junit);
+    let failure = doc
+        .descendants()
+        .find(|n| n.has_tag_name("failure") && n.attribute("type") == Some("down"))
+        .filter(|n| {
+            n.parent()
+                .and_then(|p| p.attribute("classname"))
+                .is_some_and(|c| c.starts_with("linkpatrol.probe."))
+        })
+        .expect("the probe's failure");
+    assert_eq!(
+        failure.attribute("message"),
+        Some("say \"hi\" \\ <b>&</b>\nline two"),
+        "the reason survives escaping; the bell (not allowed in XML) is dropped"
+    );
+    let case = failure.parent().unwrap();
+    assert_eq!(case.attribute("time"), Some("0.012500"));
+    assert!(
+        doc.descendants()
+            .any(|n| n.has_tag_name("testsuite") && n.attribute("name") == Some("link link \"q\""))
+    );
+}

@@ -1,0 +1,457 @@
+//! The HTML report: one self-contained page (SPEC §6).
+//!
+//! Built with [`maud`], which escapes every interpolated value: no text from the topology or the
+//! report reaches the page unescaped, and only two things go in as markup on purpose — the
+//! stylesheet and script (`report.css`, `report.js` beside this file, included at build time)
+//! and the graph's SVG from Graphviz. The page loads nothing from the network: no external font,
+//! script, style or image, and a Content-Security-Policy that forbids them should one slip in.
+//!
+//! Sections, each one function returning [`Markup`]: summary per link with state badges, the
+//! graph (a notice takes its place when Graphviz was unavailable), SPOFs with their explanation,
+//! live SPOFs, N-2 pairs, risks with hints, probe results per instance, changes since the last
+//! run. To add a section, write a function like [`risks`] and call it from [`render_html`].
+//! Readable on a laptop screen, printable (print CSS). The script marks
+//! `<html data-rendered="ok">` once loaded, with the graph's drawn size and the SPOF count, so a
+//! headless browser test can tell the page ran and what it shows.
+
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+use crate::report::report::{LinkReport, Report, Spof, SpofKind};
+use crate::state::State;
+use crate::topology::model::{Severity, Topology};
+
+/// The stylesheet, inlined into the page.
+const CSS: &str = include_str!("report.css");
+
+/// The page's only script (see the module docs), inlined into the page.
+const SCRIPT: &str = include_str!("report.js");
+
+/// The Content-Security-Policy of the page: nothing from anywhere but the page itself.
+const CSP: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:";
+
+/// What to put in the page besides the report.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HtmlOptions<'a> {
+    /// The graph as SVG (Graphviz output); `None` when it could not be drawn.
+    pub svg: Option<&'a str>,
+    /// Why there is no graph (e.g. the Graphviz install message); shown in its place.
+    pub svg_missing_reason: Option<&'a str>,
+    /// Changes since the last run, one line each; `None` when unknown (section omitted).
+    pub changes: Option<&'a [String]>,
+    /// When the report was made, as text; `None` keeps the page free of wall-clock values.
+    pub generated_at: Option<&'a str>,
+}
+
+/// The part of Graphviz's SVG output that can sit inside HTML: from `<svg` on, without the XML
+/// declaration, doctype and comments before it.
+pub fn inline_svg(svg: &str) -> &str {
+    svg.find("<svg").map_or(svg, |i| &svg[i..]).trim_end()
+}
+
+/// Shows `` `quoted` `` values (how messages quote user values, STYLE §5) as `<code>`; an
+/// unpaired backtick stays as it is.
+pub fn with_code(s: &str) -> Markup {
+    let parts: Vec<&str> = s.split('`').collect();
+    if parts.len().is_multiple_of(2) {
+        return html! { (s) };
+    }
+    html! {
+        @for (i, p) in parts.iter().enumerate() {
+            @if i % 2 == 1 { code { (p) } } @else { (p) }
+        }
+    }
+}
+
+/// `items` as `<code>` elements with `sep` between them.
+fn codes<'a>(items: impl IntoIterator<Item = &'a String>, sep: &str) -> Markup {
+    html! {
+        @for (i, item) in items.into_iter().enumerate() {
+            @if i > 0 { (sep) }
+            code { (item) }
+        }
+    }
+}
+
+fn badge(state: State) -> Markup {
+    html! { span class={ "badge " (state) } { (state) } }
+}
+
+/// The HTML page.
+pub fn render_html(topo: &Topology, report: &Report, options: &HtmlOptions<'_>) -> String {
+    let nl = PreEscaped("\n");
+    let page = html! {
+        (DOCTYPE) (nl)
+        html lang="en" {
+            (nl)
+            head {
+                (nl)
+                meta charset="utf-8"; (nl)
+                meta name="viewport" content="width=device-width, initial-scale=1"; (nl)
+                meta http-equiv="Content-Security-Policy" content=(CSP); (nl)
+                title { "linkpatrol · " (report.topology) } (nl)
+                style { (nl) (PreEscaped(CSS)) } (nl)
+            }
+            (nl)
+            body {
+                (nl)
+                main {
+                    (nl)
+                    (summary(report, options))
+                    (links(topo, report))
+                    (graph(options))
+                    (spofs(report))
+                    (live_spofs(report))
+                    (pairs(report))
+                    (risks(report))
+                    (probes(report))
+                    @if let Some(changes) = options.changes { (changes_section(changes)) }
+                    footer { "Made by linkpatrol. This page is self-contained: it loads nothing from the network." }
+                    (nl)
+                }
+                (nl)
+                script { (PreEscaped(SCRIPT)) }
+                (nl)
+            }
+            (nl)
+        }
+        (nl)
+    };
+    page.into_string()
+}
+
+/// The header, the summary figures and the what-if banner.
+fn summary(report: &Report, options: &HtmlOptions<'_>) -> Markup {
+    let worst = report
+        .links
+        .iter()
+        .map(|l| l.state)
+        .max()
+        .unwrap_or(State::Unknown);
+    let spof_count: usize = report.links.iter().map(|l| l.spofs.len()).sum();
+    let count = |states: &mut dyn Iterator<Item = State>| {
+        let mut by_state = [0usize; 4];
+        for st in states {
+            by_state[st as usize] += 1;
+        }
+        let parts: Vec<String> = State::WORST_FIRST
+            .iter()
+            .filter(|st| **st != State::Unknown && by_state[**st as usize] > 0)
+            .map(|st| format!("{} {st}", by_state[*st as usize]))
+            .collect();
+        (by_state[State::Down as usize] > 0, parts.join(" · "))
+    };
+    let (links_bad, links_text) = count(&mut report.links.iter().map(|l| l.state));
+    let (services_bad, services_text) = count(&mut report.services.iter().map(|s| s.effective));
+    let errors = report
+        .risks
+        .iter()
+        .filter(|r| r.severity == Severity::Error)
+        .count();
+    let errors_text = format!("{errors} error{}", if errors == 1 { "" } else { "s" });
+    let stat = |bad: bool, value: usize, noun: &str, detail: &str| {
+        html! { div.stat.bad[bad] { b { (value) } span { (noun) } small { (detail) } } }
+    };
+    html! {
+        header.top {
+            span.tool { "linkpatrol report" }
+            h1 { (report.topology) }
+            (badge(worst))
+            @if let Some(at) = options.generated_at { span.meta { (at) } }
+        }
+        "\n"
+        div.stats {
+            (stat(links_bad, report.links.len(), "core links", &links_text))
+            (stat(spof_count > 0, spof_count, "SPOFs", "single failures that take a link down"))
+            (stat(errors > 0, report.risks.len(), "risks", &errors_text))
+            (stat(services_bad, report.services.len(), "services", &services_text))
+        }
+        "\n"
+        @if let Some(failed) = &report.assumed_failed {
+            div.whatif { b { "What-if:" } " assumed failed " (codes(failed, ", ")) }
+            "\n"
+        }
+    }
+}
+
+/// One card per core link.
+fn links(topo: &Topology, report: &Report) -> Markup {
+    html! {
+        section #links {
+            h2 { "Core links" }
+            div.links {
+                "\n"
+                @for l in &report.links {
+                    (link_card(topo, l))
+                    "\n"
+                }
+            }
+        }
+        "\n"
+    }
+}
+
+fn link_card(topo: &Topology, l: &LinkReport) -> Markup {
+    let description = topo
+        .links
+        .iter()
+        .find(|t| t.name.as_str() == l.name)
+        .and_then(|t| t.description.as_deref());
+    let live = l
+        .live_spofs
+        .as_ref()
+        .map(|s| format!(", {} live", s.len()))
+        .unwrap_or_default();
+    html! {
+        div class={ "link " (l.state) } {
+            h3 { span { (l.name) } (badge(l.state)) }
+            @if let Some(d) = description { p { (d) } }
+            p {
+                "entry " code { (l.entry) } " · " (l.critical_path.len())
+                " services on the critical path · " b { (l.spofs.len()) }
+                " SPOF" @if l.spofs.len() != 1 { "s" } (live)
+            }
+        }
+    }
+}
+
+/// The graph as inline SVG, or why it is missing.
+fn graph(options: &HtmlOptions<'_>) -> Markup {
+    html! {
+        section #graph {
+            h2 { "Graph" }
+            "\n"
+            @if let Some(svg) = options.svg {
+                figure.graph { (PreEscaped(inline_svg(svg))) }
+            } @else {
+                div.nograph {
+                    b { "No graph in this report." } " "
+                    (options.svg_missing_reason.unwrap_or("the graph could not be drawn"))
+                    ". The DOT and Mermaid files beside this report still describe it."
+                }
+            }
+            "\n"
+        }
+        "\n"
+    }
+}
+
+fn spof_item(s: &Spof) -> Markup {
+    html! {
+        @match s.kind {
+            SpofKind::Service => li.spof-service {
+                span.badge.spof { "SPOF" } " " b { (s.id) } " " span.kind { "service" }
+                span.path {
+                    @for (i, p) in s.path.iter().flatten().enumerate() {
+                        @if i > 0 { span.arrow { "→" } }
+                        code { (p) }
+                    }
+                }
+            },
+            SpofKind::Domain => li.spof-domain {
+                span.badge.spof { "SPOF" } " " b { (s.id) } " " span.kind { "failure domain" } " — "
+                @match s.implied_by.as_deref() {
+                    Some(by) if !by.is_empty() => { "implied by " (codes(by, ", ")) },
+                    _ => { span.shared { "shared fate" } ": redundant instances share this domain" },
+                }
+            },
+        }
+    }
+}
+
+/// One list of SPOFs under the link's name.
+fn spof_list(link: &str, spofs: &[Spof]) -> Markup {
+    html! {
+        h3 { (link) }
+        ul.spofs {
+            "\n"
+            @for s in spofs { (spof_item(s)) "\n" }
+        }
+        "\n"
+    }
+}
+
+/// The SPOFs of every link.
+fn spofs(report: &Report) -> Markup {
+    let none = report.links.iter().all(|l| l.spofs.is_empty());
+    html! {
+        section #spofs {
+            h2 { "Single points of failure" }
+            "\n"
+            @if none { p.none { "No single failure takes a link down." } "\n" }
+            @for l in report.links.iter().filter(|l| !l.spofs.is_empty()) {
+                (spof_list(&l.name, &l.spofs))
+            }
+        }
+        "\n"
+    }
+}
+
+/// Live SPOFs (after probing or with `--fail`), when there are any.
+fn live_spofs(report: &Report) -> Markup {
+    let live = |l: &LinkReport| l.live_spofs.clone().filter(|s| !s.is_empty());
+    if !report.links.iter().any(|l| live(l).is_some()) {
+        return html! {};
+    }
+    html! {
+        section #live-spofs {
+            h2 { "Live SPOFs: one more failure from down" }
+            "\n"
+            @for l in &report.links {
+                @if let Some(spofs) = live(l) { (spof_list(&l.name, &spofs)) }
+            }
+        }
+        "\n"
+    }
+}
+
+/// N-2 pairs (`--depth 2`), when there are any.
+fn pairs(report: &Report) -> Markup {
+    if !report
+        .links
+        .iter()
+        .any(|l| l.pairs.as_ref().is_some_and(|p| !p.is_empty()))
+    {
+        return html! {};
+    }
+    html! {
+        section #pairs {
+            h2 { "N-2: pairs of failures" }
+            table {
+                thead { tr { th { "link" } th { "events" } th { "kind" } th { "services down" } } }
+                tbody {
+                    "\n"
+                    @for l in &report.links {
+                        @for p in l.pairs.iter().flatten() {
+                            tr {
+                                td { (l.name) }
+                                td { (codes(&p.events, " + ")) }
+                                td { (p.kind) }
+                                td.num { (p.impact) }
+                            }
+                            "\n"
+                        }
+                    }
+                }
+            }
+        }
+        "\n"
+    }
+}
+
+/// Risks with their hints.
+fn risks(report: &Report) -> Markup {
+    html! {
+        section #risks {
+            h2 { "Risks" }
+            "\n"
+            @if report.risks.is_empty() {
+                p.none { "No risks found." }
+            } @else {
+                table {
+                    thead { tr { th { "severity" } th { "rule" } th { "subjects" } th { "finding" } } }
+                    tbody {
+                        "\n"
+                        @for r in &report.risks {
+                            tr {
+                                td { span class={ "badge " (r.severity) } { (r.severity) } }
+                                td { code { (r.rule.id()) } }
+                                td { (codes(&r.subjects, ", ")) }
+                                td { (with_code(&r.message)) div.hint { b { "Hint:" } " " (with_code(&r.hint)) } }
+                            }
+                            "\n"
+                        }
+                    }
+                }
+            }
+            "\n"
+        }
+        "\n"
+    }
+}
+
+/// Probe results per instance, when the report has any.
+fn probes(report: &Report) -> Markup {
+    if !report.services.iter().any(|s| s.probes.is_some()) {
+        return html! {};
+    }
+    html! {
+        section #probes {
+            h2 { "Probe results" }
+            table {
+                thead {
+                    tr {
+                        th { "service" } th { "state" } th { "instance" } th { "result" }
+                        th { "latency" } th { "reason" }
+                    }
+                }
+                tbody {
+                    "\n"
+                    @for s in &report.services {
+                        @if let Some(probes) = &s.probes {
+                            @for (k, p) in probes.iter().enumerate() {
+                                tr {
+                                    @if k == 0 {
+                                        td rowspan=(probes.len()) { b { (s.id) } }
+                                        td rowspan=(probes.len()) { (badge(s.effective)) }
+                                    }
+                                    td { code { (p.instance) } }
+                                    td { (badge(p.state)) }
+                                    td.num { @if let Some(ms) = p.latency_ms { (format!("{ms:.1} ms")) } }
+                                    td { (with_code(p.reason.as_deref().unwrap_or(""))) }
+                                }
+                                "\n"
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        "\n"
+    }
+}
+
+/// Changes since the last run.
+fn changes_section(changes: &[String]) -> Markup {
+    html! {
+        section #changes {
+            h2 { "Changes since the last run" }
+            "\n"
+            @if changes.is_empty() {
+                p.none { "No changes." } "\n"
+            } @else {
+                ul { "\n" @for c in changes { li { (c) } "\n" } }
+                "\n"
+            }
+        }
+        "\n"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            with_code("<a href=\"x\">&'").into_string(),
+            "&lt;a href=&quot;x&quot;&gt;&amp;'"
+        );
+    }
+
+    #[test]
+    fn backticks_become_code() {
+        assert_eq!(
+            with_code("`a<b>` is down").into_string(),
+            "<code>a&lt;b&gt;</code> is down"
+        );
+        assert_eq!(with_code("one ` tick").into_string(), "one ` tick");
+    }
+
+    #[test]
+    fn keeps_only_the_svg_element() {
+        let svg = "<?xml version=\"1.0\"?>\n<!DOCTYPE svg PUBLIC \"-//W3C//DTD SVG 1.1//EN\" \"http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd\">\n<svg width=\"1pt\"></svg>\n";
+        assert_eq!(inline_svg(svg), "<svg width=\"1pt\"></svg>");
+    }
+}
