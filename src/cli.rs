@@ -210,9 +210,10 @@ pub struct ProbeCliArgs {
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
 
-    /// Deadline for the whole run in seconds (default: `defaults.deadline` of the file).
-    #[arg(long, value_name = "SECONDS")]
-    pub deadline: Option<u64>,
+    /// Deadline for the whole run: `90s`, `1500ms`, `2m`, or seconds (default:
+    /// `defaults.deadline` of the file).
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
+    pub deadline: Option<std::time::Duration>,
 
     /// Exit 1 when a probed service or link is at or above this level.
     #[arg(long, value_enum, value_name = "LEVEL", default_value_t = FailOn::Down)]
@@ -234,9 +235,10 @@ pub struct InspectArgs {
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
 
-    /// Deadline for probing in seconds (default: `defaults.deadline` of the file).
-    #[arg(long, value_name = "SECONDS")]
-    pub deadline: Option<u64>,
+    /// Deadline for probing: `90s`, `1500ms`, `2m`, or seconds (default: `defaults.deadline`
+    /// of the file).
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
+    pub deadline: Option<std::time::Duration>,
 }
 
 /// `--format` of `probe`.
@@ -294,6 +296,34 @@ impl ColorChoice {
             Self::Auto => is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
         }
     }
+}
+
+/// `--deadline`: a duration as in the topology file (`250ms`, `2s`, `1.5m`, `1h`), or a bare
+/// number of seconds; more than zero.
+fn duration_arg(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration (e.g. `90s`, `1500ms`, `2m`)"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` (expected `ms`, `s`, `m` or `h`)"
+            ));
+        }
+    };
+    if !secs.is_finite() || secs <= 0.0 || secs > 86_400.0 * 365.0 {
+        return Err(format!("`{s}` must be longer than zero and at most a year"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 #[cfg(test)]

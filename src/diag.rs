@@ -83,6 +83,10 @@ codes! {
     ZeroDuration = "zero-duration", "a duration is zero";
     /// A count that must be at least 1 is 0.
     ZeroCount = "zero-count", "a count that must be at least 1 is 0";
+    /// A count above what linkpatrol accepts (replicas, instances, retries).
+    TooLarge = "too-large", "a count is above the limit linkpatrol accepts (replicas, instances, retries)";
+    /// A `${VAR}` value too short to be hidden in messages.
+    ShortSecret = "short-secret", "a value read from `${VAR}` is too short to be hidden in messages";
     /// Strength other than `strong` or `weak`.
     UnknownStrength = "unknown-strength", "a dependency strength is neither `strong` nor `weak`";
     /// A reference to a service that is not declared.

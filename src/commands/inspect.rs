@@ -388,7 +388,7 @@ pub fn run_cli(ctx: &Context, args: &crate::cli::InspectArgs) -> anyhow::Result<
         out_dir: args.out_dir.clone(),
         fail_on: args.fail_on,
         concurrency: args.concurrency,
-        deadline: args.deadline.map(Duration::from_secs),
+        deadline: args.deadline,
         progress: !ctx.quiet,
         graphviz: Graphviz::new(),
     };

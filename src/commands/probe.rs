@@ -502,7 +502,7 @@ pub fn run(
             crate::cli::ProbeOutputFormat::Json => ProbeFormat::Json,
         },
         concurrency: cli.concurrency,
-        deadline: cli.deadline.map(Duration::from_secs),
+        deadline: cli.deadline,
     };
     let Some((run, report)) = probe_and_analyze(topology, &args, ctx.quiet)? else {
         return Ok(super::ExitStatus::Invalid);
@@ -551,6 +551,22 @@ pub fn run(
         .map(|r| r.effective)
         .max();
     let status = super::analyze::gate(&scoped, cli.fail_on);
+    // A run the deadline cut short is not a clean bill of health.
+    let (cut, total) = run.cut_by_deadline(topology);
+    if total > 0 && cut == total {
+        eprintln!(
+            "error: the run deadline ({}) passed before any of the {total} probes finished: nothing was checked",
+            crate::probe::outcome::human_duration(
+                args.deadline.unwrap_or(topology.defaults.deadline)
+            )
+        );
+        return Ok(super::ExitStatus::Failure);
+    }
+    if cut > 0 && !ctx.quiet {
+        eprintln!(
+            "warning: {cut} of {total} probes did not finish before the run deadline and count as unknown"
+        );
+    }
     let service_hit = match cli.fail_on {
         crate::cli::FailOn::Never => false,
         crate::cli::FailOn::Down => worst_service == Some(State::Down),

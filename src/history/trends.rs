@@ -95,6 +95,9 @@ pub fn since_last(
                     EXCEPT
                     SELECT link_id, spof FROM spofs WHERE run_id = ?2 AND live = ?3
                  ) AS x JOIN subjects s ON s.id = x.link_id
+                 WHERE ?3 = 0 OR x.link_id NOT IN (
+                    SELECT subject_id FROM subject_states WHERE run_id IN (?1, ?2) AND state = 3
+                 )
                  ORDER BY s.name, x.spof",
             )
             .map_err(&e)?;
@@ -110,8 +113,8 @@ pub fn since_last(
     };
     out.spofs_added = spof_diff(run_id, prev, 0)?;
     out.spofs_removed = spof_diff(prev, run_id, 0)?;
-    // Live SPOFs only exist in probed runs: compare only when both runs recorded them, or when
-    // the previous one did (a link that went down has no live SPOFs left).
+    // A link that is down in either run has no live SPOFs there (`[]` by definition): its state
+    // change says it all, so its live SPOFs are compared only while it is up in both.
     out.live_spofs_added = spof_diff(run_id, prev, 1)?;
     out.live_spofs_removed = spof_diff(prev, run_id, 1)?;
 

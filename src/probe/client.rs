@@ -48,11 +48,11 @@ impl TlsSetting {
         match check {
             Check::Http(h) => Some(Self {
                 verify: h.tls_verify,
-                ca_file: h.ca_file.clone(),
+                ca_file: h.ca_file.as_ref().map(|t| t.expose().to_owned()),
             }),
             Check::Tls(t) => Some(Self {
                 verify: t.verify,
-                ca_file: t.ca_file.clone(),
+                ca_file: t.ca_file.as_ref().map(|t| t.expose().to_owned()),
             }),
             Check::Prometheus(_) | Check::Redis(_) => Some(Self::system()),
             Check::Postgres(_) => Some(Self::unverified()),

@@ -28,6 +28,7 @@ fn record_type(t: RecordType) -> HRecordType {
 fn resolver(check: &DnsCheck, timeout: Duration) -> Result<TokioResolver, String> {
     let mut builder = match &check.server {
         Some(server) => {
+            let server = server.expose();
             let addr: SocketAddr = server
                 .parse()
                 .or_else(|_| {
@@ -72,7 +73,7 @@ pub async fn check(check: &DnsCheck, timeout: Duration) -> Verdict {
         Err(reason) => return Verdict::unknown(reason),
     };
     let rtype = record_type(check.record_type);
-    let lookup = match resolver.lookup(check.name.as_str(), rtype).await {
+    let lookup = match resolver.lookup(check.name.expose(), rtype).await {
         Ok(l) => l,
         Err(e) if e.is_no_records_found() => {
             return Verdict::down(format!("no {rtype} record for `{}`", check.name));
@@ -96,7 +97,7 @@ pub async fn check(check: &DnsCheck, timeout: Duration) -> Verdict {
     }
     let got: Vec<String> = answers.iter().map(|a| normalize(a)).collect();
     for want in &check.expect {
-        if !got.contains(&normalize(want)) {
+        if !got.contains(&normalize(want.expose())) {
             return Verdict::down(format!(
                 "{rtype} `{}` is {}, expected `{want}` among them",
                 check.name,

@@ -180,7 +180,7 @@ async fn attempt(client: &reqwest::Client, check: &HttpCheck, hops_out: &mut Vec
             }
             Some(v) => {
                 let got = String::from_utf8_lossy(v.as_bytes());
-                if got != *expected {
+                if got != expected.expose() {
                     return Verdict::down(format!(
                         "header `{name}` is `{got}`, expected `{expected}`"
                     ));
@@ -246,7 +246,7 @@ fn body_verdict(body: &[u8], check: &HttpCheck) -> Option<Verdict> {
     if expect.body_contains.is_some() || expect.body_regex.is_some() {
         let text = String::from_utf8_lossy(body);
         if let Some(needle) = &expect.body_contains
-            && !text.contains(needle.as_str())
+            && !text.contains(needle.expose())
         {
             return Some(Verdict::down(format!(
                 "body does not contain `{needle}`{cap_note}"

@@ -11,7 +11,7 @@ use crate::topology::model::{Check, Probe, Text, split_host_port};
 
 /// Probes one instance: up to `1 + retries` attempts, each bounded by `probe.timeout`
 /// (connect, TLS, headers and body together). A definite answer (up, or degraded by a
-/// warning) ends the attempts; a failure or timeout tries again.
+/// warning) ends the attempts; a failure or timeout tries again after [`backoff`].
 pub async fn probe_instance(clients: &Clients, probe: &Probe) -> ProbeOutcome {
     let scrubber = Scrubber::new(probe.check.texts());
     let mut attempts = 0;
@@ -25,6 +25,9 @@ pub async fn probe_instance(clients: &Clients, probe: &Probe) -> ProbeOutcome {
         let latency = start.elapsed();
         let verdict = scrubber.verdict(verdict);
         if verdict.is_failure() && attempts <= probe.retries {
+            // Backoff: 100 ms, 200 ms, 400 ms … at most 2 s, so a refused port is not
+            // hammered; the run's deadline still cancels the wait.
+            tokio::time::sleep(backoff(attempts)).await;
             continue;
         }
         let mut outcome = ProbeOutcome {
@@ -45,6 +48,11 @@ pub async fn probe_instance(clients: &Clients, probe: &Probe) -> ProbeOutcome {
         }
         return outcome;
     }
+}
+
+/// The pause after failed attempt `n` (1-based).
+pub fn backoff(n: u32) -> Duration {
+    Duration::from_millis(100u64 << n.saturating_sub(1).min(5)).min(Duration::from_secs(2))
 }
 
 fn round_ms(d: Duration) -> Duration {
@@ -105,7 +113,10 @@ pub fn host_of(check: &Check) -> Option<String> {
         }),
         Check::Tcp(t) => Some(split_host_port(t.address.expose()).0.to_owned()),
         Check::Tls(t) => Some(split_host_port(t.address.expose()).0.to_owned()),
-        Check::Dns(d) => d.server.as_deref().map(|s| split_host_port(s).0.to_owned()),
+        Check::Dns(d) => d
+            .server
+            .as_ref()
+            .map(|s| split_host_port(s.expose()).0.to_owned()),
         Check::Exec(_) => None,
     }
 }

@@ -123,11 +123,7 @@ impl Verdict {
     }
 }
 
-/// Secrets shorter than this are not searched for inside other text: replacing `1` or `ab`
-/// everywhere would garble every message (`127.0.0.1` → `${PORT}27.0.0.${PORT}`) while hiding
-/// nothing worth hiding. The loader warns about such values (`short-secret`); the whole text
-/// they were substituted into is still scrubbed as one piece.
-pub const MIN_SECRET_LEN: usize = 4;
+pub use crate::topology::model::MIN_SECRET_LEN;
 
 /// Removes every secret a probe's settings carry from a message, in every form it may take on
 /// the way back: raw, percent-encoded (as a URL parser, a form or a strict encoder writes it),

@@ -17,7 +17,8 @@ pub fn query_url(check: &PrometheusCheck) -> Result<Url, String> {
     let base = check.url.expose().trim_end_matches('/');
     let mut url = Url::parse(&format!("{base}/api/v1/query"))
         .map_err(|e| format!("invalid url `{}`: {e}", check.url.written()))?;
-    url.query_pairs_mut().append_pair("query", &check.query);
+    url.query_pairs_mut()
+        .append_pair("query", check.query.expose());
     Ok(url)
 }
 
@@ -122,7 +123,7 @@ mod tests {
     fn check(op: CompareOp, threshold: f64) -> PrometheusCheck {
         PrometheusCheck {
             url: Text::plain("http://127.0.0.1:9090"),
-            query: "rate(errors[5m])".to_owned(),
+            query: crate::topology::model::Text::plain("rate(errors[5m])"),
             op,
             threshold,
         }

@@ -274,7 +274,7 @@ pub async fn run(
     for (s, flags) in pending.iter().enumerate() {
         for (i, still) in flags.iter().enumerate() {
             if *still {
-                instances[s][i] = ProbeOutcome::not_run(State::Unknown, "run deadline reached");
+                instances[s][i] = ProbeOutcome::not_run(State::Unknown, DEADLINE_REASON);
             }
         }
     }
@@ -295,10 +295,13 @@ struct Job {
     probe: Probe,
 }
 
-/// Orders jobs round-robin across hosts (each host's jobs keep their order), so that the
-/// `concurrency` slots are not all taken by probes queueing for one busy host's permits while
-/// other hosts wait.
+/// Orders jobs round-robin across hosts, so that the `concurrency` slots are not all taken by
+/// probes queueing for one busy host's permits while other hosts wait; and within a host,
+/// round-robin across services (first instances first) with ties in a fixed pseudo-random
+/// order rather than by name, so that a run of hanging endpoints that sort together cannot
+/// hold every permit of their host while the healthy ones behind them wait for the deadline.
 fn interleave_by_host(jobs: Vec<Job>) -> Vec<Job> {
+    let jobs = fair_within_hosts(jobs);
     let mut order: Vec<Option<String>> = Vec::new();
     let mut groups: HashMap<Option<String>, std::collections::VecDeque<Job>> = HashMap::new();
     for job in jobs {
@@ -326,6 +329,44 @@ fn interleave_by_host(jobs: Vec<Job>) -> Vec<Job> {
         }
     }
 }
+
+/// Jobs ordered by (instance position within its service, a stable hash of service and
+/// instance): services interleave, and many single-instance services are shuffled the same way
+/// on every run.
+fn fair_within_hosts(mut jobs: Vec<Job>) -> Vec<Job> {
+    use std::hash::{Hash, Hasher};
+    let key = |j: &Job| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (j.service.0, j.instance).hash(&mut h);
+        (j.instance, h.finish())
+    };
+    jobs.sort_by_cached_key(key);
+    jobs
+}
+
+impl ProbeRun {
+    /// (probes the run deadline cut off, probes started): instances with a probe whose outcome
+    /// is "run deadline reached".
+    pub fn cut_by_deadline(&self, topology: &Topology) -> (usize, usize) {
+        let mut cut = 0;
+        let mut total = 0;
+        for &idx in &self.selected {
+            let service = topology.service(idx);
+            for (inst, outcome) in service.instances.iter().zip(&self.instances[idx.get()]) {
+                if inst.probe.is_some() {
+                    total += 1;
+                    if outcome.attempts == 0 && outcome.reason.as_deref() == Some(DEADLINE_REASON) {
+                        cut += 1;
+                    }
+                }
+            }
+        }
+        (cut, total)
+    }
+}
+
+/// The reason of a probe that the run's deadline cut off.
+pub const DEADLINE_REASON: &str = "run deadline reached";
 
 /// [`run`] on a fresh runtime, for synchronous callers (the CLI).
 ///
@@ -423,6 +464,46 @@ mod tests {
             .map(|j| j.instance)
             .collect();
         assert_eq!(order, vec![0, 3, 4, 1, 5, 2]);
+    }
+
+    fn tcp_job(service: u32, instance: usize) -> Job {
+        use crate::topology::model::{Check, TcpCheck, Text};
+        let probe = crate::topology::model::Probe {
+            check: Check::Tcp(TcpCheck {
+                address: Text::plain("10.0.0.1:80"),
+                send: None,
+                expect: None,
+            }),
+            timeout: Duration::from_secs(1),
+            retries: 0,
+            slow: Duration::from_secs(1),
+        };
+        Job {
+            service: ServiceIdx(service),
+            instance,
+            host: host_of(&probe.check),
+            probe,
+        }
+    }
+
+    #[test]
+    fn hardening_fair_schedule_interleaves_services_on_one_host() {
+        // 200 instances of one (hanging) service, then 50 of a healthy one, all on one host:
+        // the healthy ones must not wait behind all 200.
+        let mut jobs: Vec<Job> = (0..200).map(|i| tcp_job(0, i)).collect();
+        jobs.extend((0..50).map(|i| tcp_job(1, i)));
+        let order = interleave_by_host(jobs);
+        let healthy_early = order[..100].iter().filter(|j| j.service.0 == 1).count();
+        assert_eq!(healthy_early, 50);
+        // 200 single-instance services that sort first, then 50 more: shuffled, not by name.
+        let mut jobs: Vec<Job> = (0..250).map(|s| tcp_job(s, 0)).collect();
+        jobs.reverse();
+        let order = interleave_by_host(jobs);
+        let late_services_early = order[..125].iter().filter(|j| j.service.0 >= 200).count();
+        assert!(
+            (10..=40).contains(&late_services_early),
+            "{late_services_early} of 50 in the first half"
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub async fn check(resolver: &NameResolver, check: &TcpCheck) -> Verdict {
         Err(reason) => return Verdict::down(reason),
     };
     if let Some(send) = &check.send
-        && let Err(e) = stream.write_all(send.as_bytes()).await
+        && let Err(e) = stream.write_all(send.expose().as_bytes()).await
     {
         return Verdict::down(format!("sending failed: {}", describe_error(&e)));
     }
@@ -31,7 +31,7 @@ pub async fn check(resolver: &NameResolver, check: &TcpCheck) -> Verdict {
             Ok(0) => break,
             Ok(n) => {
                 reply.extend_from_slice(&buf[..n]);
-                if contains(&reply, expect.as_bytes()) {
+                if contains(&reply, expect.expose().as_bytes()) {
                     return Verdict::up();
                 }
                 if reply.len() >= REPLY_CAP {

@@ -94,10 +94,10 @@ pub async fn check(
     check: &TlsCheck,
 ) -> Verdict {
     let address = check.address.expose();
-    let host = check
-        .server_name
-        .clone()
-        .unwrap_or_else(|| split_host_port(address).0.to_owned());
+    let host = check.server_name.as_ref().map_or_else(
+        || split_host_port(address).0.to_owned(),
+        |n| n.expose().to_owned(),
+    );
     let Ok(server_name) = ServerName::try_from(host.clone()) else {
         return Verdict::unknown(format!("invalid server name `{host}`"));
     };
@@ -120,7 +120,7 @@ pub async fn check(
     };
     if let Some(san) = &check.san {
         let names = subject_alt_names(&leaf);
-        if !names.iter().any(|n| san_covers(n, san)) {
+        if !names.iter().any(|n| san_covers(n, san.expose())) {
             return Verdict::down(format!(
                 "certificate does not cover `{san}` (it covers {})",
                 if names.is_empty() {

@@ -6,7 +6,7 @@
 //! `linkpatrol.probe.SERVICE`; `time` is in seconds (a probe's latency; a link's, its entry's
 //! slowest answering instance). A down link or a failed probe is a `<failure>` whose message is
 //! the reason; a degraded one passes with a `<system-out>` note; an unknown one is `<skipped>`
-//! (nothing decided it). Every attribute and text goes through [`Xml`], which escapes once and
+//! (nothing decided it). Every attribute and text goes through `Xml`, which escapes once and
 //! drops characters XML 1.0 cannot carry.
 //!
 //! A pure function of the [`Report`].

@@ -261,7 +261,7 @@ pub struct SinceLast {
     pub spofs_added: Vec<SpofChange>,
     /// Design SPOFs that are gone.
     pub spofs_removed: Vec<SpofChange>,
-    /// Live SPOFs that are new.
+    /// Live SPOFs that are new (links up or degraded in both runs only; a down link has none).
     pub live_spofs_added: Vec<SpofChange>,
     /// Live SPOFs that are gone.
     pub live_spofs_removed: Vec<SpofChange>,

@@ -5,7 +5,7 @@
 //! (`serde_saphyr::Spanned`); the loader's fast reader (`fast`) is a plain serde `Deserializer`
 //! with no way to pass a location through serde's API, so while it runs it publishes the
 //! location of the node about to be deserialized here, and `Sp` reads it. The channel is a
-//! thread-local that is empty outside [`FastMode::enter`]'s scope, so every other caller that
+//! thread-local that is empty outside `FastMode::enter`'s scope, so every other caller that
 //! deserializes the raw types (serde-saphyr on any thread) is unaffected.
 
 use std::cell::Cell;

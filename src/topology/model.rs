@@ -74,6 +74,12 @@ impl ServiceIdx {
     }
 }
 
+/// Values read from `${VAR}` shorter than this are not searched for inside other text when
+/// messages are scrubbed: replacing `1` everywhere would garble every message
+/// (`127.0.0.1` → `${PORT}27.0.0.${PORT}`) while hiding nothing. The loader warns about such
+/// values (`short-secret`); the whole text they were substituted into is still scrubbed.
+pub const MIN_SECRET_LEN: usize = 4;
+
 /// A string from the topology file after `${VAR}` interpolation.
 ///
 /// `Display` and `Serialize` print the text *as written* (with `${VAR}` in place) whenever a
@@ -137,6 +143,23 @@ impl Text {
             written: sub(&self.written),
             resolved: sub(&self.resolved),
             secret: self.secret,
+        }
+    }
+
+    /// [`Text::with_address`] for an address that may itself come from `${VAR}`: its written
+    /// form goes into the written text, its value into the resolved one.
+    #[must_use]
+    pub fn with_address_text(&self, address: &Text) -> Self {
+        let sub = |s: &str, a: &str| {
+            let (host, port) = split_host_port(a);
+            s.replace("{address}", a)
+                .replace("{host}", host)
+                .replace("{port}", port)
+        };
+        Self {
+            written: sub(&self.written, address.written()),
+            resolved: sub(&self.resolved, address.expose()),
+            secret: self.secret || address.is_secret(),
         }
     }
 
@@ -492,21 +515,41 @@ pub enum Check {
 }
 
 impl Check {
-    /// Every [`Text`] of the check: what `{address}` may appear in and what may carry a secret.
+    /// Every [`Text`] of the check: what `{address}` may appear in and what may carry a secret
+    /// (so every one of them is scrubbed from reasons).
     pub fn texts(&self) -> Vec<&Text> {
         match self {
             Self::Http(h) => {
                 let mut v = vec![&h.url];
                 v.extend(h.headers.iter().map(|(_, t)| t));
                 v.extend(h.body.iter());
+                v.extend(h.ca_file.iter());
+                v.extend(h.expect.body_contains.iter());
+                v.extend(h.expect.headers.iter().map(|(_, t)| t));
                 v
             }
-            Self::Tcp(t) => vec![&t.address],
-            Self::Tls(t) => vec![&t.address],
+            Self::Tcp(t) => {
+                let mut v = vec![&t.address];
+                v.extend(t.send.iter());
+                v.extend(t.expect.iter());
+                v
+            }
+            Self::Tls(t) => {
+                let mut v = vec![&t.address];
+                v.extend(t.server_name.iter());
+                v.extend(t.san.iter());
+                v.extend(t.ca_file.iter());
+                v
+            }
             Self::Redis(u) | Self::Postgres(u) | Self::Mysql(u) => vec![&u.url],
             Self::Exec(e) => e.command.iter().collect(),
-            Self::Prometheus(p) => vec![&p.url],
-            Self::Dns(_) => Vec::new(),
+            Self::Prometheus(p) => vec![&p.url, &p.query],
+            Self::Dns(d) => {
+                let mut v = vec![&d.name];
+                v.extend(d.server.iter());
+                v.extend(d.expect.iter());
+                v
+            }
         }
     }
 
@@ -544,7 +587,7 @@ pub struct HttpCheck {
     /// `tls_verify:`; default true.
     pub tls_verify: bool,
     /// `ca_file:`, extra trusted root (PEM).
-    pub ca_file: Option<String>,
+    pub ca_file: Option<Text>,
     /// `cert_min_days:`: an HTTPS certificate expiring sooner = degraded. Default 14.
     pub cert_min_days: u32,
 }
@@ -555,13 +598,13 @@ pub struct HttpExpect {
     /// `status:` — one code or a list; empty means any 2xx.
     pub status: Vec<u16>,
     /// `body_contains:` substring.
-    pub body_contains: Option<String>,
+    pub body_contains: Option<Text>,
     /// `body_regex:` (validated at load time).
     pub body_regex: Option<String>,
     /// `json:` — JSONPath (`$.data.state`) → expected value.
     pub json: Vec<(String, serde_json::Value)>,
     /// `headers:` — header name (lower case) → expected value (exact).
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<(String, Text)>,
 }
 
 /// `tcp:` probe.
@@ -570,9 +613,9 @@ pub struct TcpCheck {
     /// `address:` `host:port` (default `{address}`).
     pub address: Text,
     /// `send:` bytes to write after connecting.
-    pub send: Option<String>,
+    pub send: Option<Text>,
     /// `expect:` substring the first reply must contain.
-    pub expect: Option<String>,
+    pub expect: Option<Text>,
 }
 
 /// `tls:` probe.
@@ -581,15 +624,15 @@ pub struct TlsCheck {
     /// `address:` `host:port` (default `{address}`).
     pub address: Text,
     /// `server_name:` for SNI and verification; default the host of `address`.
-    pub server_name: Option<String>,
+    pub server_name: Option<Text>,
     /// `san:` a name the certificate must cover.
-    pub san: Option<String>,
+    pub san: Option<Text>,
     /// `min_days:`: expiring sooner = degraded; default 14.
     pub min_days: u32,
     /// `verify:`; default true.
     pub verify: bool,
     /// `ca_file:`, extra trusted root (PEM).
-    pub ca_file: Option<String>,
+    pub ca_file: Option<Text>,
 }
 
 /// DNS record types a `dns:` probe may ask for.
@@ -616,13 +659,13 @@ pub enum RecordType {
 #[derive(Debug, Clone)]
 pub struct DnsCheck {
     /// `name:` to resolve.
-    pub name: String,
+    pub name: Text,
     /// `type:`; default A.
     pub record_type: RecordType,
     /// `expect:` values that must all be among the answers; empty = any answer.
-    pub expect: Vec<String>,
+    pub expect: Vec<Text>,
     /// `server:` `ip:port` to ask; default the system resolver.
-    pub server: Option<String>,
+    pub server: Option<Text>,
 }
 
 /// A probe whose only setting is a connection URL or DSN.
@@ -688,7 +731,7 @@ pub struct PrometheusCheck {
     /// `url:` base URL of the Prometheus server (the API path is appended).
     pub url: Text,
     /// `query:` PromQL.
-    pub query: String,
+    pub query: Text,
     /// `expect:` e.g. `"< 0.01"`: the operator.
     pub op: CompareOp,
     /// `expect:`: the threshold.

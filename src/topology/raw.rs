@@ -204,8 +204,8 @@ pub struct RawInspect {
 pub struct RawDefaults {
     /// Per-attempt timeout of a probe. Default `2s`.
     pub timeout: Option<Sp<DurationText>>,
-    /// Extra attempts before a probe counts as failed. Default 1.
-    pub retries: Option<u32>,
+    /// Extra attempts before a probe counts as failed. Default 1, at most 10.
+    pub retries: Option<Sp<u32>>,
     /// Answered, but slower than this = degraded. Default `300ms`.
     pub slow: Option<Sp<DurationText>>,
     /// Probes in flight at once. Default 256.
@@ -251,7 +251,7 @@ pub struct RawService {
     pub instances: Option<Sp<Vec<Sp<RawInstance>>>>,
     /// N unlabeled instances instead of `instances`.
     #[schemars(range(min = 1))]
-    pub replicas: Option<Sp<u32>>,
+    pub replicas: Option<Sp<u64>>,
     /// Instances that must pass for the service to be up. Default 1.
     #[schemars(range(min = 1))]
     pub min_healthy: Option<Sp<u32>>,
@@ -398,8 +398,8 @@ pub struct RawProbe {
     pub prometheus: Option<RawPrometheus>,
     /// Overrides `defaults.timeout`.
     pub timeout: Option<Sp<DurationText>>,
-    /// Overrides `defaults.retries`.
-    pub retries: Option<u32>,
+    /// Overrides `defaults.retries` (at most 10).
+    pub retries: Option<Sp<u32>>,
     /// Overrides `defaults.slow`.
     pub slow: Option<Sp<DurationText>>,
 }

@@ -621,3 +621,333 @@ fn hardening_input_stdin_is_capped() {
     );
     assert!(start.elapsed() < Duration::from_secs(10));
 }
+
+// ------------------------------------------------------------------------------------------------
+// Items 4, 5 (limits), 9, 11: the loader
+
+use linkpatrol::topology::load::{LoadError, Loaded, load_str_with_env};
+
+fn load_with(yaml: &str, vars: &[(&str, &str)]) -> Result<Loaded, LoadError> {
+    let vars: Vec<(String, String)> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    load_str_with_env(yaml, "t.yaml", &move |name: &str| {
+        vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    })
+}
+
+/// Every diagnostic, one a line (`file:line:col: error[code]: message`), none summarised.
+fn errors_of(r: Result<Loaded, LoadError>) -> String {
+    match r {
+        Ok(_) => panic!("expected errors"),
+        Err(LoadError::Invalid(d)) => {
+            let mut out = String::new();
+            for e in d.errors() {
+                let at = e
+                    .span
+                    .map(|s| format!("{}:{}", s.line, s.column))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "t.yaml:{at}: error[{}]: {}",
+                    e.code.as_str(),
+                    e.message
+                );
+            }
+            out
+        }
+        Err(e) => e.to_string(),
+    }
+}
+
+const HEAD: &str = "version: 1\nname: t\nlinks: { l: { entry: a } }\nservices:\n";
+
+#[test]
+fn hardening_dsn_from_env_is_accepted() {
+    let dsn = "postgres://app:hunter2@127.0.0.1:5432/test";
+    let yaml = format!("{HEAD}  a:\n    probe: {{ postgres: {{ dsn: \"${{ORDER_DB_DSN}}\" }} }}\n");
+    let loaded = load_with(&yaml, &[("ORDER_DB_DSN", dsn)]).expect("SPEC §1's own example loads");
+    let Some(Check::Postgres(u)) = loaded.topology.services[0].instances[0]
+        .probe
+        .as_ref()
+        .map(|p| &p.check)
+    else {
+        panic!("a postgres probe")
+    };
+    assert_eq!(u.url.expose(), dsn);
+    assert_eq!(u.url.to_string(), "${ORDER_DB_DSN}");
+    // key=value DSNs too.
+    assert!(
+        load_with(
+            &yaml,
+            &[("ORDER_DB_DSN", "host=127.0.0.1 user=app dbname=test")]
+        )
+        .is_ok()
+    );
+    // Every probe type that takes a URL.
+    for (kind, key, value) in [
+        ("redis", "url", "redis://:pw@127.0.0.1:6379"),
+        ("mysql", "dsn", "mysql://root@127.0.0.1:3306/test"),
+        ("http", "url", "http://127.0.0.1:8080/health"),
+        ("prometheus", "url", "http://127.0.0.1:9090"),
+    ] {
+        let extra = if kind == "prometheus" {
+            ", query: up, expect: \"> 0\""
+        } else {
+            ""
+        };
+        let yaml =
+            format!("{HEAD}  a:\n    probe: {{ {kind}: {{ {key}: \"${{URL}}\"{extra} }} }}\n");
+        assert!(load_with(&yaml, &[("URL", value)]).is_ok(), "{kind}");
+    }
+    // A wrong scheme is still an error, which names the variable and not its value.
+    let err = errors_of(load_with(
+        &yaml,
+        &[("ORDER_DB_DSN", "mysql://app:hunter2@db/x")],
+    ));
+    assert!(
+        err.contains("the value of `${ORDER_DB_DSN}` is not a URL for a postgres probe: it starts with `mysql://`"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "{err}");
+    assert!(err.contains("t.yaml:6:"), "{err}");
+}
+
+#[test]
+fn hardening_replicas_cap_is_a_located_error() {
+    for n in ["99999999999", "100000000", "3000000"] {
+        let start = Instant::now();
+        let err = errors_of(load_with(&format!("{HEAD}  a:\n    replicas: {n}\n"), &[]));
+        assert!(
+            err.contains(&format!("t.yaml:6:15: error[too-large]: service `a` has `replicas: {n}`, more than the limit of 10000")),
+            "{err}"
+        );
+        assert!(!err.contains("whole number"), "{err}");
+        assert!(start.elapsed() < Duration::from_secs(2));
+    }
+}
+
+#[test]
+fn hardening_total_instances_are_capped() {
+    let mut yaml = String::from(HEAD);
+    for i in 0..101 {
+        let _ = writeln!(yaml, "  s{i:03}: {{ replicas: 10000 }}");
+    }
+    yaml.push_str("  a: {}\n");
+    let err = errors_of(load_with(&yaml, &[]));
+    assert!(
+        err.contains(
+            "error[too-large]: with `s099` the topology has more than 1000000 instances in all"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn hardening_instances_list_is_capped() {
+    let mut yaml = format!("{HEAD}  a:\n    instances:\n");
+    for i in 0..10_001 {
+        let _ = writeln!(yaml, "      - {{ name: i{i} }}");
+    }
+    let err = errors_of(load_with(&yaml, &[]));
+    assert!(
+        err.contains("t.yaml:7:7: error[too-large]: service `a` lists 10001 instances, more than the limit of 10000"),
+        "{err}"
+    );
+}
+
+#[test]
+fn hardening_retries_are_bounded() {
+    let err = errors_of(load_with(
+        "version: 1\nname: t\ndefaults: { retries: 99999999 }\nlinks: { l: { entry: a } }\nservices:\n  a:\n    probe: { tcp: { address: \"127.0.0.1:1\" }, retries: 11 }\n",
+        &[],
+    ));
+    assert!(
+        err.contains("t.yaml:3:22: error[too-large]: `defaults.retries` is 99999999, more than the limit of 10"),
+        "{err}"
+    );
+    assert!(
+        err.contains("error[too-large]: a probe `retries` is 11, more than the limit of 10"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hardening_retries_back_off_between_attempts() {
+    let closed = {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        l.local_addr().unwrap()
+    };
+    let mut p = probe(
+        Check::Tcp(TcpCheck {
+            address: Text::plain(closed.to_string()),
+            send: None,
+            expect: None,
+        }),
+        Duration::from_secs(1),
+    );
+    p.retries = 3;
+    let clients = Clients::for_checks([&p.check]);
+    let start = Instant::now();
+    let o = probe_instance(&clients, &p).await;
+    assert_eq!(o.attempts, 4);
+    assert_eq!(o.state, State::Down);
+    // 100 ms + 200 ms + 400 ms of backoff, not a busy loop.
+    assert!(
+        start.elapsed() >= Duration::from_millis(700),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(
+        linkpatrol::probe::instance::backoff(1),
+        Duration::from_millis(100)
+    );
+    assert_eq!(
+        linkpatrol::probe::instance::backoff(30),
+        Duration::from_secs(2)
+    );
+}
+
+#[test]
+fn hardening_interpolation_in_every_string_field() {
+    let yaml = format!(
+        "{HEAD}  a:\n    description: \"${{D}}\"\n    owner: \"${{O}}\"\n    tags: [\"${{T}}\"]\n    instances: [{{ address: \"${{ADDR}}\", zone: \"${{Z}}\", labels: {{ rack: \"${{R}}\" }} }}]\n    probe: {{ tcp: {{ send: \"${{SEND}}\", expect: \"${{EXPECT}}\" }} }}\n    depends_on: {{ b: {{ strength: weak, fallback: \"${{F}}\" }}, c: strong }}\n  b:\n    probe: {{ dns: {{ name: \"${{DNS_NAME}}\", server: \"${{DNS_SERVER}}\", expect: [\"${{DNS_IP}}\"] }} }}\n  c:\n    probe: {{ tls: {{ address: \"127.0.0.1:443\", server_name: \"${{SNI}}\", san: \"${{SAN}}\", ca_file: \"${{CA}}\" }} }}\n"
+    );
+    let vars = [
+        "D",
+        "O",
+        "T",
+        "ADDR",
+        "Z",
+        "R",
+        "SEND",
+        "EXPECT",
+        "F",
+        "DNS_NAME",
+        "DNS_SERVER",
+        "DNS_IP",
+        "SNI",
+        "SAN",
+        "CA",
+    ];
+    let err = errors_of(load_with(&yaml, &[]));
+    for v in vars {
+        assert!(
+            err.contains(&format!(
+                "error[missing-env-var]: environment variable `{v}` is not set"
+            )),
+            "`{v}` missing passed silently: {err}"
+        );
+    }
+    let set: Vec<(&str, String)> = vars
+        .iter()
+        .map(|v| {
+            let value = match *v {
+                "ADDR" => "127.0.0.1:7777".to_owned(),
+                "DNS_SERVER" => "127.0.0.1:53".to_owned(),
+                other => format!("value-of-{other}"),
+            };
+            (*v, value)
+        })
+        .collect();
+    let set_ref: Vec<(&str, &str)> = set.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let t = load_with(&yaml, &set_ref)
+        .expect("every variable set")
+        .topology;
+    let a = &t.services[t.index_of("a").unwrap().get()];
+    let Some(Check::Tcp(tcp)) = a.instances[0].probe.as_ref().map(|p| &p.check) else {
+        panic!("tcp")
+    };
+    assert_eq!(tcp.send.as_ref().unwrap().expose(), "value-of-SEND");
+    assert_eq!(tcp.expect.as_ref().unwrap().expose(), "value-of-EXPECT");
+    assert_eq!(tcp.address.expose(), "127.0.0.1:7777");
+    // Values never reach an output: display fields keep the text as written.
+    assert_eq!(a.description.as_deref(), Some("${D}"));
+    assert_eq!(tcp.address.to_string(), "${ADDR}");
+    let c = &t.services[t.index_of("c").unwrap().get()];
+    let Some(Check::Tls(tls)) = c.instances[0].probe.as_ref().map(|p| &p.check) else {
+        panic!("tls")
+    };
+    assert_eq!(tls.server_name.as_ref().unwrap().expose(), "value-of-SNI");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hardening_tcp_send_is_interpolated_on_the_wire() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let got = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = vec![0u8; 64];
+        let n = s.read(&mut buf).await.unwrap();
+        let _ = s.write_all(b"+PONG\r\n").await;
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    });
+    let yaml = format!(
+        "{HEAD}  a:\n    probe: {{ tcp: {{ address: \"{addr}\", send: \"AUTH ${{PW}}\\r\\n\", expect: PONG }} }}\n"
+    );
+    let t = load_with(&yaml, &[("PW", "wire-secret")]).unwrap().topology;
+    let p = t.services[0].instances[0].probe.clone().unwrap();
+    let clients = Clients::for_checks([&p.check]);
+    let o = probe_instance(&clients, &p).await;
+    assert_eq!(o.state, State::Up, "{o:?}");
+    assert_eq!(got.await.unwrap(), "AUTH wire-secret\r\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hardening_short_secret_is_not_scrubbed_into_other_text() {
+    let yaml =
+        format!("{HEAD}  a:\n    probe: {{ tcp: {{ address: \"127.0.0.1:${{PORT}}\" }} }}\n");
+    let loaded = load_with(&yaml, &[("PORT", "1")]).unwrap();
+    let warnings = loaded.warnings.to_string();
+    assert!(
+        warnings.contains(
+            "warning[short-secret]: the value of `${PORT}` is too short to hide (1 character)"
+        ),
+        "{warnings}"
+    );
+    let p = loaded.topology.services[0].instances[0]
+        .probe
+        .clone()
+        .unwrap();
+    let clients = Clients::for_checks([&p.check]);
+    let o = probe_instance(&clients, &p).await;
+    assert_eq!(o.state, State::Down);
+    assert_eq!(
+        reason(&o),
+        "cannot connect to `127.0.0.1:${PORT}`: connection refused"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hardening_postgres_password_with_at_sign() {
+    // `linkpatrol_pw` / `s3cret` is created by scripts/setup-test-services.sh; the password
+    // here carries `@`, `/` and `:`: a role with such a password is made by this test.
+    let out = std::process::Command::new("psql")
+        .args([
+            "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-qtA", "-c",
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'linkpatrol_at') THEN CREATE ROLE linkpatrol_at LOGIN; END IF; END $$; ALTER ROLE linkpatrol_at PASSWORD 'p@ss/w:rd@host'",
+        ])
+        .output()
+        .expect("psql runs (scripts/test-env.sh installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (dns, _task) = silent_dns("127.0.0.1").await;
+    let url = Text::interpolated(
+        "postgres://linkpatrol_at:${PW}@127.0.0.1:5432/test",
+        "postgres://linkpatrol_at:p@ss/w:rd@host@127.0.0.1:5432/test",
+    );
+    let p = probe(Check::Postgres(UrlCheck { url }), Duration::from_secs(3));
+    // Any lookup would go to the silent server and time out: none may happen.
+    let clients = Clients::with_resolver([&p.check], NameResolver::with_servers(&[dns]));
+    let o = probe_instance(&clients, &p).await;
+    let r = reason(&o).to_owned();
+    assert!(!r.contains("p@ss") && !r.contains("host@"), "{r}");
+    // Authentication is the server's business (pg_hba may be `trust` here): what matters is
+    // that the connection reached 127.0.0.1 and no name derived from the password was looked up.
+    assert!(o.state == State::Up || !r.contains("resolve"), "{o:?}");
+    assert_ne!(r, "timed out after 3s", "{o:?}");
+}

@@ -283,10 +283,10 @@ async fn http_healthy_is_up_with_latency() {
     .await;
     let mut c = http(&format!("http://{addr}/callback/ping"));
     c.expect.status = vec![200];
-    c.expect.body_contains = Some("ok".to_owned());
+    c.expect.body_contains = Some(Text::plain("ok"));
     c.expect.body_regex = Some(r#""n":\d+"#.to_owned());
     c.expect.json = vec![("$.data".to_owned(), serde_json::json!("ok"))];
-    c.expect.headers = vec![("x-app".to_owned(), "orders".to_owned())];
+    c.expect.headers = vec![("x-app".to_owned(), Text::plain("orders"))];
     let o = http_once(c).await;
     assert_eq!(o.state, State::Up, "{o:?}");
     assert!(o.latency.is_some());
@@ -315,11 +315,11 @@ async fn http_expectation_failures_are_table_driven() {
     let mut not_json = http(&format!("{base}/html"));
     not_json.expect.json = vec![("$.data".to_owned(), serde_json::json!("ok"))];
     let mut body = http(&format!("{base}/html"));
-    body.expect.body_contains = Some("ok".to_owned());
+    body.expect.body_contains = Some(Text::plain("ok"));
     let mut regex = http(&format!("{base}/html"));
     regex.expect.body_regex = Some("^OK$".to_owned());
     let mut header = http(&format!("{base}/"));
-    header.expect.headers = vec![("x-app".to_owned(), "orders".to_owned())];
+    header.expect.headers = vec![("x-app".to_owned(), Text::plain("orders"))];
     let cases = [
         (status, "status 503, expected 200: `maintenance`"),
         (any2xx, "status 503, expected 2xx: `maintenance`"),
@@ -441,7 +441,7 @@ async fn endless_body_is_read_up_to_the_cap_only() {
     let o = http_once(plain).await;
     assert_eq!(o.state, State::Up, "{o:?}");
     let mut needle = http(&format!("http://{addr}/"));
-    needle.expect.body_contains = Some("never".to_owned());
+    needle.expect.body_contains = Some(Text::plain("never"));
     let o = http_once(needle).await;
     assert_eq!(o.state, State::Down, "{o:?}");
     assert_eq!(
@@ -510,12 +510,12 @@ async fn self_signed_tls_fails_by_default_and_passes_with_opt_out_or_ca_file() {
 
     let ca = write_temp(&pki.ca_pem);
     let mut with_ca = http(&url);
-    with_ca.ca_file = Some(ca.path().display().to_string());
+    with_ca.ca_file = Some(Text::plain(ca.path().display().to_string()));
     let o = http_once(with_ca).await;
     assert_eq!(o.state, State::Up, "{o:?}");
 
     let mut bad_ca = http(&url);
-    bad_ca.ca_file = Some("/nonexistent/ca.pem".to_owned());
+    bad_ca.ca_file = Some(Text::plain("/nonexistent/ca.pem"));
     let o = http_once(bad_ca).await;
     assert_eq!(o.state, State::Unknown);
     assert!(
@@ -530,7 +530,7 @@ async fn expired_and_expiring_certificates() {
     let addr = serve_tls(&expired, |_| ok("ok")).await;
     let ca = write_temp(&expired.ca_pem);
     let mut verified = http(&format!("https://{addr}/"));
-    verified.ca_file = Some(ca.path().display().to_string());
+    verified.ca_file = Some(Text::plain(ca.path().display().to_string()));
     let o = http_once(verified).await;
     assert_eq!(o.state, State::Down);
     assert!(reason(&o).starts_with("certificate expired"), "{o:?}");
@@ -544,7 +544,7 @@ async fn expired_and_expiring_certificates() {
     let addr = serve_tls(&soon, |_| ok("ok")).await;
     let ca = write_temp(&soon.ca_pem);
     let mut h = http(&format!("https://{addr}/"));
-    h.ca_file = Some(ca.path().display().to_string());
+    h.ca_file = Some(Text::plain(ca.path().display().to_string()));
     let o = http_once(h).await;
     assert_eq!(o.state, State::Degraded, "{o:?}");
     assert_eq!(reason(&o), "certificate expires in 3 days");
@@ -554,10 +554,10 @@ async fn expired_and_expiring_certificates() {
         probe(Check::Tls(TlsCheck {
             address: Text::plain(addr.to_string()),
             server_name: None,
-            san: san.map(str::to_owned),
+            san: san.map(Text::plain),
             min_days,
             verify: true,
-            ca_file: Some(ca.path().display().to_string()),
+            ca_file: Some(Text::plain(ca.path().display().to_string())),
         }))
     };
     let o = check_once(&tls(Some("localhost"), 14)).await;
@@ -652,8 +652,8 @@ async fn tcp_send_expect() {
     let tcp = |send: &str, expect: &str| {
         probe(Check::Tcp(TcpCheck {
             address: Text::plain(addr.to_string()),
-            send: Some(send.to_owned()),
-            expect: Some(expect.to_owned()),
+            send: Some(Text::plain(send)),
+            expect: Some(Text::plain(expect)),
         }))
     };
     assert_eq!(check_once(&tcp("PING\r\n", "+PONG")).await.state, State::Up);
@@ -765,7 +765,7 @@ async fn prometheus_query_api() {
     let prom = |query: &str, op, threshold| {
         probe(Check::Prometheus(PrometheusCheck {
             url: Text::plain(format!("http://{addr}/")),
-            query: query.to_owned(),
+            query: Text::plain(query),
             op,
             threshold,
         }))
@@ -797,10 +797,10 @@ async fn prometheus_query_api() {
 async fn dns_lookup_and_timeout() {
     let dns = |name: &str, expect: &[&str], server: Option<String>| {
         let mut p = probe(Check::Dns(DnsCheck {
-            name: name.to_owned(),
+            name: Text::plain(name),
             record_type: RecordType::A,
-            expect: expect.iter().map(|s| (*s).to_owned()).collect(),
-            server,
+            expect: expect.iter().map(|s| Text::plain(*s)).collect(),
+            server: server.map(Text::plain),
         }));
         p.timeout = Duration::from_millis(500);
         p
@@ -864,10 +864,10 @@ async fn dns_against_a_given_server() {
     let server = serve_dns().await.to_string();
     let dns = |name: &str, expect: &[&str]| {
         probe(Check::Dns(DnsCheck {
-            name: name.to_owned(),
+            name: Text::plain(name),
             record_type: RecordType::A,
-            expect: expect.iter().map(|s| (*s).to_owned()).collect(),
-            server: Some(server.clone()),
+            expect: expect.iter().map(|s| Text::plain(*s)).collect(),
+            server: Some(Text::plain(server.clone())),
         }))
     };
     let o = check_once(&dns("orders.internal.", &["10.1.2.4"])).await;

@@ -78,3 +78,20 @@ fn markdown_root_causes() {
     let end = md.find("## Single points of failure").unwrap_or(md.len());
     insta::assert_snapshot!(&md[..end]);
 }
+
+#[test]
+fn html_root_causes() {
+    use linkpatrol::report::html::{HtmlOptions, render_html};
+    let (topo, report) = outage();
+    let page = render_html(&topo, &report, &HtmlOptions::default());
+    let start = page
+        .find("<section id=\"root-causes\">")
+        .expect("root causes section");
+    let end = start + page[start..].find("</section>").unwrap() + "</section>".len();
+    // Before the link cards, after the summary.
+    assert!(start < page.find("<section id=\"links\">").unwrap());
+    insta::assert_snapshot!(&page[start..end]);
+    // The order link's card and the dependents' probe rows name the root cause.
+    let because = "down because of <code>mysql-primary</code>";
+    assert_eq!(page.matches(because).count(), 1 + 3, "{page}");
+}

@@ -6,17 +6,19 @@
 //! and the graph's SVG from Graphviz. The page loads nothing from the network: no external font,
 //! script, style or image, and a Content-Security-Policy that forbids them should one slip in.
 //!
-//! Sections, each one function returning [`Markup`]: summary per link with state badges, the
+//! Sections, each one function returning [`Markup`]: root causes first after probing (each with
+//! what it takes down; dependents say "down because of `x`" on their link card and probe row),
+//! summary per link with state badges, the
 //! graph (a notice takes its place when Graphviz was unavailable), SPOFs with their explanation,
 //! live SPOFs, N-2 pairs, risks with hints, probe results per instance, changes since the last
-//! run. To add a section, write a function like [`risks`] and call it from [`render_html`].
+//! run. To add a section, write a function like `risks` and call it from [`render_html`].
 //! Readable on a laptop screen, printable (print CSS). The script marks
 //! `<html data-rendered="ok">` once loaded, with the graph's drawn size and the SPOF count, so a
 //! headless browser test can tell the page ran and what it shows.
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use crate::report::report::{LinkReport, Report, Spof, SpofKind};
+use crate::report::report::{LinkReport, Report, RootCauseKind, Spof, SpofKind};
 use crate::state::State;
 use crate::topology::model::{Severity, Topology};
 
@@ -98,6 +100,7 @@ pub fn render_html(topo: &Topology, report: &Report, options: &HtmlOptions<'_>) 
                 main {
                     (nl)
                     (summary(report, options))
+                    (root_causes(report))
                     (links(topo, report))
                     (graph(options))
                     (spofs(report))
@@ -182,7 +185,7 @@ fn links(topo: &Topology, report: &Report) -> Markup {
             div.links {
                 "\n"
                 @for l in &report.links {
-                    (link_card(topo, l))
+                    (link_card(topo, report, l))
                     "\n"
                 }
             }
@@ -191,7 +194,86 @@ fn links(topo: &Topology, report: &Report) -> Markup {
     }
 }
 
-fn link_card(topo: &Topology, l: &LinkReport) -> Markup {
+/// The ids of the root causes a failed service is a consequence of; empty otherwise.
+fn because_of<'a>(report: &'a Report, service: &str) -> &'a [String] {
+    report
+        .services
+        .binary_search_by(|s| s.id.as_str().cmp(service))
+        .map_or(&[][..], |i| report.services[i].because_of.as_slice())
+}
+
+/// `down because of `a`, `b``.
+fn because(state: State, causes: &[String]) -> Markup {
+    html! { span.because { (state) " because of " (codes(causes, ", ")) } }
+}
+
+/// `links a, b; services c` as code lists, or nothing.
+fn names(links: &[&str], services: &[&str]) -> Markup {
+    let list = |items: &[&str]| {
+        html! {
+            @for (i, item) in items.iter().enumerate() {
+                @if i > 0 { ", " }
+                code { (item) }
+            }
+        }
+    };
+    html! {
+        @if !links.is_empty() {
+            "link" @if links.len() != 1 { "s" } " " (list(links))
+        }
+        @if !links.is_empty() && !services.is_empty() { "; " }
+        @if !services.is_empty() {
+            "service" @if services.len() != 1 { "s" } " " (list(services))
+        }
+    }
+}
+
+/// The root causes, worst first, each with its reason, owner and what it takes down (SPEC §2);
+/// only after probing or `--fail`. Dependents appear under their root cause, never on their own.
+fn root_causes(report: &Report) -> Markup {
+    let Some(causes) = &report.root_causes else {
+        return html! {};
+    };
+    html! {
+        section #root-causes {
+            h2 { "Root causes" }
+            "\n"
+            @if causes.is_empty() {
+                p.none { "Nothing failed." }
+            } @else {
+                ul.causes {
+                    "\n"
+                    @for c in causes {
+                        @let impact = c.impact(report);
+                        li class={ "cause " (c.state) } {
+                            (badge(c.state)) " " b { code { (c.id) } }
+                            @if c.kind == RootCauseKind::Cycle { " " span.meta { "strong cycle" } }
+                            @if let Some(owner) = &c.owner { " " span.meta { "owner " (owner) } }
+                            div.reason { (with_code(&c.reason)) }
+                            div.impact {
+                                @if !impact.links_down.is_empty() || !impact.services_down.is_empty() {
+                                    div { b { "Takes down " } (names(&impact.links_down, &impact.services_down)) }
+                                }
+                                @if !impact.links_degraded.is_empty() || !impact.services_degraded.is_empty() {
+                                    div { b { "Degrades " } (names(&impact.links_degraded, &impact.services_degraded)) }
+                                }
+                                @if c.links.is_empty() && c.services.is_empty() {
+                                    div.none { "Takes nothing else down." }
+                                }
+                            }
+                        }
+                        "\n"
+                    }
+                }
+            }
+            "\n"
+        }
+        "\n"
+    }
+}
+
+fn link_card(topo: &Topology, report: &Report, l: &LinkReport) -> Markup {
+    let why = because_of(report, &l.entry);
     let description = topo
         .links
         .iter()
@@ -211,6 +293,7 @@ fn link_card(topo: &Topology, l: &LinkReport) -> Markup {
                 " services on the critical path · " b { (l.spofs.len()) }
                 " SPOF" @if l.spofs.len() != 1 { "s" } (live)
             }
+            @if !why.is_empty() { p { (because(l.state, why)) } }
         }
     }
 }
@@ -393,7 +476,10 @@ fn probes(report: &Report) -> Markup {
                                 tr {
                                     @if k == 0 {
                                         td rowspan=(probes.len()) { b { (s.id) } }
-                                        td rowspan=(probes.len()) { (badge(s.effective)) }
+                                        td rowspan=(probes.len()) {
+                                            (badge(s.effective))
+                                            @if !s.because_of.is_empty() { div.hint { (because(s.effective, &s.because_of)) } }
+                                        }
                                     }
                                     td { code { (p.instance) } }
                                     td { (badge(p.state)) }

@@ -46,14 +46,7 @@ impl EdgeSet<'_> {
             return;
         }
         if single {
-            self.edges.push(ViewEdge {
-                from,
-                to,
-                strength,
-                timeout,
-                weak_without_timeout: strength == Strength::Weak && timeout.is_none(),
-                count: 1,
-            });
+            self.edges.push(single_edge(from, to, strength, timeout));
             return;
         }
         if let Some(&e) = self.folded_edge.get(&(from, to, strength)) {
@@ -63,15 +56,20 @@ impl EdgeSet<'_> {
         } else {
             self.folded_edge
                 .insert((from, to, strength), self.edges.len());
-            self.edges.push(ViewEdge {
-                from,
-                to,
-                strength,
-                timeout,
-                weak_without_timeout: strength == Strength::Weak && timeout.is_none(),
-                count: 1,
-            });
+            self.edges.push(single_edge(from, to, strength, timeout));
         }
+    }
+}
+
+/// One dependency drawn as one edge.
+fn single_edge(from: usize, to: usize, strength: Strength, timeout: Option<Duration>) -> ViewEdge {
+    ViewEdge {
+        from,
+        to,
+        strength,
+        timeout,
+        weak_without_timeout: strength == Strength::Weak && timeout.is_none(),
+        count: 1,
     }
 }
 

@@ -310,6 +310,7 @@ fn friendly_message(message: &str) -> String {
     for (from, to) in [
         ("expected struct Raw", "expected a mapping (Raw"),
         ("invalid u32", "expected a whole number"),
+        ("invalid u64", "expected a whole number"),
         ("invalid u16", "expected a whole number"),
         ("invalid i64", "expected a whole number"),
         ("invalid bool", "expected `true` or `false`"),

@@ -82,7 +82,9 @@ impl Cx<'_> {
                 Some(t) => Some(t?),
                 None => None,
             },
-            fallback: full.and_then(|f| f.fallback.clone()),
+            fallback: full
+                .and_then(|f| f.fallback.as_ref())
+                .map(|f| self.shown(f, dep.span())),
             target: target?,
         })
     }

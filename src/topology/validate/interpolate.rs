@@ -1,13 +1,28 @@
 //! `${VAR}` interpolation from the environment into secret-aware [`Text`].
 
 use super::Cx;
-use crate::diag::{Code, Span};
-use crate::topology::model::Text;
+use crate::diag::{Code, Diagnostic, Span};
+use crate::topology::model::{MIN_SECRET_LEN, Text};
 use crate::topology::raw::Sp;
 
 impl Cx<'_> {
     pub(super) fn text(&mut self, s: &Sp<String>) -> Option<Text> {
         self.interpolate(&s.value, s.span())
+    }
+
+    /// A field without a location of its own, located at `at` (its probe, service or
+    /// dependency). On a bad or missing variable the error is recorded (so the load fails) and
+    /// the text is kept as written.
+    pub(super) fn field(&mut self, s: &str, at: Option<Span>) -> Text {
+        self.interpolate(s, at).unwrap_or_else(|| Text::plain(s))
+    }
+
+    /// A display-only field (description, owner, fallback, tags, failure domains): `${VAR}`
+    /// must be set (a missing one is an error that names it), but the value itself never
+    /// reaches an output (SPEC §1), so the text is kept as written.
+    pub(super) fn shown(&mut self, s: &str, at: Option<Span>) -> String {
+        let _ = self.field(s, at);
+        s.to_owned()
     }
 
     /// Replaces `${VAR}` (or `${VAR:-default}`, used when `VAR` is unset or empty) from the
@@ -54,6 +69,23 @@ impl Cx<'_> {
                 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if valid {
                 if let Some(v) = (self.env)(name).filter(|v| default.is_none() || !v.is_empty()) {
+                    let len = v.chars().count();
+                    if len > 0 && len < MIN_SECRET_LEN {
+                        self.diags.push(
+                            Diagnostic::warning(
+                                Code::ShortSecret,
+                                span,
+                                format!(
+                                    "the value of `${{{name}}}` is too short to hide ({}): it is not scrubbed from messages on its own",
+                                    crate::diag::plural(len, "character")
+                                ),
+                            )
+                            .with_label(format!(
+                                "values shorter than {MIN_SECRET_LEN} characters would garble every message they were scrubbed from"
+                            ))
+                            .with_help("use `${VAR}` for secrets; a port or a short name need not come from the environment"),
+                        );
+                    }
                     resolved.push_str(&v);
                 } else if let Some(d) = default {
                     resolved.push_str(d);

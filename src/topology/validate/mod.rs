@@ -1,14 +1,14 @@
 //! Validation: [`RawTopology`] → [`Topology`], collecting every semantic problem in one pass.
 //!
 //! This is the only place where the rules of SPEC §1 live: references resolve, counts fit,
-//! durations parse, `${VAR}` is read from the environment (and kept secret in [`Text`]), defaults
+//! durations parse, `${VAR}` is read from the environment (and kept secret in [`Text`](crate::topology::model::Text)), defaults
 //! are applied to every probe, and `{address}` is expanded per instance. Nothing stops at the
 //! first problem: each check records a [`Diagnostic`] with the location kept on the raw types and
 //! moves on, so a user fixes a file in one round.
 //!
 //! Errors make the whole load fail; warnings (`unreachable-service`, `no-links`) do not.
 //!
-//! One file per concern, each adding its methods to the shared context [`Cx`]: `services`
+//! One file per concern, each adding its methods to the shared context `Cx`: `services`
 //! (services, instances, failure domains), `probes` (check types, defaults, `{address}`),
 //! `dependencies` (`depends_on` and `any_of` groups), `interpolate` (`${VAR}`), `risks` (the
 //! `risks:` settings). This file holds the entry point, the context and the cross-service
@@ -59,6 +59,7 @@ fn validate_with(
     let mut cx = Cx {
         diags: Vec::new(),
         env,
+        budget_from: usize::MAX,
     };
     if raw.version.value != 1 {
         cx.err(
@@ -88,11 +89,39 @@ fn validate_with(
         names: &names,
     };
 
+    // The instance budget of the whole file, counted before anything is allocated.
+    let mut total: u64 = 0;
+    let mut budget_from = usize::MAX;
+    for (i, &r) in order.iter().enumerate() {
+        let (key, svc) = &raw.services.0[r];
+        let here = match (&svc.instances, &svc.replicas) {
+            (Some(list), _) => list.value.len() as u64,
+            (None, Some(n)) => n.value.min(MAX_INSTANCES),
+            (None, None) => 1,
+        };
+        total = total.saturating_add(here);
+        if total > MAX_TOTAL_INSTANCES {
+            cx.err(
+                Code::TooLarge,
+                key.span(),
+                format!(
+                    "with `{}` the topology has more than {MAX_TOTAL_INSTANCES} instances in all",
+                    key.value
+                ),
+            )
+            .label("the instances up to here already exceed the limit")
+            .help("split the topology, or describe large fleets by failure domain rather than by instance");
+            budget_from = i;
+            break;
+        }
+    }
+
     // Services are checked independently of each other: large files use every core.
     let check = |range: std::ops::Range<usize>| {
         let mut cx = Cx {
             diags: Vec::new(),
             env,
+            budget_from,
         };
         let services: Vec<Service> = range
             .map(|i| {
@@ -139,7 +168,10 @@ fn validate_with(
             links.push(Link {
                 name: LinkName::new(&key.value),
                 entry,
-                description: link.description.clone(),
+                description: link
+                    .description
+                    .as_ref()
+                    .map(|d| cx.shown(d, link.entry.span())),
             });
         }
     }
@@ -210,7 +242,19 @@ fn validate_with(
 struct Cx<'e> {
     diags: Vec<Diagnostic>,
     env: Env<'e>,
+    /// Services from this index on (in sorted order) get one instance each: the instances
+    /// before them already reach [`MAX_TOTAL_INSTANCES`] (an error was reported).
+    budget_from: usize,
 }
+
+/// Instances one service may have (`replicas` or an `instances` list).
+pub const MAX_INSTANCES: u64 = 10_000;
+
+/// Instances a whole topology may have.
+pub const MAX_TOTAL_INSTANCES: u64 = 1_000_000;
+
+/// `retries` at most.
+pub const MAX_RETRIES: u32 = 10;
 
 /// Lets a just-pushed diagnostic get a label, help or suggestion.
 struct Last<'a>(&'a mut Diagnostic);
@@ -285,6 +329,27 @@ impl Cx<'_> {
         }
     }
 
+    /// `retries`, capped at [`MAX_RETRIES`] with a located error.
+    fn retries(&mut self, v: &Sp<u32>, what: &str) -> u32 {
+        if v.value > MAX_RETRIES {
+            self.err(
+                Code::TooLarge,
+                v.span(),
+                format!(
+                    "{what} is {}, more than the limit of {MAX_RETRIES}",
+                    v.value
+                ),
+            )
+            .label(format!("expected 0 to {MAX_RETRIES}"))
+            .help(
+                "a failing endpoint is retried with backoff; more attempts only delay the answer",
+            );
+            MAX_RETRIES
+        } else {
+            v.value
+        }
+    }
+
     fn count(&mut self, v: &Sp<u32>, what: &str) -> Option<u32> {
         if v.value == 0 {
             self.err(
@@ -343,8 +408,8 @@ impl Cx<'_> {
         {
             out.deadline = v;
         }
-        if let Some(r) = d.retries {
-            out.retries = r;
+        if let Some(r) = &d.retries {
+            out.retries = self.retries(r, "`defaults.retries`");
         }
         if let Some(v) = d
             .concurrency

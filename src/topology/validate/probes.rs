@@ -27,14 +27,36 @@ impl Cx<'_> {
                 .any(|p| t.written().contains(p))
         });
         let mut reported = false;
+        // The addresses with `${VAR}` resolved (their errors were reported with the instances).
+        let resolved: Vec<Option<Text>> = svc.instances.as_ref().map_or_else(Vec::new, |list| {
+            list.value
+                .iter()
+                .map(|i| {
+                    i.value.address.as_ref().and_then(|a| {
+                        let before = self.diags.len();
+                        let t = self.text(a);
+                        self.diags.truncate(before);
+                        t
+                    })
+                })
+                .collect()
+        });
         instances
             .into_iter()
-            .map(|(mut inst, span)| {
+            .enumerate()
+            .map(|(pos, (mut inst, span))| {
                 inst.probe = match (&inst.address, templated) {
-                    (Some(a), true) => Some(Probe {
-                        check: map_texts(&probe.check, &|t| t.with_address(a)),
-                        ..probe.clone()
-                    }),
+                    (Some(a), true) => {
+                        let address = resolved
+                            .get(pos)
+                            .cloned()
+                            .flatten()
+                            .unwrap_or_else(|| Text::plain(a.as_str()));
+                        Some(Probe {
+                            check: map_texts(&probe.check, &|t| t.with_address_text(&address)),
+                            ..probe.clone()
+                        })
+                    }
                     (None, true) => {
                         if !reported {
                             reported = true;
@@ -107,16 +129,26 @@ impl Cx<'_> {
             );
             return None;
         }
-        let check = self.check(service, raw)?;
+        let check = self.check(service, raw, p.span())?;
         Some(Probe {
             check,
             timeout: timeout.flatten().unwrap_or(defaults.timeout),
-            retries: raw.retries.unwrap_or(defaults.retries),
+            retries: raw
+                .retries
+                .as_ref()
+                .map_or(defaults.retries, |r| self.retries(r, "a probe `retries`")),
             slow: slow.flatten().unwrap_or(defaults.slow),
         })
     }
 
-    pub(super) fn check(&mut self, service: &str, raw: &RawProbe) -> Option<Check> {
+    /// The check of a probe; `at` (the probe) locates problems in fields that carry no
+    /// location of their own.
+    pub(super) fn check(
+        &mut self,
+        service: &str,
+        raw: &RawProbe,
+        at: Option<Span>,
+    ) -> Option<Check> {
         if let Some(h) = &raw.http {
             let url = self.text(&h.url);
             if let Some(u) = &url {
@@ -151,7 +183,7 @@ impl Cx<'_> {
             let expect = h
                 .expect
                 .as_ref()
-                .map(|e| self.http_expect(service, e))
+                .map(|e| self.http_expect(service, e, at))
                 .unwrap_or_default();
             return Some(Check::Http(HttpCheck {
                 url: url?,
@@ -161,30 +193,30 @@ impl Cx<'_> {
                 expect,
                 max_redirects: h.max_redirects.unwrap_or(5),
                 tls_verify: h.tls_verify.unwrap_or(true),
-                ca_file: h.ca_file.clone(),
+                ca_file: h.ca_file.as_ref().map(|f| self.field(f, at)),
                 cert_min_days: h.cert_min_days.unwrap_or(14),
             }));
         }
         if let Some(t) = &raw.tcp {
             return Some(Check::Tcp(TcpCheck {
                 address: self.address(t.address.as_ref())?,
-                send: t.send.clone(),
-                expect: t.expect.clone(),
+                send: t.send.as_ref().map(|v| self.field(v, at)),
+                expect: t.expect.as_ref().map(|v| self.field(v, at)),
             }));
         }
         if let Some(t) = &raw.tls {
             return Some(Check::Tls(TlsCheck {
                 address: self.address(t.address.as_ref())?,
-                server_name: t.server_name.clone(),
-                san: t.san.clone(),
+                server_name: t.server_name.as_ref().map(|v| self.field(v, at)),
+                san: t.san.as_ref().map(|v| self.field(v, at)),
                 min_days: t.min_days.unwrap_or(14),
                 verify: t.verify.unwrap_or(true),
-                ca_file: t.ca_file.clone(),
+                ca_file: t.ca_file.as_ref().map(|v| self.field(v, at)),
             }));
         }
         if let Some(d) = &raw.dns {
             return Some(Check::Dns(DnsCheck {
-                name: d.name.clone(),
+                name: self.field(&d.name, at),
                 record_type: match d.record_type.unwrap_or(RawRecordType::A) {
                     RawRecordType::A => RecordType::A,
                     RawRecordType::Aaaa => RecordType::Aaaa,
@@ -194,8 +226,8 @@ impl Cx<'_> {
                     RawRecordType::Ns => RecordType::Ns,
                     RawRecordType::Srv => RecordType::Srv,
                 },
-                expect: d.expect.clone(),
-                server: d.server.clone(),
+                expect: d.expect.iter().map(|v| self.field(v, at)).collect(),
+                server: d.server.as_ref().map(|v| self.field(v, at)),
             }));
         }
         if let Some(r) = &raw.redis {
@@ -205,7 +237,9 @@ impl Cx<'_> {
         }
         if let Some(r) = &raw.postgres {
             let url = self.text(&r.dsn)?;
-            if !url.written().contains('=') {
+            // A key=value DSN (`host=db user=app`) has no scheme; a URL must have one.
+            let value = url.expose();
+            if value.contains("://") || !value.contains('=') {
                 self.scheme(
                     &r.dsn,
                     &url,
@@ -257,7 +291,7 @@ impl Cx<'_> {
             let (op, threshold) = cmp?;
             return Some(Check::Prometheus(PrometheusCheck {
                 url: url?,
-                query: p.query.clone(),
+                query: self.field(&p.query, at),
                 op,
                 threshold,
             }));
@@ -269,6 +303,7 @@ impl Cx<'_> {
         &mut self,
         service: &str,
         e: &crate::topology::raw::RawHttpExpect,
+        at: Option<Span>,
     ) -> HttpExpect {
         let mut status = Vec::new();
         if let Some(s) = &e.status {
@@ -322,13 +357,13 @@ impl Cx<'_> {
         }
         HttpExpect {
             status,
-            body_contains: e.body_contains.clone(),
+            body_contains: e.body_contains.as_ref().map(|v| self.field(v, at)),
             body_regex: e.body_regex.as_ref().map(|r| r.value.clone()),
             json,
             headers: e
                 .headers
                 .iter()
-                .map(|(k, v)| (k.value.to_ascii_lowercase(), v.clone()))
+                .map(|(k, v)| (k.value.to_ascii_lowercase(), self.field(v, k.span())))
                 .collect(),
         }
     }
@@ -340,14 +375,42 @@ impl Cx<'_> {
         }
     }
 
+    /// Checks the scheme of the *interpolated* value, so that `dsn: "${ORDER_DB_DSN}"` is
+    /// accepted when the variable holds a fitting URL. A value read from the environment is
+    /// never printed: the message shows the text as written and at most the scheme it found.
     pub(super) fn scheme(&mut self, at: &Sp<String>, t: &Text, schemes: &[&str], what: &str) {
-        let lower = t.written().to_ascii_lowercase();
-        if !schemes.iter().any(|s| lower.starts_with(s)) {
-            let list = schemes
-                .iter()
-                .map(|s| format!("`{s}`"))
-                .collect::<Vec<_>>()
-                .join(" or ");
+        let lower = t.expose().to_ascii_lowercase();
+        if schemes.iter().any(|s| lower.starts_with(s)) {
+            return;
+        }
+        let list = schemes
+            .iter()
+            .map(|s| format!("`{s}`"))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        if t.is_secret() {
+            let found = lower
+                .split_once("://")
+                .map(|(scheme, _)| scheme)
+                .filter(|s| {
+                    !s.is_empty()
+                        && s.len() <= 16
+                        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+')
+                })
+                .map_or_else(
+                    || "it does not start with a scheme".to_owned(),
+                    |s| format!("it starts with `{s}://`"),
+                );
+            self.err(
+                Code::BadUrl,
+                at.span(),
+                format!(
+                    "the value of `{}` is not a URL for {what}: {found}",
+                    t.written()
+                ),
+            )
+            .label(format!("expected a URL starting with {list}"));
+        } else {
             self.err(
                 Code::BadUrl,
                 at.span(),
@@ -369,7 +432,8 @@ fn map_texts(c: &Check, f: &dyn Fn(&Text) -> Text) -> Check {
         }),
         Check::Tcp(t) => Check::Tcp(TcpCheck {
             address: f(&t.address),
-            ..t.clone()
+            send: t.send.as_ref().map(f),
+            expect: t.expect.as_ref().map(f),
         }),
         Check::Tls(t) => Check::Tls(TlsCheck {
             address: f(&t.address),

@@ -17,7 +17,19 @@ impl Cx<'_> {
         resolver: &Resolver<'_>,
     ) -> Service {
         let name = &key.value;
-        let instances = self.instances(key, svc);
+        let instances = if me.get() >= self.budget_from {
+            vec![(
+                Instance {
+                    id: "0".to_owned(),
+                    address: None,
+                    domains: Vec::new(),
+                    probe: None,
+                },
+                key.span(),
+            )]
+        } else {
+            self.instances(key, svc)
+        };
         let count = instances.len();
         let min_healthy = match &svc.min_healthy {
             None => 1,
@@ -49,13 +61,13 @@ impl Cx<'_> {
                 depends_on.push(d);
             }
         }
-        let mut tags = svc.tags.clone();
+        let mut tags: Vec<String> = svc.tags.iter().map(|t| self.shown(t, key.span())).collect();
         tags.sort();
         tags.dedup();
         Service {
             name: ServiceName::new(name),
-            description: svc.description.clone(),
-            owner: svc.owner.clone(),
+            description: svc.description.as_ref().map(|d| self.shown(d, key.span())),
+            owner: svc.owner.as_ref().map(|o| self.shown(o, key.span())),
             tags,
             core: svc.core.unwrap_or(true),
             core_explicit: svc.core.is_some(),
@@ -82,6 +94,19 @@ impl Cx<'_> {
             .help("`replicas: N` is short for N unlabeled instances");
         }
         if let Some(list) = &svc.instances {
+            if list.value.len() as u64 > super::MAX_INSTANCES {
+                self.err(
+                    Code::TooLarge,
+                    list.span(),
+                    format!(
+                        "service `{name}` lists {} instances, more than the limit of {}",
+                        list.value.len(),
+                        super::MAX_INSTANCES
+                    ),
+                )
+                .label(format!("expected at most {} instances", super::MAX_INSTANCES))
+                .help("describe a large fleet with fewer, representative instances per failure domain");
+            }
             if list.value.is_empty() {
                 self.err(
                     Code::NoInstances,
@@ -106,7 +131,10 @@ impl Cx<'_> {
                     )
                     .label("instance names must be unique within a service");
                 }
-                let domains = self.domains(name, &inst.value);
+                if let Some(a) = &inst.value.address {
+                    let _ = self.text(a);
+                }
+                let domains = self.domains(name, &inst.value, inst.span());
                 out.push((
                     Instance {
                         id,
@@ -130,6 +158,20 @@ impl Cx<'_> {
                 .help("a service with no instance cannot be up; remove it instead");
                 1
             }
+            Some(r) if r.value > super::MAX_INSTANCES => {
+                self.err(
+                    Code::TooLarge,
+                    r.span(),
+                    format!(
+                        "service `{name}` has `replicas: {}`, more than the limit of {}",
+                        r.value,
+                        super::MAX_INSTANCES
+                    ),
+                )
+                .label(format!("expected 1 to {}", super::MAX_INSTANCES))
+                .help("describe a large fleet with fewer, representative instances per failure domain");
+                1
+            }
             Some(r) => r.value as usize,
             None => 1,
         };
@@ -148,18 +190,23 @@ impl Cx<'_> {
             .collect()
     }
 
-    pub(super) fn domains(&mut self, service: &str, inst: &RawInstance) -> Vec<Domain> {
+    pub(super) fn domains(
+        &mut self,
+        service: &str,
+        inst: &RawInstance,
+        at: Option<Span>,
+    ) -> Vec<Domain> {
         let mut out = Vec::new();
         if let Some(z) = &inst.zone {
             out.push(Domain {
                 key: "zone".into(),
-                value: z.clone(),
+                value: self.shown(z, at),
             });
         }
         if let Some(h) = &inst.host {
             out.push(Domain {
                 key: "host".into(),
-                value: h.clone(),
+                value: self.shown(h, at),
             });
         }
         for (k, v) in inst.labels.iter() {
@@ -177,7 +224,7 @@ impl Cx<'_> {
             }
             out.push(Domain {
                 key: k.value.clone(),
-                value: v.clone(),
+                value: self.shown(v, k.span()),
             });
         }
         out.sort();
