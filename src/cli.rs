@@ -70,6 +70,9 @@ pub enum Command {
     /// The scheduled inspection: probe, analyse and compare with the last run, then write every
     /// report into `OUT/runs/<UTC time>/`, point `OUT/latest` at it and record the history.
     Inspect(InspectArgs),
+    /// Start a local fleet answering for every service of the bundled topology (healthy, slow
+    /// and failing ones), inspect it and write the reports: every feature in one command.
+    Demo(DemoArgs),
     /// Check the receivers of `alerts:` before an incident: `alert test [RECEIVER]` sends a
     /// test message and prints each receiver's answer.
     Alert(AlertArgs),
@@ -239,6 +242,19 @@ pub struct InspectArgs {
     /// of the file).
     #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
     pub deadline: Option<std::time::Duration>,
+}
+
+/// `linkpatrol demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the fleet up after the inspection, until Ctrl-C, to try `probe`, `render --probe`
+    /// and `watch` against it (with `-f DIR/topology.yaml`) from another terminal.
+    #[arg(long)]
+    pub serve: bool,
+
+    /// The directory to write the reports and the topology into (created if missing).
+    #[arg(short = 'o', long = "out", value_name = "DIR", default_value = DEFAULT_OUTPUT_DIR)]
+    pub out_dir: PathBuf,
 }
 
 /// `--format` of `probe`.

@@ -11,6 +11,7 @@ pub mod alert;
 pub mod analysis;
 pub mod cli;
 pub mod commands;
+pub mod demo;
 pub mod diag;
 pub mod history;
 pub mod probe;

@@ -6,6 +6,7 @@
 
 pub mod alert;
 pub mod analyze;
+pub mod demo;
 pub mod diff;
 pub mod inspect;
 pub mod probe;
@@ -95,6 +96,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         Command::Probe(args) => probe::run(&ctx, args),
         Command::Alert(args) => alert::run(&ctx, args),
         Command::Inspect(args) => inspect::run_cli(&ctx, args),
+        Command::Demo(args) => demo::run(&ctx, args),
     }
 }
 

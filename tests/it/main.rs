@@ -6,6 +6,7 @@ mod analysis_cases;
 mod analysis_reference;
 mod cli;
 mod commands;
+mod demo;
 mod fuzz_loader;
 mod hardening;
 mod inspect;
