@@ -76,6 +76,37 @@ pub enum Command {
     /// Start a local fleet answering for every service of the bundled topology (healthy, slow
     /// and failing ones), inspect it and write the reports: every feature in one command.
     Demo(DemoArgs),
+    /// Check the receivers of `alerts:` before an incident: `alert test [RECEIVER]` sends a
+    /// test message and prints each receiver's answer.
+    Alert(AlertArgs),
+}
+
+/// `linkpatrol alert`.
+#[derive(Debug, Args)]
+pub struct AlertArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: AlertCommand,
+}
+
+/// The subcommands of `linkpatrol alert`.
+#[derive(Debug, Subcommand)]
+pub enum AlertCommand {
+    /// Send a test message to a receiver (every receiver when none is named) and print its
+    /// answer. Exits 1 when a receiver does not accept it.
+    Test(AlertTestArgs),
+}
+
+/// `linkpatrol alert test`.
+#[derive(Debug, Args)]
+pub struct AlertTestArgs {
+    /// A receiver under `alerts.receivers`; default: every receiver.
+    #[arg(value_name = "RECEIVER")]
+    pub receiver: Option<String>,
+
+    /// Link the message to this URL, as `watch --external-url` does.
+    #[arg(long, value_name = "URL")]
+    pub external_url: Option<String>,
 }
 
 /// `linkpatrol validate`.

@@ -137,6 +137,18 @@ codes! {
     UnknownRiskRule = "unknown-risk-rule", "a key under `risks` is not a risk rule id";
     /// An option given to a risk rule that does not take it.
     RiskOptionNotApplicable = "risk-option-not-applicable", "a risk rule option belongs to another rule";
+    /// A receiver `type` that does not exist.
+    UnknownReceiverType = "unknown-receiver-type", "an alert receiver's `type` is not one of webhook, slack, feishu, lark, dingtalk, wecom";
+    /// A route names a receiver that is not declared.
+    UnknownReceiver = "unknown-receiver", "an alert route names a receiver that is not declared under `receivers`";
+    /// `secret:` on a receiver type that does not sign.
+    SecretNotSupported = "secret-not-supported", "a `secret` is set on a receiver type that does not sign its messages";
+    /// A secret written in the file instead of `${VAR}` (warning).
+    PlainSecret = "plain-secret", "an alert secret is written in the file instead of read with `${VAR}`";
+    /// A route for an owner that no service has (warning).
+    UnknownOwner = "unknown-owner", "an alert route is keyed by an owner that no service has";
+    /// Routes without `default` (warning).
+    NoDefaultRoute = "no-default-route", "alert routes have no `default`, so alerts of other owners go nowhere";
     /// A service that no link reaches (warning).
     UnreachableService = "unreachable-service", "a service is not reachable from any link's entry";
     /// No `links:` at all (warning).

@@ -7,6 +7,7 @@
 //! [`history`] (the inspection history).
 //! A stage never imports a later one. [`state`] is the vocabulary they share.
 
+pub mod alert;
 pub mod analysis;
 pub mod cli;
 pub mod commands;

@@ -4,6 +4,7 @@
 //! `Err`: the command prints the diagnostics and returns [`ExitStatus::Invalid`] (exit 2).
 //! New subcommands load the topology with [`load_or_report`] and follow the same pattern.
 
+pub mod alert;
 pub mod analyze;
 pub mod demo;
 pub mod diff;
@@ -94,6 +95,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         Command::Diff(args) => diff::run(&ctx, args),
         Command::Render(args) => render::run(&ctx, args),
         Command::Probe(args) => probe::run(&ctx, args),
+        Command::Alert(args) => alert::run(&ctx, args),
         Command::Inspect(args) => inspect::run_cli(&ctx, args),
         Command::Merge(args) => merge::run(&ctx, args),
         Command::Demo(args) => demo::run(&ctx, args),

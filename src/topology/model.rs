@@ -221,6 +221,8 @@ pub struct Topology {
     pub services: Vec<Service>,
     /// `risks:`, the rule settings.
     pub risks: RiskSettings,
+    /// `alerts:` of `watch`; `None` when the file has no such section.
+    pub alerts: Option<super::alerts::Alerts>,
     /// `inspect:`, retention of `inspect`'s run folders and history.
     pub inspect: InspectSettings,
     /// name → index into `services`.
@@ -306,6 +308,7 @@ impl Topology {
             links,
             services,
             risks,
+            alerts: None,
             inspect: InspectSettings::default(),
             index,
         }

@@ -179,6 +179,9 @@ pub struct RawTopology {
     /// Risk rules: `off`, or settings, per rule id.
     #[serde(default)]
     pub risks: Entries<Sp<RawRisk>>,
+    /// Alerts of `watch`: receivers, routes by owner, thresholds (SPEC §9).
+    #[serde(default)]
+    pub alerts: Option<Sp<super::raw_alerts::RawAlerts>>,
     /// What `inspect` keeps in its output directory: run folders and history.
     #[serde(default)]
     pub inspect: Option<RawInspect>,
@@ -776,6 +779,7 @@ pub(crate) struct PartialTopology {
     pub links: Option<Entries<RawLink>>,
     pub services: Option<Entries<RawService>>,
     pub risks: Option<Entries<Sp<RawRisk>>>,
+    pub alerts: Option<Sp<super::raw_alerts::RawAlerts>>,
     pub inspect: Option<RawInspect>,
 }
 

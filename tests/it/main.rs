@@ -1,6 +1,7 @@
 //! The integration tests: one binary, so the crate links once. One module per area; shared
 //! topology builders live in `topo`.
 
+mod alert;
 mod analysis_cases;
 mod analysis_reference;
 mod cli;
@@ -11,6 +12,7 @@ mod hardening;
 mod inspect;
 mod probe;
 mod readme;
+mod receivers;
 mod render;
 mod report_render;
 mod rootcause_cli;

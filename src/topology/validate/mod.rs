@@ -14,6 +14,7 @@
 //! `risks:` settings). This file holds the entry point, the context and the cross-service
 //! checks (links, reachability).
 
+mod alerts;
 mod dependencies;
 mod interpolate;
 mod probes;
@@ -177,6 +178,7 @@ fn validate_with(
     links.sort_by(|a, b| a.name.cmp(&b.name));
 
     let risks = cx.risks(raw);
+    let alerts = raw.alerts.as_ref().map(|a| cx.alerts(a, &services));
 
     // Warnings: nothing to analyse per link, or services no link reaches.
     if raw.links.is_empty() {
@@ -232,6 +234,7 @@ fn validate_with(
         services,
         risks,
         inspect,
+        alerts,
     });
     (topology, cx.diags)
 }
