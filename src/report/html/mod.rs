@@ -550,11 +550,12 @@ fn history_section(history: &crate::report::report::History) -> Markup {
             p.hint { "Availability counts runs in which the link or service was up or degraded, among the runs in which its state was known; latencies are per run (a link's is its entry's, a service's its slowest answering instance's), read from a histogram within ±2.2 %." }
             table {
                 thead {
-                    tr { th {} th colspan="4" { "last 24 h" } th colspan="4" { "last 7 d" } }
+                    tr { th {} th.window colspan="4" { "last 24 h" } th.window colspan="4" { "last 7 d" } }
                     tr {
                         th { "link or service" }
-                        th { "runs" } th { "available" } th { "p50" } th { "p95" }
-                        th { "runs" } th { "available" } th { "p50" } th { "p95" }
+                        @for _ in 0..2 {
+                            th.num { "runs" } th.num { "available" } th.num { "p50" } th.num { "p95" }
+                        }
                     }
                 }
                 tbody {
