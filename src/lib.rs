@@ -17,4 +17,5 @@ pub mod history;
 pub mod probe;
 pub mod report;
 pub mod state;
+pub mod terminal;
 pub mod topology;

@@ -19,6 +19,7 @@ use std::io::IsTerminal;
 
 use crate::cli::{Cli, Command};
 use crate::diag::Diagnostics;
+use crate::terminal::{printable, printable_lines};
 use crate::topology::load::{self, LoadError, Loaded};
 
 /// How a run ended; `main` maps it to the process exit code (SPEC §4).
@@ -122,7 +123,7 @@ pub fn load_or_report(ctx: &Context) -> Option<Loaded> {
             None
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", printable_lines(&e.to_string()));
             None
         }
     }
@@ -142,7 +143,7 @@ fn report_invalid(ctx: &Context, diags: &Diagnostics) {
     let errors = diags.errors().count();
     eprintln!(
         "error: `{}` is invalid: {}",
-        diags.origin,
+        printable(&diags.origin),
         crate::diag::plural(errors, "error")
     );
 }

@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 
 use crate::report::report::{Report, RootCauseReport, Spof, SpofKind};
 use crate::state::State;
+use crate::terminal::{printable, printable_join};
 use crate::topology::model::Severity;
 
 /// ANSI styling, or none.
@@ -28,11 +29,14 @@ impl Paint {
         Self { on }
     }
 
+    /// `s` made [printable] (it may hold user text), then styled: the only escapes in the
+    /// output are the ones written here.
     fn wrap(self, code: &str, s: &str) -> String {
+        let s = printable(s);
         if self.on {
             format!("\x1b[{code}m{s}\x1b[0m")
         } else {
-            s.to_owned()
+            s.into_owned()
         }
     }
 
@@ -147,7 +151,7 @@ pub fn render_text(report: &Report, color: bool) -> String {
         plural(report.services.len())
     );
     if let Some(failed) = &report.assumed_failed {
-        let _ = writeln!(out, "assuming failed: {}", failed.join(", "));
+        let _ = writeln!(out, "assuming failed: {}", printable_join(failed, ", "));
     }
     if report.root_causes.as_ref().is_some_and(|r| !r.is_empty()) {
         let _ = writeln!(out);
@@ -160,7 +164,7 @@ pub fn render_text(report: &Report, color: bool) -> String {
             "{} {}  (entry {})  {}",
             p.bold("link"),
             p.bold(&link.name),
-            link.entry,
+            printable(&link.entry),
             p.state(link.state)
         );
         let cp = &link.critical_path;
@@ -180,7 +184,7 @@ pub fn render_text(report: &Report, color: bool) -> String {
             out,
             "  critical path ({}): {}{rest}",
             cp.len(),
-            names.join(", ")
+            printable_join(names, ", ")
         );
         if link.spofs.is_empty() {
             let _ = writeln!(out, "  no single point of failure");
@@ -218,6 +222,7 @@ pub fn render_text(report: &Report, color: bool) -> String {
                     } else {
                         pair.events.join(" + ")
                     };
+                    let what = printable(&what);
                     let _ = writeln!(
                         out,
                         "    {what}  {}",
@@ -258,10 +263,10 @@ pub fn render_text(report: &Report, color: bool) -> String {
             let _ = writeln!(
                 out,
                 "  {}  {} link{} ({}), {} other service{}",
-                s.id,
+                printable(&s.id),
                 b.links.len(),
                 plural(b.links.len()),
-                capped_strings(&b.links, MAX_NAMES),
+                printable(&capped_strings(&b.links, MAX_NAMES)),
                 b.service_count,
                 plural(b.service_count)
             );
@@ -285,7 +290,7 @@ pub fn render_text(report: &Report, color: bool) -> String {
                     "  {} {}  {}",
                     p.severity(r.severity),
                     r.rule,
-                    r.message
+                    printable(&r.message)
                 );
                 let _ = writeln!(out, "          {}", p.dim(&format!("hint: {}", r.hint)));
             }
@@ -413,9 +418,13 @@ pub fn root_cause_lines(report: &Report, p: Paint) -> String {
             "  {mark} {}  {}{owner}  {}",
             p.bold(&c.id),
             p.state(c.state),
-            c.reason
+            printable(&c.reason)
         );
-        let _ = writeln!(out, "      {}", takes_down(report, c, MAX_NAMES));
+        let _ = writeln!(
+            out,
+            "      {}",
+            printable(&takes_down(report, c, MAX_NAMES))
+        );
     }
     out
 }
