@@ -10,8 +10,11 @@
 //! Neighbours: produced by `topology::load` and `topology::validate`; printed by
 //! `commands::validate` and every other command that loads a file.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
+
+use crate::terminal::{printable, printable_source};
 
 /// How bad a diagnostic is. Only errors make loading fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -333,8 +336,8 @@ impl Diagnostics {
     /// `origin:line:column`, or just `origin` without a span.
     pub fn location(&self, d: &Diagnostic) -> String {
         match d.span {
-            Some(s) => format!("{}:{}:{}", self.origin, s.line, s.column),
-            None => self.origin.clone(),
+            Some(s) => format!("{}:{}:{}", printable(&self.origin), s.line, s.column),
+            None => printable(&self.origin).into_owned(),
         }
     }
 
@@ -388,7 +391,7 @@ impl Diagnostics {
                     self.location(d),
                     d.severity,
                     d.code,
-                    d.message
+                    printable(&d.message)
                 );
             }
             out.push_str(&one);
@@ -470,8 +473,8 @@ impl LineIndex {
         let from = self.starts[first];
         let to = self.starts.get(last + 1).copied().unwrap_or(source.len());
         Excerpt {
-            name,
-            text: &source[from..to],
+            name: printable(name),
+            text: printable_source(&source[from..to]),
             offset: from,
             line: first,
         }
@@ -481,8 +484,10 @@ impl LineIndex {
 /// A few lines of the source that miette reads as if they were the whole file: spans and line
 /// numbers are those of the file.
 struct Excerpt<'a> {
-    name: &'a str,
-    text: &'a str,
+    /// The file's name, [printable].
+    name: Cow<'a, str>,
+    /// The lines, [printable](printable_source) with their byte offsets kept.
+    text: Cow<'a, str>,
     /// Byte offset of `text` in the file.
     offset: usize,
     /// 0-based line of `text`'s first line in the file.
@@ -504,10 +509,11 @@ impl miette::SourceCode for Excerpt<'_> {
         let local = miette::SourceSpan::from(local_start..local_start + local_len);
         let c = self
             .text
+            .as_ref()
             .read_span(&local, context_lines_before, context_lines_after)?;
         let start = c.span().offset() + self.offset;
         Ok(Box::new(miette::MietteSpanContents::new_named(
-            self.name.to_owned(),
+            self.name.clone().into_owned(),
             c.data(),
             miette::SourceSpan::from(start..start + c.span().len()),
             c.line() + self.line,
@@ -522,7 +528,7 @@ impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.errors().count();
         let w = self.warnings().count();
-        write!(f, "`{}`: {}", self.origin, plural(n, "error"))?;
+        write!(f, "`{}`: {}", printable(&self.origin), plural(n, "error"))?;
         if w > 0 {
             write!(f, ", {}", plural(w, "warning"))?;
         }
@@ -542,13 +548,13 @@ impl fmt::Display for Diagnostics {
                 self.location(d),
                 d.severity,
                 d.code,
-                d.message
+                printable(&d.message)
             )?;
             if let Some(l) = &d.label {
-                write!(f, "; {l}")?;
+                write!(f, "; {}", printable(l))?;
             }
             if let Some(h) = &d.help {
-                write!(f, " ({h})")?;
+                write!(f, " ({})", printable(h))?;
             }
         }
         if let Some(limit) = limit {
@@ -586,7 +592,7 @@ impl fmt::Debug for Rendered<'_> {
 
 impl fmt::Display for Rendered<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.d.message)
+        f.write_str(&printable(&self.d.message))
     }
 }
 
@@ -608,7 +614,7 @@ impl miette::Diagnostic for Rendered<'_> {
         self.d
             .help
             .as_deref()
-            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+            .map(|h| Box::new(printable(h)) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
@@ -621,7 +627,7 @@ impl miette::Diagnostic for Rendered<'_> {
         let start = s.offset.min(src.len());
         let end = (s.offset + s.len).min(src.len());
         let span = miette::SourceSpan::from(start..end);
-        let label = self.d.label.clone();
+        let label = self.d.label.as_deref().map(|l| printable(l).into_owned());
         Some(Box::new(std::iter::once(
             miette::LabeledSpan::new_with_span(label, span),
         )))

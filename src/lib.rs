@@ -19,4 +19,5 @@ pub mod probe;
 pub mod report;
 pub mod serve;
 pub mod state;
+pub mod terminal;
 pub mod topology;

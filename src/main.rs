@@ -23,7 +23,10 @@ fn main() -> ExitCode {
         Ok(status) => ExitCode::from(status.code()),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!(
+                "error: {}",
+                linkpatrol::terminal::printable_lines(&format!("{e:#}"))
+            );
             ExitCode::from(ExitStatus::Failure.code())
         }
     }

@@ -15,6 +15,7 @@ use crate::alert::engine::{AlertKey, AlertKind, Detail, Event, Notification, Sev
 use crate::alert::message::Message;
 use crate::alert::receiver;
 use crate::cli::{AlertArgs, AlertCommand, AlertTestArgs};
+use crate::terminal::printable;
 use crate::topology::alerts::Receiver;
 
 /// Runs `linkpatrol alert …`.
@@ -32,7 +33,7 @@ fn test(ctx: &Context, args: &AlertTestArgs) -> anyhow::Result<ExitStatus> {
     let Some(alerts) = &topology.alerts else {
         eprintln!(
             "error: `{}` has no `alerts:` section, so there is no receiver to test",
-            ctx.file.display()
+            printable(&ctx.file.display().to_string())
         );
         return Ok(ExitStatus::Invalid);
     };
@@ -43,7 +44,11 @@ fn test(ctx: &Context, args: &AlertTestArgs) -> anyhow::Result<ExitStatus> {
                 let hint = crate::diag::closest(name, names)
                     .map(|best| format!(" (did you mean `{best}`?)"))
                     .unwrap_or_default();
-                eprintln!("error: no receiver `{name}` under `alerts.receivers`{hint}");
+                eprintln!(
+                    "error: no receiver `{}` under `alerts.receivers`{}",
+                    printable(name),
+                    printable(&hint)
+                );
                 return Ok(ExitStatus::Invalid);
             };
             vec![r]
@@ -89,16 +94,23 @@ fn test(ctx: &Context, args: &AlertTestArgs) -> anyhow::Result<ExitStatus> {
                 };
                 writeln!(
                     out,
-                    "{} ({}): {verdict}\n  answer: HTTP {} {}",
-                    r.name,
+                    "{} ({}): {}\n  answer: HTTP {} {}",
+                    printable(r.name.as_str()),
                     r.kind,
+                    printable(&verdict),
                     answer.status,
-                    answer.body.trim()
+                    printable(answer.body.trim())
                 )?;
             }
             Err(why) => {
                 all_ok = false;
-                writeln!(out, "{} ({}): no answer: {why}", r.name, r.kind)?;
+                writeln!(
+                    out,
+                    "{} ({}): no answer: {}",
+                    printable(r.name.as_str()),
+                    r.kind,
+                    printable(&why)
+                )?;
             }
         }
     }

@@ -23,7 +23,7 @@ pub fn run(ctx: &Context, args: &AnalyzeArgs) -> anyhow::Result<ExitStatus> {
         None => Vec::new(),
         Some(Ok(events)) => events,
         Some(Err(msg)) => {
-            eprintln!("error: --fail: {msg}");
+            eprintln!("error: --fail: {}", crate::terminal::printable(&msg));
             return Ok(ExitStatus::Invalid);
         }
     };
@@ -36,7 +36,10 @@ pub fn run(ctx: &Context, args: &AnalyzeArgs) -> anyhow::Result<ExitStatus> {
     let analysis = match analysis::analyze(topo, &opts) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!(
+                "error: {}",
+                crate::terminal::printable_lines(&e.to_string())
+            );
             return Ok(ExitStatus::Invalid);
         }
     };

@@ -117,9 +117,11 @@ pub struct InspectOutcome {
 
 impl InspectOutcome {
     /// The short summary `inspect` prints on stderr: links, root causes, what changed since the
-    /// last run, where the reports are.
+    /// last run, where the reports are. Plain text, made [printable] line by line.
+    ///
+    /// [printable]: crate::terminal::printable_lines
     pub fn summary(&self) -> String {
-        summary(self)
+        crate::terminal::printable_lines(&summary(self)).into_owned()
     }
 }
 

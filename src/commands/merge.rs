@@ -300,14 +300,20 @@ pub fn run(ctx: &Context, args: &crate::cli::MergeArgs) -> anyhow::Result<ExitSt
     let shards = match read_shards(topology, &args.reports) {
         Ok(shards) => shards,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!(
+                "error: {}",
+                crate::terminal::printable_lines(&e.to_string())
+            );
             return Ok(ExitStatus::Invalid);
         }
     };
     let outcomes = match outcomes(topology, &shards) {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!(
+                "error: {}",
+                crate::terminal::printable_lines(&e.to_string())
+            );
             return Ok(ExitStatus::Invalid);
         }
     };
@@ -341,7 +347,7 @@ pub fn run(ctx: &Context, args: &crate::cli::MergeArgs) -> anyhow::Result<ExitSt
         eprint!(
             "merged {} shards of {}\n{}",
             shards.count,
-            topology.name,
+            crate::terminal::printable(topology.name.as_str()),
             outcome.summary()
         );
     }

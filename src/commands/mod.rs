@@ -20,6 +20,7 @@ use std::io::IsTerminal;
 
 use crate::cli::{Cli, Command};
 use crate::diag::Diagnostics;
+use crate::terminal::{printable, printable_lines};
 use crate::topology::load::{self, LoadError, Loaded};
 
 /// How a run ended; `main` maps it to the process exit code (SPEC §4).
@@ -124,7 +125,7 @@ pub fn load_or_report(ctx: &Context) -> Option<Loaded> {
             None
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", printable_lines(&e.to_string()));
             None
         }
     }
@@ -144,7 +145,7 @@ fn report_invalid(ctx: &Context, diags: &Diagnostics) {
     let errors = diags.errors().count();
     eprintln!(
         "error: `{}` is invalid: {}",
-        diags.origin,
+        printable(&diags.origin),
         crate::diag::plural(errors, "error")
     );
 }

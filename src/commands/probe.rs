@@ -24,6 +24,7 @@ use crate::probe::{ProbeOutcome, ProbeRun, RunOptions, Selection, run_blocking};
 use crate::report::report::{ProbeResult, Report};
 use crate::report::text::{Paint, because_text, root_cause_lines};
 use crate::state::State;
+use crate::terminal::{printable, printable_join, printable_lines};
 use crate::topology::model::{Service, ServiceIdx, Topology};
 
 /// Output format of `probe`.
@@ -220,7 +221,7 @@ fn write_table(
             ]);
         }
     }
-    writeln!(out, "{}", trim_lines(&table.to_string()))?;
+    writeln!(out, "{}", printable_lines(&trim_lines(&table.to_string())))?;
 
     let links: Vec<_> = topology
         .links
@@ -263,7 +264,7 @@ fn write_table(
             table.add_row(row);
         }
         writeln!(out)?;
-        writeln!(out, "{}", trim_lines(&table.to_string()))?;
+        writeln!(out, "{}", printable_lines(&trim_lines(&table.to_string())))?;
     }
     let counts = State::WORST_FIRST
         .iter()
@@ -432,7 +433,10 @@ pub fn probe_and_analyze(
     let selected = match args.selection.resolve(topology) {
         Ok(s) => s,
         Err(e @ crate::probe::ProbeError::UnknownSelection { .. }) => {
-            eprintln!("error: {e}");
+            eprintln!(
+                "error: {}",
+                crate::terminal::printable_lines(&e.to_string())
+            );
             return Ok(None);
         }
         Err(e) => return Err(e.into()),
@@ -628,11 +632,18 @@ fn write_live(
         )?;
         for l in links {
             match l.live_spofs.as_deref() {
-                _ if l.state == State::Down => writeln!(out, "  {}: already down", l.name)?,
-                None | Some([]) => writeln!(out, "  {}: none", l.name)?,
+                _ if l.state == State::Down => {
+                    writeln!(out, "  {}: already down", printable(&l.name))?;
+                }
+                None | Some([]) => writeln!(out, "  {}: none", printable(&l.name))?,
                 Some(spofs) => {
                     let ids: Vec<&str> = spofs.iter().map(|s| s.id.as_str()).collect();
-                    writeln!(out, "  {}: {}", l.name, ids.join(", "))?;
+                    writeln!(
+                        out,
+                        "  {}: {}",
+                        printable(&l.name),
+                        printable_join(&ids, ", ")
+                    )?;
                 }
             }
         }
@@ -649,7 +660,7 @@ fn write_live(
             (svc.spare() > 0 && alive == svc.min_healthy).then(|| {
                 format!(
                     "  {}: {alive} of {} alive, {} needed",
-                    svc.name,
+                    printable(svc.name.as_str()),
                     svc.instances.len(),
                     svc.min_healthy
                 )

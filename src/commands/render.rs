@@ -211,7 +211,10 @@ pub fn run(
     let analysis = match crate::analysis::analyze(topo, &crate::analysis::Options::default()) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!(
+                "error: {}",
+                crate::terminal::printable_lines(&e.to_string())
+            );
             return Ok(ExitStatus::Invalid);
         }
     };
@@ -238,7 +241,10 @@ pub fn draw(
         Ok(written) => {
             if !ctx.quiet {
                 for path in written {
-                    println!("wrote {}", path.display());
+                    println!(
+                        "wrote {}",
+                        crate::terminal::printable(&path.display().to_string())
+                    );
                 }
             }
             Ok(ExitStatus::Success)
@@ -249,7 +255,10 @@ pub fn draw(
                 | RenderError::UnknownGroupBy(_)
                 | RenderError::UnknownFormat(_),
             ) => {
-                eprintln!("error: {e}");
+                eprintln!(
+                    "error: {}",
+                    crate::terminal::printable_lines(&e.to_string())
+                );
                 Ok(ExitStatus::Invalid)
             }
             _ => Err(e),

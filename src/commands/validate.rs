@@ -7,6 +7,7 @@ use std::io::Write;
 
 use super::{Context, ExitStatus, load_or_report};
 use crate::cli::ValidateArgs;
+use crate::terminal::printable;
 use crate::topology::model::{Strength, Target, Topology};
 
 /// Runs `validate`.
@@ -23,7 +24,8 @@ pub fn run(ctx: &Context, _args: &ValidateArgs) -> anyhow::Result<ExitStatus> {
     writeln!(
         out,
         "{}: `{}` is valid",
-        loaded.warnings.origin, loaded.topology.name
+        printable(&loaded.warnings.origin),
+        printable(loaded.topology.name.as_str())
     )?;
     write!(out, "{summary}")?;
     let warnings = loaded.warnings.warnings().count();
@@ -35,12 +37,12 @@ pub fn run(ctx: &Context, _args: &ValidateArgs) -> anyhow::Result<ExitStatus> {
             let deps: Vec<String> = s
                 .depends_on
                 .iter()
-                .map(|d| format!("{} ({})", d.label, d.strength))
+                .map(|d| format!("{} ({})", printable(&d.label), d.strength))
                 .collect();
             writeln!(
                 out,
                 "  - {}: {} instance(s), min_healthy {}, probe {}, depends on [{}]",
-                s.name,
+                printable(s.name.as_str()),
                 s.instances.len(),
                 s.min_healthy,
                 s.instances

@@ -7,6 +7,7 @@
 //! This stage reads the [`Report`](crate::report::report::Report) (it records what a run found)
 //! and fills the report's `since_last` and `history`; it never renders or writes report files.
 
+pub mod histogram;
 pub mod store;
 pub mod trends;
 

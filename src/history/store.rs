@@ -10,10 +10,11 @@
 //!   older linkpatrol refuses a newer file with [`HistoryError::TooNew`] instead of guessing.
 //! - States are stored as small integers ([`state_code`]): 0 up, 1 unknown, 2 degraded, 3 down,
 //!   the order of [`State`], so `max()` in SQL is the worst.
-//! - Besides the raw rows, two hourly rollups (schema v2) keep per link and service the count of
-//!   runs per state and a log-scale histogram of latencies, updated in the run's transaction.
-//!   The 24 h / 7 d queries of [`trends`](super::trends) read only those: a week of one run a
-//!   minute over 100 services is about 17,000 state rows instead of a million raw ones.
+//! - Besides the raw rows, an hourly rollup (schema v2, v3) keeps per link and service and hour
+//!   the count of runs per state and a log-scale histogram of latencies (one BLOB, see
+//!   [`histogram`](super::histogram)), updated in the run's transaction. The 24 h / 7 d queries
+//!   of [`trends`](super::trends) read only those: a week of one run a minute over 110 subjects
+//!   is 18,500 rows instead of a million raw ones.
 //!
 //! A link's latency in a run is its entry's; a service's latency in a run is its slowest
 //! answering instance (so its p95 reads "in 95 % of runs every instance answered within").
@@ -137,7 +138,15 @@ pub const MIGRATIONS: &[&str] = &[
         FROM subject_states s JOIN runs r ON r.id = s.run_id
         WHERE s.latency_ms IS NOT NULL
         GROUP BY 1, 2, 3;",
-    // v3: the alert state of `watch` (one row), so a restart neither repeats a firing alert nor
+    // v3: the latency histogram of a subject's hour as one BLOB in its `hourly_states` row
+    // (see `histogram`), which makes the 7 d query read 40 times fewer rows.
+    "ALTER TABLE hourly_states ADD COLUMN latency BLOB;
+    UPDATE hourly_states SET latency = (
+        SELECT lp_hist(l.bucket, l.n) FROM hourly_latency l
+        WHERE l.subject_id = hourly_states.subject_id AND l.hour = hourly_states.hour
+    );
+    DROP TABLE hourly_latency;",
+    // v4: the alert state of `watch` (one row), so a restart neither repeats a firing alert nor
     // forgets to resolve it.
     "CREATE TABLE alert_state (
         id         INTEGER PRIMARY KEY CHECK (id = 1),
@@ -229,6 +238,7 @@ impl Store {
             .map_err(&e)?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(&e)?;
+        super::histogram::register(&conn).map_err(&e)?;
         conn.create_scalar_function(
             "lp_bucket",
             1,
@@ -337,10 +347,8 @@ impl Store {
             .execute("DELETE FROM runs WHERE started_ms < ?1", [cutoff.unix_ms])
             .map_err(&e)?;
         let hour = cutoff.unix_ms.div_euclid(3_600_000);
-        for table in ["hourly_states", "hourly_latency"] {
-            tx.execute(&format!("DELETE FROM {table} WHERE hour < ?1"), [hour])
-                .map_err(&e)?;
-        }
+        tx.execute("DELETE FROM hourly_states WHERE hour < ?1", [hour])
+            .map_err(&e)?;
         tx.commit().map_err(&e)?;
         Ok(runs)
     }
@@ -525,22 +533,16 @@ impl RunTx<'_> {
         }
         let hour = run.started.unix_ms.div_euclid(3_600_000);
         tx.execute(
-            "INSERT INTO hourly_states (subject_id, hour, runs, up, degraded, down, unknown)
-             SELECT subject_id, ?2, 1, state = 0, state = 2, state = 3, state = 1
+            "INSERT INTO hourly_states (subject_id, hour, runs, up, degraded, down, unknown, latency)
+             SELECT subject_id, ?2, 1, state = 0, state = 2, state = 3, state = 1,
+                    lp_hist(lp_bucket(latency_ms), 1)
              FROM subject_states WHERE run_id = ?1
+             GROUP BY subject_id
              ON CONFLICT (subject_id, hour) DO UPDATE SET
                 runs = runs + excluded.runs, up = up + excluded.up,
                 degraded = degraded + excluded.degraded, down = down + excluded.down,
-                unknown = unknown + excluded.unknown",
-            params![run_id, hour],
-        )
-        .map_err(&e)?;
-        tx.execute(
-            "INSERT INTO hourly_latency (subject_id, hour, bucket, n)
-             SELECT subject_id, ?2, lp_bucket(latency_ms), count(*)
-             FROM subject_states WHERE run_id = ?1 AND latency_ms IS NOT NULL
-             GROUP BY 1, 3
-             ON CONFLICT (subject_id, hour, bucket) DO UPDATE SET n = n + excluded.n",
+                unknown = unknown + excluded.unknown,
+                latency = lp_hist_merge(latency, excluded.latency)",
             params![run_id, hour],
         )
         .map_err(&e)?;

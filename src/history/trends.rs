@@ -1,7 +1,8 @@
 //! Reading the history back: `since_last` and the 24 h / 7 d statistics (SPEC §6).
 //!
 //! Everything is a query: the comparison with the previous run joins its rows with this run's;
-//! availability and percentiles read the hourly rollups of [`store`](super::store), so the cost
+//! availability and percentiles read the hourly rollups of [`store`](super::store) (one row per
+//! subject and hour, its latencies one [`histogram`](super::histogram) BLOB), so the cost
 //! depends on hours × subjects, not on the number of probes recorded.
 //!
 //! Windows are whole UTC hours: "the last 24 h" is the hour of `now` and the 23 before it, "the
@@ -201,9 +202,14 @@ fn window(
     let mut out = BTreeMap::new();
     let mut stmt = conn
         .prepare_cached(
-            "SELECT subject_id, sum(runs), sum(up) + sum(degraded), sum(runs) - sum(unknown)
-             FROM hourly_states WHERE hour BETWEEN ?1 AND ?2
-             GROUP BY subject_id",
+            "SELECT subject_id, runs, alive, known,
+                    lp_hist_quantile(latency, 50), lp_hist_quantile(latency, 95)
+             FROM (
+                SELECT subject_id, sum(runs) AS runs, sum(up) + sum(degraded) AS alive,
+                       sum(runs) - sum(unknown) AS known, lp_hist_sum(latency) AS latency
+                FROM hourly_states WHERE hour BETWEEN ?1 AND ?2
+                GROUP BY subject_id
+             )",
         )
         .map_err(&e)?;
     let rows = stmt
@@ -213,11 +219,13 @@ fn window(
                 r.get::<_, i64>(1)?,
                 r.get::<_, i64>(2)?,
                 r.get::<_, i64>(3)?,
+                r.get::<_, Option<i64>>(4)?,
+                r.get::<_, Option<i64>>(5)?,
             ))
         })
         .map_err(&e)?;
     for row in rows {
-        let (id, runs, alive, known) = row.map_err(&e)?;
+        let (id, runs, alive, known, p50, p95) = row.map_err(&e)?;
         out.insert(
             id,
             WindowStats {
@@ -226,43 +234,10 @@ fn window(
                     let a = alive as f64 / known as f64;
                     (a * 1e6).round() / 1e6
                 }),
-                p50_ms: None,
-                p95_ms: None,
+                p50_ms: p50.map(bucket_value),
+                p95_ms: p95.map(bucket_value),
             },
         );
-    }
-    let mut stmt = conn
-        .prepare_cached(
-            "WITH h AS (
-                SELECT subject_id, bucket, sum(n) AS n FROM hourly_latency
-                WHERE hour BETWEEN ?1 AND ?2 GROUP BY subject_id, bucket
-             ), c AS (
-                SELECT subject_id, bucket,
-                       sum(n) OVER (PARTITION BY subject_id ORDER BY bucket) AS cum,
-                       sum(n) OVER (PARTITION BY subject_id) AS total
-                FROM h
-             )
-             SELECT subject_id,
-                    min(CASE WHEN cum * 100 >= total * 50 THEN bucket END),
-                    min(CASE WHEN cum * 100 >= total * 95 THEN bucket END)
-             FROM c GROUP BY subject_id",
-        )
-        .map_err(&e)?;
-    let rows = stmt
-        .query_map(params![from, to], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, Option<i64>>(1)?,
-                r.get::<_, Option<i64>>(2)?,
-            ))
-        })
-        .map_err(&e)?;
-    for row in rows {
-        let (id, p50, p95) = row.map_err(&e)?;
-        if let Some(w) = out.get_mut(&id) {
-            w.p50_ms = p50.map(bucket_value);
-            w.p95_ms = p95.map(bucket_value);
-        }
     }
     Ok(out)
 }

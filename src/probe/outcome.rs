@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::state::State;
+use crate::terminal::printable;
 use crate::topology::model::Text;
 
 /// The result of probing one instance: a state, the latency of the last attempt, and why.
@@ -207,9 +208,12 @@ impl Scrubber {
         out
     }
 
-    /// Scrubs a verdict's reason.
+    /// Scrubs a verdict's reason, and shows its control characters as escapes ([`printable`]):
+    /// an error message can carry text a server chose.
     pub fn verdict(&self, mut verdict: Verdict) -> Verdict {
-        verdict.reason = verdict.reason.map(|r| self.scrub(&r));
+        verdict.reason = verdict
+            .reason
+            .map(|r| printable(&self.scrub(&r)).into_owned());
         verdict
     }
 }
@@ -546,18 +550,14 @@ pub fn human_duration(d: Duration) -> String {
 }
 
 /// Shortens text from a remote system for a reason: first non-empty line, at most `max`
-/// chars, control characters (terminal escapes) replaced by spaces.
+/// chars, control characters (terminal escapes) shown as escapes ([`printable`]).
 pub fn excerpt(text: &str, max: usize) -> String {
     let line = text
         .lines()
         .find(|l| !l.trim().is_empty())
         .unwrap_or("")
         .trim();
-    let clean = |s: &str| -> String {
-        s.chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect()
-    };
+    let clean = |s: &str| -> String { printable(s).into_owned() };
     if line.chars().count() > max {
         let cut: String = line.chars().take(max).collect();
         format!("{}…", clean(&cut))
@@ -613,7 +613,7 @@ mod tests {
     fn excerpts_are_one_clean_line() {
         assert_eq!(
             excerpt("\n  first \x1b[31mred\nsecond", 80),
-            "first  [31mred"
+            "first \\u{1b}[31mred"
         );
         assert_eq!(excerpt("abcdef", 3), "abc…");
     }

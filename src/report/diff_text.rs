@@ -1,9 +1,11 @@
-//! Text and JSON renderings of a [`DiffReport`] (`linkpatrol diff`).
+//! Text and JSON renderings of a [`DiffReport`] (`linkpatrol diff`). User text in the text form
+//! is made [printable] before it is styled.
 
 use std::fmt::Write as _;
 
 use crate::analysis::diff::{DiffReport, LinkStatus};
 use crate::report::text::Paint;
+use crate::terminal::printable;
 
 /// Renders the diff as pretty JSON ending in a newline.
 pub fn render_diff_json(diff: &DiffReport) -> String {
@@ -16,6 +18,7 @@ pub fn render_diff_json(diff: &DiffReport) -> String {
 pub fn render_diff_text(diff: &DiffReport, color: bool) -> String {
     let p = Paint::new(color);
     let add = |s: &str| {
+        let s = printable(s);
         if color {
             format!("\x1b[32m+ {s}\x1b[0m")
         } else {
@@ -23,6 +26,7 @@ pub fn render_diff_text(diff: &DiffReport, color: bool) -> String {
         }
     };
     let del = |s: &str| {
+        let s = printable(s);
         if color {
             format!("\x1b[31m- {s}\x1b[0m")
         } else {
@@ -30,6 +34,7 @@ pub fn render_diff_text(diff: &DiffReport, color: bool) -> String {
         }
     };
     let chg = |s: &str| {
+        let s = printable(s);
         if color {
             format!("\x1b[33m~ {s}\x1b[0m")
         } else {
@@ -152,8 +157,8 @@ pub fn render_diff_text(diff: &DiffReport, color: bool) -> String {
             let _ = writeln!(
                 out,
                 "  entry {} → {}",
-                l.old_entry.as_deref().unwrap_or("-"),
-                l.new_entry.as_deref().unwrap_or("-")
+                printable(l.old_entry.as_deref().unwrap_or("-")),
+                printable(l.new_entry.as_deref().unwrap_or("-"))
             );
         }
         for s in &l.spofs_added {

@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 
 use crate::report::report::{Report, RootCauseReport, Spof, SpofKind};
 use crate::state::State;
+use crate::terminal::{printable, printable_join};
 use crate::topology::model::Severity;
 
 /// ANSI styling, or none.
@@ -24,11 +25,14 @@ impl Paint {
         Self { on }
     }
 
+    /// `s` made [printable] (it may hold user text), then styled: the only escapes in the
+    /// output are the ones written here.
     fn wrap(self, code: &str, s: &str) -> String {
+        let s = printable(s);
         if self.on {
             format!("\x1b[{code}m{s}\x1b[0m")
         } else {
-            s.to_owned()
+            s.into_owned()
         }
     }
 
@@ -111,7 +115,7 @@ pub fn render_text(report: &Report, color: bool) -> String {
         plural(report.services.len())
     );
     if let Some(failed) = &report.assumed_failed {
-        let _ = writeln!(out, "assuming failed: {}", failed.join(", "));
+        let _ = writeln!(out, "assuming failed: {}", printable_join(failed, ", "));
     }
     if report.root_causes.as_ref().is_some_and(|r| !r.is_empty()) {
         let _ = writeln!(out);
@@ -124,14 +128,14 @@ pub fn render_text(report: &Report, color: bool) -> String {
             "{} {}  (entry {})  {}",
             p.bold("link"),
             p.bold(&link.name),
-            link.entry,
+            printable(&link.entry),
             p.state(link.state)
         );
         let _ = writeln!(
             out,
             "  critical path ({}): {}",
             link.critical_path.len(),
-            link.critical_path.join(", ")
+            printable_join(&link.critical_path, ", ")
         );
         if link.spofs.is_empty() {
             let _ = writeln!(out, "  no single point of failure");
@@ -164,6 +168,7 @@ pub fn render_text(report: &Report, color: bool) -> String {
                     } else {
                         pair.events.join(" + ")
                     };
+                    let what = printable(&what);
                     let _ = writeln!(
                         out,
                         "    {what}  {}",
@@ -202,10 +207,10 @@ pub fn render_text(report: &Report, color: bool) -> String {
             let _ = writeln!(
                 out,
                 "  {}  {} link{} ({}), {} other service{}",
-                s.id,
+                printable(&s.id),
                 s.blast_radius.links.len(),
                 plural(s.blast_radius.links.len()),
-                s.blast_radius.links.join(", "),
+                printable_join(&s.blast_radius.links, ", "),
                 s.blast_radius.services.len(),
                 plural(s.blast_radius.services.len())
             );
@@ -222,7 +227,7 @@ pub fn render_text(report: &Report, color: bool) -> String {
                 "  {} {}  {}",
                 p.severity(r.severity),
                 r.rule,
-                r.message
+                printable(&r.message)
             );
             let _ = writeln!(out, "          {}", p.dim(&format!("hint: {}", r.hint)));
         }
@@ -338,9 +343,13 @@ pub fn root_cause_lines(report: &Report, p: Paint) -> String {
             "  {mark} {}  {}{owner}  {}",
             p.bold(&c.id),
             p.state(c.state),
-            c.reason
+            printable(&c.reason)
         );
-        let _ = writeln!(out, "      {}", takes_down(report, c, MAX_NAMES));
+        let _ = writeln!(
+            out,
+            "      {}",
+            printable(&takes_down(report, c, MAX_NAMES))
+        );
     }
     out
 }

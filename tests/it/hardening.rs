@@ -951,3 +951,157 @@ async fn hardening_postgres_password_with_at_sign() {
     assert!(o.state == State::Up || !r.contains("resolve"), "{o:?}");
     assert_ne!(r, "timed out after 3s", "{o:?}");
 }
+
+// ------------------------------------------------------------------------------------------------
+// Item 8: terminal escapes
+
+/// A topology whose every display string carries a terminal escape (OSC title, screen clear,
+/// C1 CSI, bidi override, BEL); one service no link reaches, for a warning with an excerpt.
+/// (Raw control bytes in the source are a YAML syntax error: the invalid file below has them.)
+/// `{port}` is a refused loopback port, so probes fail with a reason.
+fn hostile_topology(port: u16) -> String {
+    format!(
+        "version: 1\n\
+         name: \"top\\e]0;TITLE\\a\"\n\
+         defaults: {{ timeout: 1s, retries: 0, deadline: 5s }}\n\
+         links:\n\
+         \x20 \"link\\e[2J\":\n\
+         \x20   entry: \"gw\\e[2J\"\n\
+         \x20   description: \"d\\e[31m\"\n\
+         services:\n\
+         \x20 \"gw\\e[2J\":\n\
+         \x20   description: \"desc\\e]8;;http://x\\a\"\n\
+         \x20   owner: \"own\\u009b2J\"\n\
+         \x20   tags: [\"t\\e[5m\"]\n\
+         \x20   probe: {{ tcp: {{ address: \"127.0.0.1:{port}\" }} }}\n\
+         \x20   depends_on:\n\
+         \x20     \"db\\u202e\": strong\n\
+         \x20 \"db\\u202e\":\n\
+         \x20   owner: \"o\\e[8m\"\n\
+         \x20   probe: {{ tcp: {{ address: \"127.0.0.1:{port}\" }} }}\n\
+         \x20   instances:\n\
+         \x20     - {{ name: \"i\\e[2J\", address: \"127.0.0.1:{port}\", zone: \"z\\e[2J\", host: \"h\\e[2J\" }}\n\
+         \x20 \"lonely\\e[2J\": {{}}\n"
+    )
+}
+
+/// Every escape in `text` is one of the SGR colour sequences linkpatrol writes itself
+/// (`ESC [ digits ; … m`), and no other control or bidi character is there.
+fn assert_no_foreign_escapes(what: &str, text: &str) {
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c == '\n' {
+            continue;
+        }
+        if c == '\x1b' {
+            let rest = &text[i + 1..];
+            let sgr = rest.strip_prefix('[').and_then(|r| {
+                let end = r.find(|c: char| !(c.is_ascii_digit() || c == ';'))?;
+                (r.as_bytes()[end] == b'm').then_some(end + 2)
+            });
+            let Some(len) = sgr else {
+                panic!("{what}: a foreign escape at byte {i}: {:?}", &text[i..]);
+            };
+            for _ in 0..len {
+                chars.next();
+            }
+            continue;
+        }
+        assert!(
+            !linkpatrol::terminal::is_unprintable(c),
+            "{what}: unprintable {c:?} at byte {i}: {text:?}"
+        );
+    }
+}
+
+fn outputs_of(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn hardening_terminal_escapes_never_reach_the_terminal() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port(); // dropped: refused from now on
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t\x1b[2J.yaml");
+    std::fs::write(&file, hostile_topology(port)).unwrap();
+    let old = dir.path().join("old.yaml");
+    std::fs::write(
+        &old,
+        "version: 1\nname: old\nlinks: { l: { entry: a } }\nservices:\n  a: {}\n",
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let out_dir = dir.path().join("out\x1b]0;X\x07");
+    let runs: Vec<(String, Vec<&str>)> = vec![
+        ("validate -v".into(), vec!["-f", f, "-v", "validate"]),
+        ("analyze".into(), vec!["-f", f, "analyze"]),
+        (
+            "analyze --fail".into(),
+            vec!["-f", f, "analyze", "--fail", "db\u{202e}"],
+        ),
+        (
+            "analyze --depth 2".into(),
+            vec!["-f", f, "analyze", "--depth", "2"],
+        ),
+        ("probe".into(), vec!["-f", f, "probe"]),
+        ("diff".into(), vec!["diff", old.to_str().unwrap(), f]),
+        (
+            "render".into(),
+            vec![
+                "-f",
+                f,
+                "render",
+                "--format",
+                "dot",
+                "-o",
+                out_dir.to_str().unwrap(),
+            ],
+        ),
+        (
+            "inspect".into(),
+            vec!["-f", f, "inspect", "-o", out_dir.to_str().unwrap()],
+        ),
+        (
+            "missing file".into(),
+            vec!["-f", "/nonexistent/\x1b[2J.yaml", "validate"],
+        ),
+    ];
+    for (name, args) in &runs {
+        for color in ["never", "always"] {
+            let out = linkpatrol()
+                .args(["--color", color])
+                .args(args)
+                .output()
+                .unwrap();
+            let text = outputs_of(&out);
+            assert_no_foreign_escapes(&format!("{name} --color {color}"), &text);
+            assert!(
+                text.contains("\\u{1b}") || text.contains("\\u{202e}"),
+                "{name}: the hostile text is shown escaped: {text}"
+            );
+        }
+    }
+    // An invalid file: the error names the hostile service, the excerpt shows the raw line.
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "version: 1\nname: t\n# raw \x1b]0;T\x07\nlinks: { l: { entry: a } }\nservices:\n  a:\n    depends_on: { \"b\\e[2J\": strong }\n  \"b\\e[2K\": {}\n",
+    )
+    .unwrap();
+    for color in ["never", "always"] {
+        let out = linkpatrol()
+            .args(["--color", color, "-f", bad.to_str().unwrap(), "validate"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", outputs_of(&out));
+        assert_no_foreign_escapes("invalid file", &outputs_of(&out));
+    }
+}

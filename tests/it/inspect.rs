@@ -487,6 +487,21 @@ fn since_last_and_history_follow_the_fleet_across_runs() {
     assert!(p50 >= 195.0, "p50 {p50}");
     let runs = std::fs::read_dir(wd.out().join("runs")).unwrap().count();
     assert_eq!(runs, 4);
+    // report.html shows the same figures in its history table; 75 % is an outage (red).
+    let html = std::fs::read_to_string(wd.latest().join("report.html")).unwrap();
+    let section = &html[html
+        .find(r#"<section id="history">"#)
+        .expect("a history section")..];
+    let section = &section[..section.find("</section>").unwrap()];
+    let link_row = section
+        .split("<tr>")
+        .find(|r| r.contains("<b>checkout</b>"))
+        .expect("a row for the link");
+    assert!(
+        link_row.contains(r#"<td class="num avail-low">75.00 %</td>"#),
+        "{link_row}"
+    );
+    assert!(section.contains("<b>db</b>"), "{section}");
 }
 
 #[test]
@@ -646,6 +661,97 @@ fn a_hand_made_v1_history_is_upgraded_and_read() {
     assert_eq!(h.links[0].last_24h.availability, Some(1.0));
     let p50 = h.services[0].last_7d.p50_ms.unwrap();
     assert!((p50 - 40.0).abs() < 1.0, "backfilled histogram: {p50}");
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+}
+
+#[test]
+fn a_v2_history_keeps_its_percentiles_when_upgraded_to_one_histogram_per_hour() {
+    use linkpatrol::history::store::{MIGRATIONS, bucket_value, latency_bucket};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.sqlite");
+    let now_ms: i64 = 1_796_116_399_000;
+    let hour = now_ms / 3_600_000;
+    // v2 percentiles as v2 computed them: (subject, p50 bucket, p95 bucket) over the 7 d window.
+    let v2: Vec<(i64, i64, i64)> = {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.create_scalar_function(
+            "lp_bucket",
+            1,
+            rusqlite::functions::FunctionFlags::SQLITE_UTF8,
+            |ctx| Ok(ctx.get::<Option<f64>>(0)?.map(latency_bucket)),
+        )
+        .unwrap();
+        c.execute_batch(&format!(
+            "{}\n{}\nINSERT INTO subjects VALUES (1, 'link', 'checkout'), (2, 'service', 'db');",
+            MIGRATIONS[0], MIGRATIONS[1]
+        ))
+        .unwrap();
+        c.execute_batch("BEGIN").unwrap();
+        let mut seed = 5u64;
+        for subject in 1..=2i64 {
+            for h in 0..30 {
+                c.execute(
+                    "INSERT INTO hourly_states VALUES (?1, ?2, 60, 58, 1, 1, 0)",
+                    (subject, hour - h * 5),
+                )
+                .unwrap();
+                for _ in 0..60 {
+                    seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                    let ms = 1.0 + (seed >> 40) as f64 / 1e5 * subject as f64;
+                    c.execute(
+                        "INSERT INTO hourly_latency VALUES (?1, ?2, lp_bucket(?3), 1)
+                         ON CONFLICT DO UPDATE SET n = n + 1",
+                        (subject, hour - h * 5, ms),
+                    )
+                    .unwrap();
+                }
+            }
+        }
+        c.execute_batch("COMMIT").unwrap();
+        c.pragma_update(None, "user_version", 2).unwrap();
+        let mut stmt = c
+            .prepare(
+                "WITH h AS (
+                    SELECT subject_id, bucket, sum(n) AS n FROM hourly_latency
+                    WHERE hour BETWEEN ?1 AND ?2 GROUP BY subject_id, bucket
+                 ), c AS (
+                    SELECT subject_id, bucket,
+                           sum(n) OVER (PARTITION BY subject_id ORDER BY bucket) AS cum,
+                           sum(n) OVER (PARTITION BY subject_id) AS total
+                    FROM h
+                 )
+                 SELECT subject_id,
+                        min(CASE WHEN cum * 100 >= total * 50 THEN bucket END),
+                        min(CASE WHEN cum * 100 >= total * 95 THEN bucket END)
+                 FROM c GROUP BY subject_id ORDER BY subject_id",
+            )
+            .unwrap();
+        stmt.query_map((hour - 167, hour), |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+    };
+    assert_eq!(v2.len(), 2);
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    let h = linkpatrol::history::trends::history(
+        store.connection(),
+        store.path(),
+        linkpatrol::report::timestamp::UtcTime::from_unix_ms(now_ms),
+    )
+    .unwrap();
+    let got = [&h.links[0], &h.services[0]];
+    for ((_, p50, p95), s) in v2.iter().zip(got) {
+        assert_eq!(s.last_7d.p50_ms, Some(bucket_value(*p50)), "{}", s.id);
+        assert_eq!(s.last_7d.p95_ms, Some(bucket_value(*p95)), "{}", s.id);
+        assert_eq!(s.last_7d.runs, 30 * 60, "{}", s.id);
+    }
+    assert_ne!(
+        v2[0].1, v2[1].1,
+        "the two subjects must differ for the check to mean anything"
+    );
     assert_eq!(store.integrity_check().unwrap(), "ok");
 }
 

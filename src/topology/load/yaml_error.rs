@@ -324,17 +324,5 @@ fn friendly_message(message: &str) -> String {
 
 /// Control characters from the input never reach a terminal.
 pub(super) fn sanitize(s: &str) -> String {
-    if s.chars().any(char::is_control) {
-        s.chars()
-            .map(|c| {
-                if c.is_control() {
-                    c.escape_debug().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect()
-    } else {
-        s.to_owned()
-    }
+    crate::terminal::printable(s).into_owned()
 }
