@@ -9,7 +9,7 @@
 //!   logged and counted in `linkpatrol_watch_overruns_total`).
 //! - **After each run** the run's files are published to the server ([`crate::serve`]), the
 //!   report's findings go through the alert engine, the engine's state is saved in the history
-//!   database (table `alert_state`, schema v3) and its notifications are handed to the
+//!   database (table `alert_state`, schema v4) and its notifications are handed to the
 //!   dispatcher task, which owns the outbox (routes, rate limits, retries): a slow or failing
 //!   receiver never delays probing.
 //! - **Reload** on SIGHUP or a changed file: the file is loaded and validated as at start. A
