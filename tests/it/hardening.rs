@@ -1105,3 +1105,47 @@ fn hardening_terminal_escapes_never_reach_the_terminal() {
         assert_no_foreign_escapes("invalid file", &outputs_of(&out));
     }
 }
+
+// ------------------------------------------------------------------------------------------------
+// Item 11: `-o` naming a file, and what `render` leaves behind when killed
+
+#[test]
+fn hardening_output_dir_that_is_a_file_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let topo = dir.path().join("t.yaml");
+    std::fs::write(
+        &topo,
+        "version: 1\nname: t\nlinks: { l: { entry: a } }\nservices:\n  a: {}\n",
+    )
+    .unwrap();
+    let file = dir.path().join("report.txt");
+    std::fs::write(&file, "keep me").unwrap();
+    let t = topo.to_str().unwrap();
+    let f = file.to_str().unwrap();
+    let under = file.join("sub");
+    let under = under.to_str().unwrap();
+    for (what, args) in [
+        (
+            "render",
+            vec!["-f", t, "render", "--format", "dot", "-o", f],
+        ),
+        (
+            "render (below a file)",
+            vec!["-f", t, "render", "--format", "dot", "-o", under],
+        ),
+        ("inspect", vec!["-f", t, "inspect", "-o", f]),
+        (
+            "inspect (below a file)",
+            vec!["-f", t, "inspect", "-o", under],
+        ),
+        ("merge", vec!["merge", t, "-o", f]),
+        ("demo", vec!["demo", "-o", f]),
+    ] {
+        let out = linkpatrol().args(&args).output().unwrap();
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+        assert!(err.contains("is not a directory"), "{what}: {err}");
+        assert!(err.contains("report.txt"), "{what}: {err}");
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
+}
