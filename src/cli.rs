@@ -73,6 +73,9 @@ pub enum Command {
     /// Join the reports of `--shard i/n` runs into one and recompute the analysis over all
     /// probes (effective states, live SPOFs, root causes), as one unsharded run would.
     Merge(MergeArgs),
+    /// Inspect every interval, alert once per root cause, and serve `/metrics`, `/` (the latest
+    /// report.html), `/report.json` and `/healthz`; SIGHUP or a changed file reloads the topology.
+    Watch(WatchArgs),
     /// Start a local fleet answering for every service of the bundled topology (healthy, slow
     /// and failing ones), inspect it and write the reports: every feature in one command.
     Demo(DemoArgs),
@@ -257,6 +260,51 @@ pub struct InspectArgs {
     pub shard: Option<crate::probe::Shard>,
 }
 
+/// `linkpatrol watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The output directory, as for `inspect`: `runs/`, `latest`, `history.sqlite` (which also
+    /// keeps the alert state), `metrics.prom`.
+    #[arg(short = 'o', long = "out", value_name = "DIR", default_value = DEFAULT_OUTPUT_DIR)]
+    pub out_dir: PathBuf,
+
+    /// Time from the start of one inspection to the start of the next: `60s`, `500ms`, `5m`.
+    /// A run that takes longer delays the next one (never two at once) and logs so.
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg, default_value = "60s")]
+    pub interval: std::time::Duration,
+
+    /// Where the HTTP server listens (`/metrics`, `/`, `/report.json`, `/healthz`).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9464")]
+    pub listen: std::net::SocketAddr,
+
+    /// Where people reach this server's report (e.g. `https://lp.example.com/`): alerts link to
+    /// it.
+    #[arg(long, value_name = "URL")]
+    pub external_url: Option<String>,
+
+    /// How to write the logs on stderr: `text` for people, `json` (one object a line) for log
+    /// shippers.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Probes in flight at once (default: `defaults.concurrency` of the file).
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+
+    /// Deadline for probing in each run (default: `defaults.deadline` of the file).
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
+    pub deadline: Option<std::time::Duration>,
+}
+
+/// `--log-format` of `watch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One line per event, for people.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
 /// `linkpatrol merge`.
 #[derive(Debug, Args)]
 pub struct MergeArgs {
@@ -434,6 +482,14 @@ mod tests {
         assert_eq!(cli.color, ColorChoice::Auto);
         assert!(!cli.quiet);
         assert_eq!(cli.verbose, 0);
+        let cli = Cli::try_parse_from(["linkpatrol", "watch"]).unwrap();
+        let Command::Watch(w) = cli.command else {
+            panic!("watch parses as watch")
+        };
+        assert_eq!(w.interval, std::time::Duration::from_secs(60));
+        assert_eq!(w.listen, "127.0.0.1:9464".parse().unwrap());
+        assert_eq!(w.log_format, LogFormat::Text);
+        assert_eq!(w.out_dir, PathBuf::from(DEFAULT_OUTPUT_DIR));
     }
 
     #[test]

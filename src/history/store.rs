@@ -146,6 +146,14 @@ pub const MIGRATIONS: &[&str] = &[
         WHERE l.subject_id = hourly_states.subject_id AND l.hour = hourly_states.hour
     );
     DROP TABLE hourly_latency;",
+    // v4: the alert state of `watch` (one row), so a restart neither repeats a firing alert nor
+    // forgets to resolve it.
+    "CREATE TABLE alert_state (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        topology   TEXT    NOT NULL,           -- the topology's name: when it was saved
+        updated_ms INTEGER NOT NULL,           -- Unix epoch, milliseconds, UTC
+        state      TEXT    NOT NULL            -- JSON of alert::engine::EngineState
+    );",
 ];
 
 /// The schema version this build writes.
@@ -352,6 +360,43 @@ impl Store {
             .map_err(sqlite_err(&self.path))
     }
 
+    /// The alert state `watch` saved last, as `(topology, JSON)`; `None` before the first save.
+    /// The JSON is the alert engine's business (history comes before alerts in the pipeline,
+    /// so it stores the text as it is given).
+    pub fn load_alert_state(&self) -> Result<Option<(String, String)>, HistoryError> {
+        use rusqlite::OptionalExtension as _;
+        self.conn
+            .query_row(
+                "SELECT topology, state FROM alert_state WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(sqlite_err(&self.path))
+    }
+
+    /// Replaces the saved alert state, in one transaction.
+    pub fn save_alert_state(
+        &mut self,
+        topology: &str,
+        at: UtcTime,
+        state: &str,
+    ) -> Result<(), HistoryError> {
+        let e = sqlite_err(&self.path);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&e)?;
+        tx.execute(
+            "INSERT INTO alert_state (id, topology, updated_ms, state) VALUES (1, ?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET topology = excluded.topology,
+                updated_ms = excluded.updated_ms, state = excluded.state",
+            params![topology, at.unix_ms, state],
+        )
+        .map_err(&e)?;
+        tx.commit().map_err(&e)
+    }
+
     /// Number of runs recorded.
     pub fn run_count(&self) -> Result<u64, HistoryError> {
         self.conn
@@ -549,6 +594,23 @@ mod tests {
         let store = Store::open_in_memory().unwrap();
         assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
         assert_eq!(store.integrity_check().unwrap(), "ok");
+    }
+
+    #[test]
+    fn the_alert_state_is_saved_and_replaced() {
+        let mut store = Store::open_in_memory().unwrap();
+        assert_eq!(store.load_alert_state().unwrap(), None);
+        let at = UtcTime::from_unix_ms(1_000);
+        store
+            .save_alert_state("shop", at, "{\"tracks\":[]}")
+            .unwrap();
+        store
+            .save_alert_state("shop", at, "{\"tracks\":[1]}")
+            .unwrap();
+        assert_eq!(
+            store.load_alert_state().unwrap(),
+            Some(("shop".to_owned(), "{\"tracks\":[1]}".to_owned()))
+        );
     }
 
     #[test]

@@ -487,6 +487,21 @@ fn since_last_and_history_follow_the_fleet_across_runs() {
     assert!(p50 >= 195.0, "p50 {p50}");
     let runs = std::fs::read_dir(wd.out().join("runs")).unwrap().count();
     assert_eq!(runs, 4);
+    // report.html shows the same figures in its history table; 75 % is an outage (red).
+    let html = std::fs::read_to_string(wd.latest().join("report.html")).unwrap();
+    let section = &html[html
+        .find(r#"<section id="history">"#)
+        .expect("a history section")..];
+    let section = &section[..section.find("</section>").unwrap()];
+    let link_row = section
+        .split("<tr>")
+        .find(|r| r.contains("<b>checkout</b>"))
+        .expect("a row for the link");
+    assert!(
+        link_row.contains(r#"<td class="num avail-low">75.00 %</td>"#),
+        "{link_row}"
+    );
+    assert!(section.contains("<b>db</b>"), "{section}");
 }
 
 #[test]

@@ -109,6 +109,7 @@ pub fn render_html(topo: &Topology, report: &Report, options: &HtmlOptions<'_>) 
                     (risks(report))
                     (probes(report))
                     @if let Some(changes) = options.changes { (changes_section(changes)) }
+                    @if let Some(history) = &report.history { (history_section(history)) }
                     footer { "Made by linkpatrol. This page is self-contained: it loads nothing from the network." }
                     (nl)
                 }
@@ -508,6 +509,60 @@ fn changes_section(changes: &[String]) -> Markup {
             } @else {
                 ul { "\n" @for c in changes { li { (c) } "\n" } }
                 "\n"
+            }
+        }
+        "\n"
+    }
+}
+
+/// Availability and latency per link and service over the last 24 h and 7 d (SPEC §6).
+fn history_section(history: &crate::report::report::History) -> Markup {
+    use crate::report::report::{SubjectHistory, WindowStats};
+    // Under 99 % reads as an outage, under 99.9 % as a blemish; above, plain.
+    let available = |a: Option<f64>| match a {
+        None => html! { td.num { "–" } },
+        Some(a) => {
+            let class = if a < 0.99 {
+                "num avail-low"
+            } else if a < 0.999 {
+                "num avail-warn"
+            } else {
+                "num"
+            };
+            html! { td class=(class) { (format!("{:.2} %", a * 100.0)) } }
+        }
+    };
+    let ms = |v: Option<f64>| html! { td.num { (v.map_or_else(|| "–".to_owned(), |m| format!("{m:.1} ms"))) } };
+    let window = |w: &WindowStats| {
+        html! {
+            td.num { (w.runs) } (available(w.availability)) (ms(w.p50_ms)) (ms(w.p95_ms))
+        }
+    };
+    let row = |kind: &str, h: &SubjectHistory| {
+        html! {
+            tr { td { span.kind { (kind) } " " b { (h.id) } } (window(&h.last_24h)) (window(&h.last_7d)) }
+            "\n"
+        }
+    };
+    html! {
+        section #history {
+            h2 { "History" }
+            p.hint { "Availability counts runs in which the link or service was up or degraded, among the runs in which its state was known; latencies are per run (a link's is its entry's, a service's its slowest answering instance's), read from a histogram within ±2.2 %." }
+            table {
+                thead {
+                    tr { th {} th.window colspan="4" { "last 24 h" } th.window colspan="4" { "last 7 d" } }
+                    tr {
+                        th { "link or service" }
+                        @for _ in 0..2 {
+                            th.num { "runs" } th.num { "available" } th.num { "p50" } th.num { "p95" }
+                        }
+                    }
+                }
+                tbody {
+                    "\n"
+                    @for h in &history.links { (row("link", h)) }
+                    @for h in &history.services { (row("service", h)) }
+                }
             }
         }
         "\n"
