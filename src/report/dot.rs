@@ -101,7 +101,7 @@ pub fn quoted(s: &str) -> Id {
             '\r' => {}
             // Shown, not obeyed (and Graphviz refuses some of them).
             c if is_unprintable(c) => {
-                out.push_str(&printable(&c.to_string()).replace('\\', "\\\\"))
+                out.push_str(&printable(&c.to_string()).replace('\\', "\\\\"));
             }
             c => out.push(c),
         }
