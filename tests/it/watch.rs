@@ -134,6 +134,10 @@ const WAIT: Duration = Duration::from_secs(20);
 
 impl Watch {
     fn start(dir: &Path) -> Self {
+        Self::start_with(dir, &[], &[])
+    }
+
+    fn start_with(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_linkpatrol"))
             .current_dir(dir)
             .args([
@@ -147,6 +151,8 @@ impl Watch {
                 "-o",
                 "output",
             ])
+            .args(extra)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -160,7 +166,10 @@ impl Watch {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
                 if let Some(rest) = line.split("listening on http://").nth(1) {
-                    let addr = rest.split_whitespace().next().unwrap_or_default();
+                    let addr: String = rest
+                        .chars()
+                        .take_while(|c| c.is_ascii_digit() || matches!(c, '.' | ':'))
+                        .collect();
                     let _ = addr_tx.send(addr.parse::<SocketAddr>().unwrap());
                 }
                 lines.lock().unwrap().push(line);
@@ -529,4 +538,47 @@ fn sigterm_during_a_run_finishes_its_history_write_and_exits_0() {
     let latest = std::fs::read(out.join("latest/report.json")).unwrap();
     let report: Value = serde_json::from_slice(&latest).unwrap();
     assert_eq!(report["topology"], "it-watch");
+}
+
+#[test]
+fn json_logs_are_one_object_a_line_without_secrets() {
+    let s = Setup::new();
+    std::fs::write(
+        s.file(),
+        s.fleet.topology(
+            &format!("{}?token=${{HOOK_TOKEN}}", s.fake.url("webhook")),
+            "",
+        ),
+    )
+    .unwrap();
+    s.fleet.get("db").set(503, 0);
+    // The token is a secret: it reaches the receiver and never the log.
+    let w = Watch::start_with(
+        s.dir.path(),
+        &["--log-format", "json"],
+        &[("HOOK_TOKEN", "tok-0123456789-secret")],
+    );
+    wait_until("the firing alert", || !s.alerts().is_empty());
+    let (status, log) = w.stop();
+    assert!(status.success(), "{status:?}\n{log}");
+    assert_eq!(
+        s.fake.accepted()[0].query.get("token").map(String::as_str),
+        Some("tok-0123456789-secret")
+    );
+    assert!(!log.contains("tok-0123456789-secret"), "{log}");
+    let events: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        events
+            .iter()
+            .all(|e| e["level"].is_string() && e["message"].is_string())
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["message"] == "alert sent" && e["receiver"] == "hook"),
+        "{log}"
+    );
 }
