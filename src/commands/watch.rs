@@ -257,8 +257,14 @@ async fn watch(topology: Topology, options: WatchOptions) -> anyhow::Result<Exit
                 w.reload("SIGHUP");
                 continue;
             }
-            _ = term.recv() => break,
-            _ = int.recv() => break,
+            _ = term.recv() => {
+                info!("SIGTERM: stopping");
+                break;
+            }
+            _ = int.recv() => {
+                info!("interrupted: stopping");
+                break;
+            }
         }
         if file.changed() {
             w.reload("the file changed");
