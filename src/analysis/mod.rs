@@ -334,7 +334,6 @@ pub fn analyze(topo: &Topology, opts: &Options<'_>) -> Result<Analysis, Analysis
         detail => Some(blast::blast_radius(
             topo,
             &graph,
-            &mut prop,
             detail == BlastDetail::Full,
         )),
     };
