@@ -142,6 +142,20 @@ pub struct AnalyzeArgs {
     /// Exit 1 when a finding at or above this level exists.
     #[arg(long, value_enum, value_name = "LEVEL", default_value_t = FailOn::Down)]
     pub fail_on: FailOn,
+
+    /// Each service's blast radius: its links and a count of the other services, or `full`
+    /// with the list of those services too (large on big topologies).
+    #[arg(long, value_enum, value_name = "count|full", default_value_t = BlastLevel::Count)]
+    pub blast: BlastLevel,
+}
+
+/// `analyze --blast`: how much of each service's blast radius the report lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BlastLevel {
+    /// The links and how many other services go down.
+    Count,
+    /// Also the names of those services.
+    Full,
 }
 
 /// `linkpatrol diff`.
@@ -170,7 +184,7 @@ pub struct RenderArgs {
     pub format: RenderFormat,
 
     /// The directory to write into (created if missing).
-    #[arg(short = 'o', long = "out", value_name = "DIR", default_value = DEFAULT_OUTPUT_DIR)]
+    #[arg(short = 'o', long = "out", value_name = "DIR", default_value = DEFAULT_OUTPUT_DIR, value_parser = OutDir)]
     pub out_dir: PathBuf,
 
     /// Draw only this link's critical path and its direct dependencies.
@@ -238,7 +252,7 @@ pub struct ProbeCliArgs {
 #[derive(Debug, Args)]
 pub struct InspectArgs {
     /// The output directory: `runs/`, `latest`, `history.sqlite`, `metrics.prom`.
-    #[arg(short = 'o', long = "out", value_name = "DIR", default_value = DEFAULT_OUTPUT_DIR)]
+    #[arg(short = 'o', long = "out", value_name = "DIR", default_value = DEFAULT_OUTPUT_DIR, value_parser = OutDir)]
     pub out_dir: PathBuf,
 
     /// Exit 1 when a finding at or above this level exists.
@@ -315,7 +329,7 @@ pub struct MergeArgs {
 
     /// Write the same files as `inspect` into this directory (runs/, latest, history.sqlite,
     /// metrics.prom); without it the merged report is printed as JSON on stdout.
-    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    #[arg(short = 'o', long = "out", value_name = "DIR", value_parser = OutDir)]
     pub out_dir: Option<PathBuf>,
 
     /// Exit 1 when a finding at or above this level exists.
@@ -332,7 +346,7 @@ pub struct DemoArgs {
     pub serve: bool,
 
     /// The directory to write the reports and the topology into (created if missing).
-    #[arg(short = 'o', long = "out", value_name = "DIR", default_value = DEFAULT_OUTPUT_DIR)]
+    #[arg(short = 'o', long = "out", value_name = "DIR", default_value = DEFAULT_OUTPUT_DIR, value_parser = OutDir)]
     pub out_dir: PathBuf,
 }
 
@@ -395,6 +409,50 @@ impl ColorChoice {
 
 /// `--deadline`: a duration as in the topology file (`250ms`, `2s`, `1.5m`, `1h`), or a bare
 /// number of seconds; more than zero.
+/// `-o DIR`: a directory, or a path that does not exist yet. A regular file (or anything else
+/// that is not a directory) there, or on the way there, is a usage error (exit 2), found before
+/// any work is done.
+#[derive(Debug, Clone, Copy)]
+struct OutDir;
+
+impl clap::builder::TypedValueParser for OutDir {
+    type Value = PathBuf;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<PathBuf, clap::Error> {
+        let path = PathBuf::from(value);
+        let blocked = path
+            .ancestors()
+            .filter(|a| !a.as_os_str().is_empty())
+            .find_map(|a| std::fs::metadata(a).ok().map(|m| (a, m)))
+            .filter(|(_, m)| !m.is_dir());
+        let Some((at, _)) = blocked else {
+            return Ok(path);
+        };
+        let what = if at == path {
+            "exists and is not a directory".to_owned()
+        } else {
+            format!(
+                "cannot be made: `{}` is not a directory",
+                crate::terminal::printable(&at.display().to_string())
+            )
+        };
+        let flag = arg.map_or_else(|| "--out".to_owned(), ToString::to_string);
+        Err(clap::Error::raw(
+            clap::error::ErrorKind::ValueValidation,
+            format!(
+                "invalid value for `{flag}`: the output directory `{}` {what}\n",
+                crate::terminal::printable(&path.display().to_string())
+            ),
+        )
+        .with_cmd(cmd))
+    }
+}
+
 fn duration_arg(s: &str) -> Result<std::time::Duration, String> {
     let t = s.trim();
     let split = t
