@@ -142,6 +142,20 @@ pub struct AnalyzeArgs {
     /// Exit 1 when a finding at or above this level exists.
     #[arg(long, value_enum, value_name = "LEVEL", default_value_t = FailOn::Down)]
     pub fail_on: FailOn,
+
+    /// Each service's blast radius: its links and a count of the other services, or `full`
+    /// with the list of those services too (large on big topologies).
+    #[arg(long, value_enum, value_name = "count|full", default_value_t = BlastLevel::Count)]
+    pub blast: BlastLevel,
+}
+
+/// `analyze --blast`: how much of each service's blast radius the report lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BlastLevel {
+    /// The links and how many other services go down.
+    Count,
+    /// Also the names of those services.
+    Full,
 }
 
 /// `linkpatrol diff`.
