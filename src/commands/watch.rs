@@ -45,11 +45,12 @@ use crate::alert::message::headline;
 use crate::alert::receiver;
 use crate::cli::{FailOn, LogFormat, WatchArgs};
 use crate::history::Store;
+use crate::history::store::AlertState;
 use crate::report::graphviz::Graphviz;
 use crate::report::timestamp::UtcTime;
 use crate::serve::{self, Snapshot, WatchStatus};
 use crate::state::State;
-use crate::topology::alerts::Alerts;
+use crate::topology::alerts::{Alerts, ReceiverName};
 use crate::topology::load;
 use crate::topology::model::Topology;
 
@@ -190,7 +191,13 @@ struct Watcher {
     store: Store,
     status: Arc<WatchStatus>,
     to_dispatcher: mpsc::UnboundedSender<ToDispatcher>,
+    /// What the dispatcher has not delivered yet, as of its last step.
+    undelivered: Undelivered,
 }
+
+/// The outbox's queued notifications, shared by the dispatcher (which writes it after every
+/// step) and the watch loop (which saves it with the engine state).
+type Undelivered = Arc<std::sync::Mutex<Vec<(ReceiverName, Notification)>>>;
 
 async fn watch(topology: Topology, options: WatchOptions) -> anyhow::Result<ExitStatus> {
     // Signals first: from here on a SIGTERM is ours to handle, never the default kill.
@@ -213,19 +220,31 @@ async fn watch(topology: Topology, options: WatchOptions) -> anyhow::Result<Exit
     let history = options.out_dir.join(HISTORY_FILE);
     let store = Store::open(&history)?;
     let alerts = topology.alerts.clone().unwrap_or_default();
-    let engine = Engine::with_state(Rules::from(&alerts), restore(&store, &topology.name));
+    let (saved, queued) = restore(&store, &topology.name);
+    let engine = Engine::with_state(Rules::from(&alerts), saved);
     let firing = engine.state().firing().count();
     status.firing.store(firing as u64, Ordering::Relaxed);
 
     let (to_dispatcher, from_watch) = mpsc::unbounded_channel();
     let client = receiver::client().map_err(anyhow::Error::msg)?;
-    let outbox = Outbox::new(&alerts, &topology.name, options.external_url.as_deref());
+    let mut outbox = Outbox::new(&alerts, &topology.name, options.external_url.as_deref());
+    if !queued.is_empty() {
+        info!(
+            queued = queued.len(),
+            "undelivered alerts restored from the history: sending them"
+        );
+    }
+    for (receiver, n) in queued {
+        outbox.enqueue_to(&receiver, n);
+    }
+    let undelivered: Undelivered = Arc::new(std::sync::Mutex::new(outbox.queued()));
     let dispatcher = tokio::spawn(dispatch(
         outbox,
         alerts,
         client,
         from_watch,
         Arc::clone(&status),
+        Arc::clone(&undelivered),
     ));
 
     info!(
@@ -247,6 +266,7 @@ async fn watch(topology: Topology, options: WatchOptions) -> anyhow::Result<Exit
         store,
         status,
         to_dispatcher,
+        undelivered,
     };
     let mut next = tokio::time::Instant::now();
     let mut stop = false;
@@ -323,10 +343,12 @@ async fn watch(topology: Topology, options: WatchOptions) -> anyhow::Result<Exit
     let _ = w.to_dispatcher.send(ToDispatcher::Stop);
     if tokio::time::timeout(STOP_GRACE, dispatcher).await.is_err() {
         warn!(
-            "the receivers did not answer within {}: queued alerts are not sent",
+            "the receivers did not answer within {}: the alerts still queued are sent after a restart",
             human(STOP_GRACE)
         );
     }
+    // What is still queued is saved, and sent by the next `watch` on this directory.
+    w.save_state(&[]);
     let _ = stop_server.send(true);
     if let Ok(Ok(Err(e))) = tokio::time::timeout(Duration::from_secs(2), server).await {
         warn!(error = %e, "the HTTP server failed");
@@ -388,6 +410,32 @@ impl Watcher {
         }
     }
 
+    /// Saves the engine state and the undelivered notifications (the dispatcher's, plus
+    /// `new` ones it has not been handed yet) in the history database.
+    fn save_state(&mut self, new: &[(ReceiverName, Notification)]) {
+        let mut queued = self
+            .undelivered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        queued.extend_from_slice(new);
+        let saved = serde_json::to_string(self.engine.state()).and_then(|state| {
+            Ok(AlertState {
+                topology: self.topology.name.clone(),
+                state,
+                outbox: serde_json::to_string(&queued)?,
+            })
+        });
+        match saved {
+            Ok(saved) => {
+                if let Err(e) = self.store.save_alert_state(UtcTime::now(), &saved) {
+                    error!(error = %e, "cannot save the alert state");
+                }
+            }
+            Err(e) => error!(error = %e, "cannot serialize the alert state"),
+        }
+    }
+
     /// Publishes the run, feeds the alert engine, saves its state, queues what it says.
     fn after_run(&mut self, outcome: &InspectOutcome) {
         let report = &outcome.report;
@@ -418,17 +466,19 @@ impl Watcher {
         let now = SystemClock.now_ms();
         let inspection = findings::from_report(&self.topology, report, now);
         let notes = self.engine.observe(&inspection);
-        match serde_json::to_string(self.engine.state()) {
-            Ok(json) => {
-                if let Err(e) =
-                    self.store
-                        .save_alert_state(&self.topology.name, UtcTime::now(), &json)
-                {
-                    error!(error = %e, "cannot save the alert state");
-                }
-            }
-            Err(e) => error!(error = %e, "cannot serialize the alert state"),
-        }
+        // Saved before the dispatcher sees them: a restart from here on neither repeats nor
+        // loses them.
+        let alerts = self.topology.alerts.clone().unwrap_or_default();
+        let routed: Vec<(ReceiverName, Notification)> = notes
+            .iter()
+            .flat_map(|n| {
+                alerts
+                    .route(n.owner.as_deref())
+                    .into_iter()
+                    .map(|r| (r.clone(), n.clone()))
+            })
+            .collect();
+        self.save_state(&routed);
         let firing = self.engine.state().firing().count();
         self.status.firing.store(firing as u64, Ordering::Relaxed);
         for n in &notes {
@@ -447,36 +497,42 @@ impl Watcher {
     }
 }
 
-/// The engine state saved by the last `watch` on this output directory, or a fresh one.
-fn restore(store: &Store, topology: &str) -> EngineState {
-    match store.load_alert_state() {
-        Ok(None) => EngineState::default(),
-        Ok(Some((saved_for, json))) => match serde_json::from_str::<EngineState>(&json) {
-            Ok(state) => {
-                if saved_for != topology {
-                    warn!(
-                        "the alert state in the history was saved for topology `{saved_for}`, now `{topology}`: kept"
-                    );
-                }
-                let firing = state.firing().count();
-                if firing > 0 {
-                    info!(
-                        firing,
-                        "alert state restored: firing alerts are not sent again and resolve as usual"
-                    );
-                }
-                state
-            }
-            Err(e) => {
-                warn!(error = %e, "the saved alert state cannot be read (from another linkpatrol version?): starting afresh");
-                EngineState::default()
-            }
-        },
+/// The engine state and the undelivered notifications saved by the last `watch` on this
+/// output directory, or a fresh start.
+fn restore(store: &Store, topology: &str) -> (EngineState, Vec<(ReceiverName, Notification)>) {
+    let saved = match store.load_alert_state() {
+        Ok(Some(saved)) => saved,
+        Ok(None) => return (EngineState::default(), Vec::new()),
         Err(e) => {
             warn!(error = %e, "cannot read the saved alert state: starting afresh");
+            return (EngineState::default(), Vec::new());
+        }
+    };
+    if saved.topology != topology {
+        warn!(
+            "the alert state in the history was saved for topology `{}`, now `{topology}`: kept",
+            saved.topology
+        );
+    }
+    let state = match serde_json::from_str::<EngineState>(&saved.state) {
+        Ok(state) => state,
+        Err(e) => {
+            warn!(error = %e, "the saved alert state cannot be read (from another linkpatrol version?): starting afresh");
             EngineState::default()
         }
+    };
+    let firing = state.firing().count();
+    if firing > 0 {
+        info!(
+            firing,
+            "alert state restored: firing alerts are not sent again and resolve as usual"
+        );
     }
+    let queued = serde_json::from_str(&saved.outbox).unwrap_or_else(|e| {
+        warn!(error = %e, "the saved undelivered alerts cannot be read: dropped");
+        Vec::new()
+    });
+    (state, queued)
 }
 
 fn read_snapshot(run_dir: &Path) -> std::io::Result<Snapshot> {
@@ -499,7 +555,16 @@ async fn dispatch(
     client: reqwest::Client,
     mut from_watch: mpsc::UnboundedReceiver<ToDispatcher>,
     status: Arc<WatchStatus>,
+    undelivered: Undelivered,
 ) {
+    let publish = |outbox: &Outbox| {
+        *undelivered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = outbox.queued();
+        status
+            .queued
+            .store(outbox.pending() as u64, Ordering::Relaxed);
+    };
     let clock = SystemClock;
     let mut stopping = false;
     loop {
@@ -507,9 +572,8 @@ async fn dispatch(
             log_delivery(&d);
             status.count_send(d.receiver.as_str(), d.accepted, d.given_up);
         }
-        status
-            .queued
-            .store(outbox.pending() as u64, Ordering::Relaxed);
+        // Only after the sends settled: while they are in flight, the list still holds them.
+        publish(&outbox);
         if stopping {
             if outbox.pending() > 0 {
                 warn!(
@@ -545,6 +609,8 @@ async fn dispatch(
             },
             () = tokio::time::sleep(wait) => {}
         }
+        // Before sending: what goes in flight now stays listed until it is settled.
+        publish(&outbox);
     }
 }
 

@@ -582,3 +582,39 @@ fn json_logs_are_one_object_a_line_without_secrets() {
         "{log}"
     );
 }
+
+#[test]
+fn a_resolution_not_yet_delivered_at_a_stop_is_sent_after_the_restart() {
+    let s = Setup::new();
+    s.fleet.get("db").set(503, 0);
+    let w = s.start();
+    wait_until("the firing alert", || !s.alerts().is_empty());
+
+    // The receiver goes away just as the database recovers: the resolution is refused.
+    s.fake.refuse_next("webhook", 1000);
+    s.fleet.get("db").set(200, 0);
+    wait_until("a refused resolution", || {
+        s.fake.received().len() > s.fake.accepted().len()
+    });
+    let (status, log) = w.stop();
+    assert!(status.success(), "{status:?}\n{log}");
+    assert_eq!(s.alerts(), [alert("firing", "db")]);
+
+    s.fake.refuse_next("webhook", 0);
+    let w = s.start();
+    wait_until("the resolution after the restart", || s.alerts().len() >= 2);
+    w.wait_inspections(3);
+    assert_eq!(
+        s.alerts(),
+        [alert("firing", "db"), alert("resolved", "db")],
+        "{}",
+        w.log()
+    );
+    assert!(
+        w.log().contains("undelivered alerts restored"),
+        "{}",
+        w.log()
+    );
+    let (status, log) = w.stop();
+    assert!(status.success(), "{status:?}\n{log}");
+}
