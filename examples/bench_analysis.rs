@@ -17,7 +17,7 @@
 
 use std::time::Instant;
 
-use linkpatrol::analysis::{Options, SpofFinding, analyze};
+use linkpatrol::analysis::{BlastDetail, Options, SpofFinding, analyze};
 use linkpatrol::topology::model::{
     Defaults, Dependency, Domain, Instance, Link, LinkName, RiskSettings, Service, ServiceIdx,
     ServiceName, Strength, Target, Topology,
@@ -217,7 +217,7 @@ fn main() {
             let a = analyze(
                 &topo,
                 &Options {
-                    blast_radius: false,
+                    blast_radius: BlastDetail::Off,
                     ..Options::default()
                 },
             )
@@ -248,11 +248,11 @@ fn main() {
                 .services
                 .iter()
                 .filter_map(|s| s.blast_radius.as_ref())
-                .map(|b| b.services.len())
+                .map(|b| b.service_count)
                 .sum();
             let top = a.ranking.first().map(|s| {
                 let b = a.services[s.get()].blast_radius.as_ref().unwrap();
-                (b.links.len(), b.services.len())
+                (b.links.len(), b.service_count)
             });
             println!(
                 "depth 1 + blast radius of all 100,000 services: {el:.2?} wall, {cpu:.2}s CPU; total blast entries {total}, most critical {top:?}; VmHWM {:.0} MiB",

@@ -73,6 +73,9 @@ pub enum Command {
     /// Join the reports of `--shard i/n` runs into one and recompute the analysis over all
     /// probes (effective states, live SPOFs, root causes), as one unsharded run would.
     Merge(MergeArgs),
+    /// Inspect every interval, alert once per root cause, and serve `/metrics`, `/` (the latest
+    /// report.html), `/report.json` and `/healthz`; SIGHUP or a changed file reloads the topology.
+    Watch(WatchArgs),
     /// Start a local fleet answering for every service of the bundled topology (healthy, slow
     /// and failing ones), inspect it and write the reports: every feature in one command.
     Demo(DemoArgs),
@@ -139,6 +142,20 @@ pub struct AnalyzeArgs {
     /// Exit 1 when a finding at or above this level exists.
     #[arg(long, value_enum, value_name = "LEVEL", default_value_t = FailOn::Down)]
     pub fail_on: FailOn,
+
+    /// Each service's blast radius: its links and a count of the other services, or `full`
+    /// with the list of those services too (large on big topologies).
+    #[arg(long, value_enum, value_name = "count|full", default_value_t = BlastLevel::Count)]
+    pub blast: BlastLevel,
+}
+
+/// `analyze --blast`: how much of each service's blast radius the report lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BlastLevel {
+    /// The links and how many other services go down.
+    Count,
+    /// Also the names of those services.
+    Full,
 }
 
 /// `linkpatrol diff`.
@@ -167,7 +184,7 @@ pub struct RenderArgs {
     pub format: RenderFormat,
 
     /// The directory to write into (created if missing).
-    #[arg(short = 'o', long = "out", value_name = "DIR", default_value = DEFAULT_OUTPUT_DIR)]
+    #[arg(short = 'o', long = "out", value_name = "DIR", default_value = DEFAULT_OUTPUT_DIR, value_parser = OutDir)]
     pub out_dir: PathBuf,
 
     /// Draw only this link's critical path and its direct dependencies.
@@ -235,7 +252,7 @@ pub struct ProbeCliArgs {
 #[derive(Debug, Args)]
 pub struct InspectArgs {
     /// The output directory: `runs/`, `latest`, `history.sqlite`, `metrics.prom`.
-    #[arg(short = 'o', long = "out", value_name = "DIR", default_value = DEFAULT_OUTPUT_DIR)]
+    #[arg(short = 'o', long = "out", value_name = "DIR", default_value = DEFAULT_OUTPUT_DIR, value_parser = OutDir)]
     pub out_dir: PathBuf,
 
     /// Exit 1 when a finding at or above this level exists.
@@ -257,6 +274,51 @@ pub struct InspectArgs {
     pub shard: Option<crate::probe::Shard>,
 }
 
+/// `linkpatrol watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The output directory, as for `inspect`: `runs/`, `latest`, `history.sqlite` (which also
+    /// keeps the alert state), `metrics.prom`.
+    #[arg(short = 'o', long = "out", value_name = "DIR", default_value = DEFAULT_OUTPUT_DIR)]
+    pub out_dir: PathBuf,
+
+    /// Time from the start of one inspection to the start of the next: `60s`, `500ms`, `5m`.
+    /// A run that takes longer delays the next one (never two at once) and logs so.
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg, default_value = "60s")]
+    pub interval: std::time::Duration,
+
+    /// Where the HTTP server listens (`/metrics`, `/`, `/report.json`, `/healthz`).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9464")]
+    pub listen: std::net::SocketAddr,
+
+    /// Where people reach this server's report (e.g. `https://lp.example.com/`): alerts link to
+    /// it.
+    #[arg(long, value_name = "URL")]
+    pub external_url: Option<String>,
+
+    /// How to write the logs on stderr: `text` for people, `json` (one object a line) for log
+    /// shippers.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Probes in flight at once (default: `defaults.concurrency` of the file).
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+
+    /// Deadline for probing in each run (default: `defaults.deadline` of the file).
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
+    pub deadline: Option<std::time::Duration>,
+}
+
+/// `--log-format` of `watch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One line per event, for people.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
 /// `linkpatrol merge`.
 #[derive(Debug, Args)]
 pub struct MergeArgs {
@@ -267,7 +329,7 @@ pub struct MergeArgs {
 
     /// Write the same files as `inspect` into this directory (runs/, latest, history.sqlite,
     /// metrics.prom); without it the merged report is printed as JSON on stdout.
-    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    #[arg(short = 'o', long = "out", value_name = "DIR", value_parser = OutDir)]
     pub out_dir: Option<PathBuf>,
 
     /// Exit 1 when a finding at or above this level exists.
@@ -284,7 +346,7 @@ pub struct DemoArgs {
     pub serve: bool,
 
     /// The directory to write the reports and the topology into (created if missing).
-    #[arg(short = 'o', long = "out", value_name = "DIR", default_value = DEFAULT_OUTPUT_DIR)]
+    #[arg(short = 'o', long = "out", value_name = "DIR", default_value = DEFAULT_OUTPUT_DIR, value_parser = OutDir)]
     pub out_dir: PathBuf,
 }
 
@@ -347,6 +409,50 @@ impl ColorChoice {
 
 /// `--deadline`: a duration as in the topology file (`250ms`, `2s`, `1.5m`, `1h`), or a bare
 /// number of seconds; more than zero.
+/// `-o DIR`: a directory, or a path that does not exist yet. A regular file (or anything else
+/// that is not a directory) there, or on the way there, is a usage error (exit 2), found before
+/// any work is done.
+#[derive(Debug, Clone, Copy)]
+struct OutDir;
+
+impl clap::builder::TypedValueParser for OutDir {
+    type Value = PathBuf;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<PathBuf, clap::Error> {
+        let path = PathBuf::from(value);
+        let blocked = path
+            .ancestors()
+            .filter(|a| !a.as_os_str().is_empty())
+            .find_map(|a| std::fs::metadata(a).ok().map(|m| (a, m)))
+            .filter(|(_, m)| !m.is_dir());
+        let Some((at, _)) = blocked else {
+            return Ok(path);
+        };
+        let what = if at == path {
+            "exists and is not a directory".to_owned()
+        } else {
+            format!(
+                "cannot be made: `{}` is not a directory",
+                crate::terminal::printable(&at.display().to_string())
+            )
+        };
+        let flag = arg.map_or_else(|| "--out".to_owned(), ToString::to_string);
+        Err(clap::Error::raw(
+            clap::error::ErrorKind::ValueValidation,
+            format!(
+                "invalid value for `{flag}`: the output directory `{}` {what}\n",
+                crate::terminal::printable(&path.display().to_string())
+            ),
+        )
+        .with_cmd(cmd))
+    }
+}
+
 fn duration_arg(s: &str) -> Result<std::time::Duration, String> {
     let t = s.trim();
     let split = t
@@ -390,6 +496,14 @@ mod tests {
         assert_eq!(cli.color, ColorChoice::Auto);
         assert!(!cli.quiet);
         assert_eq!(cli.verbose, 0);
+        let cli = Cli::try_parse_from(["linkpatrol", "watch"]).unwrap();
+        let Command::Watch(w) = cli.command else {
+            panic!("watch parses as watch")
+        };
+        assert_eq!(w.interval, std::time::Duration::from_secs(60));
+        assert_eq!(w.listen, "127.0.0.1:9464".parse().unwrap());
+        assert_eq!(w.log_format, LogFormat::Text);
+        assert_eq!(w.out_dir, PathBuf::from(DEFAULT_OUTPUT_DIR));
     }
 
     #[test]

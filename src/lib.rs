@@ -4,7 +4,8 @@
 //!
 //! The crate follows the pipeline: [`topology`] (load and validate the file) → [`analysis`]
 //! (failure propagation, SPOFs, risks) → [`probe`] (live checks) → [`report`] (every output) →
-//! [`history`] (the inspection history).
+//! [`history`] (the inspection history) → [`alert`] (alerts of `watch`) → [`serve`] (the
+//! `watch` HTTP server).
 //! A stage never imports a later one. [`state`] is the vocabulary they share.
 
 pub mod alert;
@@ -16,6 +17,7 @@ pub mod diag;
 pub mod history;
 pub mod probe;
 pub mod report;
+pub mod serve;
 pub mod state;
 pub mod terminal;
 pub mod topology;

@@ -202,6 +202,20 @@ impl Outbox {
         }
     }
 
+    /// Every queued notification with its receiver, in queue order per receiver: what `watch`
+    /// saves so that a restart still sends it ([`enqueue_to`](Self::enqueue_to) puts it back).
+    /// Messages in flight are not in it; `watch` saves before handing them out.
+    pub fn queued(&self) -> Vec<(ReceiverName, Notification)> {
+        self.queues
+            .iter()
+            .flat_map(|(name, q)| {
+                q.pending
+                    .iter()
+                    .map(move |p| (name.clone(), p.notification.clone()))
+            })
+            .collect()
+    }
+
     /// Notifications waiting (or in flight), over all receivers.
     pub fn pending(&self) -> usize {
         self.queues.values().map(|q| q.pending.len()).sum()

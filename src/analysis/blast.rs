@@ -10,7 +10,13 @@ use crate::analysis::propagate::DownPropagator;
 use crate::topology::model::{ServiceIdx, Topology};
 
 /// The blast radius of every service, by index. Links are indices into `topo.links`.
-pub fn blast_radius(topo: &Topology, g: &Graph, prop: &mut DownPropagator<'_>) -> Vec<BlastRadius> {
+/// `full`: also list the other services (else only count them).
+pub fn blast_radius(
+    topo: &Topology,
+    g: &Graph,
+    prop: &mut DownPropagator<'_>,
+    full: bool,
+) -> Vec<BlastRadius> {
     // entry service → links starting there.
     let mut links_of: Vec<Vec<usize>> = vec![Vec::new(); g.n];
     for (l, link) in topo.links.iter().enumerate() {
@@ -21,21 +27,29 @@ pub fn blast_radius(topo: &Topology, g: &Graph, prop: &mut DownPropagator<'_>) -
             prop.reset();
             prop.fail_service(s);
             prop.propagate();
-            let mut services: Vec<ServiceIdx> = prop
-                .down_list()
-                .iter()
-                .copied()
-                .filter(|&v| v != s)
-                .map(ServiceIdx)
-                .collect();
-            services.sort_unstable();
+            let service_count = prop.down_list().iter().filter(|&&v| v != s).count();
+            let services = full.then(|| {
+                let mut v: Vec<ServiceIdx> = prop
+                    .down_list()
+                    .iter()
+                    .copied()
+                    .filter(|&v| v != s)
+                    .map(ServiceIdx)
+                    .collect();
+                v.sort_unstable();
+                v
+            });
             let mut links: Vec<usize> = prop
                 .down_list()
                 .iter()
                 .flat_map(|&v| links_of[v as usize].iter().copied())
                 .collect();
             links.sort_unstable();
-            BlastRadius { links, services }
+            BlastRadius {
+                links,
+                service_count,
+                services,
+            }
         })
         .collect()
 }

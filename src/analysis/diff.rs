@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::analysis::{Options, SpofFinding, analyze};
+use crate::analysis::{BlastDetail, Options, SpofFinding, analyze};
 use crate::topology::model::{RiskRule, Severity, Strength, Target, Topology};
 
 /// The whole difference.
@@ -226,7 +226,7 @@ fn link_facts(topo: &Topology) -> (LinkFacts, BTreeSet<RiskEntry>) {
     let a = analyze(
         topo,
         &Options {
-            blast_radius: false,
+            blast_radius: BlastDetail::Off,
             ..Options::default()
         },
     )
@@ -383,8 +383,18 @@ pub fn diff(old: &Topology, new: &Topology) -> DiffReport {
             report.links.push(d);
         }
     }
-    // Risks are matched by rule and subjects; the message may mention other details.
-    let key = |r: &RiskEntry| (r.rule, r.subjects.clone());
+    // Risks are matched by rule and subjects; the message may mention other details. A `spof`
+    // risk is matched by its event alone (its first subject): the links it takes down are
+    // compared link by link above, so a SPOF that reaches one more link is not reported as
+    // one risk gone and another added.
+    let key = |r: &RiskEntry| {
+        let subjects = if r.rule == RiskRule::Spof {
+            &r.subjects[..r.subjects.len().min(1)]
+        } else {
+            &r.subjects[..]
+        };
+        (r.rule, subjects.to_vec())
+    };
     let okeys: BTreeSet<_> = orisks.iter().map(key).collect();
     let nkeys: BTreeSet<_> = nrisks.iter().map(key).collect();
     let sort = |v: &mut Vec<RiskEntry>| {

@@ -53,8 +53,8 @@ pub struct Options<'a> {
     /// Per service (by index), per instance (by position), the state its probe found;
     /// `None` = nothing probed.
     pub observed: Option<&'a [Vec<State>]>,
-    /// Compute the blast radius of every service (the costliest part on big systems).
-    pub blast_radius: bool,
+    /// How much of every service's blast radius to compute.
+    pub blast_radius: BlastDetail,
     /// At most this many N-2 findings per link.
     pub pairs_cap: usize,
 }
@@ -66,10 +66,22 @@ impl Default for Options<'_> {
             link: None,
             failed: &[],
             observed: None,
-            blast_radius: true,
+            blast_radius: BlastDetail::Count,
             pairs_cap: 50,
         }
     }
+}
+
+/// How much of the blast radius (SPEC §2) to compute for every service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BlastDetail {
+    /// None at all.
+    Off,
+    /// The links and the number of other services (the default: small at every size).
+    #[default]
+    Count,
+    /// The links, the count and the list of the other services (`analyze --blast full`).
+    Full,
 }
 
 /// Why an analysis could not run.
@@ -185,8 +197,10 @@ pub struct ServiceAnalysis {
 pub struct BlastRadius {
     /// Indices into [`Topology::links`] (all links, not only the analysed ones), ascending.
     pub links: Vec<usize>,
-    /// Other services, ascending.
-    pub services: Vec<ServiceIdx>,
+    /// How many other services go down.
+    pub service_count: usize,
+    /// Those other services, ascending; only with [`BlastDetail::Full`].
+    pub services: Option<Vec<ServiceIdx>>,
 }
 
 /// Runs the whole analysis.
@@ -315,10 +329,14 @@ pub fn analyze(topo: &Topology, opts: &Options<'_>) -> Result<Analysis, Analysis
         })
         .collect();
 
-    let blast = if opts.blast_radius {
-        Some(blast::blast_radius(topo, &graph, &mut prop))
-    } else {
-        None
+    let blast = match opts.blast_radius {
+        BlastDetail::Off => None,
+        detail => Some(blast::blast_radius(
+            topo,
+            &graph,
+            &mut prop,
+            detail == BlastDetail::Full,
+        )),
     };
     let mut upstream: Vec<Vec<ServiceIdx>> = vec![Vec::new(); n];
     let mut downstream: Vec<Vec<ServiceIdx>> = vec![Vec::new(); n];
@@ -362,7 +380,7 @@ pub fn analyze(topo: &Topology, opts: &Options<'_>) -> Result<Analysis, Analysis
             y.links
                 .len()
                 .cmp(&x.links.len())
-                .then(y.services.len().cmp(&x.services.len()))
+                .then(y.service_count.cmp(&x.service_count))
                 .then(a.cmp(c))
         });
         r

@@ -3,12 +3,18 @@
 //!
 //! Rules that concern links (`spof`) use the analysed links only; every other rule looks at the
 //! whole topology (all links' critical paths).
+//!
+//! `spof` reports one finding per failure event (a service without a spare, or a `key=value`),
+//! whose subjects are the event then every analysed link it takes down, in name order (SPEC §2
+//! "At scale"): a shared database behind 50 links is one finding, not 50. The per-link detail
+//! (each path, each `implied_by`) stays in the links' `spofs`. Messages name at most
+//! [`MAX_NAMES`] links or services; the subjects name them all.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::analysis::graph::Graph;
 use crate::analysis::{LinkAnalysis, SpofFinding};
-use crate::topology::model::{RiskRule, ServiceIdx, Severity, Strength, Target, Topology};
+use crate::topology::model::{Domain, RiskRule, ServiceIdx, Severity, Strength, Target, Topology};
 
 /// One risk finding.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,47 +54,72 @@ pub fn risks(
         }
     };
 
-    // spof
-    for la in links {
-        let link = &topo.links[la.link];
-        for f in &la.spofs {
-            match f {
-                SpofFinding::Service { service, path } => {
-                    let chain: Vec<String> = path.iter().map(|&s| name(s)).collect();
-                    push(
-                        RiskRule::Spof,
-                        vec![link.name.to_string(), name(*service)],
-                        format!(
-                            "`{}` has no spare instance and its loss takes link `{}` down ({})",
-                            name(*service),
-                            link.name,
-                            chain.join(" → ")
-                        ),
-                        format!(
-                            "run more instances of `{}` than `min_healthy`, or make the call to it weak with a fallback",
-                            name(*service)
-                        ),
-                    );
-                }
-                SpofFinding::Domain { domain, implied_by } => {
-                    let why = if implied_by.is_empty() {
-                        "shared fate: redundant instances share this domain".to_owned()
-                    } else {
-                        let v: Vec<String> = implied_by.iter().map(|&s| name(s)).collect();
-                        format!("implied by {}", v.join(", "))
-                    };
-                    push(
-                        RiskRule::Spof,
-                        vec![link.name.to_string(), domain.to_string()],
-                        format!("losing `{domain}` takes link `{}` down ({why})", link.name),
-                        format!(
-                            "spread the instances on this link over more than one `{}`",
-                            domain.key
-                        ),
-                    );
-                }
+    // spof: one finding per failure event, naming every analysed link it takes down.
+    for (kind, ls) in spof_groups(links) {
+        let lnames: Vec<String> = ls.iter().map(|&l| topo.links[l].name.to_string()).collect();
+        let takes = if let [only] = lnames.as_slice() {
+            format!("takes link `{only}` down")
+        } else {
+            format!("takes down {} links: {}", lnames.len(), quote_list(&lnames))
+        };
+        let (event, message, hint) = match kind {
+            SpofKind::Service { service, path } => {
+                let chain: Vec<String> = path.iter().map(|&s| name(s)).collect();
+                let shortest = if ls.len() == 1 { "" } else { "shortest: " };
+                (
+                    name(service),
+                    format!(
+                        "`{}` has no spare instance and its loss {takes} ({shortest}{})",
+                        name(service),
+                        chain.join(" → ")
+                    ),
+                    format!(
+                        "run more instances of `{}` than `min_healthy`, or make the call to it weak with a fallback",
+                        name(service)
+                    ),
+                )
             }
-        }
+            SpofKind::Domain {
+                domain,
+                implied_by,
+                shared_fate,
+            } => {
+                let mut why = Vec::new();
+                if !implied_by.is_empty() {
+                    let v: Vec<String> = implied_by.iter().map(|&s| name(s)).collect();
+                    why.push(format!("implied by {}", capped(&v)));
+                }
+                if shared_fate.len() == ls.len() {
+                    why.push("shared fate: redundant instances share this domain".to_owned());
+                } else if !shared_fate.is_empty() {
+                    let v: Vec<String> = shared_fate
+                        .iter()
+                        .map(|&l| topo.links[l].name.to_string())
+                        .collect();
+                    why.push(format!(
+                        "shared fate on {}: redundant instances share this domain",
+                        quote_list(&v)
+                    ));
+                }
+                let these = if ls.len() == 1 {
+                    "this link"
+                } else {
+                    "these links"
+                };
+                (
+                    domain.to_string(),
+                    format!("losing `{domain}` {takes} ({})", why.join("; ")),
+                    format!(
+                        "spread the instances on {these} over more than one `{}`",
+                        domain.key
+                    ),
+                )
+            }
+        };
+        let mut subjects = Vec::with_capacity(lnames.len() + 1);
+        subjects.push(event);
+        subjects.extend(lnames);
+        push(RiskRule::Spof, subjects, message, hint);
     }
 
     // strong-cycle
@@ -237,12 +268,90 @@ pub fn risks(
     out
 }
 
+/// At most this many names in one list of a risk message; the subjects hold them all.
+const MAX_NAMES: usize = 10;
+
+/// `` `a`, `b`, `c` `` — the first [`MAX_NAMES`], then `and N more`.
 fn quote_list(names: &[String]) -> String {
-    names
-        .iter()
-        .map(|n| format!("`{n}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    capped(&quoted)
+}
+
+/// `a, b, c` — the first [`MAX_NAMES`], then `and N more`.
+fn capped(names: &[String]) -> String {
+    if names.len() <= MAX_NAMES {
+        names.join(", ")
+    } else {
+        format!(
+            "{} and {} more",
+            names[..MAX_NAMES].join(", "),
+            names.len() - MAX_NAMES
+        )
+    }
+}
+
+/// One SPOF event, as the `spof` rule reports it.
+enum SpofKind {
+    /// A service without a spare, with the shortest path from any entry it takes down.
+    Service {
+        service: ServiceIdx,
+        path: Vec<ServiceIdx>,
+    },
+    /// A domain, with the union of `implied_by` over its links and the links where it is
+    /// shared fate (`implied_by` empty).
+    Domain {
+        domain: Domain,
+        implied_by: Vec<ServiceIdx>,
+        shared_fate: Vec<usize>,
+    },
+}
+
+/// Per domain: the union of `implied_by`, its links, the links where it is shared fate.
+type DomainLinks = (BTreeSet<ServiceIdx>, Vec<usize>, Vec<usize>);
+
+/// The design SPOFs of `links` grouped by event: services (by index) then domains (by
+/// `key=value`), each with the links it takes down in `links` order (name order).
+fn spof_groups(links: &[LinkAnalysis]) -> Vec<(SpofKind, Vec<usize>)> {
+    let mut services: BTreeMap<ServiceIdx, (Vec<ServiceIdx>, Vec<usize>)> = BTreeMap::new();
+    let mut domains: BTreeMap<&Domain, DomainLinks> = BTreeMap::new();
+    for la in links {
+        for f in &la.spofs {
+            match f {
+                SpofFinding::Service { service, path } => {
+                    let e = services
+                        .entry(*service)
+                        .or_insert_with(|| (path.clone(), Vec::new()));
+                    if path.len() < e.0.len() {
+                        e.0.clone_from(path);
+                    }
+                    e.1.push(la.link);
+                }
+                SpofFinding::Domain { domain, implied_by } => {
+                    let e = domains.entry(domain).or_default();
+                    e.0.extend(implied_by.iter().copied());
+                    e.1.push(la.link);
+                    if implied_by.is_empty() {
+                        e.2.push(la.link);
+                    }
+                }
+            }
+        }
+    }
+    let mut out: Vec<(SpofKind, Vec<usize>)> = services
+        .into_iter()
+        .map(|(service, (path, ls))| (SpofKind::Service { service, path }, ls))
+        .collect();
+    out.extend(domains.into_iter().map(|(d, (implied, ls, shared))| {
+        (
+            SpofKind::Domain {
+                domain: d.clone(),
+                implied_by: implied.into_iter().collect(),
+                shared_fate: shared,
+            },
+            ls,
+        )
+    }));
+    out
 }
 
 /// A shortest cycle through the smallest member of a strongly connected component.

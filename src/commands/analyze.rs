@@ -4,8 +4,8 @@
 use std::io::Write;
 
 use super::{Context, ExitStatus, load_or_report};
-use crate::analysis::{self, Options, parse_events};
-use crate::cli::{AnalyzeArgs, FailOn, ReportFormat};
+use crate::analysis::{self, BlastDetail, Options, parse_events};
+use crate::cli::{AnalyzeArgs, BlastLevel, FailOn, ReportFormat};
 use crate::report::build::build;
 use crate::report::json::render_json;
 use crate::report::report::Report;
@@ -31,6 +31,10 @@ pub fn run(ctx: &Context, args: &AnalyzeArgs) -> anyhow::Result<ExitStatus> {
         depth: args.depth,
         link: args.link.as_deref(),
         failed: &failed,
+        blast_radius: match args.blast {
+            BlastLevel::Count => BlastDetail::Count,
+            BlastLevel::Full => BlastDetail::Full,
+        },
         ..Options::default()
     };
     let analysis = match analysis::analyze(topo, &opts) {

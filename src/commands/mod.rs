@@ -14,6 +14,7 @@ pub mod probe;
 pub mod render;
 pub mod schema;
 pub mod validate;
+pub mod watch;
 
 use std::io::IsTerminal;
 
@@ -100,6 +101,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         Command::Inspect(args) => inspect::run_cli(&ctx, args),
         Command::Merge(args) => merge::run(&ctx, args),
         Command::Demo(args) => demo::run(&ctx, args),
+        Command::Watch(args) => watch::run_cli(&ctx, args),
     }
 }
 

@@ -1,7 +1,13 @@
 //! `linkpatrol render`: draw the graph into an output directory.
 //!
-//! Always writes `graph.dot`, then the requested format beside it (`graph.svg`, `graph.png` via
-//! Graphviz, or `graph.mmd`). When Graphviz is missing, `graph.dot` is still written and the
+//! Always writes `graph.dot` and the requested format beside it (`graph.svg`, `graph.png` via
+//! Graphviz, or `graph.mmd`), as one set: every file is made and staged first, then the derived
+//! files are renamed into place and `graph.dot` last, under the output directory's lock. A
+//! render killed at any moment leaves no temporary file under a name a user reads (the hidden
+//! staging folder is removed by the next run), and never a `graph.dot` newer than the files
+//! drawn from it: when `graph.dot` is from a render, so is the rest of that render's set. (One
+//! rename of a whole folder would make the set strictly atomic, but `render` writes into the
+//! directory the user names, and a folder swap there would move the files people link to.) When Graphviz is missing, `graph.dot` is still written and the
 //! error is [`RenderError::DotNotFound`] with its path, whose message says how to install
 //! Graphviz. Mapping to exit codes (SPEC §4), for the CLI: downcast the error with
 //! `err.downcast_ref::<RenderError>()`; [`RenderError::UnknownLink`],
@@ -13,12 +19,10 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use anyhow::Context as _;
-
 use crate::report::dot::to_dot;
 use crate::report::graphviz::{DEFAULT_DOT_TIMEOUT, Graphviz, ImageFormat};
 use crate::report::mermaid::to_mermaid;
-use crate::report::output::write_atomic;
+use crate::report::output::{lock_output, write_files};
 use crate::report::render_error::RenderError;
 use crate::report::report::Report;
 use crate::report::view::{DEFAULT_MAX_SERVICES, GraphView, GroupBy, ViewOptions};
@@ -136,23 +140,14 @@ pub fn render_files_with(
     let view = GraphView::build(topology, report, &options)?;
     let dot = to_dot(&view);
     let dir: &Path = &args.out_dir;
-    let dot_path = write_atomic(dir, "graph.dot", dot.as_bytes())?;
-    let mut written = vec![dot_path.clone()];
-    let image = match args.format {
-        RenderFormat::Dot => None,
-        RenderFormat::Mermaid => {
-            written.push(write_atomic(
-                dir,
-                "graph.mmd",
-                to_mermaid(&view).as_bytes(),
-            )?);
-            None
-        }
-        RenderFormat::Svg | RenderFormat::Html => Some(ImageFormat::Svg),
-        RenderFormat::Png => Some(ImageFormat::Png),
-    };
-    let write_html = |svg: Option<&str>, missing: Option<&str>| {
-        let page = crate::report::html::render_html(
+    // One writer at a time, and staging folders of a killed render removed (`output`).
+    let _lock = lock_output(dir)?;
+    let dot_path = dir.join(DOT_FILE);
+    // Every file of the set is made first and written in one step, `graph.dot` renamed last:
+    // whenever `graph.dot` is from this render, so is every file derived from it.
+    let mut derived: Vec<(String, Vec<u8>)> = Vec::new();
+    let html = |svg: Option<&str>, missing: Option<&str>| {
+        crate::report::html::render_html(
             topology,
             report,
             &crate::report::html::HtmlOptions {
@@ -160,35 +155,63 @@ pub fn render_files_with(
                 svg_missing_reason: missing,
                 ..crate::report::html::HtmlOptions::default()
             },
-        );
-        write_atomic(dir, "report.html", page.as_bytes())
+        )
+        .into_bytes()
     };
+    let image = match args.format {
+        RenderFormat::Dot => None,
+        RenderFormat::Mermaid => {
+            derived.push(("graph.mmd".to_owned(), to_mermaid(&view).into_bytes()));
+            None
+        }
+        RenderFormat::Svg | RenderFormat::Html => Some(ImageFormat::Svg),
+        RenderFormat::Png => Some(ImageFormat::Png),
+    };
+    let mut failure = None;
     if let Some(format) = image {
-        let bytes = match graphviz.render(&dot, format) {
-            Ok(bytes) => bytes,
+        match graphviz.render(&dot, format) {
+            Ok(bytes) => {
+                if args.format == RenderFormat::Html {
+                    let page = html(Some(&String::from_utf8_lossy(&bytes)), None);
+                    derived.push((format!("graph.{}", format.extension()), bytes));
+                    derived.push(("report.html".to_owned(), page));
+                } else {
+                    derived.push((format!("graph.{}", format.extension()), bytes));
+                }
+            }
             Err(RenderError::DotNotFound { .. }) => {
                 let err = RenderError::DotNotFound {
-                    dot_file: Some(dot_path),
+                    dot_file: Some(dot_path.clone()),
                 };
                 if args.format == RenderFormat::Html {
-                    write_html(None, Some(&err.to_string()))?;
+                    derived.push(("report.html".to_owned(), html(None, Some(&err.to_string()))));
                 }
-                return Err(err.into());
+                failure = Some(anyhow::Error::from(err));
             }
             Err(e) => {
-                return Err(e).with_context(|| {
-                    format!("cannot lay out `{}` with Graphviz", dot_path.display())
-                });
+                failure = Some(anyhow::Error::from(e).context(format!(
+                    "cannot lay out `{}` with Graphviz",
+                    dot_path.display()
+                )));
             }
-        };
-        let name = format!("graph.{}", format.extension());
-        written.push(write_atomic(dir, &name, &bytes)?);
-        if args.format == RenderFormat::Html {
-            written.push(write_html(Some(&String::from_utf8_lossy(&bytes)), None)?);
         }
     }
+    let mut files: Vec<(&str, &[u8])> = derived
+        .iter()
+        .map(|(name, bytes)| (name.as_str(), bytes.as_slice()))
+        .collect();
+    files.push((DOT_FILE, dot.as_bytes()));
+    let mut written = write_files(dir, &files)?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    // `graph.dot` first, then the rest in the order they were made.
+    written.rotate_right(1);
     Ok(written)
 }
+
+/// The file every render writes, and renames last.
+const DOT_FILE: &str = "graph.dot";
 
 /// Runs `linkpatrol render`: loads and analyses the topology (without probing), then draws it.
 pub fn run(

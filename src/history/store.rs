@@ -146,6 +146,16 @@ pub const MIGRATIONS: &[&str] = &[
         WHERE l.subject_id = hourly_states.subject_id AND l.hour = hourly_states.hour
     );
     DROP TABLE hourly_latency;",
+    // v4: the alert state of `watch` (one row), so a restart neither repeats a firing alert nor
+    // forgets to resolve it.
+    "CREATE TABLE alert_state (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        topology   TEXT    NOT NULL,           -- the topology's name: when it was saved
+        updated_ms INTEGER NOT NULL,           -- Unix epoch, milliseconds, UTC
+        state      TEXT    NOT NULL            -- JSON of alert::engine::EngineState
+    );",
+    // v5: the notifications `watch` had not delivered yet, so a restart still sends them.
+    "ALTER TABLE alert_state ADD COLUMN outbox TEXT NOT NULL DEFAULT '[]';  -- JSON list",
 ];
 
 /// The schema version this build writes.
@@ -352,6 +362,48 @@ impl Store {
             .map_err(sqlite_err(&self.path))
     }
 
+    /// The alert state `watch` saved last; `None` before the first save. Its JSON texts are the
+    /// alert engine's business (history comes before alerts in the pipeline, so it stores the
+    /// text as it is given).
+    pub fn load_alert_state(&self) -> Result<Option<AlertState>, HistoryError> {
+        use rusqlite::OptionalExtension as _;
+        self.conn
+            .query_row(
+                "SELECT topology, state, outbox FROM alert_state WHERE id = 1",
+                [],
+                |r| {
+                    Ok(AlertState {
+                        topology: r.get(0)?,
+                        state: r.get(1)?,
+                        outbox: r.get(2)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(sqlite_err(&self.path))
+    }
+
+    /// Replaces the saved alert state, in one transaction.
+    pub fn save_alert_state(
+        &mut self,
+        at: UtcTime,
+        saved: &AlertState,
+    ) -> Result<(), HistoryError> {
+        let e = sqlite_err(&self.path);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&e)?;
+        tx.execute(
+            "INSERT INTO alert_state (id, topology, updated_ms, state, outbox) VALUES (1, ?1, ?2, ?3, ?4)
+             ON CONFLICT (id) DO UPDATE SET topology = excluded.topology,
+                updated_ms = excluded.updated_ms, state = excluded.state, outbox = excluded.outbox",
+            params![saved.topology, at.unix_ms, saved.state, saved.outbox],
+        )
+        .map_err(&e)?;
+        tx.commit().map_err(&e)
+    }
+
     /// Number of runs recorded.
     pub fn run_count(&self) -> Result<u64, HistoryError> {
         self.conn
@@ -359,6 +411,17 @@ impl Store {
             .map(|n| n as u64)
             .map_err(sqlite_err(&self.path))
     }
+}
+
+/// What `watch` keeps of its alerts between runs (table `alert_state`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertState {
+    /// The topology's name when it was saved.
+    pub topology: String,
+    /// JSON of the alert engine's state.
+    pub state: String,
+    /// JSON list of the notifications not delivered yet, with their receivers.
+    pub outbox: String,
 }
 
 /// One run being recorded (an open write transaction).
@@ -549,6 +612,23 @@ mod tests {
         let store = Store::open_in_memory().unwrap();
         assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
         assert_eq!(store.integrity_check().unwrap(), "ok");
+    }
+
+    #[test]
+    fn the_alert_state_is_saved_and_replaced() {
+        let mut store = Store::open_in_memory().unwrap();
+        assert_eq!(store.load_alert_state().unwrap(), None);
+        let at = UtcTime::from_unix_ms(1_000);
+        let mut saved = AlertState {
+            topology: "shop".into(),
+            state: "{\"tracks\":[]}".into(),
+            outbox: "[]".into(),
+        };
+        store.save_alert_state(at, &saved).unwrap();
+        saved.state = "{\"tracks\":[1]}".into();
+        saved.outbox = "[1]".into();
+        store.save_alert_state(at, &saved).unwrap();
+        assert_eq!(store.load_alert_state().unwrap(), Some(saved));
     }
 
     #[test]

@@ -116,7 +116,8 @@ pub fn build(topo: &Topology, analysis: &Analysis, probes: Option<&[Vec<ProbeRes
                     links.sort();
                     BlastRadius {
                         links,
-                        services: names(&b.services),
+                        service_count: b.service_count,
+                        services: b.services.as_deref().map(names),
                     }
                 })
                 .unwrap_or_default();

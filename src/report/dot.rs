@@ -27,6 +27,7 @@ use crate::report::view::{
     ViewEdge, ViewOptions,
 };
 use crate::state::State;
+use crate::terminal::{is_unprintable, printable};
 use crate::topology::model::{Strength, Topology};
 
 /// Fill, outline and text colour of a state.
@@ -98,6 +99,10 @@ pub fn quoted(s: &str) -> Id {
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
             '\r' => {}
+            // Shown, not obeyed (and Graphviz refuses some of them).
+            c if is_unprintable(c) => {
+                out.push_str(&printable(&c.to_string()).replace('\\', "\\\\"));
+            }
             c => out.push(c),
         }
     }
@@ -116,6 +121,8 @@ pub fn html(s: &str) -> String {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
             '\n' => out.push_str("<BR/>"),
+            // XML forbids most of them, so Graphviz would refuse the label: shown as escapes.
+            c if is_unprintable(c) => out.push_str(&printable(&c.to_string())),
             c => out.push(c),
         }
     }

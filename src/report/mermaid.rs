@@ -40,6 +40,9 @@ pub fn label(s: &str) -> String {
             '|' => out.push_str("#124;"),
             '\n' => out.push_str("<br/>"),
             '\r' => {}
+            c if crate::terminal::is_unprintable(c) => {
+                out.push_str(&crate::terminal::printable(&c.to_string()));
+            }
             c => out.push(c),
         }
     }

@@ -1,11 +1,15 @@
 //! The only code that writes into an output directory (STYLE §7), and to stdout for reports.
 //!
-//! Every file is written whole or not at all (SPEC §6): the bytes go to a temporary file in the
-//! same directory, which is flushed to disk (`fsync`) and then renamed over the target; the
-//! directory is synced after the renames so the new names survive a crash. [`write_files`] writes
-//! every temporary file first and renames only when all of them were written, so a failure
-//! midway leaves the old set in place; a file either has its old content or its new one, never a
-//! torn mix. Temporary files are named `.NAME.XXXXXX` and removed when anything fails.
+//! Every file is written whole or not at all (SPEC §6): the bytes go to a temporary file in a
+//! hidden staging folder of the same directory (`.staging-XXXXXX/`, same file system), which is
+//! flushed to disk (`fsync`) and then renamed over the target; the directory is synced after the
+//! renames so the new names survive a crash. [`write_files`] writes every temporary file first
+//! and renames only when all of them were written, in the order given, so a failure midway
+//! leaves the old set in place, and a caller can rename the file that marks a set complete
+//! last (`render` writes `graph.dot` last). A file has its old content or its new one, never a
+//! torn mix. The staging folder is removed when anything fails; one left by a killed process is
+//! removed by the next writer that holds the directory's lock ([`remove_stale_staging`]), so
+//! nothing half-written ever sits under a name a user or a tool reads.
 //!
 //! `inspect` runs go one level further (SPEC §6): a run is written into `runs/.partial-NAME/`,
 //! renamed to `runs/NAME` when every file is there, and only then does `latest` (a symlink
@@ -53,12 +57,16 @@ pub fn write_files(dir: &Path, files: &[(&str, &[u8])]) -> Result<Vec<PathBuf>, 
         }
     }
     fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let staging = tempfile::Builder::new()
+        .prefix(STAGING_PREFIX)
+        .tempdir_in(dir)
+        .map_err(io_err(dir))?;
     let mut staged = Vec::with_capacity(files.len());
     for (name, bytes) in files {
         let target = dir.join(name);
         let mut tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .tempfile_in(dir)
+            .prefix(&format!("{name}."))
+            .tempfile_in(staging.path())
             .map_err(io_err(&target))?;
         tmp.write_all(bytes).map_err(io_err(&target))?;
         tmp.as_file().sync_all().map_err(io_err(&target))?;
@@ -71,7 +79,34 @@ pub fn write_files(dir: &Path, files: &[(&str, &[u8])]) -> Result<Vec<PathBuf>, 
         written.push(target);
     }
     sync_dir(dir).map_err(io_err(dir))?;
+    drop(staging);
     Ok(written)
+}
+
+/// The name prefix of [`write_files`]' staging folders.
+const STAGING_PREFIX: &str = ".staging-";
+
+/// Removes staging folders left in `dir` by a process killed while writing. The caller holds
+/// the directory's lock, so no writer that takes it is using one of them.
+pub fn remove_stale_staging(dir: &Path, _lock: &OutputLock) -> Result<(), RenderError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err(dir)(e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(io_err(dir))?;
+        let stale = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(STAGING_PREFIX))
+            && entry.file_type().is_ok_and(|t| t.is_dir());
+        if stale {
+            let path = entry.path();
+            fs::remove_dir_all(&path).map_err(io_err(&path))?;
+        }
+    }
+    Ok(())
 }
 
 /// Reports are for people and other tools: `rw-r--r--`, not the temporary file's `rw-------`.
@@ -112,7 +147,8 @@ pub struct OutputLock {
     _file: fs::File,
 }
 
-/// Creates `out` if needed and takes its lock (`out/.lock`), waiting for another run to finish.
+/// Creates `out` if needed and takes its lock (`out/.lock`), waiting for another run to finish;
+/// then removes staging folders a killed writer left there ([`remove_stale_staging`]).
 pub fn lock_output(out: &Path) -> Result<OutputLock, RenderError> {
     fs::create_dir_all(out).map_err(io_err(out))?;
     let path = out.join(".lock");
@@ -123,7 +159,9 @@ pub fn lock_output(out: &Path) -> Result<OutputLock, RenderError> {
         .open(&path)
         .map_err(io_err(&path))?;
     file.lock().map_err(io_err(&path))?;
-    Ok(OutputLock { _file: file })
+    let lock = OutputLock { _file: file };
+    remove_stale_staging(out, &lock)?;
+    Ok(lock)
 }
 
 /// A run folder being written. Files go into `runs/.partial-NAME/` (each whole, as with

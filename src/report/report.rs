@@ -173,13 +173,18 @@ pub struct RootCauseReport {
     pub services: Vec<String>,
 }
 
-/// Links and other services that go down with a service.
+/// Links and other services that go down with a service (SPEC §2). The same shape at every
+/// size: the links and a count always, the list of services only on request
+/// (`analyze --blast full`), so a 100,000-service report stays small.
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]
 pub struct BlastRadius {
     /// Links whose state becomes down, sorted.
     pub links: Vec<String>,
-    /// Other services whose effective state becomes down, sorted.
-    pub services: Vec<String>,
+    /// How many other services go down.
+    pub service_count: usize,
+    /// Those services, sorted; only with `--blast full`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub services: Option<Vec<String>>,
 }
 
 /// One probe of one instance.

@@ -3,6 +3,10 @@
 //! findings), then the most critical services, then risks with hints. Colour (plain ANSI) only
 //! when the caller says the output is a terminal.
 //!
+//! Long lists are capped so that a 100,000-service topology still reads on one screen per
+//! link: at most [`MAX_LINES`] lines per list (SPOFs, N-2 findings, critical services, risks of
+//! one rule) and 20 names of a critical path, then "… and 312 more; `--format json` for all".
+//!
 //! [`root_cause_lines`] and [`because_text`] are shared with the `probe` table, so both say
 //! the same thing the same way.
 
@@ -83,22 +87,54 @@ pub fn path_text(path: &[String]) -> String {
 }
 
 fn spof_lines(out: &mut String, p: Paint, spofs: &[Spof]) {
-    let width = spofs
+    let visible = &spofs[..shown(spofs.len())];
+    let width = visible
         .iter()
         .map(|s| s.id.chars().count())
         .max()
         .unwrap_or(0);
-    for s in spofs {
+    for s in visible {
         let id = format!("{:<width$}", s.id);
         let detail = match s.kind {
             SpofKind::Service => path_text(s.path.as_deref().unwrap_or_default()),
             SpofKind::Domain => match s.implied_by.as_deref() {
                 Some([]) | None => "shared fate: redundant instances share this domain".to_owned(),
-                Some(v) => format!("implied by {}", v.join(", ")),
+                Some(v) => format!("implied by {}", capped_strings(v, MAX_NAMES)),
             },
         };
         let _ = writeln!(out, "    {} {}  {}", p.red("✗"), p.red(&id), p.dim(&detail));
     }
+    more_line(out, p, "    ", spofs.len() - visible.len());
+}
+
+/// At most this many lines in one list of the text output (SPOFs of a link, N-2 findings,
+/// risks of one rule, most critical services); the JSON report has them all.
+pub const MAX_LINES: usize = 10;
+
+/// How many of `len` lines to show: all of them when that hides at most one, else
+/// [`MAX_LINES`].
+fn shown(len: usize) -> usize {
+    if len <= MAX_LINES + 1 { len } else { MAX_LINES }
+}
+
+/// At most this many names of a link's critical path.
+const MAX_PATH_NAMES: usize = 20;
+
+/// `… and 312 more; `--format json` for all`, when `hidden` is not zero.
+fn more_line(out: &mut String, p: Paint, indent: &str, hidden: usize) {
+    if hidden > 0 {
+        let _ = writeln!(
+            out,
+            "{indent}{}",
+            p.dim(&format!("… and {hidden} more; `--format json` for all"))
+        );
+    }
+}
+
+/// `a, b, c and 4 more`, for owned names.
+fn capped_strings(names: &[String], max: usize) -> String {
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    capped(&refs, max)
 }
 
 /// Renders the `analyze` text output.
@@ -131,11 +167,24 @@ pub fn render_text(report: &Report, color: bool) -> String {
             printable(&link.entry),
             p.state(link.state)
         );
+        let cp = &link.critical_path;
+        let names = &cp[..cp.len().min(MAX_PATH_NAMES)];
+        let rest = if cp.len() > names.len() {
+            format!(
+                " {}",
+                p.dim(&format!(
+                    "… and {} more; `--format json` for all",
+                    cp.len() - names.len()
+                ))
+            )
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "  critical path ({}): {}",
-            link.critical_path.len(),
-            printable_join(&link.critical_path, ", ")
+            "  critical path ({}): {}{rest}",
+            cp.len(),
+            printable_join(names, ", ")
         );
         if link.spofs.is_empty() {
             let _ = writeln!(out, "  no single point of failure");
@@ -161,8 +210,13 @@ pub fn render_text(report: &Report, color: bool) -> String {
             if pairs.is_empty() {
                 let _ = writeln!(out, "  N-2: no pair of failures takes it down");
             } else {
-                let _ = writeln!(out, "  N-2 ({} shown, by impact):", pairs.len());
-                for pair in pairs {
+                let n = shown(pairs.len());
+                if n == pairs.len() {
+                    let _ = writeln!(out, "  N-2 ({n} shown, by impact):");
+                } else {
+                    let _ = writeln!(out, "  N-2 ({} in the report, by impact):", pairs.len());
+                }
+                for pair in &pairs[..n] {
                     let what = if pair.kind == "thin-redundancy" {
                         format!("{} has one spare", pair.events.join(""))
                     } else {
@@ -179,6 +233,7 @@ pub fn render_text(report: &Report, color: bool) -> String {
                         ))
                     );
                 }
+                more_line(&mut out, p, "    ", pairs.len() - n);
             }
         }
     }
@@ -194,42 +249,62 @@ pub fn render_text(report: &Report, color: bool) -> String {
             .cmp(&a.blast_radius.links.len())
             .then(
                 b.blast_radius
-                    .services
-                    .len()
-                    .cmp(&a.blast_radius.services.len()),
+                    .service_count
+                    .cmp(&a.blast_radius.service_count),
             )
             .then_with(|| a.id.cmp(&b.id))
     });
     if !ranked.is_empty() {
         let _ = writeln!(out);
         let _ = writeln!(out, "{}", p.bold("most critical services (blast radius)"));
-        for s in ranked.iter().take(10) {
+        let n = shown(ranked.len());
+        for s in &ranked[..n] {
+            let b = &s.blast_radius;
             let _ = writeln!(
                 out,
                 "  {}  {} link{} ({}), {} other service{}",
                 printable(&s.id),
-                s.blast_radius.links.len(),
-                plural(s.blast_radius.links.len()),
-                printable_join(&s.blast_radius.links, ", "),
-                s.blast_radius.services.len(),
-                plural(s.blast_radius.services.len())
+                b.links.len(),
+                plural(b.links.len()),
+                printable(&capped_strings(&b.links, MAX_NAMES)),
+                b.service_count,
+                plural(b.service_count)
             );
         }
+        more_line(&mut out, p, "  ", ranked.len() - n);
     }
     let _ = writeln!(out);
     if report.risks.is_empty() {
         let _ = writeln!(out, "no risks found");
     } else {
         let _ = writeln!(out, "{} ({}):", p.bold("risks"), report.risks.len());
-        for r in &report.risks {
-            let _ = writeln!(
-                out,
-                "  {} {}  {}",
-                p.severity(r.severity),
-                r.rule,
-                printable(&r.message)
-            );
-            let _ = writeln!(out, "          {}", p.dim(&format!("hint: {}", r.hint)));
+        // Risks come sorted by severity then rule: the first few of each (severity, rule).
+        for group in report
+            .risks
+            .chunk_by(|a, b| a.severity == b.severity && a.rule == b.rule)
+        {
+            let n = shown(group.len());
+            for r in &group[..n] {
+                let _ = writeln!(
+                    out,
+                    "  {} {}  {}",
+                    p.severity(r.severity),
+                    r.rule,
+                    printable(&r.message)
+                );
+                let _ = writeln!(out, "          {}", p.dim(&format!("hint: {}", r.hint)));
+            }
+            if group.len() > n {
+                let _ = writeln!(
+                    out,
+                    "  {}",
+                    p.dim(&format!(
+                        "… and {} more `{}`; `--format json` for all",
+                        group.len() - n,
+                        group[0].rule
+                    ))
+                );
+            }
         }
     }
     out

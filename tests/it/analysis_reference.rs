@@ -1,15 +1,16 @@
 //! The engine against a brute-force reference on thousands of seeded random topologies:
-//! critical path, service and domain SPOFs with `implied_by` and paths, blast radius, N-2,
-//! `--fail` states and live SPOFs.
+//! critical path, service and domain SPOFs with `implied_by` and paths, the `spof` risks (one
+//! per event, naming every link it takes down), blast radius (links, count and, with
+//! `BlastDetail::Full`, the list), N-2, `--fail` states and live SPOFs.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::topo::{
     all_events, brute_critical_path, brute_down, brute_states, path_is_valid, random_topology,
 };
-use linkpatrol::analysis::{Event, Options, PairKind, SpofFinding, analyze};
+use linkpatrol::analysis::{BlastDetail, Event, Options, PairKind, SpofFinding, analyze};
 use linkpatrol::state::State;
-use linkpatrol::topology::model::{Domain, ServiceIdx, Topology};
+use linkpatrol::topology::model::{Domain, RiskRule, ServiceIdx, Topology};
 
 const TOPOLOGIES: u64 = 2_500;
 
@@ -81,16 +82,24 @@ fn engine_spofs(topo: &Topology, entry: ServiceIdx, spofs: &[SpofFinding]) -> Sp
 fn engine_agrees_with_brute_force() {
     for seed in 0..TOPOLOGIES {
         let topo = random_topology(seed, 8);
+        let full = seed % 2 == 1;
         let a = analyze(
             &topo,
             &Options {
                 depth: u8::from(seed % 4 == 0) + 1,
                 pairs_cap: usize::MAX,
+                blast_radius: if full {
+                    BlastDetail::Full
+                } else {
+                    BlastDetail::Count
+                },
                 ..Options::default()
             },
         )
         .expect("analysis runs");
         let events = all_events(&topo);
+        // Every SPOF event → the links it takes down, in link (name) order.
+        let mut want_risks: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for la in &a.links {
             let entry = topo.links[la.link].entry;
             assert_eq!(
@@ -108,6 +117,15 @@ fn engine_agrees_with_brute_force() {
             // Service SPOFs have no spare instance.
             for s in &brute.0 {
                 assert_eq!(topo.service(*s).spare(), 0, "seed {seed}");
+            }
+            let link_name = topo.links[la.link].name.to_string();
+            let spof_events = brute
+                .0
+                .iter()
+                .map(|&s| topo.service(s).name.to_string())
+                .chain(brute.1.iter().map(|(d, _)| d.to_string()));
+            for e in spof_events {
+                want_risks.entry(e).or_default().push(link_name.clone());
             }
             if let Some(pairs) = &la.pairs {
                 let mut want_pairs = BTreeSet::new();
@@ -175,8 +193,27 @@ fn engine_agrees_with_brute_force() {
                 .filter(|&l| down[topo.links[l].entry.get()])
                 .collect();
             let br = sa.blast_radius.as_ref().expect("computed");
-            assert_eq!(br.services, want, "seed {seed}: blast radius of {s}");
+            assert_eq!(
+                br.service_count,
+                want.len(),
+                "seed {seed}: blast count of {s}"
+            );
+            assert_eq!(
+                br.services,
+                full.then_some(want),
+                "seed {seed}: blast radius of {s}"
+            );
             assert_eq!(br.links, want_links, "seed {seed}: blast links of {s}");
+        }
+        // One `spof` risk per event, its subjects the event then every link it takes down.
+        if topo.risks.enabled(RiskRule::Spof) {
+            let mut got: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for r in a.risks.iter().filter(|r| r.rule == RiskRule::Spof) {
+                let (event, links) = r.subjects.split_first().expect("subjects");
+                let old = got.insert(event.clone(), links.to_vec());
+                assert!(old.is_none(), "seed {seed}: two spof risks for `{event}`");
+            }
+            assert_eq!(got, want_risks, "seed {seed}: spof risks");
         }
     }
 }
@@ -195,7 +232,7 @@ fn what_if_and_live_spofs_agree_with_brute_force() {
             &topo,
             &Options {
                 failed: &failed,
-                blast_radius: false,
+                blast_radius: BlastDetail::Off,
                 ..Options::default()
             },
         )
@@ -284,7 +321,7 @@ fn probed_states_and_live_spofs_agree_with_brute_force() {
             &topo,
             &Options {
                 observed: Some(&observed),
-                blast_radius: false,
+                blast_radius: BlastDetail::Off,
                 ..Options::default()
             },
         )

@@ -40,6 +40,32 @@ fn analyze_json_is_the_report_contract() {
     assert_eq!(out.stdout, again.stdout);
 }
 
+/// Issue 11: the blast radius is the links and a count by default; `--blast full` adds the
+/// list, with the same count, in the same schema.
+#[test]
+fn blast_radius_counts_by_default_and_lists_with_blast_full() {
+    let service = |args: &[&str]| {
+        let out = linkpatrol().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == "mysql-primary")
+            .unwrap()["blast_radius"]
+            .clone()
+    };
+    let count = service(&["analyze", "--format", "json"]);
+    assert!(count.get("services").is_none(), "{count}");
+    let full = service(&["analyze", "--format", "json", "--blast", "full"]);
+    let listed = full["services"].as_array().unwrap();
+    assert_eq!(full["service_count"], listed.len());
+    assert_eq!(full["service_count"], count["service_count"]);
+    assert_eq!(full["links"], count["links"]);
+    assert!(listed.iter().any(|s| s == "order-service"), "{full}");
+}
+
 #[test]
 fn what_if_that_takes_a_link_down_exits_1_and_bad_events_exit_2() {
     let out = linkpatrol()

@@ -1105,3 +1105,303 @@ fn hardening_terminal_escapes_never_reach_the_terminal() {
         assert_no_foreign_escapes("invalid file", &outputs_of(&out));
     }
 }
+
+// ------------------------------------------------------------------------------------------------
+// Item 11: `-o` naming a file, and what `render` leaves behind when killed
+
+#[test]
+fn hardening_output_dir_that_is_a_file_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let topo = dir.path().join("t.yaml");
+    std::fs::write(
+        &topo,
+        "version: 1\nname: t\nlinks: { l: { entry: a } }\nservices:\n  a: {}\n",
+    )
+    .unwrap();
+    let file = dir.path().join("report.txt");
+    std::fs::write(&file, "keep me").unwrap();
+    let t = topo.to_str().unwrap();
+    let f = file.to_str().unwrap();
+    let under = file.join("sub");
+    let under = under.to_str().unwrap();
+    for (what, args) in [
+        (
+            "render",
+            vec!["-f", t, "render", "--format", "dot", "-o", f],
+        ),
+        (
+            "render (below a file)",
+            vec!["-f", t, "render", "--format", "dot", "-o", under],
+        ),
+        ("inspect", vec!["-f", t, "inspect", "-o", f]),
+        (
+            "inspect (below a file)",
+            vec!["-f", t, "inspect", "-o", under],
+        ),
+        ("merge", vec!["merge", t, "-o", f]),
+        ("demo", vec!["demo", "-o", f]),
+    ] {
+        let out = linkpatrol().args(&args).output().unwrap();
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+        assert!(err.contains("is not a directory"), "{what}: {err}");
+        assert!(err.contains("report.txt"), "{what}: {err}");
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
+}
+
+/// A chain of `n` services, each with two replicas, named `gen-{version}`.
+fn chain_topology(n: usize, version: u32) -> String {
+    let mut s =
+        format!("version: 1\nname: gen-{version}\nlinks: {{ l: {{ entry: s0 }} }}\nservices:\n");
+    for i in 0..n {
+        if i + 1 < n {
+            let _ = writeln!(
+                s,
+                "  s{i}: {{ replicas: 2, depends_on: {{ s{}: strong }} }}",
+                i + 1
+            );
+        } else {
+            let _ = writeln!(s, "  s{i}: {{ replicas: 2 }}");
+        }
+    }
+    s
+}
+
+/// The `gen-N` a rendered file was drawn from.
+fn version_in(path: &std::path::Path) -> Option<u32> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let at = text.find("gen-")? + 4;
+    let digits: String = text[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// What a killed `render --format mermaid` may leave: the two files (each whole, and `graph.dot`
+/// never newer than `graph.mmd`), the lock, and hidden staging folders that the next run
+/// removes. Returns the staging folders seen.
+fn assert_render_set(out: &std::path::Path) -> usize {
+    let mut staging = 0;
+    let Ok(entries) = std::fs::read_dir(out) else {
+        return 0;
+    };
+    for e in entries {
+        let name = e.unwrap().file_name().into_string().unwrap();
+        match name.as_str() {
+            "graph.dot" | "graph.mmd" | ".lock" => {}
+            n if n.starts_with(".staging-") => staging += 1,
+            other => panic!("a killed render left `{other}` in the output directory"),
+        }
+    }
+    let dot = out.join("graph.dot");
+    if dot.exists() {
+        let text = std::fs::read_to_string(&dot).unwrap();
+        assert!(text.trim_end().ends_with('}'), "graph.dot is whole");
+        let (d, m) = (version_in(&dot), version_in(&out.join("graph.mmd")));
+        assert!(
+            d.is_some() && m >= d,
+            "graph.dot from {d:?}, graph.mmd from {m:?}"
+        );
+    }
+    staging
+}
+
+#[test]
+fn hardening_render_killed_at_any_moment_leaves_no_temporary_file_and_no_mixed_set() {
+    const KILLS: u32 = 40;
+    let dir = tempfile::tempdir().unwrap();
+    let topo = dir.path().join("t.yaml");
+    let out = dir.path().join("out");
+    let render = || {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_linkpatrol"));
+        cmd.args([
+            "-q",
+            "-f",
+            topo.to_str().unwrap(),
+            "render",
+            "--format",
+            "mermaid",
+            "-o",
+        ])
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+        cmd
+    };
+    std::fs::write(&topo, chain_topology(280, 0)).unwrap();
+    let started = Instant::now();
+    assert!(render().status().unwrap().success());
+    let one_run = started.elapsed();
+    assert_render_set(&out);
+
+    let mut killed = 0;
+    let mut staging_seen = 0;
+    for i in 1..=KILLS {
+        std::fs::write(&topo, chain_topology(280, i)).unwrap();
+        // Delays from 0 to 1.2 × one run, spread evenly.
+        let delay = one_run.mul_f64(1.2 * f64::from(i) / f64::from(KILLS));
+        let mut child = render().spawn().unwrap();
+        std::thread::sleep(delay);
+        // SIGKILL: no destructor, no cleanup.
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &child.id().to_string()])
+            .status();
+        if child.wait().unwrap().code().is_none() {
+            killed += 1;
+        }
+        staging_seen += assert_render_set(&out);
+    }
+    // The next run leaves exactly the set, nothing staged.
+    std::fs::write(&topo, chain_topology(280, KILLS + 1)).unwrap();
+    assert!(render().status().unwrap().success());
+    assert_eq!(
+        assert_render_set(&out),
+        0,
+        "the next run removes staging folders"
+    );
+    assert_eq!(version_in(&out.join("graph.dot")), Some(KILLS + 1));
+    assert_eq!(version_in(&out.join("graph.mmd")), Some(KILLS + 1));
+    assert!(killed > 0, "some renders must have been killed mid-way");
+    eprintln!("{killed} of {KILLS} renders killed, {staging_seen} staging folders seen");
+}
+
+// ------------------------------------------------------------------------------------------------
+// Item 6: healthy endpoints starve behind hanging ones
+
+/// `n` loopback listeners that accept every connection and never answer (the sockets are kept
+/// open until the test ends).
+async fn hanging_servers(n: usize) -> Vec<SocketAddr> {
+    let mut addrs = Vec::with_capacity(n);
+    for _ in 0..n {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        addrs.push(listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+    }
+    addrs
+}
+
+/// A topology of one http service per address, names in the given order, file defaults.
+fn http_services(defaults: &str, services: &[(String, SocketAddr)]) -> String {
+    let mut s = format!("version: 1\nname: fair\ndefaults: {defaults}\nservices:\n");
+    for (name, addr) in services {
+        let _ = writeln!(
+            s,
+            "  {name}: {{ probe: {{ http: {{ url: \"http://{addr}/\" }} }} }}"
+        );
+    }
+    s
+}
+
+/// Runs the binary off the async runtime (the servers live on it).
+async fn run_blocking_cmd(mut cmd: assert_cmd::Command) -> std::process::Output {
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hardening_healthy_endpoints_do_not_starve_behind_hanging_ones() {
+    // 200 hanging endpoints whose names sort first, 50 healthy ones after them, one host; the
+    // file's defaults (timeout 2s, 1 retry, per_host 64) and `--deadline 10s`.
+    let mut services: Vec<(String, SocketAddr)> = hanging_servers(200)
+        .await
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| (format!("a-hang-{i:03}"), a))
+        .collect();
+    for i in 0..50 {
+        let (addr, _) = serve("127.0.0.1", |_| response(200, "", "ok")).await;
+        services.push((format!("b-ok-{i:02}"), addr));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.yaml");
+    std::fs::write(&file, http_services("{}", &services)).unwrap();
+    let mut cmd = linkpatrol();
+    cmd.args([
+        "-q",
+        "-f",
+        file.to_str().unwrap(),
+        "probe",
+        "--format",
+        "json",
+    ])
+    .args(["--deadline", "10s"]);
+    let started = Instant::now();
+    let out = run_blocking_cmd(cmd).await;
+    let took = started.elapsed();
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr_of(&out)));
+    let state = |prefix: &str, want: &str| {
+        report["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["id"].as_str().unwrap().starts_with(prefix))
+            .filter(|s| s["probes"][0]["state"] == want)
+            .count()
+    };
+    assert_eq!(state("b-ok-", "up"), 50, "every healthy endpoint answered");
+    // Every hanging one was tried (timed out: down after its retry, or unknown with the
+    // first attempt's reason when the deadline cut the retry), none left untried.
+    let untried = report["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["probes"][0]["reason"] == "run deadline reached")
+        .count();
+    assert_eq!(untried, 0, "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(state("a-hang-", "down") + state("a-hang-", "unknown"), 200);
+    // Findings (the hanging ones are down or unknown), not a tool failure; and on time.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(took < Duration::from_secs(12), "took {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hardening_run_cut_entirely_by_deadline_is_not_a_pass() {
+    let hanging: Vec<(String, SocketAddr)> = hanging_servers(4)
+        .await
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| (format!("h{i}"), a))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    // Deadline before any first attempt ends; and deadline after the first attempts but before
+    // any retry ends (every probe unknown, "the retry was cut off").
+    for (defaults, cut) in [
+        (
+            "{ timeout: 2s, retries: 0, deadline: 1s }",
+            "run deadline reached",
+        ),
+        (
+            "{ timeout: 700ms, retries: 1, deadline: 1200ms }",
+            "the retry was cut off by the run deadline",
+        ),
+    ] {
+        let file = dir.path().join("t.yaml");
+        std::fs::write(&file, http_services(defaults, &hanging)).unwrap();
+        for command in ["probe", "inspect"] {
+            let mut cmd = linkpatrol();
+            cmd.args(["-f", file.to_str().unwrap(), command]);
+            if command == "inspect" {
+                cmd.args(["-o", dir.path().join("out").to_str().unwrap()]);
+            } else {
+                cmd.args(["--format", "json"]);
+            }
+            let out = run_blocking_cmd(cmd).await;
+            let err = stderr_of(&out);
+            assert_eq!(out.status.code(), Some(3), "{command} {defaults}: {err}");
+            assert!(err.contains("nothing was checked"), "{command}: {err}");
+            if command == "probe" {
+                let stdout = String::from_utf8_lossy(&out.stdout);
+                assert!(stdout.contains(cut), "{defaults}: {stdout}");
+            }
+        }
+    }
+}

@@ -21,3 +21,4 @@ mod rootcause_render;
 mod schema;
 mod shard;
 mod topo;
+mod watch;

@@ -344,3 +344,64 @@ fn diff_reports_group_min_and_link_filter() {
     assert_eq!(a.links.len(), 1);
     assert_eq!(old.links[a.links[0].link].name.as_str(), "refund");
 }
+
+/// Issue 11: one `spof` risk per event naming every link it takes down, and the text output
+/// caps long lists with a pointer to the JSON report, which has them all.
+#[test]
+fn spof_risks_group_by_event_and_long_text_lists_are_capped() {
+    use crate::topo::{DepIdx, Svc};
+    let leaves: Vec<String> = (0..30).map(|i| format!("leaf-{i:02}")).collect();
+    let entry = |name: &str| Svc {
+        name: name.to_owned(),
+        instances: vec![vec![], vec![]],
+        min_healthy: 1,
+        deps: leaves
+            .iter()
+            .map(|l| DepIdx::Single(Strength::Strong, l.clone(), None))
+            .collect(),
+    };
+    let mut svcs = vec![entry("entry-a"), entry("entry-b")];
+    svcs.extend(leaves.iter().map(|l| svc(l, 1, 1, vec![])));
+    let topo = build(svcs, &[("link-a", "entry-a"), ("link-b", "entry-b")]);
+    let a = analyze(&topo, &Options::default()).unwrap();
+    let report = build_report(&topo, &a, None);
+    let spof_risks: Vec<_> = report
+        .risks
+        .iter()
+        .filter(|r| r.rule == RiskRule::Spof)
+        .collect();
+    assert_eq!(spof_risks.len(), 30, "one per event, not per link × event");
+    assert_eq!(spof_risks[0].subjects, ["leaf-00", "link-a", "link-b"]);
+    assert_eq!(
+        spof_risks[0].message,
+        "`leaf-00` has no spare instance and its loss takes down 2 links: `link-a`, `link-b` (shortest: entry-a → leaf-00)"
+    );
+    let text = render_text(&report, false);
+    assert!(
+        text.contains("  critical path (31): entry-a, leaf-00,")
+            && text.contains("leaf-18 … and 11 more; `--format json` for all\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "    ✗ leaf-09  entry-a ⟶ leaf-09\n    … and 20 more; `--format json` for all\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("  … and 20 more `spof`; `--format json` for all\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  … and 22 more `unprobed-critical`; `--format json` for all\n"),
+        "{text}"
+    );
+    assert_eq!(text.matches("has no spare instance").count(), 10, "{text}");
+    // The JSON has every one.
+    let json: serde_json::Value = serde_json::from_str(&render_json(&report)).unwrap();
+    assert_eq!(json["links"][0]["spofs"].as_array().unwrap().len(), 30);
+    assert_eq!(
+        json["links"][0]["critical_path"].as_array().unwrap().len(),
+        31
+    );
+}

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use crate::topo::{
     Rng, all_events, brute_effective, brute_imposed, brute_observed, random_topology,
 };
-use linkpatrol::analysis::{Analysis, Event, Options, RootCauseKind, analyze};
+use linkpatrol::analysis::{Analysis, BlastDetail, Event, Options, RootCauseKind, analyze};
 use linkpatrol::state::State;
 use linkpatrol::topology::model::{Strength, Target, Topology};
 
@@ -251,7 +251,7 @@ fn root_causes_agree_with_the_reference() {
             &Options {
                 observed: Some(&probed),
                 failed: &events,
-                blast_radius: false,
+                blast_radius: BlastDetail::Off,
                 ..Options::default()
             },
         )
