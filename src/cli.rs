@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::commands::render::{DEFAULT_OUTPUT_DIR, RenderFormat};
+use crate::report::graph_files::{DEFAULT_OUTPUT_DIR, RenderFormat};
 use crate::report::view::GroupBy;
 
 /// Inspect the core links of a service system: probe every service, find single points of

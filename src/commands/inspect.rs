@@ -85,7 +85,7 @@ pub struct InspectOptions {
 impl Default for InspectOptions {
     fn default() -> Self {
         Self {
-            out_dir: PathBuf::from(super::render::DEFAULT_OUTPUT_DIR),
+            out_dir: PathBuf::from(crate::report::graph_files::DEFAULT_OUTPUT_DIR),
             fail_on: FailOn::Down,
             concurrency: None,
             deadline: None,

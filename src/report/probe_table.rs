@@ -4,7 +4,7 @@
 //! why, a summary line, and the live sections (live SPOFs per link, services on their last
 //! spare). `--format json` prints the report itself ([`json`](super::json)).
 //!
-//! Every user-controlled string goes through [`printable`](crate::terminal::printable) before
+//! Every user-controlled string goes through [`printable`] before
 //! it reaches a terminal.
 
 use std::io::Write;

@@ -7,8 +7,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::topo::example::{example, generate};
-use linkpatrol::commands::render::{RenderFormat, RenderSettings, render_files, render_files_with};
 use linkpatrol::report::dot::{SPOF_COLOR, SPOF_PENWIDTH, render_dot, to_dot};
+use linkpatrol::report::graph_files::{
+    RenderFormat, RenderSettings, render_files, render_files_with,
+};
 use linkpatrol::report::graphviz::{Graphviz, ImageFormat};
 use linkpatrol::report::html::{HtmlOptions, render_html};
 use linkpatrol::report::markdown::{MarkdownOptions, render_markdown};
