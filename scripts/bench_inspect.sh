@@ -6,7 +6,7 @@
 #
 # usage: scripts/bench_inspect.sh [N=5000] [ROUNDS=5] [HRUNS=10000]
 # env:   SHARED (default: ../shared beside the repository, else /work/shared),
-#        FLEET_DIR (default /tmp/bench-fleet-inspect), BASE_PORT (default 25000),
+#        FLEET_DIR (default /tmp/bench-fleet-inspect), BASE_PORT (default 20000; 25000–29999 holds RabbitMQ's distribution port 25672 here),
 #        HISTORY_DIR (default /dev/shm/lp-bench-history: filled on tmpfs, see bench_history.rs),
 #        PROFILE (default release; `dev` measures the debug build, whose dependencies are opt-level 1)
 # Needs nginx (Debian nginx-light; installed if missing), python3, /usr/bin/time.
@@ -20,7 +20,7 @@ HRUNS=${3:-10000}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${SHARED:-$( [[ -d $ROOT/../shared/bench ]] && echo "$ROOT/../shared" || echo /work/shared )}
 export FLEET_DIR=${FLEET_DIR:-/tmp/bench-fleet-inspect}
-BASE_PORT=${BASE_PORT:-25000}
+BASE_PORT=${BASE_PORT:-20000}
 HISTORY_DIR=${HISTORY_DIR:-/dev/shm/lp-bench-history}
 
 command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }

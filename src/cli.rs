@@ -407,8 +407,6 @@ impl ColorChoice {
     }
 }
 
-/// `--deadline`: a duration as in the topology file (`250ms`, `2s`, `1.5m`, `1h`), or a bare
-/// number of seconds; more than zero.
 /// `-o DIR`: a directory, or a path that does not exist yet. A regular file (or anything else
 /// that is not a directory) there, or on the way there, is a usage error (exit 2), found before
 /// any work is done.
@@ -453,6 +451,8 @@ impl clap::builder::TypedValueParser for OutDir {
     }
 }
 
+/// `--deadline`: a duration as in the topology file (`250ms`, `2s`, `1.5m`, `1h`), or a bare
+/// number of seconds; more than zero.
 fn duration_arg(s: &str) -> Result<std::time::Duration, String> {
     let t = s.trim();
     let split = t
@@ -483,6 +483,7 @@ fn duration_arg(s: &str) -> Result<std::time::Duration, String> {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+    use std::time::Duration;
 
     #[test]
     fn cli_is_well_formed() {
@@ -521,6 +522,28 @@ mod tests {
         assert_eq!(cli.file, PathBuf::from("x.yaml"));
         assert_eq!(cli.color, ColorChoice::Never);
         assert_eq!(cli.verbose, 2);
+    }
+
+    #[test]
+    fn hardening_deadline_takes_a_duration() {
+        let deadline = |v: &str| {
+            Cli::try_parse_from(["linkpatrol", "probe", "--deadline", v]).map(|cli| {
+                match cli.command {
+                    Command::Probe(p) => p.deadline,
+                    _ => unreachable!(),
+                }
+            })
+        };
+        assert_eq!(
+            deadline("1500ms").unwrap(),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(deadline("2m").unwrap(), Some(Duration::from_secs(120)));
+        assert_eq!(deadline("1.5s").unwrap(), Some(Duration::from_millis(1500)));
+        assert_eq!(deadline("90").unwrap(), Some(Duration::from_secs(90)));
+        for bad in ["0s", "-1s", "abc", "5 parsecs"] {
+            assert!(deadline(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

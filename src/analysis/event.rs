@@ -321,18 +321,9 @@ where
     I: IntoIterator<Item = &'a S>,
     S: AsRef<str> + ?Sized + 'a,
 {
-    let best = candidates
-        .into_iter()
-        .map(|c| {
-            (
-                strsim::normalized_levenshtein(given, c.as_ref()),
-                c.as_ref(),
-            )
-        })
-        .filter(|(score, _)| *score >= 0.5)
-        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)));
+    let best = crate::diag::closest(given, candidates.into_iter().map(AsRef::as_ref));
     match best {
-        Some((_, name)) => format!("unknown {what} `{given}`, did you mean `{name}`?"),
+        Some(name) => format!("unknown {what} `{given}`, did you mean `{name}`?"),
         None => format!("unknown {what} `{given}`"),
     }
 }

@@ -334,7 +334,6 @@ pub fn analyze(topo: &Topology, opts: &Options<'_>) -> Result<Analysis, Analysis
         detail => Some(blast::blast_radius(
             topo,
             &graph,
-            &mut prop,
             detail == BlastDetail::Full,
         )),
     };
@@ -502,14 +501,8 @@ fn link_spofs(
 }
 
 fn unknown_link(topo: &Topology, name: &str) -> String {
-    let best = topo
-        .links
-        .iter()
-        .map(|l| (strsim::normalized_levenshtein(name, l.name.as_str()), l))
-        .filter(|(s, _)| *s >= 0.5)
-        .max_by(|a, b| a.0.total_cmp(&b.0));
-    match best {
-        Some((_, l)) => format!("unknown link `{name}`, did you mean `{}`?", l.name),
+    match crate::diag::closest(name, topo.links.iter().map(|l| l.name.as_str())) {
+        Some(best) => format!("unknown link `{name}`, did you mean `{best}`?"),
         None => format!("unknown link `{name}`"),
     }
 }

@@ -169,7 +169,7 @@ pub fn kill_sets(
         g,
         inst,
         domains,
-        residual,
+        residual: residual.into(),
         tokens: &tokens,
     };
     let mut sets: Vec<Option<KillRef>> = vec![None; n];
@@ -244,7 +244,8 @@ pub struct Plan {
     pub region: Vec<bool>,
     /// Components of the region, dependencies first.
     pub sccs: Vec<Vec<u32>>,
-    scc_of: Vec<u32>,
+    /// Per service, its component (index into `sccs`); `u32::MAX` outside the region.
+    pub scc_of: Vec<u32>,
 }
 
 impl Plan {
@@ -296,7 +297,7 @@ pub fn region_kill_sets(
         g,
         inst,
         domains,
-        residual,
+        residual: residual.into(),
         tokens,
     };
     let empty = KillSet::empty();
@@ -339,13 +340,93 @@ pub fn region_kill_sets(
     sets
 }
 
+/// Recomputes, in place, the kill sets of the components `comps` (indices into `plan.sccs`,
+/// ascending, so dependencies first) under what `dead_inst` and `down` say has failed; every
+/// other set in `sets` is kept. Each replaced set is pushed to `undo` with its old value, so
+/// the caller can restore `sets` at the cost of what changed. Exact under the same condition
+/// as [`region_kill_sets`] with a base: `comps` holds every strong ancestor (in the region) of
+/// every service whose own state differs from the one `sets` was computed under.
+#[allow(clippy::too_many_arguments)]
+pub fn recompute_in_place(
+    topo: &Topology,
+    g: &Graph,
+    inst: &Instances,
+    domains: &Domains,
+    failed: (&[bool], &[bool]),
+    tokens: &Tokens,
+    plan: &Plan,
+    comps: &[u32],
+    sets: &mut [Option<KillRef>],
+    undo: &mut Vec<(u32, Option<KillRef>)>,
+) {
+    let ctx = Ctx {
+        topo,
+        g,
+        inst,
+        domains,
+        residual: Failed {
+            dead_inst: failed.0,
+            down: failed.1,
+        },
+        tokens,
+    };
+    let empty = KillSet::empty();
+    let mut queue: VecDeque<u32> = VecDeque::new();
+    for &ci in comps {
+        let comp = &plan.sccs[ci as usize];
+        if comp.len() == 1 {
+            let v = comp[0];
+            let k = ctx.compute(sets, &empty, v);
+            undo.push((v, sets[v as usize].replace(k)));
+            continue;
+        }
+        for &v in comp {
+            undo.push((v, sets[v as usize].replace(KillSet::empty())));
+            queue.push_back(v);
+        }
+        while let Some(v) = queue.pop_front() {
+            let k = ctx.compute(sets, &empty, v);
+            let old = sets[v as usize].as_ref().map_or(0, |o| o.len());
+            if k.len() != old {
+                sets[v as usize] = Some(k);
+                for use_ in &g.users[v as usize] {
+                    let u = match *use_ {
+                        Use::Strong(u) => u,
+                        Use::Member(gid) => g.groups[gid as usize].owner,
+                        Use::Weak(_) => continue,
+                    };
+                    if plan.scc_of[u as usize] == ci && !queue.contains(&u) {
+                        queue.push_back(u);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What has already failed, borrowed: per flat instance and per service.
+#[derive(Clone, Copy)]
+struct Failed<'a> {
+    dead_inst: &'a [bool],
+    down: &'a [bool],
+}
+
+impl<'a> From<&'a Residual> for Failed<'a> {
+    fn from(r: &'a Residual) -> Self {
+        Self {
+            dead_inst: &r.dead_inst,
+            down: &r.down,
+        }
+    }
+}
+
 /// What computing one kill set reads besides the other sets.
 struct Ctx<'a> {
     topo: &'a Topology,
     g: &'a Graph,
     inst: &'a Instances,
     domains: &'a Domains,
-    residual: &'a Residual,
+    residual: Failed<'a>,
     tokens: &'a Tokens,
 }
 

@@ -111,6 +111,9 @@ pub struct InspectOutcome {
     pub status: ExitStatus,
     /// Run folders removed by retention.
     pub pruned_runs: usize,
+    /// Set when the run deadline passed before any probe finished: nothing was checked, so
+    /// the run is a failure of the tool (exit 3), whatever the report says. The message.
+    pub nothing_checked: Option<String>,
     /// History runs removed by retention.
     pub pruned_history: usize,
 }
@@ -140,10 +143,21 @@ pub fn run(topology: &Topology, options: &InspectOptions) -> anyhow::Result<Insp
         shard: options.shard,
         ..ProbeArgs::default()
     };
-    let Some((_, report)) = probe_and_analyze(topology, &probe_args, !options.progress)? else {
+    let Some((probed, report)) = probe_and_analyze(topology, &probe_args, !options.progress)?
+    else {
         anyhow::bail!("probing `{}` selected nothing", topology.name);
     };
-    write_run(topology, report, started, clock, options, lock)
+    let mut outcome = write_run(topology, report, started, clock, options, lock)?;
+    // The run is recorded as it was (every probe unknown), but it is no clean bill of health.
+    outcome.nothing_checked = super::probe::nothing_checked(
+        topology,
+        &probed,
+        options.deadline.unwrap_or(topology.defaults.deadline),
+    );
+    if outcome.nothing_checked.is_some() {
+        outcome.status = ExitStatus::Failure;
+    }
+    Ok(outcome)
 }
 
 /// Records `report` (a probed report: `inspect`'s, or `merge`'s of its shards) in the history
@@ -214,6 +228,7 @@ pub fn write_run(
         status,
         pruned_runs,
         pruned_history,
+        nothing_checked: None,
     })
 }
 
@@ -419,6 +434,9 @@ pub fn run_cli(ctx: &Context, args: &crate::cli::InspectArgs) -> anyhow::Result<
         .with_context(|| format!("inspection into `{}` failed", options.out_dir.display()))?;
     if !ctx.quiet {
         eprint!("{}", outcome.summary());
+    }
+    if let Some(why) = &outcome.nothing_checked {
+        eprintln!("error: {why}");
     }
     Ok(outcome.status)
 }

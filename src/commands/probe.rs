@@ -582,13 +582,12 @@ pub fn run(
     let status = super::analyze::gate(&scoped, cli.fail_on);
     // A run the deadline cut short is not a clean bill of health.
     let (cut, total) = run.cut_by_deadline(topology);
-    if total > 0 && cut == total {
-        eprintln!(
-            "error: the run deadline ({}) passed before any of the {total} probes finished: nothing was checked",
-            crate::probe::outcome::human_duration(
-                args.deadline.unwrap_or(topology.defaults.deadline)
-            )
-        );
+    if let Some(why) = nothing_checked(
+        topology,
+        &run,
+        args.deadline.unwrap_or(topology.defaults.deadline),
+    ) {
+        eprintln!("error: {why}");
         return Ok(super::ExitStatus::Failure);
     }
     if cut > 0 && !ctx.quiet {
@@ -605,6 +604,20 @@ pub fn run(
         super::ExitStatus::Findings
     } else {
         status
+    })
+}
+
+/// Why a run checked nothing, when the run deadline left every probe unknown (before its first
+/// attempt, or before the retry of a failed one). Such a run exits 3 (SPEC §4: the tool could
+/// not do what it was asked; not 1, since no finding was made, nor 2, since the input is
+/// valid), in `probe` and `inspect` alike.
+pub fn nothing_checked(topology: &Topology, run: &ProbeRun, deadline: Duration) -> Option<String> {
+    let (cut, total) = run.cut_by_deadline(topology);
+    (total > 0 && cut == total).then(|| {
+        format!(
+            "the run deadline ({}) passed before any of the {total} probes finished: nothing was checked",
+            crate::probe::outcome::human_duration(deadline)
+        )
     })
 }
 

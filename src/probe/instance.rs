@@ -13,41 +13,54 @@ use crate::topology::model::{Check, Probe, Text, split_host_port};
 /// (connect, TLS, headers and body together). A definite answer (up, or degraded by a
 /// warning) ends the attempts; a failure or timeout tries again after [`backoff`].
 pub async fn probe_instance(clients: &Clients, probe: &Probe) -> ProbeOutcome {
-    let scrubber = Scrubber::new(probe.check.texts());
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let start = Instant::now();
-        let verdict = match tokio::time::timeout(probe.timeout, attempt(clients, probe)).await {
-            Ok(v) => v,
-            Err(_) => Verdict::down(format!("timed out after {}", human_duration(probe.timeout))),
-        };
-        let latency = start.elapsed();
-        let verdict = scrubber.verdict(verdict);
-        if verdict.is_failure() && attempts <= probe.retries {
+        let outcome = probe_attempt(clients, probe, attempts).await;
+        if wants_retry(probe, &outcome) {
             // Backoff: 100 ms, 200 ms, 400 ms … at most 2 s, so a refused port is not
             // hammered; the run's deadline still cancels the wait.
             tokio::time::sleep(backoff(attempts)).await;
             continue;
         }
-        let mut outcome = ProbeOutcome {
-            state: verdict.state,
-            latency: Some(latency),
-            reason: verdict.reason,
-            attempts,
-            slow: false,
-        };
-        if outcome.state == State::Up && latency > probe.slow {
-            outcome.state = State::Degraded;
-            outcome.slow = true;
-            outcome.reason = Some(format!(
-                "slow: answered in {}, threshold {}",
-                human_duration(round_ms(latency)),
-                human_duration(probe.slow)
-            ));
-        }
         return outcome;
     }
+}
+
+/// Attempt number `attempts` (1-based) of a probe, bounded by `probe.timeout`, its reason
+/// scrubbed, `slow` applied. The runner calls this once per attempt and queues a retry (see
+/// [`wants_retry`]) behind every first attempt; [`probe_instance`] loops over it.
+pub async fn probe_attempt(clients: &Clients, probe: &Probe, attempts: u32) -> ProbeOutcome {
+    let scrubber = Scrubber::new(probe.check.texts());
+    let start = Instant::now();
+    let verdict = match tokio::time::timeout(probe.timeout, attempt(clients, probe)).await {
+        Ok(v) => v,
+        Err(_) => Verdict::down(format!("timed out after {}", human_duration(probe.timeout))),
+    };
+    let latency = start.elapsed();
+    let verdict = scrubber.verdict(verdict);
+    let mut outcome = ProbeOutcome {
+        state: verdict.state,
+        latency: Some(latency),
+        reason: verdict.reason,
+        attempts,
+        slow: false,
+    };
+    if outcome.state == State::Up && latency > probe.slow {
+        outcome.state = State::Degraded;
+        outcome.slow = true;
+        outcome.reason = Some(format!(
+            "slow: answered in {}, threshold {}",
+            human_duration(round_ms(latency)),
+            human_duration(probe.slow)
+        ));
+    }
+    outcome
+}
+
+/// Whether an attempt's outcome calls for another attempt: it failed, and retries are left.
+pub fn wants_retry(probe: &Probe, outcome: &ProbeOutcome) -> bool {
+    matches!(outcome.state, State::Down | State::Unknown) && outcome.attempts <= probe.retries
 }
 
 /// The pause after failed attempt `n` (1-based).

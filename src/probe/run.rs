@@ -2,24 +2,30 @@
 //! per-host limit and a deadline for the whole run, and turns instance outcomes into each
 //! service's observed state (SPEC §2).
 //!
-//! Probes run as futures pulled through `buffer_unordered(concurrency)`; each takes a
-//! permit of its host's semaphore before its first attempt, so waiting for a busy host never
-//! eats into the probe's own timeout. Results flow to the single consumer loop here (no shared
-//! mutex). At the deadline the stream is dropped, which cancels every probe still running, and
-//! whatever did not finish is reported `unknown` with "run deadline reached".
+//! Each attempt of a probe is one future; at most `concurrency` run at once. Each takes a
+//! permit of its host's semaphore (fair, first come first served) before it starts, so waiting
+//! for a busy host never eats into the attempt's own timeout. First attempts start in an order
+//! that interleaves hosts and services ([`interleave_by_host`]); a failed attempt's retry is
+//! queued behind *every* first attempt (after its backoff), so endpoints that hang and are
+//! retried cannot keep untried ones waiting: 200 hanging and 50 healthy endpoints on one host
+//! get all 50 answers in the first round. Results flow to the single consumer loop here (no
+//! shared mutex). At the deadline the running set is dropped, which cancels every attempt
+//! still running, and whatever did not finish is reported `unknown`: "run deadline reached",
+//! or what its failed attempt saw and that the retry was cut off.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use std::panic::AssertUnwindSafe;
 
+use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use super::client::Clients;
-use super::instance::{host_of, probe_instance};
+use super::instance::{backoff, host_of, probe_attempt, wants_retry};
 use super::outcome::{ProbeError, ProbeOutcome};
 use super::shard::Shard;
 use crate::state::State;
@@ -130,11 +136,7 @@ impl Selection {
 }
 
 fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
-    candidates
-        .map(|c| (strsim::jaro_winkler(name, c), c))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c.to_owned())
+    crate::diag::closest(name, candidates).map(str::to_owned)
 }
 
 /// The result of one run.
@@ -227,55 +229,55 @@ pub async fn run(
                     instance: i,
                     host: host_of(&probe.check),
                     probe: probe.clone(),
+                    attempt: 1,
+                    not_before: None,
                 });
             }
         }
     }
     let clients = Arc::new(Clients::for_checks(jobs.iter().map(|j| &j.probe.check)));
-    let jobs = interleave_by_host(jobs);
+    let mut first: VecDeque<Job> = interleave_by_host(jobs).into();
+    // Second and later attempts, in the order their earlier attempt failed: started only when
+    // every first attempt has been started, so no retry takes a slot an untried endpoint needs.
+    let mut retries: VecDeque<Job> = VecDeque::new();
     let mut hosts: HashMap<String, Arc<Semaphore>> = HashMap::new();
-    let total = jobs.len();
-    // `map` on the stream is lazy: a probe's future (a few KiB of state) is built only when
-    // buffer_unordered pulls it, so at most `concurrency` exist at once. They run inside this
-    // task (no spawn per probe: less scheduling work), and dropping the stream cancels every
-    // one still running.
-    let mut stream = futures_util::stream::iter(jobs)
-        .map(|job| {
-            let Job {
-                service: idx,
-                instance: i,
-                host,
-                probe,
-            } = job;
-            let clients = Arc::clone(&clients);
-            let permit_source = host.map(|h| {
+    let total = first.len();
+    let limit = options.concurrency.max(1);
+    // Probes run as futures inside this task (no spawn per probe: less scheduling work); at
+    // most `limit` exist at once, and dropping the set cancels every one still running.
+    let mut running = FuturesUnordered::new();
+    let mut done = 0;
+    while done < total {
+        while running.len() < limit {
+            let Some(job) = first.pop_front().or_else(|| retries.pop_front()) else {
+                break;
+            };
+            let permits = job.host.as_ref().map(|h| {
                 Arc::clone(
                     hosts
-                        .entry(h)
+                        .entry(h.clone())
                         .or_insert_with(|| Arc::new(Semaphore::new(options.per_host))),
                 )
             });
-            let probe_future = async move {
-                let _permit = match permit_source {
-                    Some(s) => Some(s.acquire_owned().await.expect("semaphore never closed")),
-                    None => None,
-                };
-                probe_instance(&clients, &probe).await
-            };
-            // A panic in a probe is a bug in linkpatrol: caught here, reported as a tool error.
-            AssertUnwindSafe(probe_future)
-                .catch_unwind()
-                .map(move |joined| (idx, i, joined))
-        })
-        .buffer_unordered(options.concurrency.max(1));
-    let mut done = 0;
-    while done < total {
-        match tokio::time::timeout_at(deadline, stream.next()).await {
-            Ok(Some((idx, i, joined))) => {
+            running.push(attempt_future(Arc::clone(&clients), job, permits));
+        }
+        match tokio::time::timeout_at(deadline, running.next()).await {
+            Ok(Some((job, joined))) => {
+                let (idx, i) = (job.service, job.instance);
                 let outcome = joined.map_err(|_| ProbeError::Crashed {
                     service: topology.service(idx).name.to_string(),
                     instance: topology.service(idx).instances[i].id.clone(),
                 })?;
+                if wants_retry(&job.probe, &outcome) {
+                    let not_before = Instant::now() + backoff(outcome.attempts);
+                    retries.push_back(Job {
+                        attempt: outcome.attempts + 1,
+                        not_before: Some(not_before),
+                        ..job
+                    });
+                    instances[idx.get()][i] = outcome;
+                    continue;
+                }
                 instances[idx.get()][i] = outcome;
                 pending[idx.get()][i] = false;
                 done += 1;
@@ -284,11 +286,26 @@ pub async fn run(
             Ok(None) | Err(_) => break,
         }
     }
-    drop(stream);
+    drop(running);
     for (s, flags) in pending.iter().enumerate() {
         for (i, still) in flags.iter().enumerate() {
             if *still {
-                instances[s][i] = ProbeOutcome::not_run(State::Unknown, DEADLINE_REASON);
+                let earlier = &instances[s][i];
+                instances[s][i] = if earlier.attempts > 0 {
+                    // An attempt failed and its retry did not run: not yet "failed" (that
+                    // takes `1 + retries` attempts), so unknown, saying what the attempt saw.
+                    ProbeOutcome {
+                        state: State::Unknown,
+                        reason: Some(format!(
+                            "{}; {DEADLINE_RETRY_REASON}",
+                            earlier.reason.as_deref().unwrap_or("failed")
+                        )),
+                        slow: false,
+                        ..earlier.clone()
+                    }
+                } else {
+                    ProbeOutcome::not_run(State::Unknown, DEADLINE_REASON)
+                };
             }
         }
     }
@@ -301,12 +318,37 @@ pub async fn run(
     })
 }
 
+/// One attempt of `job` as a future: waits out the retry backoff, then for a permit of its
+/// host (so queueing never eats into the attempt's own timeout), then probes. A panic in a
+/// probe is a bug in linkpatrol: caught here and reported as a tool error by the caller.
+async fn attempt_future(
+    clients: Arc<Clients>,
+    job: Job,
+    permits: Option<Arc<Semaphore>>,
+) -> (Job, std::thread::Result<ProbeOutcome>) {
+    if let Some(at) = job.not_before {
+        tokio::time::sleep_until(at).await;
+    }
+    let _permit = match permits {
+        Some(s) => Some(s.acquire_owned().await.expect("semaphore never closed")),
+        None => None,
+    };
+    let joined = AssertUnwindSafe(probe_attempt(&clients, &job.probe, job.attempt))
+        .catch_unwind()
+        .await;
+    (job, joined)
+}
+
 /// One probe to run: which instance, its probe, and the host it talks to (per-host limit).
 struct Job {
     service: ServiceIdx,
     instance: usize,
     host: Option<String>,
     probe: Probe,
+    /// Which attempt this is, from 1.
+    attempt: u32,
+    /// A retry starts no earlier than this (the backoff after the failed attempt).
+    not_before: Option<Instant>,
 }
 
 /// Orders jobs round-robin across hosts, so that the `concurrency` slots are not all taken by
@@ -359,8 +401,8 @@ fn fair_within_hosts(mut jobs: Vec<Job>) -> Vec<Job> {
 }
 
 impl ProbeRun {
-    /// (probes the run deadline cut off, probes started): instances with a probe whose outcome
-    /// is "run deadline reached".
+    /// (probes the run deadline cut off, probes started): instances with a probe that the
+    /// deadline left unknown, before their first attempt or before a retry.
     pub fn cut_by_deadline(&self, topology: &Topology) -> (usize, usize) {
         let mut cut = 0;
         let mut total = 0;
@@ -369,7 +411,11 @@ impl ProbeRun {
             for (inst, outcome) in service.instances.iter().zip(&self.instances[idx.get()]) {
                 if inst.probe.is_some() {
                     total += 1;
-                    if outcome.attempts == 0 && outcome.reason.as_deref() == Some(DEADLINE_REASON) {
+                    if outcome.state == State::Unknown
+                        && outcome.reason.as_deref().is_some_and(|r| {
+                            r == DEADLINE_REASON || r.ends_with(DEADLINE_RETRY_REASON)
+                        })
+                    {
                         cut += 1;
                     }
                 }
@@ -381,6 +427,10 @@ impl ProbeRun {
 
 /// The reason of a probe that the run's deadline cut off.
 pub const DEADLINE_REASON: &str = "run deadline reached";
+
+/// The end of the reason of a probe whose retry the run's deadline cut off (after what the
+/// failed attempt saw).
+pub const DEADLINE_RETRY_REASON: &str = "the retry was cut off by the run deadline";
 
 /// [`run`] on a fresh runtime, for synchronous callers (the CLI).
 ///
@@ -463,6 +513,8 @@ mod tests {
                 instance: n,
                 host: host_of(&probe.check),
                 probe,
+                attempt: 1,
+                not_before: None,
             }
         };
         let jobs = vec![
@@ -497,6 +549,8 @@ mod tests {
             instance,
             host: host_of(&probe.check),
             probe,
+            attempt: 1,
+            not_before: None,
         }
     }
 

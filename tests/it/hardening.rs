@@ -1266,3 +1266,142 @@ fn hardening_render_killed_at_any_moment_leaves_no_temporary_file_and_no_mixed_s
     assert!(killed > 0, "some renders must have been killed mid-way");
     eprintln!("{killed} of {KILLS} renders killed, {staging_seen} staging folders seen");
 }
+
+// ------------------------------------------------------------------------------------------------
+// Item 6: healthy endpoints starve behind hanging ones
+
+/// `n` loopback listeners that accept every connection and never answer (the sockets are kept
+/// open until the test ends).
+async fn hanging_servers(n: usize) -> Vec<SocketAddr> {
+    let mut addrs = Vec::with_capacity(n);
+    for _ in 0..n {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        addrs.push(listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+    }
+    addrs
+}
+
+/// A topology of one http service per address, names in the given order, file defaults.
+fn http_services(defaults: &str, services: &[(String, SocketAddr)]) -> String {
+    let mut s = format!("version: 1\nname: fair\ndefaults: {defaults}\nservices:\n");
+    for (name, addr) in services {
+        let _ = writeln!(
+            s,
+            "  {name}: {{ probe: {{ http: {{ url: \"http://{addr}/\" }} }} }}"
+        );
+    }
+    s
+}
+
+/// Runs the binary off the async runtime (the servers live on it).
+async fn run_blocking_cmd(mut cmd: assert_cmd::Command) -> std::process::Output {
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hardening_healthy_endpoints_do_not_starve_behind_hanging_ones() {
+    // 200 hanging endpoints whose names sort first, 50 healthy ones after them, one host; the
+    // file's defaults (timeout 2s, 1 retry, per_host 64) and `--deadline 10s`.
+    let mut services: Vec<(String, SocketAddr)> = hanging_servers(200)
+        .await
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| (format!("a-hang-{i:03}"), a))
+        .collect();
+    for i in 0..50 {
+        let (addr, _) = serve("127.0.0.1", |_| response(200, "", "ok")).await;
+        services.push((format!("b-ok-{i:02}"), addr));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.yaml");
+    std::fs::write(&file, http_services("{}", &services)).unwrap();
+    let mut cmd = linkpatrol();
+    cmd.args([
+        "-q",
+        "-f",
+        file.to_str().unwrap(),
+        "probe",
+        "--format",
+        "json",
+    ])
+    .args(["--deadline", "10s"]);
+    let started = Instant::now();
+    let out = run_blocking_cmd(cmd).await;
+    let took = started.elapsed();
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr_of(&out)));
+    let state = |prefix: &str, want: &str| {
+        report["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["id"].as_str().unwrap().starts_with(prefix))
+            .filter(|s| s["probes"][0]["state"] == want)
+            .count()
+    };
+    assert_eq!(state("b-ok-", "up"), 50, "every healthy endpoint answered");
+    // Every hanging one was tried (timed out: down after its retry, or unknown with the
+    // first attempt's reason when the deadline cut the retry), none left untried.
+    let untried = report["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["probes"][0]["reason"] == "run deadline reached")
+        .count();
+    assert_eq!(untried, 0, "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(state("a-hang-", "down") + state("a-hang-", "unknown"), 200);
+    // Findings (the hanging ones are down or unknown), not a tool failure; and on time.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(took < Duration::from_secs(12), "took {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hardening_run_cut_entirely_by_deadline_is_not_a_pass() {
+    let hanging: Vec<(String, SocketAddr)> = hanging_servers(4)
+        .await
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| (format!("h{i}"), a))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    // Deadline before any first attempt ends; and deadline after the first attempts but before
+    // any retry ends (every probe unknown, "the retry was cut off").
+    for (defaults, cut) in [
+        (
+            "{ timeout: 2s, retries: 0, deadline: 1s }",
+            "run deadline reached",
+        ),
+        (
+            "{ timeout: 700ms, retries: 1, deadline: 1200ms }",
+            "the retry was cut off by the run deadline",
+        ),
+    ] {
+        let file = dir.path().join("t.yaml");
+        std::fs::write(&file, http_services(defaults, &hanging)).unwrap();
+        for command in ["probe", "inspect"] {
+            let mut cmd = linkpatrol();
+            cmd.args(["-f", file.to_str().unwrap(), command]);
+            if command == "inspect" {
+                cmd.args(["-o", dir.path().join("out").to_str().unwrap()]);
+            } else {
+                cmd.args(["--format", "json"]);
+            }
+            let out = run_blocking_cmd(cmd).await;
+            let err = stderr_of(&out);
+            assert_eq!(out.status.code(), Some(3), "{command} {defaults}: {err}");
+            assert!(err.contains("nothing was checked"), "{command}: {err}");
+            if command == "probe" {
+                let stdout = String::from_utf8_lossy(&out.stdout);
+                assert!(stdout.contains(cut), "{defaults}: {stdout}");
+            }
+        }
+    }
+}
