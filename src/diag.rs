@@ -378,6 +378,16 @@ impl Diagnostics {
             if limit.is_some_and(|l| *n > l) {
                 continue;
             }
+            if limit.is_some() && *n > 1 && d.severity != Severity::Error {
+                // Warnings of one kind share a cause: after the first in full, one located
+                // line each, so that five of each code stay a screenful.
+                if out.ends_with("\n\n") {
+                    out.pop();
+                }
+                out.push_str(&compact_line(d, &self.location(d)));
+                out.push_str("\n\n");
+                continue;
+            }
             let excerpt = d.span.map(|s| lines.excerpt(&self.origin, &self.source, s));
             let r = Rendered {
                 all: self,
@@ -410,12 +420,25 @@ impl Diagnostics {
     }
 }
 
-/// Diagnostics of one code shown in full before the rest are counted in one line (SPEC §2, "At
-/// scale"); `-v` shows all.
+/// Diagnostics of one code shown before the rest are counted in one line (SPEC §2, "At
+/// scale"); `-v` shows all. Errors are shown in full; of warnings, the first in full and the
+/// next ones as one located line each, so that a catalogue's 59,000 `unreachable-service`
+/// warnings print 17 lines.
 pub const SHOWN_PER_CODE: usize = 5;
 
 /// Lines of context above and below an underlined span.
 const CONTEXT_LINES: usize = 1;
+
+/// `  ⚠ service `b` is not reachable from any link [t.yaml:7:3]`: a warning after the first of
+/// its code, located but without its snippet.
+fn compact_line(d: &Diagnostic, location: &str) -> String {
+    let mark = if d.severity == Severity::Error {
+        "×"
+    } else {
+        "⚠"
+    };
+    format!("  {mark} {} [{location}]", printable(&d.message))
+}
 
 /// `warning[unreachable-service]: … and 42,995 more like the above (43,000 in all; …)`.
 fn summary_line(severity: Severity, code: Code, total: usize, shown: usize) -> String {
@@ -687,6 +710,18 @@ mod tests {
         for i in 5..12 {
             assert!(!text.contains(&format!("service `u{i}` is not")), "{text}");
         }
+        // After the first in full, warnings of the code are one located line each.
+        assert!(
+            text.contains(
+                "\n  ⚠ service `u1` is not reachable from any link [t.yaml:7:3]\n  ⚠ service `u2` "
+            ),
+            "{text}"
+        );
+        assert_eq!(
+            text.matches("╭─").count(),
+            2,
+            "one snippet per code: {text}"
+        );
         // The error of another code is shown in full.
         assert!(text.contains("[t.yaml:18:1]"), "{text}");
         let summary: Vec<&str> = text.lines().filter(|l| l.contains("more like")).collect();

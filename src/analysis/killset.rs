@@ -75,6 +75,30 @@ impl KillSet {
         }
     }
 
+    /// Calls `f` for every token of `self` not in `other`, in increasing order (nothing for
+    /// [`KillSet::All`]).
+    pub fn for_each_not_in(&self, other: &Self, mut f: impl FnMut(u32)) {
+        match (self, other) {
+            (Self::Sparse(a), Self::Sparse(b)) => {
+                let mut j = 0;
+                for &t in a {
+                    while j < b.len() && b[j] < t {
+                        j += 1;
+                    }
+                    if j >= b.len() || b[j] != t {
+                        f(t);
+                    }
+                }
+            }
+            (_, Self::All) => {}
+            _ => self.for_each(|t| {
+                if !other.contains(t) {
+                    f(t);
+                }
+            }),
+        }
+    }
+
     /// The tokens, sorted.
     pub fn to_vec(&self) -> Vec<u32> {
         let mut v = Vec::with_capacity(self.len().min(1 << 20) as usize);
@@ -118,14 +142,44 @@ impl KillSet {
             let len = bits.iter().map(|w| w.count_ones()).sum();
             Self::Dense { bits, len }.normalized(universe)
         } else {
-            let mut v = Vec::with_capacity(total as usize);
+            // Sparse inputs are sorted: merge them into the largest one by one, each merge
+            // linear (most unions have one or two inputs; sorting the concatenation was a
+            // quarter of `--depth 2` on a 10,000-service file).
+            let mut acc: Vec<u32> = match largest.map(|l| &**l) {
+                Some(Self::Sparse(l)) => l.clone(),
+                Some(other) => other.to_vec(),
+                None => Vec::new(),
+            };
+            let mut scratch = Vec::with_capacity(total as usize);
+            let mut merge_in = |into: &mut Vec<u32>, other: &[u32]| {
+                if other.is_empty() {
+                    return;
+                }
+                scratch.clear();
+                let (mut i, mut j) = (0, 0);
+                while i < into.len() && j < other.len() {
+                    let (x, y) = (into[i], other[j]);
+                    scratch.push(x.min(y));
+                    i += usize::from(x <= y);
+                    j += usize::from(y <= x);
+                }
+                scratch.extend_from_slice(&into[i..]);
+                scratch.extend_from_slice(&other[j..]);
+                std::mem::swap(into, &mut scratch);
+            };
+            let mut skipped = false;
             for k in inputs {
-                k.for_each(|t| v.push(t));
+                if !skipped && largest.is_some_and(|l| Arc::ptr_eq(l, k)) {
+                    skipped = true;
+                    continue;
+                }
+                match &***k {
+                    Self::Sparse(o) => merge_in(&mut acc, o),
+                    other => merge_in(&mut acc, &other.to_vec()),
+                }
             }
-            v.extend_from_slice(extra);
-            v.sort_unstable();
-            v.dedup();
-            Self::Sparse(v)
+            merge_in(&mut acc, extra);
+            Self::Sparse(acc)
         };
         match largest {
             Some(l) if l.len() == out.len() => Arc::clone(l),
@@ -213,6 +267,23 @@ mod tests {
         assert!(Arc::ptr_eq(&u, &a));
         let u2 = KillSet::union(&[&a, &b], &[2], 1000);
         assert_eq!(u2.to_vec(), vec![1, 2, 5, 9]);
+    }
+
+    #[test]
+    #[allow(clippy::many_single_char_names)]
+    fn merged_unions_and_differences_are_exact() {
+        let a = sp(&[1, 4, 9, 12]);
+        let b = sp(&[0, 4, 5, 13]);
+        let c = sp(&[9]);
+        let u = KillSet::union(&[&b, &a, &c], &[2, 4, 20], 100_000);
+        assert_eq!(u.to_vec(), vec![0, 1, 2, 4, 5, 9, 12, 13, 20]);
+        let mut d = Vec::new();
+        u.for_each_not_in(&a, |t| d.push(t));
+        assert_eq!(d, vec![0, 2, 5, 13, 20]);
+        let dense = KillSet::union(&[&a], &(0..40).collect::<Vec<_>>(), 64);
+        let mut d2 = Vec::new();
+        dense.for_each_not_in(&b, |t| d2.push(t));
+        assert_eq!(d2.len(), 40 - 4);
     }
 
     #[test]

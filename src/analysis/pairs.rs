@@ -192,19 +192,14 @@ pub fn pairs(
             // Second events: what kills the entry now and did not alone (those are SPOFs, and
             // a pair holding one is not minimal). Kill sets only grow with what has failed.
             let mut partners: Vec<Ev> = Vec::new();
-            set.for_each(|t| {
-                if clean.contains(t) {
-                    return;
-                }
-                match tokens.decode(t) {
-                    TokenKind::Service(s) => partners.extend(
-                        inst.range(s)
-                            .enumerate()
-                            .filter(|&(_, f)| !prop.dead_instances()[f])
-                            .map(|(i, _)| Ev::Inst(s, i as u32)),
-                    ),
-                    TokenKind::Domain(d) => partners.push(Ev::Dom(d)),
-                }
+            set.for_each_not_in(clean, |t| match tokens.decode(t) {
+                TokenKind::Service(s) => partners.extend(
+                    inst.range(s)
+                        .enumerate()
+                        .filter(|&(_, f)| !prop.dead_instances()[f])
+                        .map(|(i, _)| Ev::Inst(s, i as u32)),
+                ),
+                TokenKind::Domain(d) => partners.push(Ev::Dom(d)),
             });
             partners.retain(|&e2| e2 != e1);
             for &e2 in &partners {

@@ -9,7 +9,7 @@
 //! 41 MB this way, against 55 MB pretty-printed (and the default pretty printer spends most of
 //! those bytes on indentation).
 
-use std::io;
+use std::io::{self, Write as _};
 
 use serde::Serialize;
 use serde_json::ser::{CharEscape, CompactFormatter, Formatter};
@@ -24,12 +24,18 @@ pub fn render_json(report: &Report) -> String {
 /// Any value in the report layout, ending in a newline.
 pub fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
     let mut buf = Vec::with_capacity(1 << 16);
-    let mut ser = serde_json::Serializer::with_formatter(&mut buf, Layout::default());
-    value
-        .serialize(&mut ser)
-        .expect("a report always serializes");
-    buf.push(b'\n');
+    write_json(value, &mut buf).expect("writing to memory cannot fail");
     String::from_utf8(buf).expect("serde_json writes UTF-8")
+}
+
+/// Writes `value` in the report layout, ending in a newline, straight to `w` (no copy of the
+/// whole text in memory: 41 MB less at the peak for the 100,000-service catalogue).
+pub fn write_json<T: Serialize + ?Sized, W: io::Write>(value: &T, w: W) -> io::Result<()> {
+    let mut w = io::BufWriter::with_capacity(1 << 16, w);
+    let mut ser = serde_json::Serializer::with_formatter(&mut w, Layout::default());
+    value.serialize(&mut ser).map_err(io::Error::other)?;
+    w.write_all(b"\n")?;
+    w.flush()
 }
 
 /// How one open container is written.
