@@ -15,6 +15,7 @@ pub mod junit;
 pub mod markdown;
 pub mod mermaid;
 pub mod output;
+pub mod probe_table;
 pub mod prometheus;
 pub mod render_error;
 #[allow(clippy::module_inception)]

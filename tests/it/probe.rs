@@ -1216,7 +1216,8 @@ async fn run_deadline_reports_the_rest_unknown_and_one_bad_endpoint_stalls_nothi
 
 #[test]
 fn probe_command_prints_an_aligned_table_and_json() {
-    use linkpatrol::commands::probe::{ProbeArgs, ProbeFormat, probe as probe_command};
+    use linkpatrol::commands::probe::{ProbeArgs, probe_and_analyze};
+    use linkpatrol::report::{json::render_json, probe_table::write_probe_text, text::Paint};
     // The servers live on their own runtime; the command builds its own.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -1249,12 +1250,23 @@ fn probe_command_prints_an_aligned_table_and_json() {
         services,
         RiskSettings::default(),
     );
+    // The command's own path: probe, analyse, print.
+    let (run, report) = probe_and_analyze(&topo, &ProbeArgs::default(), true)
+        .unwrap()
+        .expect("a valid selection");
     let mut out = Vec::new();
-    let summary = probe_command(&topo, &ProbeArgs::default(), None, None, &mut out).unwrap();
+    write_probe_text(&topo, &run, &report, Paint::new(false), &mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
     println!("{text}");
-    assert_eq!(summary.worst, State::Down);
+    // api depends strongly on the down db: the link is down.
+    let worst = report.links.iter().map(|l| l.state).max().unwrap();
+    assert_eq!(worst, State::Down);
     let lines: Vec<&str> = text.lines().collect();
+    let header = lines
+        .iter()
+        .position(|l| l.starts_with("SERVICE"))
+        .expect("the instance table, after the root causes");
+    let lines = &lines[header..];
     assert!(lines[0].starts_with("SERVICE"), "{text}");
     // Every row of the first table has its STATE column at the same display column.
     let state_col = lines[0].find("STATE").unwrap();
@@ -1274,27 +1286,13 @@ fn probe_command_prints_an_aligned_table_and_json() {
     }
     assert!(text.contains("status 503, expected 2xx"), "{text}");
     assert!(text.contains("1 of 2 alive, 1 needed"), "{text}");
-    assert!(text.contains("STATE (entry observed)"), "{text}");
     assert!(text.contains("3 services probed in"), "{text}");
 
-    // With the analysis' effective states: api depends strongly on the down db.
-    let effective = |t: &Topology, observed: &[State]| -> Vec<State> {
-        let mut e = observed.to_vec();
-        e[0] = e[0].max(observed[1]);
-        assert_eq!(t.services.len(), e.len());
-        e
-    };
-    let args = ProbeArgs {
-        format: ProbeFormat::Json,
-        ..ProbeArgs::default()
-    };
-    let mut out = Vec::new();
-    let summary = probe_command(&topo, &args, Some(&effective), None, &mut out).unwrap();
-    assert_eq!(
-        summary.effective.as_deref(),
-        Some(&[State::Down, State::Down, State::Up][..])
-    );
-    let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    // The JSON is the report: observed and effective states, probe results per instance.
+    let effective: Vec<State> = report.services.iter().map(|s| s.effective).collect();
+    assert_eq!(effective, [State::Down, State::Down, State::Up]);
+    let out = render_json(&report);
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(doc["topology"], "shop");
     assert_eq!(doc["links"][0]["state"], "down");
     assert_eq!(doc["services"][0]["observed"], "degraded");
@@ -1313,7 +1311,7 @@ fn probe_command_prints_an_aligned_table_and_json() {
         },
         ..ProbeArgs::default()
     };
-    let err = probe_command(&topo, &args, None, None, &mut Vec::new()).unwrap_err();
+    let err = args.selection.resolve(&topo).unwrap_err();
     assert_eq!(err.to_string(), "unknown service `dbb`, did you mean `db`?");
     drop(rt);
 }
