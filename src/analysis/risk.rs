@@ -8,7 +8,7 @@
 //! whose subjects are the event then every analysed link it takes down, in name order (SPEC §2
 //! "At scale"): a shared database behind 50 links is one finding, not 50. The per-link detail
 //! (each path, each `implied_by`) stays in the links' `spofs`. Messages name at most
-//! [`MAX_NAMES`] links or services; the subjects name them all.
+//! `MAX_NAMES` links or services; the subjects name them all.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 

@@ -5,7 +5,7 @@
 //! Each attempt of a probe is one future; at most `concurrency` run at once. Each takes a
 //! permit of its host's semaphore (fair, first come first served) before it starts, so waiting
 //! for a busy host never eats into the attempt's own timeout. First attempts start in an order
-//! that interleaves hosts and services ([`interleave_by_host`]); a failed attempt's retry is
+//! that interleaves hosts and services (`interleave_by_host`); a failed attempt's retry is
 //! queued behind *every* first attempt (after its backoff), so endpoints that hang and are
 //! retried cannot keep untried ones waiting: 200 hanging and 50 healthy endpoints on one host
 //! get all 50 answers in the first round. Results flow to the single consumer loop here (no
