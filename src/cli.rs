@@ -451,32 +451,10 @@ impl clap::builder::TypedValueParser for OutDir {
     }
 }
 
-/// `--deadline`: a duration as in the topology file (`250ms`, `2s`, `1.5m`, `1h`), or a bare
-/// number of seconds; more than zero.
+/// `--deadline`, `--interval`: a duration as in the topology file (`250ms`, `2s`, `1.5m`, `1h`),
+/// or a bare number of seconds; more than zero.
 fn duration_arg(s: &str) -> Result<std::time::Duration, String> {
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration (e.g. `90s`, `1500ms`, `2m`)"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "ms" => n / 1000.0,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        other => {
-            return Err(format!(
-                "unknown unit `{other}` (expected `ms`, `s`, `m` or `h`)"
-            ));
-        }
-    };
-    if !secs.is_finite() || secs <= 0.0 || secs > 86_400.0 * 365.0 {
-        return Err(format!("`{s}` must be longer than zero and at most a year"));
-    }
-    Ok(std::time::Duration::from_secs_f64(secs))
+    crate::duration::parse_arg(s)
 }
 
 #[cfg(test)]

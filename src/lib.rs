@@ -14,6 +14,7 @@ pub mod cli;
 pub mod commands;
 pub mod demo;
 pub mod diag;
+pub mod duration;
 pub mod history;
 pub mod probe;
 pub mod report;

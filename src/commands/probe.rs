@@ -295,7 +295,7 @@ pub fn nothing_checked(topology: &Topology, run: &ProbeRun, deadline: Duration) 
     (total > 0 && cut == total).then(|| {
         format!(
             "the run deadline ({}) passed before any of the {total} probes finished: nothing was checked",
-            crate::probe::outcome::human_duration(deadline)
+            crate::duration::show(deadline)
         )
     })
 }

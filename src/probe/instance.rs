@@ -4,8 +4,9 @@
 use std::time::{Duration, Instant};
 
 use super::client::{Clients, TlsSetting};
-use super::outcome::{ProbeOutcome, Scrubber, Verdict, human_duration};
+use super::outcome::{ProbeOutcome, Scrubber, Verdict};
 use super::{db, dns, exec, http, prometheus, tcp, tls};
+use crate::duration::show as human_duration;
 use crate::state::State;
 use crate::topology::model::{Check, Probe, Text, split_host_port};
 

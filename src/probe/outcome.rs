@@ -535,20 +535,6 @@ pub fn describe_tls_error(err: &rustls::Error) -> String {
     }
 }
 
-/// `2s`, `1.5s`, `250ms`: a duration as a person writes it.
-pub fn human_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms >= 1000 && ms.is_multiple_of(1000) {
-        format!("{}s", ms / 1000)
-    } else if ms >= 1000 {
-        format!("{:.1}s", d.as_secs_f64())
-    } else if ms > 0 {
-        format!("{ms}ms")
-    } else {
-        format!("{}µs", d.as_micros())
-    }
-}
-
 /// Shortens text from a remote system for a reason: first non-empty line, at most `max`
 /// chars, control characters (terminal escapes) shown as escapes ([`printable`]).
 pub fn excerpt(text: &str, max: usize) -> String {
@@ -616,12 +602,5 @@ mod tests {
             "first \\u{1b}[31mred"
         );
         assert_eq!(excerpt("abcdef", 3), "abc…");
-    }
-
-    #[test]
-    fn durations_read_like_people_write_them() {
-        assert_eq!(human_duration(Duration::from_secs(2)), "2s");
-        assert_eq!(human_duration(Duration::from_millis(1500)), "1.5s");
-        assert_eq!(human_duration(Duration::from_millis(250)), "250ms");
     }
 }

@@ -31,8 +31,6 @@ mod facts;
 mod select;
 mod types;
 
-use std::time::Duration;
-
 use crate::report::render_error::RenderError;
 use crate::report::report::Report;
 use crate::state::State;
@@ -42,22 +40,6 @@ pub use types::{
     LinkLine, NodeKind, ServiceNode, SpofMark, SummaryNode, ViewCluster, ViewEdge, ViewNode,
     ViewOptions,
 };
-
-/// `800ms`, `2s`, `1.5s`, `1m`.
-pub fn format_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms == 0 {
-        format!("{}µs", d.as_micros())
-    } else if ms.is_multiple_of(60_000) {
-        format!("{}m", ms / 60_000)
-    } else if ms.is_multiple_of(1000) {
-        format!("{}s", ms / 1000)
-    } else if ms < 1000 {
-        format!("{ms}ms")
-    } else {
-        format!("{}s", d.as_secs_f64())
-    }
-}
 
 /// The state of an `any_of` group from its members' states (SPEC §2); `unknown` when unknown
 /// members could decide it.
@@ -163,13 +145,5 @@ mod tests {
         assert_eq!(group_state(&[Unknown, Unknown], 1), Unknown);
         assert_eq!(group_state(&[Unknown, Down], 1), Unknown);
         assert_eq!(group_state(&[Up, Unknown], 1), Up);
-    }
-
-    #[test]
-    fn durations_read_like_the_file() {
-        assert_eq!(format_duration(Duration::from_millis(800)), "800ms");
-        assert_eq!(format_duration(Duration::from_secs(2)), "2s");
-        assert_eq!(format_duration(Duration::from_millis(1500)), "1.5s");
-        assert_eq!(format_duration(Duration::from_secs(60)), "1m");
     }
 }

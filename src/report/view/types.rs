@@ -5,7 +5,6 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::format_duration;
 use crate::report::render_error::RenderError;
 use crate::state::State;
 use crate::topology::model::Strength;
@@ -222,7 +221,7 @@ impl ViewEdge {
             return Some(format!("×{}", self.count));
         }
         if let Some(t) = self.timeout {
-            return Some(format_duration(t));
+            return Some(crate::duration::show(t));
         }
         if self.weak_without_timeout {
             return Some("no timeout".to_owned());

@@ -306,7 +306,12 @@ impl Cx<'_> {
     }
 
     fn duration(&mut self, d: &Sp<DurationText>, what: &str) -> Option<Duration> {
-        match parse_duration(&d.value.0) {
+        match d
+            .value
+            .0
+            .parse::<crate::duration::HumanDuration>()
+            .map(|h| h.0)
+        {
             Ok(v) if v.is_zero() => {
                 self.err(
                     Code::ZeroDuration,
@@ -427,31 +432,4 @@ impl Cx<'_> {
         }
         out
     }
-}
-
-/// Parses `250ms`, `2s`, `1.5m`, `1h`, `30d`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(|| "missing unit (`ms`, `s`, `m`, `h` or `d`)".to_owned())?;
-    let (num, unit) = t.split_at(split);
-    if num.is_empty() {
-        return Err("expected a number before the unit".into());
-    }
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("`{num}` is not a number"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        "d" => n * 86_400.0,
-        other => return Err(format!("unknown unit `{other}`")),
-    };
-    if !secs.is_finite() || secs > 86_400.0 * 365.0 {
-        return Err("too long".into());
-    }
-    Ok(Duration::from_secs_f64(secs))
 }

@@ -638,6 +638,11 @@ fn parallel_validation_equals_serial() {
     assert_eq!(d1, d3);
 }
 
+/// The file's duration notation, as the validator reads it.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    s.parse::<crate::duration::HumanDuration>().map(|h| h.0)
+}
+
 #[test]
 fn durations_parse() {
     assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
