@@ -10,8 +10,6 @@ use crate::report::build::build;
 use crate::report::json::render_json;
 use crate::report::report::Report;
 use crate::report::text::render_text;
-use crate::state::State;
-use crate::topology::model::Severity;
 
 /// Runs `analyze`.
 pub fn run(ctx: &Context, args: &AnalyzeArgs) -> anyhow::Result<ExitStatus> {
@@ -71,25 +69,24 @@ pub fn run(ctx: &Context, args: &AnalyzeArgs) -> anyhow::Result<ExitStatus> {
     Ok(gate(&report, args.fail_on))
 }
 
-/// Maps the report to an exit status for `--fail-on` (SPEC §4): 1 when a finding at or above
-/// the threshold exists, else 0.
+/// Maps the report to an exit status for `--fail-on` (SPEC §4, the rule in
+/// [`gate`](crate::report::gate)): 1 when a finding at or above the threshold exists, else 0.
 pub fn gate(report: &Report, fail_on: FailOn) -> ExitStatus {
-    let worst_link = report.links.iter().map(|l| l.state).max();
-    let has_spof = report
-        .links
-        .iter()
-        .any(|l| !l.spofs.is_empty() || l.live_spofs.as_ref().is_some_and(|s| !s.is_empty()));
-    let has_risk = report.risks.iter().any(|r| r.severity >= Severity::Warning);
-    let hit = match fail_on {
-        FailOn::Down => worst_link == Some(State::Down),
-        FailOn::Degraded => worst_link >= Some(State::Degraded),
-        FailOn::Spof => worst_link >= Some(State::Degraded) || has_spof,
-        FailOn::Risk => worst_link >= Some(State::Degraded) || has_spof || has_risk,
-        FailOn::Never => false,
-    };
-    if hit {
+    if crate::report::gate::has_findings(report, threshold(fail_on)) {
         ExitStatus::Findings
     } else {
         ExitStatus::Success
+    }
+}
+
+/// The report stage's threshold for the CLI's `--fail-on`.
+pub fn threshold(fail_on: FailOn) -> crate::report::gate::Threshold {
+    use crate::report::gate::Threshold;
+    match fail_on {
+        FailOn::Down => Threshold::Down,
+        FailOn::Degraded => Threshold::Degraded,
+        FailOn::Spof => Threshold::Spof,
+        FailOn::Risk => Threshold::Risk,
+        FailOn::Never => Threshold::Never,
     }
 }

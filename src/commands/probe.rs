@@ -274,11 +274,8 @@ pub fn run(
             "warning: {cut} of {total} probes did not finish before the run deadline and count as unknown"
         );
     }
-    let service_hit = match cli.fail_on {
-        crate::cli::FailOn::Never => false,
-        crate::cli::FailOn::Down => worst_service == Some(State::Down),
-        _ => worst_service >= Some(State::Degraded),
-    };
+    let service_hit =
+        crate::report::gate::service_counts(worst_service, super::analyze::threshold(cli.fail_on));
     Ok(if service_hit {
         super::ExitStatus::Findings
     } else {

@@ -8,6 +8,7 @@ pub mod build;
 pub mod diff_markdown;
 pub mod diff_text;
 pub mod dot;
+pub mod gate;
 pub mod graph_files;
 pub mod graphviz;
 pub mod html;
