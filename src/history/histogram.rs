@@ -125,21 +125,19 @@ fn blob_arg<'a>(ctx: &'a Context<'_>, i: usize) -> rusqlite::Result<&'a [u8]> {
     }
 }
 
-struct Build;
+/// An aggregate that folds its rows into [`Counts`] with `step` and returns the stored form.
+struct Fold<F>(F);
 
-impl Aggregate<Counts, Option<Vec<u8>>> for Build {
+impl<F> Aggregate<Counts, Option<Vec<u8>>> for Fold<F>
+where
+    F: Fn(&Context<'_>, &mut Counts) -> rusqlite::Result<()> + Send + std::panic::UnwindSafe,
+{
     fn init(&self, _: &mut Context<'_>) -> rusqlite::Result<Counts> {
         Ok(Counts::default())
     }
 
     fn step(&self, ctx: &mut Context<'_>, acc: &mut Counts) -> rusqlite::Result<()> {
-        let bucket: Option<i64> = ctx.get(0)?;
-        let n: i64 = ctx.get(1)?;
-        if let Some(b) = bucket {
-            let b = i16::try_from(b).unwrap_or(if b < 0 { i16::MIN } else { i16::MAX });
-            acc.add(b, n.max(0) as u64);
-        }
-        Ok(())
+        (self.0)(ctx, acc)
     }
 
     fn finalize(
@@ -151,32 +149,28 @@ impl Aggregate<Counts, Option<Vec<u8>>> for Build {
     }
 }
 
-struct Sum;
-
-impl Aggregate<Counts, Option<Vec<u8>>> for Sum {
-    fn init(&self, _: &mut Context<'_>) -> rusqlite::Result<Counts> {
-        Ok(Counts::default())
+/// `lp_hist(bucket, n)`: one row's bucket counted `n` times.
+fn add_bucket(ctx: &Context<'_>, acc: &mut Counts) -> rusqlite::Result<()> {
+    let bucket: Option<i64> = ctx.get(0)?;
+    let n: i64 = ctx.get(1)?;
+    if let Some(b) = bucket {
+        let b = i16::try_from(b).unwrap_or(if b < 0 { i16::MIN } else { i16::MAX });
+        acc.add(b, n.max(0) as u64);
     }
+    Ok(())
+}
 
-    fn step(&self, ctx: &mut Context<'_>, acc: &mut Counts) -> rusqlite::Result<()> {
-        acc.add_blob(blob_arg(ctx, 0)?);
-        Ok(())
-    }
-
-    fn finalize(
-        &self,
-        _: &mut Context<'_>,
-        acc: Option<Counts>,
-    ) -> rusqlite::Result<Option<Vec<u8>>> {
-        Ok(acc.and_then(|c| c.to_blob()))
-    }
+/// `lp_hist_sum(h)`: one row's histogram added.
+fn add_histogram(ctx: &Context<'_>, acc: &mut Counts) -> rusqlite::Result<()> {
+    acc.add_blob(blob_arg(ctx, 0)?);
+    Ok(())
 }
 
 /// Registers the module's SQL functions on `conn`.
 pub fn register(conn: &Connection) -> rusqlite::Result<()> {
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
-    conn.create_aggregate_function("lp_hist", 2, flags, Build)?;
-    conn.create_aggregate_function("lp_hist_sum", 1, flags, Sum)?;
+    conn.create_aggregate_function("lp_hist", 2, flags, Fold(add_bucket))?;
+    conn.create_aggregate_function("lp_hist_sum", 1, flags, Fold(add_histogram))?;
     conn.create_scalar_function("lp_hist_merge", 2, flags, |ctx| {
         let mut c = Counts::default();
         c.add_blob(blob_arg(ctx, 0)?);
