@@ -15,7 +15,7 @@
 //! Everything is computed relative to a [`Residual`]: what has already failed. With nothing
 //! failed this answers "SPOFs"; after probing or `--fail`, "live SPOFs".
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 
 use crate::analysis::event::{Domains, Instances};
 use crate::analysis::graph::{Graph, Use};
@@ -176,8 +176,6 @@ pub fn kill_sets(
     let mut held = 0usize;
     let mut peak = 0usize;
     let empty = KillSet::empty();
-    let mut queue: VecDeque<u32> = VecDeque::new();
-    let mut queued = vec![false; n];
     for (ci, comp) in sccs.iter().enumerate() {
         if comp.len() == 1 {
             let v = comp[0];
@@ -185,31 +183,7 @@ pub fn kill_sets(
             held += k.heap_bytes();
             sets[v as usize] = Some(k);
         } else {
-            for &v in comp {
-                sets[v as usize] = Some(KillSet::empty());
-                queue.push_back(v);
-                queued[v as usize] = true;
-            }
-            while let Some(v) = queue.pop_front() {
-                queued[v as usize] = false;
-                let k = ctx.compute(&sets, &empty, v);
-                let old = sets[v as usize].as_ref().map_or(0, |o| o.len());
-                if k.len() != old {
-                    sets[v as usize] = Some(k);
-                    // Re-evaluate the component members that read v.
-                    for use_ in &g.users[v as usize] {
-                        let u = match *use_ {
-                            Use::Strong(u) => u,
-                            Use::Member(gid) => g.groups[gid as usize].owner,
-                            Use::Weak(_) => continue,
-                        };
-                        if scc_of[u as usize] == ci as u32 && !queued[u as usize] {
-                            queued[u as usize] = true;
-                            queue.push_back(u);
-                        }
-                    }
-                }
-            }
+            ctx.settle_cycle(&mut sets, &empty, comp, |u| scc_of[u as usize] == ci as u32);
             for &v in comp {
                 held += sets[v as usize].as_ref().map_or(0, |k| k.heap_bytes());
             }
@@ -371,7 +345,6 @@ pub fn recompute_in_place(
         tokens,
     };
     let empty = KillSet::empty();
-    let mut queue: VecDeque<u32> = VecDeque::new();
     for &ci in comps {
         let comp = &plan.sccs[ci as usize];
         if comp.len() == 1 {
@@ -381,26 +354,9 @@ pub fn recompute_in_place(
             continue;
         }
         for &v in comp {
-            undo.push((v, sets[v as usize].replace(KillSet::empty())));
-            queue.push_back(v);
+            undo.push((v, sets[v as usize].take()));
         }
-        while let Some(v) = queue.pop_front() {
-            let k = ctx.compute(sets, &empty, v);
-            let old = sets[v as usize].as_ref().map_or(0, |o| o.len());
-            if k.len() != old {
-                sets[v as usize] = Some(k);
-                for use_ in &g.users[v as usize] {
-                    let u = match *use_ {
-                        Use::Strong(u) => u,
-                        Use::Member(gid) => g.groups[gid as usize].owner,
-                        Use::Weak(_) => continue,
-                    };
-                    if plan.scc_of[u as usize] == ci && !queue.contains(&u) {
-                        queue.push_back(u);
-                    }
-                }
-            }
-        }
+        ctx.settle_cycle(sets, &empty, comp, |u| plan.scc_of[u as usize] == ci);
     }
 }
 
@@ -431,6 +387,42 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// The least fixpoint of the kill sets of one strongly connected component of several
+    /// members (`in_comp` tells its members): every member starts empty and is re-evaluated
+    /// whenever a member it reads from grew, until none changes. Each member is queued at most
+    /// once at a time, so a large cycle costs its edges per round, not their square.
+    fn settle_cycle(
+        &self,
+        sets: &mut [Option<KillRef>],
+        empty: &KillRef,
+        comp: &[u32],
+        in_comp: impl Fn(u32) -> bool,
+    ) {
+        let mut queue: VecDeque<u32> = comp.iter().copied().collect();
+        let mut queued: HashSet<u32> = comp.iter().copied().collect();
+        for &v in comp {
+            sets[v as usize] = Some(KillSet::empty());
+        }
+        while let Some(v) = queue.pop_front() {
+            queued.remove(&v);
+            let k = self.compute(sets, empty, v);
+            let old = sets[v as usize].as_ref().map_or(0, |o| o.len());
+            if k.len() != old {
+                sets[v as usize] = Some(k);
+                for use_ in &self.g.users[v as usize] {
+                    let u = match *use_ {
+                        Use::Strong(u) => u,
+                        Use::Member(gid) => self.g.groups[gid as usize].owner,
+                        Use::Weak(_) => continue,
+                    };
+                    if in_comp(u) && queued.insert(u) {
+                        queue.push_back(u);
+                    }
+                }
+            }
+        }
+    }
+
     /// The kill set of `v` from the current sets of its dependencies.
     fn compute(&self, sets: &[Option<KillRef>], empty: &KillRef, v: u32) -> KillRef {
         let Ctx {
