@@ -5,6 +5,7 @@
 //! service order, then file order. Weak single-service edges are kept only for state propagation
 //! (they never make anything `down`).
 
+use crate::state::State;
 use crate::topology::model::{Strength, Target, Topology};
 
 /// One `any_of` group, owned by one service.
@@ -24,6 +25,28 @@ impl Group {
     /// Members that may be down while the group stays alive.
     pub fn slack(&self) -> u32 {
         self.members.len() as u32 - self.min
+    }
+
+    /// The group's state from its members' effective states (SPEC §2): `down` when fewer than
+    /// `min` members are alive (an `unknown` member counts as alive: it is not known to be
+    /// down), `degraded` when enough are but some member is down or degraded, else `up`.
+    pub fn state(&self, eff: &[State]) -> State {
+        let dead = self
+            .members
+            .iter()
+            .filter(|&&m| eff[m as usize] == State::Down)
+            .count() as u32;
+        if dead > self.slack() {
+            State::Down
+        } else if self
+            .members
+            .iter()
+            .any(|&m| matches!(eff[m as usize], State::Down | State::Degraded))
+        {
+            State::Degraded
+        } else {
+            State::Up
+        }
     }
 }
 

@@ -91,22 +91,7 @@ fn contribution(g: &Graph, eff: &[State], u: u32) -> State {
     }
     for &gid in &g.groups_of[u as usize] {
         let grp = &g.groups[gid as usize];
-        let dead = grp
-            .members
-            .iter()
-            .filter(|&&m| eff[m as usize] == State::Down)
-            .count() as u32;
-        let any_bad = grp
-            .members
-            .iter()
-            .any(|&m| matches!(eff[m as usize], State::Down | State::Degraded));
-        let group_state = if dead > grp.slack() {
-            State::Down
-        } else if any_bad {
-            State::Degraded
-        } else {
-            State::Up
-        };
+        let group_state = grp.state(eff);
         match (grp.strength, group_state) {
             (Strength::Strong, State::Down) => return State::Down,
             (Strength::Strong, State::Degraded) | (Strength::Weak, State::Down) => {

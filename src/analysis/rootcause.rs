@@ -87,21 +87,6 @@ fn failed(s: State) -> bool {
     matches!(s, State::Down | State::Degraded)
 }
 
-/// State of an `any_of` group from its members' effective states (SPEC §2).
-fn group_state(members: &[u32], min: u32, eff: &[State]) -> State {
-    let alive = members
-        .iter()
-        .filter(|&&m| eff[m as usize] != State::Down)
-        .count() as u32;
-    if alive < min {
-        State::Down
-    } else if members.iter().any(|&m| failed(eff[m as usize])) {
-        State::Degraded
-    } else {
-        State::Up
-    }
-}
-
 /// The dependencies of `s` that explain its (failed) effective state, appended to `out`.
 fn explainers(g: &Graph, eff: &[State], s: usize, out: &mut Vec<u32>) {
     let level = eff[s];
@@ -119,7 +104,7 @@ fn explainers(g: &Graph, eff: &[State], s: usize, out: &mut Vec<u32>) {
     }
     for &gid in &g.groups_of[s] {
         let grp = &g.groups[gid as usize];
-        let gs = group_state(&grp.members, grp.min, eff);
+        let gs = grp.state(eff);
         let imposed = match (grp.strength, gs) {
             (Strength::Strong, st) => st,
             (Strength::Weak, State::Down) => State::Degraded,
