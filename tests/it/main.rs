@@ -7,6 +7,7 @@ mod analysis_reference;
 mod cli;
 mod commands;
 mod demo;
+mod endpoint;
 mod fuzz_loader;
 mod hardening;
 mod inspect;
