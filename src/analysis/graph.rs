@@ -191,71 +191,79 @@ impl Graph {
 
     /// Strongly connected components of the strong subgraph restricted to `mask`, in reverse
     /// topological order (every component comes after all components it depends on).
-    /// Iterative Tarjan: no recursion, safe on deep graphs.
     pub fn strong_sccs(&self, mask: &[bool]) -> Vec<Vec<u32>> {
-        const NONE: u32 = u32::MAX;
-        let n = self.n;
-        let mut index = vec![NONE; n];
-        let mut low = vec![0u32; n];
-        let mut on_stack = vec![false; n];
-        let mut stack: Vec<u32> = Vec::new();
-        let mut out: Vec<Vec<u32>> = Vec::new();
-        let mut next = 0u32;
-        // Call frames: (node, position in its successors).
-        let mut frames: Vec<(u32, usize)> = Vec::new();
-        for root in 0..n as u32 {
-            if !mask[root as usize] || index[root as usize] != NONE {
-                continue;
-            }
-            index[root as usize] = next;
-            low[root as usize] = next;
-            next += 1;
-            stack.push(root);
-            on_stack[root as usize] = true;
-            frames.push((root, 0));
-            while let Some(frame) = frames.last_mut() {
-                let v = frame.0;
-                let succs = self.strong_succs(v);
-                if frame.1 < succs.len() {
-                    let w = succs[frame.1];
-                    frame.1 += 1;
-                    if !mask[w as usize] {
-                        continue;
-                    }
-                    if index[w as usize] == NONE {
-                        index[w as usize] = next;
-                        low[w as usize] = next;
-                        next += 1;
-                        stack.push(w);
-                        on_stack[w as usize] = true;
-                        frames.push((w, 0));
-                    } else if on_stack[w as usize] {
-                        low[v as usize] = low[v as usize].min(index[w as usize]);
-                    }
-                } else {
-                    frames.pop();
-                    if let Some(parent) = frames.last() {
-                        let p = parent.0 as usize;
-                        low[p] = low[p].min(low[v as usize]);
-                    }
-                    if low[v as usize] == index[v as usize] {
-                        let mut comp = Vec::new();
-                        loop {
-                            let w = stack.pop().expect("tarjan stack holds the component");
-                            on_stack[w as usize] = false;
-                            comp.push(w);
-                            if w == v {
-                                break;
-                            }
+        tarjan(self.n, |v| mask[v as usize], &|v| self.strong_succs(v))
+    }
+}
+
+/// Strongly connected components of the graph `succ` restricted to the nodes `keep` accepts,
+/// in reverse topological order (a component after every component it points to), each
+/// component sorted. Iterative Tarjan: no recursion, safe on deep graphs.
+pub fn tarjan<'a>(
+    n: usize,
+    keep: impl Fn(u32) -> bool,
+    succ: &impl Fn(u32) -> &'a [u32],
+) -> Vec<Vec<u32>> {
+    const NONE: u32 = u32::MAX;
+    let mut index = vec![NONE; n];
+    let mut low = vec![0u32; n];
+    let mut on_stack = vec![false; n];
+    let mut stack: Vec<u32> = Vec::new();
+    let mut out: Vec<Vec<u32>> = Vec::new();
+    let mut next = 0u32;
+    let mut frames: Vec<(u32, usize)> = Vec::new();
+    for root in 0..n as u32 {
+        if !keep(root) || index[root as usize] != NONE {
+            continue;
+        }
+        index[root as usize] = next;
+        low[root as usize] = next;
+        next += 1;
+        stack.push(root);
+        on_stack[root as usize] = true;
+        frames.push((root, 0));
+        while let Some(frame) = frames.last_mut() {
+            let v = frame.0;
+            let succs = succ(v);
+            if frame.1 < succs.len() {
+                let w = succs[frame.1];
+                frame.1 += 1;
+                if !keep(w) {
+                    continue;
+                }
+                if index[w as usize] == NONE {
+                    index[w as usize] = next;
+                    low[w as usize] = next;
+                    next += 1;
+                    stack.push(w);
+                    on_stack[w as usize] = true;
+                    frames.push((w, 0));
+                } else if on_stack[w as usize] {
+                    low[v as usize] = low[v as usize].min(index[w as usize]);
+                }
+            } else {
+                frames.pop();
+                if let Some(parent) = frames.last() {
+                    let p = parent.0 as usize;
+                    low[p] = low[p].min(low[v as usize]);
+                }
+                if low[v as usize] == index[v as usize] {
+                    let mut comp = Vec::new();
+                    loop {
+                        let w = stack.pop().expect("tarjan stack holds the component");
+                        on_stack[w as usize] = false;
+                        comp.push(w);
+                        if w == v {
+                            break;
                         }
-                        comp.sort_unstable();
-                        out.push(comp);
                     }
+                    comp.sort_unstable();
+                    out.push(comp);
                 }
             }
         }
-        out
     }
+    out
 }
 
 #[cfg(test)]

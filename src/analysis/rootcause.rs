@@ -162,7 +162,7 @@ pub fn root_causes(
     offset.push(adj.len() as u32);
     let succ = |s: u32| &adj[offset[s as usize] as usize..offset[s as usize + 1] as usize];
 
-    let sccs = tarjan(n, |s| failed(effective[s as usize]), &succ);
+    let sccs = crate::analysis::graph::tarjan(n, |s| failed(effective[s as usize]), &succ);
     let mut comp = vec![u32::MAX; n];
     for (c, members) in sccs.iter().enumerate() {
         for &m in members {
@@ -268,72 +268,6 @@ pub fn root_causes(
         causes,
         because_of: roots_of,
     }
-}
-
-/// Strongly connected components of the graph `succ` restricted to the nodes `keep` accepts,
-/// in reverse topological order (a component after every component it points to). Iterative.
-fn tarjan<'a>(
-    n: usize,
-    keep: impl Fn(u32) -> bool,
-    succ: &impl Fn(u32) -> &'a [u32],
-) -> Vec<Vec<u32>> {
-    const NONE: u32 = u32::MAX;
-    let mut index = vec![NONE; n];
-    let mut low = vec![0u32; n];
-    let mut on_stack = vec![false; n];
-    let mut stack: Vec<u32> = Vec::new();
-    let mut out: Vec<Vec<u32>> = Vec::new();
-    let mut next = 0u32;
-    let mut frames: Vec<(u32, usize)> = Vec::new();
-    for root in 0..n as u32 {
-        if !keep(root) || index[root as usize] != NONE {
-            continue;
-        }
-        index[root as usize] = next;
-        low[root as usize] = next;
-        next += 1;
-        stack.push(root);
-        on_stack[root as usize] = true;
-        frames.push((root, 0));
-        while let Some(frame) = frames.last_mut() {
-            let v = frame.0;
-            let succs = succ(v);
-            if frame.1 < succs.len() {
-                let w = succs[frame.1];
-                frame.1 += 1;
-                if index[w as usize] == NONE {
-                    index[w as usize] = next;
-                    low[w as usize] = next;
-                    next += 1;
-                    stack.push(w);
-                    on_stack[w as usize] = true;
-                    frames.push((w, 0));
-                } else if on_stack[w as usize] {
-                    low[v as usize] = low[v as usize].min(index[w as usize]);
-                }
-            } else {
-                frames.pop();
-                if let Some(parent) = frames.last() {
-                    let p = parent.0 as usize;
-                    low[p] = low[p].min(low[v as usize]);
-                }
-                if low[v as usize] == index[v as usize] {
-                    let mut comp = Vec::new();
-                    loop {
-                        let w = stack.pop().expect("tarjan stack holds the component");
-                        on_stack[w as usize] = false;
-                        comp.push(w);
-                        if w == v {
-                            break;
-                        }
-                    }
-                    comp.sort_unstable();
-                    out.push(comp);
-                }
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]
