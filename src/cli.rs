@@ -8,8 +8,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::report::graph_files::{DEFAULT_OUTPUT_DIR, RenderFormat};
-use crate::report::view::GroupBy;
+use crate::report::graph_files::DEFAULT_OUTPUT_DIR;
 
 /// Inspect the core links of a service system: probe every service, find single points of
 /// failure, draw the graph.
@@ -180,8 +179,8 @@ pub struct RenderArgs {
     /// What to write besides `graph.dot`: `graph.svg`, `graph.png` (both laid out by Graphviz),
     /// only the DOT, `graph.mmd` (Mermaid), or `graph.svg` plus `report.html` (one
     /// self-contained page with the graph, SPOFs, risks and probe results).
-    #[arg(long, value_parser = parse_render_format, default_value = "svg", value_name = "svg|png|dot|mermaid|html")]
-    pub format: RenderFormat,
+    #[arg(long, value_enum, default_value_t = RenderFormatArg::Svg)]
+    pub format: RenderFormatArg,
 
     /// The directory to write into (created if missing).
     #[arg(short = 'o', long = "out", value_name = "DIR", default_value = DEFAULT_OUTPUT_DIR, value_parser = OutDir)]
@@ -192,22 +191,38 @@ pub struct RenderArgs {
     pub link: Option<String>,
 
     /// Cluster services by owner, tag or zone instead of by link.
-    #[arg(long, value_parser = parse_group_by, value_name = "owner|tag|zone")]
-    pub group_by: Option<GroupBy>,
+    #[arg(long, value_enum)]
+    pub group_by: Option<GroupByArg>,
 
     /// Probe every service first and colour the graph by what was found.
     #[arg(long)]
     pub probe: bool,
 }
 
-fn parse_render_format(s: &str) -> Result<RenderFormat, String> {
-    s.parse()
-        .map_err(|e: crate::report::render_error::RenderError| e.to_string())
+/// `render --format`; the command maps it onto the report stage's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RenderFormatArg {
+    /// `graph.svg`, laid out by Graphviz.
+    Svg,
+    /// `graph.png`, laid out by Graphviz.
+    Png,
+    /// Only `graph.dot`.
+    Dot,
+    /// `graph.mmd` (Mermaid).
+    Mermaid,
+    /// `graph.svg` and `report.html`.
+    Html,
 }
 
-fn parse_group_by(s: &str) -> Result<GroupBy, String> {
-    s.parse()
-        .map_err(|e: crate::report::render_error::RenderError| e.to_string())
+/// `render --group-by`; the command maps it onto the view's grouping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GroupByArg {
+    /// By each service's `owner`.
+    Owner,
+    /// By each service's first tag (tags are sorted).
+    Tag,
+    /// By the set of zones a service's instances are in.
+    Zone,
 }
 
 /// `linkpatrol probe`.

@@ -49,11 +49,24 @@ pub fn draw(
     args: &crate::cli::RenderArgs,
 ) -> anyhow::Result<super::ExitStatus> {
     use super::ExitStatus;
+    use crate::cli::{GroupByArg, RenderFormatArg};
+    use crate::report::graph_files::RenderFormat;
+    use crate::report::view::GroupBy;
     let settings = RenderSettings {
-        format: args.format,
+        format: match args.format {
+            RenderFormatArg::Svg => RenderFormat::Svg,
+            RenderFormatArg::Png => RenderFormat::Png,
+            RenderFormatArg::Dot => RenderFormat::Dot,
+            RenderFormatArg::Mermaid => RenderFormat::Mermaid,
+            RenderFormatArg::Html => RenderFormat::Html,
+        },
         out_dir: args.out_dir.clone(),
         link: args.link.clone(),
-        group_by: args.group_by,
+        group_by: args.group_by.map(|g| match g {
+            GroupByArg::Owner => GroupBy::Owner,
+            GroupByArg::Tag => GroupBy::Tag,
+            GroupByArg::Zone => GroupBy::Zone,
+        }),
         ..RenderSettings::default()
     };
     match render_files(topo, report, &settings) {
