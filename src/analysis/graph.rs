@@ -83,10 +83,9 @@ pub struct Graph {
 }
 
 impl Graph {
-    /// Builds the adjacency.
-    pub fn new(topo: &Topology) -> Self {
-        let n = topo.services.len();
-        let mut g = Self {
+    /// `n` services and no dependency yet.
+    fn without_edges(n: usize) -> Self {
+        Self {
             n,
             strong: vec![Vec::new(); n],
             weak: vec![Vec::new(); n],
@@ -95,7 +94,13 @@ impl Graph {
             users: vec![Vec::new(); n],
             succ: Vec::new(),
             succ_offset: Vec::new(),
-        };
+        }
+    }
+
+    /// Builds the adjacency.
+    pub fn new(topo: &Topology) -> Self {
+        let n = topo.services.len();
+        let mut g = Self::without_edges(n);
         for (idx, svc) in topo.iter_services() {
             let s = idx.0;
             for dep in &svc.depends_on {
@@ -271,16 +276,7 @@ mod tests {
     use super::*;
 
     fn chain_graph(n: usize, edges: &[(u32, u32)]) -> Graph {
-        let mut g = Graph {
-            n,
-            strong: vec![Vec::new(); n],
-            weak: vec![Vec::new(); n],
-            groups_of: vec![Vec::new(); n],
-            groups: Vec::new(),
-            users: vec![Vec::new(); n],
-            succ: Vec::new(),
-            succ_offset: Vec::new(),
-        };
+        let mut g = Graph::without_edges(n);
         for &(a, b) in edges {
             g.strong[a as usize].push(b);
             g.users[b as usize].push(Use::Strong(a));
