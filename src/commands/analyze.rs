@@ -1,15 +1,12 @@
 //! `linkpatrol analyze`: the design-time view — critical paths, SPOFs, N-2 pairs, blast radius,
 //! risks, and `--fail` what-ifs. No network.
 
-use std::io::Write;
-
 use super::{Context, ExitStatus, load_or_report};
 use crate::analysis::{self, BlastDetail, Options, parse_events};
 use crate::cli::{AnalyzeArgs, BlastLevel, FailOn, ReportFormat};
 use crate::report::build::build;
-use crate::report::json::render_json;
 use crate::report::report::Report;
-use crate::report::text::render_text;
+use crate::report::reporter::{Format, reporter};
 
 /// Runs `analyze`.
 pub fn run(ctx: &Context, args: &AnalyzeArgs) -> anyhow::Result<ExitStatus> {
@@ -46,27 +43,18 @@ pub fn run(ctx: &Context, args: &AnalyzeArgs) -> anyhow::Result<ExitStatus> {
         }
     };
     let report = build(topo, &analysis, None);
-    if args.format == ReportFormat::Json {
-        crate::report::json::write_json(&report, std::io::stdout().lock())?;
-        let status = gate(&report, args.fail_on);
-        // As in `validate`: the OS reclaims a 100k-service model faster than freeing it.
-        std::mem::forget((report, analysis, loaded));
-        return Ok(status);
-    }
-    let text = match args.format {
-        ReportFormat::Text => render_text(&report, ctx.color_stdout),
-        ReportFormat::Json => render_json(&report),
-        ReportFormat::Md => crate::report::markdown::render_markdown(
-            topo,
-            &report,
-            &crate::report::markdown::MarkdownOptions {
-                mermaid: Some(crate::report::view::ViewOptions::default()),
-                changes: None,
-            },
-        )?,
+    let format = match args.format {
+        ReportFormat::Text => Format::Text {
+            color: ctx.color_stdout,
+        },
+        ReportFormat::Json => Format::Json,
+        ReportFormat::Md => Format::Markdown,
     };
-    std::io::stdout().lock().write_all(text.as_bytes())?;
-    Ok(gate(&report, args.fail_on))
+    reporter(format).write(topo, &report, &mut std::io::stdout().lock())?;
+    let status = gate(&report, args.fail_on);
+    // As in `validate`: the OS reclaims a 100k-service model faster than freeing it.
+    std::mem::forget((report, analysis, loaded));
+    Ok(status)
 }
 
 /// Maps the report to an exit status for `--fail-on` (SPEC §4, the rule in

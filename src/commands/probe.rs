@@ -8,14 +8,14 @@
 //! when it is a terminal and the run has taken more than a second. The exit code counts only
 //! what was probed.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
 use crate::probe::{ProbeOutcome, ProbeRun, RunOptions, Selection, run_blocking};
 use crate::report::report::ProbeResult;
-use crate::report::text::Paint;
+use crate::report::reporter::{Format, reporter};
 use crate::state::State;
 use crate::topology::model::{Service, Topology};
 
@@ -225,19 +225,14 @@ pub fn run(
     let Some((run, report)) = probe_and_analyze(topology, &args, ctx.quiet)? else {
         return Ok(super::ExitStatus::Invalid);
     };
-    let mut out = std::io::stdout().lock();
-    match args.format {
-        ProbeFormat::Json => out.write_all(crate::report::json::render_json(&report).as_bytes())?,
-        ProbeFormat::Table => {
-            crate::report::probe_table::write_probe_text(
-                topology,
-                &run,
-                &report,
-                Paint::new(ctx.color_stdout),
-                &mut out,
-            )?;
-        }
-    }
+    let format = match args.format {
+        ProbeFormat::Json => Format::Json,
+        ProbeFormat::Table => Format::ProbeTable {
+            run: &run,
+            color: ctx.color_stdout,
+        },
+    };
+    reporter(format).write(topology, &report, &mut std::io::stdout().lock())?;
     // Only what was probed decides the exit code: the selected services and the links whose
     // entry was selected.
     let mut scoped = report.clone();

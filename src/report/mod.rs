@@ -22,6 +22,7 @@ pub mod prometheus;
 pub mod render_error;
 #[allow(clippy::module_inception)]
 pub mod report;
+pub mod reporter;
 pub mod text;
 pub mod timestamp;
 pub mod view;
