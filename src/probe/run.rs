@@ -496,27 +496,7 @@ mod tests {
 
     #[test]
     fn jobs_alternate_between_hosts() {
-        use crate::topology::model::{Check, TcpCheck, Text};
-        let job = |n: usize, addr: &str| {
-            let probe = crate::topology::model::Probe {
-                check: Check::Tcp(TcpCheck {
-                    address: Text::plain(addr),
-                    send: None,
-                    expect: None,
-                }),
-                timeout: Duration::from_secs(1),
-                retries: 0,
-                slow: Duration::from_secs(1),
-            };
-            Job {
-                service: ServiceIdx(0),
-                instance: n,
-                host: host_of(&probe.check),
-                probe,
-                attempt: 1,
-                not_before: None,
-            }
-        };
+        let job = |n: usize, addr: &str| tcp_job_to(0, n, addr);
         let jobs = vec![
             job(0, "a:1"),
             job(1, "a:2"),
@@ -533,10 +513,14 @@ mod tests {
     }
 
     fn tcp_job(service: u32, instance: usize) -> Job {
+        tcp_job_to(service, instance, "10.0.0.1:80")
+    }
+
+    fn tcp_job_to(service: u32, instance: usize, address: &str) -> Job {
         use crate::topology::model::{Check, TcpCheck, Text};
         let probe = crate::topology::model::Probe {
             check: Check::Tcp(TcpCheck {
-                address: Text::plain("10.0.0.1:80"),
+                address: Text::plain(address),
                 send: None,
                 expect: None,
             }),

@@ -3,7 +3,7 @@
 use serde_saphyr::{Error as YamlError, MessageFormatter};
 
 use super::parse::Region;
-use crate::diag::{Code, Diagnostic, Span, closest};
+use crate::diag::{Code, Diagnostic, Span};
 use crate::topology::loc::Loc;
 
 /// Turns a YAML/serde error into a diagnostic, relocating it from `region` into the whole file.
@@ -34,27 +34,13 @@ pub(super) fn diag_from_yaml(err: &YamlError, region: Option<Region>, whole: &st
     match err {
         YamlError::SerdeUnknownField {
             field, expected, ..
-        } => {
-            let list = expected
-                .iter()
-                .map(|e| format!("`{e}`"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let mut d = Diagnostic::error(
-                Code::UnknownKey,
-                span,
-                format!("unknown key `{}`", sanitize(field)),
-            )
-            .with_label(if expected.is_empty() {
+        } => one_of(Code::UnknownKey, "key", field, expected, span).with_label(
+            if expected.is_empty() {
                 "no keys are allowed here".to_owned()
             } else {
-                format!("expected one of {list}")
-            });
-            if let Some(best) = closest(field, expected.iter().copied()) {
-                d = d.with_help(format!("did you mean `{best}`?"));
-            }
-            d
-        }
+                format!("expected one of {}", quoted(expected))
+            },
+        ),
         YamlError::SerdeMissingField { field, .. } => {
             Diagnostic::error(Code::MissingKey, span, format!("missing key `{field}`"))
                 .with_label(format!("this mapping needs `{field}:`"))
@@ -69,23 +55,8 @@ pub(super) fn diag_from_yaml(err: &YamlError, region: Option<Region>, whole: &st
         }
         YamlError::SerdeUnknownVariant {
             variant, expected, ..
-        } => {
-            let list = expected
-                .iter()
-                .map(|e| format!("`{e}`"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let mut d = Diagnostic::error(
-                Code::UnknownValue,
-                span,
-                format!("unknown value `{}`", sanitize(variant)),
-            )
-            .with_label(format!("expected one of {list}"));
-            if let Some(best) = closest(variant, expected.iter().copied()) {
-                d = d.with_help(format!("did you mean `{best}`?"));
-            }
-            d
-        }
+        } => one_of(Code::UnknownValue, "value", variant, expected, span)
+            .with_label(format!("expected one of {}", quoted(expected))),
         YamlError::SerdeInvalidType {
             unexpected,
             expected,
@@ -124,6 +95,27 @@ pub(super) fn diag_from_yaml(err: &YamlError, region: Option<Region>, whole: &st
 }
 
 /// A `yaml-syntax` diagnostic, moved to where the usual cause is and with a hint for it.
+/// "unknown WHAT `given`" at `span`, with "did you mean" when one of `expected` is close.
+fn one_of(
+    code: Code,
+    what: &str,
+    given: &str,
+    expected: &[&str],
+    span: Option<Span>,
+) -> Diagnostic {
+    Diagnostic::error(code, span, format!("unknown {what} `{}`", sanitize(given)))
+        .with_suggestion(given, expected.iter().copied())
+}
+
+/// `` `a`, `b`, `c` ``.
+fn quoted(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|e| format!("`{e}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn syntax_error(whole: &str, span: Option<Span>, message: String) -> Diagnostic {
     let Some(span) = span else {
         return Diagnostic::error(Code::YamlSyntax, None, message);
