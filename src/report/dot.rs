@@ -23,8 +23,8 @@ use graphviz_rust::printer::{DotPrinter, PrinterContext};
 use crate::report::render_error::RenderError;
 use crate::report::report::Report;
 use crate::report::view::{
-    Caption, ClusterKind, GraphView, GroupNode, NodeKind, ServiceNode, SpofMark, SummaryNode,
-    ViewEdge, ViewOptions,
+    Caption, ClusterKind, GraphView, GroupNode, LinkNode, NodeKind, ServiceNode, SpofMark,
+    SummaryNode, ViewEdge, ViewOptions,
 };
 use crate::state::State;
 use crate::terminal::{is_unprintable, printable};
@@ -66,10 +66,12 @@ pub const SPOF_COLOR: &str = "#d50000";
 pub const SPOF_PENWIDTH: &str = "4";
 /// Outline of a service at risk.
 pub const AT_RISK_COLOR: &str = "#e65100";
+/// Outline (dashed) of a SPOF of another link than the one drawn.
+pub const SPOF_ELSEWHERE_COLOR: &str = "#ef9a9a";
+/// Fill of link nodes.
+const LINK_FILL: &str = "#263238";
 const STRONG_COLOR: &str = "#37474f";
 const WEAK_COLOR: &str = "#90a4ae";
-/// Up to this many edges, timeouts are true edge labels; past it, `xlabel`s.
-const LABEL_EDGE_LIMIT: usize = 60;
 const FONT: &str = "Helvetica,Arial,sans-serif";
 
 /// The DOT text of `topo` as `report` describes it: [`GraphView::build`] then [`to_dot`].
@@ -161,6 +163,8 @@ pub fn build_graph(view: &GraphView) -> Graph {
             attr("nodesep", "0.3"),
             attr("ranksep", "0.75"),
             attr("newrank", "true"),
+            // Routes of several links into the same services merge instead of crossing.
+            attr("concentrate", "true"),
             attr("labelloc", "t"),
             attr("labeljust", "l"),
             html_attr("label", &caption_label(&view.caption)),
@@ -183,25 +187,46 @@ pub fn build_graph(view: &GraphView) -> Graph {
     let mut in_cluster: Vec<Vec<Stmt>> = vec![Vec::new(); view.clusters.len()];
     let mut outside = Vec::new();
     let mut folded = Vec::new();
+    let mut entries = Vec::new();
     for node in &view.nodes {
-        let stmt = Stmt::Node(Node::new(node_id(&node.key), node_attributes(&node.kind)));
+        let stmt = Stmt::Node(Node::new(
+            node_id(&node.key),
+            node_attributes(view, &node.kind),
+        ));
         match (node.cluster, &node.kind) {
             (Some(c), _) => in_cluster[c].push(stmt),
             (None, NodeKind::Summary(_)) => folded.push((stmt, node.key.as_str())),
+            (None, NodeKind::Link(_)) => entries.push(stmt),
             (None, _) => outside.push(stmt),
         }
     }
+    // Every link starts in the first column, on the left.
+    if !entries.is_empty() {
+        let mut body = vec![Stmt::GAttribute(GraphAttributes::Graph(vec![attr(
+            "rank", "source",
+        )]))];
+        body.extend(entries);
+        stmts.push(Stmt::Subgraph(Subgraph {
+            id: quoted("links"),
+            stmts: body,
+        }));
+    }
     for (cluster, nodes) in view.clusters.iter().zip(in_cluster) {
         let (id, label, border) = match &cluster.kind {
-            ClusterKind::Link { state } => (
+            ClusterKind::Link { state } if view.probed => (
                 format!("cluster_link:{}", cluster.name),
                 format!(
-                    "<B>{}</B>  <FONT COLOR=\"{}\">{}</FONT>",
+                    "critical path of <B>{}</B>  <FONT COLOR=\"{}\">{}</FONT>",
                     html(&cluster.name),
                     palette(*state).border,
                     state_word(*state)
                 ),
                 palette(*state).border,
+            ),
+            ClusterKind::Link { .. } => (
+                format!("cluster_link:{}", cluster.name),
+                format!("critical path of <B>{}</B>", html(&cluster.name)),
+                "#546e7a",
             ),
             ClusterKind::Group(by) => (
                 format!("cluster_{by}:{}", cluster.name),
@@ -236,7 +261,7 @@ pub fn build_graph(view: &GraphView) -> Graph {
     while view.nodes.iter().any(|n| n.key == legend_key) {
         legend_key.push('\'');
     }
-    stmts.push(Stmt::Subgraph(legend(&legend_key)));
+    stmts.push(Stmt::Subgraph(legend(view, &legend_key)));
     // Invisible edges from every sink put the legend in the last column, right of the graph,
     // instead of above it; weight 0 keeps them from pulling anything.
     let mut has_out = vec![false; view.nodes.len()];
@@ -284,65 +309,43 @@ fn badge(text: &str, color: &str) -> String {
     )
 }
 
-fn node_attributes(kind: &NodeKind) -> Vec<Attribute> {
+fn node_attributes(view: &GraphView, kind: &NodeKind) -> Vec<Attribute> {
     match kind {
-        NodeKind::Service(s) => service_attributes(s),
+        NodeKind::Service(s) => service_attributes(view, s),
+        NodeKind::Link(l) => link_attributes(view, l),
         NodeKind::Group(g) => group_attributes(g),
         NodeKind::Summary(s) => summary_attributes(s),
     }
 }
 
-fn service_attributes(s: &ServiceNode) -> Vec<Attribute> {
-    let p = palette(s.state);
-    let mut rows = String::new();
-    for link in &s.entry_of {
-        rows.push_str(&row(&small(
-            &format!("▶ entry of {}", html(link)),
-            "#263238",
-        )));
-    }
-    rows.push_str(&row(&format!("<B>{}</B>", html(&s.name))));
-    let status = if s.state == State::Unknown {
-        html(&s.instances)
+/// `a, b` or `a, b and 3 more` (at most `max` names).
+fn few(names: &[String], max: usize) -> String {
+    if names.len() <= max {
+        names.join(", ")
     } else {
-        format!("{} · {}", s.state, html(&s.instances))
-    };
-    rows.push_str(&row(&small(&status, "#37474f")));
-    if !s.note_links.is_empty() {
-        let lead = if s.note_links.len() < s.on_links.len() {
-            "also on"
-        } else {
-            "on"
-        };
-        rows.push_str(&row(&small(
-            &format!("{lead}: {}", html(&s.note_links.join(", "))),
-            "#546e7a",
-        )));
+        format!("{} and {} more", names[..max].join(", "), names.len() - max)
     }
-    let mut class = vec![format!("state-{}", s.state)];
-    if s.at_risk {
-        rows.push_str(&badge("AT RISK: no spare left", AT_RISK_COLOR));
-        class.push("at-risk".to_owned());
+}
+
+fn link_attributes(view: &GraphView, l: &LinkNode) -> Vec<Attribute> {
+    let mut rows = row(&format!(
+        "<FONT COLOR=\"white\"><B>▶ {}</B></FONT>",
+        html(&l.name)
+    ));
+    let mut detail = format!(
+        "{} services · {} SPOF{}",
+        l.critical_path,
+        l.spofs,
+        if l.spofs == 1 { "" } else { "s" }
+    );
+    if view.probed {
+        detail = format!("{} · {detail}", state_word(l.state));
     }
-    match s.spof {
-        SpofMark::No => {}
-        SpofMark::Static => {
-            rows.push_str(&badge("SPOF", SPOF_COLOR));
-            class.push("spof".to_owned());
-        }
-        SpofMark::Live => {
-            rows.push_str(&badge("SPOF now", SPOF_COLOR));
-            class.push("spof".to_owned());
-            class.push("live-spof".to_owned());
-        }
-    }
-    // The SPOF outline wins over the at-risk one.
-    let (color, penwidth) = if s.spof != SpofMark::No {
-        (SPOF_COLOR, SPOF_PENWIDTH)
-    } else if s.at_risk {
-        (AT_RISK_COLOR, "3")
+    rows.push_str(&row(&small(&detail, "#eceff1")));
+    let border = if view.probed {
+        palette(l.state).border
     } else {
-        (p.border, "1.2")
+        LINK_FILL
     };
     vec![
         html_attr(
@@ -351,9 +354,108 @@ fn service_attributes(s: &ServiceNode) -> Vec<Attribute> {
                 "<TABLE BORDER=\"0\" CELLBORDER=\"0\" CELLSPACING=\"0\" CELLPADDING=\"1\">{rows}</TABLE>"
             ),
         ),
-        attr("fillcolor", p.fill),
+        attr("shape", "cds"),
+        attr("style", "filled"),
+        attr("fillcolor", LINK_FILL),
+        attr("color", border),
+        attr("penwidth", if view.probed { "3" } else { "1" }),
+        attr("class", "link"),
+        attr("tooltip", &format!("link {}", l.name)),
+    ]
+}
+
+fn service_attributes(view: &GraphView, s: &ServiceNode) -> Vec<Attribute> {
+    let p = palette(s.state);
+    let text = if s.context { "#78909c" } else { "#37474f" };
+    let mut rows = if s.context {
+        row(&format!("<FONT COLOR=\"{text}\">{}</FONT>", html(&s.name)))
+    } else {
+        row(&format!("<B>{}</B>", html(&s.name)))
+    };
+    // The state is shown once observed; a static render shows the structure only.
+    let status = if view.probed {
+        format!("{} · {}", s.state, html(&s.instances))
+    } else {
+        html(&s.instances)
+    };
+    rows.push_str(&row(&small(&status, text)));
+    if !s.note_links.is_empty() {
+        let lead = if view.link.is_some() {
+            "also critical for"
+        } else {
+            "critical for"
+        };
+        rows.push_str(&row(&small(
+            &format!("{lead} {}", html(&few(&s.note_links, 3))),
+            "#546e7a",
+        )));
+    }
+    let mut class = vec![format!("state-{}", s.state)];
+    if s.context {
+        class.push("context".to_owned());
+    }
+    if !s.entry_of.is_empty() {
+        class.push("entry".to_owned());
+    }
+    if s.at_risk {
+        rows.push_str(&badge("AT RISK: no spare left", AT_RISK_COLOR));
+        class.push("at-risk".to_owned());
+    }
+    // In the whole-system picture a SPOF badge names the links it takes down; in a one-link
+    // picture it is that link's, and other links' SPOFs are only dashed with a grey note.
+    let of_links = if view.link.is_none() && !s.spof_links.is_empty() {
+        format!(" of {}", html(&few(&s.spof_links, 2)))
+    } else {
+        String::new()
+    };
+    match s.spof {
+        SpofMark::No => {}
+        SpofMark::Static => {
+            rows.push_str(&badge(&format!("SPOF{of_links}"), SPOF_COLOR));
+            class.push("spof".to_owned());
+        }
+        SpofMark::Live => {
+            rows.push_str(&badge(&format!("SPOF{of_links} now"), SPOF_COLOR));
+            class.push("spof".to_owned());
+            class.push("live-spof".to_owned());
+        }
+        SpofMark::Elsewhere => {
+            rows.push_str(&row(&small(
+                &format!("SPOF of {} only", html(&few(&s.spof_links, 2))),
+                "#c62828",
+            )));
+            class.push("spof-elsewhere".to_owned());
+        }
+    }
+    // The SPOF outline wins over the at-risk one.
+    let (color, penwidth) = match s.spof {
+        SpofMark::Static | SpofMark::Live => (SPOF_COLOR, SPOF_PENWIDTH),
+        SpofMark::Elsewhere => (SPOF_ELSEWHERE_COLOR, "2"),
+        SpofMark::No if s.at_risk => (AT_RISK_COLOR, "3"),
+        SpofMark::No if s.context => ("#b0bec5", "1"),
+        SpofMark::No => (p.border, "1.2"),
+    };
+    let fill = if s.context && !view.probed {
+        "#ffffff"
+    } else {
+        p.fill
+    };
+    let style = if s.spof == SpofMark::Elsewhere {
+        "rounded,filled,dashed"
+    } else {
+        "rounded,filled"
+    };
+    vec![
+        html_attr(
+            "label",
+            &format!(
+                "<TABLE BORDER=\"0\" CELLBORDER=\"0\" CELLSPACING=\"0\" CELLPADDING=\"1\">{rows}</TABLE>"
+            ),
+        ),
+        attr("fillcolor", fill),
         attr("color", color),
         attr("penwidth", penwidth),
+        attr("style", style),
         attr("class", &class.join(" ")),
         attr("tooltip", &s.tooltip),
     ]
@@ -457,6 +559,19 @@ const FOLDED_ROW: usize = 5;
 fn edge(view: &GraphView, e: &ViewEdge) -> Edge {
     let from_group = matches!(view.nodes[e.from].kind, NodeKind::Group(_));
     let to_group = matches!(view.nodes[e.to].kind, NodeKind::Group(_));
+    if matches!(view.nodes[e.from].kind, NodeKind::Link(_)) {
+        return Edge {
+            ty: EdgeTy::Pair(
+                Vertex::N(node_id(&view.nodes[e.from].key)),
+                Vertex::N(node_id(&view.nodes[e.to].key)),
+            ),
+            attributes: vec![
+                attr("color", LINK_FILL),
+                attr("penwidth", "2.4"),
+                attr("class", "entry"),
+            ],
+        };
+    }
     let mut attributes = match e.strength {
         Strength::Strong => vec![
             attr("color", STRONG_COLOR),
@@ -478,13 +593,11 @@ fn edge(view: &GraphView, e: &ViewEdge) -> Edge {
         } else {
             "#546e7a"
         };
-        // A `label` makes `dot` rank a virtual node per edge: 14 s instead of 0.5 s at 300
-        // services. Past a few dozen edges, `xlabel` (placed after layout) keeps it fast.
-        let key = if view.edges.len() <= LABEL_EDGE_LIMIT {
-            "label"
-        } else {
-            "xlabel"
-        };
+        // An `xlabel` is placed after layout, beside the middle of its edge: a `label` makes
+        // `dot` rank a virtual node per edge (14 s instead of 0.5 s at 300 services) and
+        // drifts away from its edge in a wide rank; a `taillabel` piles up where several
+        // edges leave one caller. Tried on the bundled topology and the demos.
+        let key = "xlabel";
         attributes.push(attr(key, &label));
         attributes.push(attr("fontcolor", color));
     }
@@ -504,15 +617,25 @@ fn caption_label(c: &Caption) -> String {
         html(&c.title)
     ));
     for l in &c.links {
+        let state = if c.probed {
+            format!(
+                ": <FONT COLOR=\"{}\"><B>{}</B></FONT>",
+                palette(l.state).border,
+                state_word(l.state)
+            )
+        } else {
+            String::new()
+        };
         rows.push_str(&left(format!(
-            "link <B>{}</B>: <FONT COLOR=\"{}\"><B>{}</B></FONT> · {} services on the critical path · {} SPOF{}",
+            "link <B>{}</B>{state} · {} services on the critical path · {} SPOF{}",
             html(&l.name),
-            palette(l.state).border,
-            state_word(l.state),
             l.critical_path,
             l.spofs,
             if l.spofs == 1 { "" } else { "s" }
         )));
+    }
+    if c.more_links > 0 {
+        rows.push_str(&left(format!("<I>and {} more links</I>", c.more_links)));
     }
     if !c.assumed_failed.is_empty() {
         rows.push_str(&left(format!(
@@ -529,7 +652,13 @@ fn caption_label(c: &Caption) -> String {
         rows.push_str(&left(format!(
             "<FONT COLOR=\"{SPOF_COLOR}\"><B>domain SPOF {}</B></FONT> takes down {} — {why}",
             html(&d.id),
-            html(&d.links.join(", "))
+            html(&few(&d.links, 3))
+        )));
+    }
+    if c.more_domain_spofs > 0 {
+        rows.push_str(&left(format!(
+            "<FONT COLOR=\"{SPOF_COLOR}\"><I>and {} more domain SPOFs</I></FONT>",
+            c.more_domain_spofs
         )));
     }
     for note in &c.notes {
@@ -543,7 +672,7 @@ fn caption_label(c: &Caption) -> String {
     )
 }
 
-fn legend(key: &str) -> Subgraph {
+fn legend(view: &GraphView, key: &str) -> Subgraph {
     let swatch = |state: State, text: &str| {
         let p = palette(state);
         format!(
@@ -552,14 +681,40 @@ fn legend(key: &str) -> Subgraph {
         )
     };
     let mut rows = String::new();
-    rows.push_str(&swatch(State::Up, "up"));
-    rows.push_str(&swatch(State::Degraded, "degraded"));
-    rows.push_str(&swatch(State::Down, "down"));
-    rows.push_str(&swatch(State::Unknown, "unknown / not probed"));
     let _ = write!(
         rows,
-        "<TR><TD BORDER=\"3\" COLOR=\"{SPOF_COLOR}\" WIDTH=\"22\" HEIGHT=\"12\"></TD><TD ALIGN=\"LEFT\">SPOF: one failure takes a link down</TD></TR>"
+        "<TR><TD BGCOLOR=\"{LINK_FILL}\" WIDTH=\"22\" HEIGHT=\"12\"></TD><TD ALIGN=\"LEFT\">link: where a route enters</TD></TR>"
     );
+    if view.probed {
+        rows.push_str(&swatch(State::Up, "up"));
+        rows.push_str(&swatch(State::Degraded, "degraded"));
+        rows.push_str(&swatch(State::Down, "down"));
+        rows.push_str(&swatch(State::Unknown, "unknown: no probe"));
+    } else {
+        rows.push_str(&swatch(
+            State::Unknown,
+            "not probed: states appear with render --probe",
+        ));
+    }
+    if view.link.is_some() {
+        let _ = write!(
+            rows,
+            "<TR><TD BORDER=\"3\" COLOR=\"{SPOF_COLOR}\" WIDTH=\"22\" HEIGHT=\"12\"></TD><TD ALIGN=\"LEFT\">SPOF of this link: one failure takes it down</TD></TR>"
+        );
+        let _ = write!(
+            rows,
+            "<TR><TD BORDER=\"1\" STYLE=\"dashed\" COLOR=\"{SPOF_ELSEWHERE_COLOR}\" WIDTH=\"22\" HEIGHT=\"12\"></TD><TD ALIGN=\"LEFT\">SPOF of another link only</TD></TR>"
+        );
+        let _ = write!(
+            rows,
+            "<TR><TD BORDER=\"1\" COLOR=\"#b0bec5\" WIDTH=\"22\" HEIGHT=\"12\"></TD><TD ALIGN=\"LEFT\"><FONT COLOR=\"#78909c\">context: off this critical path</FONT></TD></TR>"
+        );
+    } else {
+        let _ = write!(
+            rows,
+            "<TR><TD BORDER=\"3\" COLOR=\"{SPOF_COLOR}\" WIDTH=\"22\" HEIGHT=\"12\"></TD><TD ALIGN=\"LEFT\">SPOF of the links named: one failure takes them down</TD></TR>"
+        );
+    }
     let _ = write!(
         rows,
         "<TR><TD BORDER=\"2\" COLOR=\"{AT_RISK_COLOR}\" WIDTH=\"22\" HEIGHT=\"12\"></TD><TD ALIGN=\"LEFT\">at risk: no spare instance left</TD></TR>"

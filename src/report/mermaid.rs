@@ -52,6 +52,7 @@ pub fn label(s: &str) -> String {
 fn mermaid_id(node: usize, kind: &NodeKind) -> String {
     let prefix = match kind {
         NodeKind::Service(_) => 'n',
+        NodeKind::Link(_) => 'l',
         NodeKind::Group(_) => 'g',
         NodeKind::Summary(_) => 's',
     };
@@ -86,14 +87,18 @@ pub fn to_mermaid(view: &GraphView) -> String {
     let c = &view.caption;
     let mut cap = format!("<b>{}</b>", label(&c.title));
     for l in &c.links {
+        let _ = write!(cap, "<br/>link <b>{}</b>", label(&l.name));
+        if c.probed {
+            let _ = write!(cap, ": {}", l.state);
+        }
         let _ = write!(
             cap,
-            "<br/>link <b>{}</b>: {} · {} on critical path · {} SPOFs",
-            label(&l.name),
-            l.state,
-            l.critical_path,
-            l.spofs
+            " · {} on critical path · {} SPOFs",
+            l.critical_path, l.spofs
         );
+    }
+    if c.more_links > 0 {
+        let _ = write!(cap, "<br/><i>and {} more links</i>", c.more_links);
     }
     if !c.assumed_failed.is_empty() {
         let _ = write!(
@@ -115,6 +120,13 @@ pub fn to_mermaid(view: &GraphView) -> String {
             label(&d.links.join(", "))
         );
     }
+    if c.more_domain_spofs > 0 {
+        let _ = write!(
+            cap,
+            "<br/><i>and {} more domain SPOFs</i>",
+            c.more_domain_spofs
+        );
+    }
     for note in &c.notes {
         let _ = write!(cap, "<br/><i>{}</i>", label(note));
     }
@@ -127,21 +139,18 @@ pub fn to_mermaid(view: &GraphView) -> String {
         match &node.kind {
             NodeKind::Service(s) => {
                 let mut text = String::new();
-                for link in &s.entry_of {
-                    let _ = write!(text, "▶ entry of {}<br/>", label(link));
-                }
                 let _ = write!(text, "<b>{}</b><br/>", label(&s.name));
-                if s.state != State::Unknown {
+                if view.probed {
                     let _ = write!(text, "{} · ", s.state);
                 }
                 text.push_str(&label(&s.instances));
                 if !s.note_links.is_empty() {
-                    let lead = if s.note_links.len() < s.on_links.len() {
-                        "also on"
+                    let lead = if view.link.is_some() {
+                        "also critical for"
                     } else {
-                        "on"
+                        "critical for"
                     };
-                    let _ = write!(text, "<br/>{lead}: {}", label(&s.note_links.join(", ")));
+                    let _ = write!(text, "<br/>{lead} {}", label(&s.note_links.join(", ")));
                 }
                 if s.at_risk {
                     text.push_str("<br/>⚠ AT RISK: no spare left");
@@ -150,8 +159,22 @@ pub fn to_mermaid(view: &GraphView) -> String {
                     SpofMark::No => {}
                     SpofMark::Static => text.push_str("<br/><b>SPOF</b>"),
                     SpofMark::Live => text.push_str("<br/><b>SPOF now</b>"),
+                    SpofMark::Elsewhere => {
+                        let _ = write!(
+                            text,
+                            "<br/>SPOF of {} only",
+                            label(&s.spof_links.join(", "))
+                        );
+                    }
                 }
                 format!("{id}[\"{text}\"]")
+            }
+            NodeKind::Link(l) => {
+                let mut text = format!("▶ <b>{}</b>", label(&l.name));
+                if view.probed {
+                    let _ = write!(text, "<br/>{}", l.state);
+                }
+                format!("{id}([\"{text}\"])")
             }
             NodeKind::Group(g) => format!(
                 "{id}{{{{\"OR {}<br/>≥{} of {}\"}}}}",
@@ -171,9 +194,10 @@ pub fn to_mermaid(view: &GraphView) -> String {
     };
     for (ci, cluster) in view.clusters.iter().enumerate() {
         let title = match &cluster.kind {
-            ClusterKind::Link { state } => {
-                format!("link {} · {}", label(&cluster.name), state)
+            ClusterKind::Link { state } if view.probed => {
+                format!("critical path of {} · {}", label(&cluster.name), state)
             }
+            ClusterKind::Link { .. } => format!("critical path of {}", label(&cluster.name)),
             ClusterKind::Group(by) => format!("{by} {}", label(&cluster.name)),
         };
         let _ = writeln!(w, "  subgraph c{ci}[\"{title}\"]");
@@ -233,7 +257,7 @@ pub fn to_mermaid(view: &GraphView) -> String {
             if s.at_risk {
                 let _ = writeln!(w, "  class {id} atrisk");
             }
-            if s.spof != SpofMark::No {
+            if matches!(s.spof, SpofMark::Static | SpofMark::Live) {
                 let _ = writeln!(w, "  class {id} spof");
             }
         }

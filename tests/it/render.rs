@@ -129,18 +129,22 @@ fn graphviz_draws_the_example_with_the_spof_outlined() {
     let (stroke, width) = outline(&doc, "redis");
     assert_ne!(stroke, SPOF_COLOR);
     assert_ne!(width, SPOF_PENWIDTH);
-    // Each link's critical path is a named cluster; the legend is one too.
+    // The whole-system picture has no link clusters (issue 15): links are entry nodes, the
+    // legend is the one cluster.
     let clusters: Vec<&str> = doc
         .descendants()
         .filter(|n| n.attribute("class") == Some("cluster"))
         .filter_map(|g| g.children().find(|c| c.has_tag_name("title")))
         .filter_map(|t| t.text())
         .collect();
-    assert!(
-        clusters.contains(&"cluster_link:order-acceptance"),
-        "{clusters:?}"
-    );
-    assert!(clusters.contains(&"cluster_legend"), "{clusters:?}");
+    assert_eq!(clusters, ["cluster_legend"], "{clusters:?}");
+    let links: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("node link"))
+        .filter_map(|g| g.children().find(|c| c.has_tag_name("title")))
+        .filter_map(|t| t.text())
+        .collect();
+    assert_eq!(links, ["link:order-acceptance", "link:order-status"]);
     // Domain SPOFs are in the caption, shared fate called out.
     let text: String = doc
         .descendants()
@@ -172,15 +176,107 @@ fn graphviz_draws_generated_topologies() {
                     .any(|node| matches!(node.kind, NodeKind::Summary(_)))
             );
         }
-        let svg = svg_of(&to_dot(&view));
+        svg_of(&to_dot(&view));
+        // Every SPOF of the first link is drawn in its picture, and outlined as one.
+        let first = ViewOptions {
+            link: Some(report.links[0].name.clone()),
+            ..ViewOptions::default()
+        };
+        let svg = svg_of(&to_dot(&GraphView::build(&topo, &report, &first).unwrap()));
         let doc = parse_svg(&svg);
-        // Every SPOF of the first link is drawn, and outlined as one.
         let spof = report.links[0]
             .spofs
             .iter()
             .find(|s| s.kind == SpofKind::Service)
             .expect("generated links have SPOFs");
         assert_eq!(outline(&doc, &spof.id).0, SPOF_COLOR, "{n} services");
+    }
+}
+
+/// Issue 15: each link's picture holds exactly its critical path as its one cluster, its SPOFs
+/// red, the SPOFs of other links only dashed, and the rest outside as context.
+#[test]
+fn each_link_picture_clusters_exactly_its_critical_path() {
+    use linkpatrol::report::view::SpofMark;
+    use std::collections::BTreeSet;
+    for (topo, report) in [example(), generate(120, 3)] {
+        for link in &report.links {
+            let options = ViewOptions {
+                link: Some(link.name.clone()),
+                ..ViewOptions::default()
+            };
+            let view = GraphView::build(&topo, &report, &options).unwrap();
+            assert_eq!(view.clusters.len(), 1, "{}", link.name);
+            assert_eq!(view.clusters[0].name, link.name);
+            let in_cluster: BTreeSet<&str> = view
+                .nodes
+                .iter()
+                .filter(|n| matches!(n.kind, NodeKind::Service(_)) && n.cluster == Some(0))
+                .map(|n| n.key.as_str())
+                .collect();
+            let path: BTreeSet<&str> = link.critical_path.iter().map(String::as_str).collect();
+            assert_eq!(in_cluster, path, "{}", link.name);
+            let spofs: BTreeSet<&str> = link
+                .spofs
+                .iter()
+                .filter(|s| s.kind == SpofKind::Service)
+                .map(|s| s.id.as_str())
+                .collect();
+            for node in &view.nodes {
+                if let NodeKind::Service(s) = &node.kind {
+                    let red = matches!(s.spof, SpofMark::Static | SpofMark::Live);
+                    if red && s.spof == SpofMark::Static {
+                        assert!(spofs.contains(s.name.as_str()), "{}: {}", link.name, s.name);
+                    }
+                    if spofs.contains(s.name.as_str()) {
+                        assert_eq!(s.spof, SpofMark::Static, "{}: {}", link.name, s.name);
+                    }
+                    assert_eq!(s.context, !path.contains(s.name.as_str()));
+                }
+            }
+            // One link node, leading to the entry; and Graphviz accepts the DOT.
+            let links: Vec<&str> = view
+                .nodes
+                .iter()
+                .filter_map(|n| match &n.kind {
+                    NodeKind::Link(l) => Some(l.name.as_str()),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(links, [link.name.as_str()]);
+            parse_svg(&svg_of(&to_dot(&view)));
+        }
+    }
+}
+
+/// Issue 15: a render that did not probe shows no state: no `UNKNOWN` on links, clusters or
+/// the caption, and the whole-system picture names the links each service is critical for.
+#[test]
+fn a_static_render_shows_no_state() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("topology.yaml");
+    let topo = linkpatrol::topology::load::load_file(&file).unwrap();
+    let analysis =
+        linkpatrol::analysis::analyze(&topo, &linkpatrol::analysis::Options::default()).unwrap();
+    let report = linkpatrol::report::build::build(&topo, &analysis, None);
+    for link in std::iter::once(None).chain(report.links.iter().map(|l| Some(l.name.clone()))) {
+        let options = ViewOptions {
+            link,
+            ..ViewOptions::default()
+        };
+        let svg = svg_of(&render_dot(&topo, &report, &options).unwrap());
+        let doc = parse_svg(&svg);
+        let text: Vec<&str> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("text"))
+            .filter_map(|n| n.text())
+            .collect();
+        let all = text.join(" ");
+        for word in ["UNKNOWN", "unknown ·", "UP", "DOWN"] {
+            assert!(!all.contains(word), "{options:?}: {word} in {all}");
+        }
+        if options.link.is_none() {
+            assert!(all.contains("critical for"), "{all}");
+        }
     }
 }
 

@@ -1,15 +1,15 @@
 //! Edges and `any_of` group nodes between the drawn nodes: parallel edges into summary nodes are
 //! folded (`×N`) or left out and counted, and the nodes end up ordered services, groups,
-//! summaries.
+//! summaries, links.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Range;
 use std::time::Duration;
 
 use super::facts::Facts;
-use super::group_state;
 use super::select::{Drawn, Rep, fresh_key};
 use super::{GroupNode, NodeKind, ViewEdge, ViewNode};
+use crate::analysis::graph::Group;
 use crate::state::State;
 use crate::topology::model::{ServiceIdx, Strength, Target};
 
@@ -85,6 +85,7 @@ pub(super) fn edges(
         rep,
         mut used,
         summaries,
+        entries,
     } = nodes;
     let mut set = EdgeSet {
         edges: Vec::new(),
@@ -94,6 +95,11 @@ pub(super) fn edges(
     };
     let is_service_node =
         |nodes: &[ViewNode], k: usize| matches!(nodes[k].kind, NodeKind::Service(_));
+    for (link_node, entry) in entries {
+        if let Rep::Node(to) = rep[entry] {
+            set.add(link_node, to, Strength::Strong, None, true);
+        }
+    }
     for (i, s) in facts.topo.services.iter().enumerate() {
         let Rep::Node(from) = rep[i] else { continue };
         for d in &s.depends_on {
@@ -106,9 +112,24 @@ pub(super) fn edges(
                     set.add(from, to, d.strength, d.timeout, single);
                 }
                 Target::AnyOf { members, min } => {
+                    let drawn = members.iter().any(|m| rep[m.get()] != Rep::Hidden);
+                    if !drawn {
+                        continue;
+                    }
                     if is_service_node(&nodes, from) {
-                        let states: Vec<State> =
-                            members.iter().map(|m| facts.state(m.get())).collect();
+                        // The one any_of rule (SPEC §2), the analysis' own; before probing
+                        // nothing is known, and the group shows no state.
+                        let state = if facts.probed {
+                            Group {
+                                owner: i as u32,
+                                strength: d.strength,
+                                members: members.iter().map(|m| m.get() as u32).collect(),
+                                min: *min as u32,
+                            }
+                            .state(&facts.states)
+                        } else {
+                            State::Unknown
+                        };
                         let key = fresh_key(&format!("{}/{}", s.name, d.label), &mut used);
                         let g = nodes.len();
                         let cluster = group_cluster(cluster_of, i, members);
@@ -120,7 +141,7 @@ pub(super) fn edges(
                                 min: *min,
                                 of: members.len(),
                                 strength: d.strength,
-                                state: group_state(&states, *min),
+                                state,
                             }),
                             cluster,
                         });
@@ -161,8 +182,8 @@ pub(super) fn edges(
             e.weak_without_timeout = false;
         }
     }
-    // Group nodes sit after the service nodes that own them; move summaries last so the
-    // order is services, groups, summaries regardless of when they were created.
+    // Group nodes sit after the service nodes that own them; order services, groups,
+    // summaries, links regardless of when they were created.
     order_nodes(nodes, edges)
 }
 
@@ -179,12 +200,13 @@ fn group_cluster(
         .then_some(c)
 }
 
-/// Reorders nodes to services, groups, summaries (stable within each) and remaps edges.
+/// Reorders nodes to services, groups, summaries, links (stable within each) and remaps edges.
 fn order_nodes(nodes: Vec<ViewNode>, edges: Vec<ViewEdge>) -> (Vec<ViewNode>, Vec<ViewEdge>) {
     let rank = |n: &ViewNode| match n.kind {
         NodeKind::Service(_) => 0,
         NodeKind::Group(_) => 1,
         NodeKind::Summary(_) => 2,
+        NodeKind::Link(_) => 3,
     };
     let mut order: Vec<usize> = (0..nodes.len()).collect();
     order.sort_by_key(|&i| (rank(&nodes[i]), i));

@@ -13,27 +13,38 @@ use crate::topology::model::{Service, Topology};
 pub(super) struct Facts<'a> {
     pub(super) topo: &'a Topology,
     pub(super) report_of: Vec<Option<&'a ServiceReport>>,
+    /// SPOF marking, relative to the link drawn when there is one.
     pub(super) spof: Vec<SpofMark>,
+    /// Links each service is a service SPOF of (by design or now), sorted.
+    pub(super) spof_links: Vec<Vec<String>>,
     pub(super) on_links: Vec<Vec<String>>,
     pub(super) entry_of: Vec<Vec<String>>,
+    /// Effective states, indexed like the services (`unknown` when the report lacks one).
+    pub(super) states: Vec<State>,
+    /// Whether the states were observed (probes ran or `--fail` decided them).
+    pub(super) probed: bool,
 }
 
 impl<'a> Facts<'a> {
-    pub(super) fn new(topo: &'a Topology, report: &'a Report) -> Self {
+    /// Facts of `report`; with `focus`, SPOF marks say whether a service is a SPOF of that
+    /// link or only of others ([`SpofMark::Elsewhere`]).
+    pub(super) fn new(topo: &'a Topology, report: &'a Report, focus: Option<&str>) -> Self {
         let n = topo.services.len();
         let by_id: HashMap<&str, &ServiceReport> =
             report.services.iter().map(|s| (s.id.as_str(), s)).collect();
-        let report_of = topo
+        let report_of: Vec<Option<&ServiceReport>> = topo
             .services
             .iter()
             .map(|s| by_id.get(s.name.as_str()).copied())
             .collect();
         let mut spof = vec![SpofMark::No; n];
+        let mut spof_links: Vec<Vec<String>> = vec![Vec::new(); n];
         let mut on_links = vec![Vec::new(); n];
         let mut entry_of = vec![Vec::new(); n];
         let mut links: Vec<_> = report.links.iter().collect();
         links.sort_by(|a, b| a.name.cmp(&b.name));
         for link in links {
+            let here = focus.is_none_or(|f| f == link.name);
             for id in &link.critical_path {
                 if let Some(i) = topo.index_of(id) {
                     on_links[i.get()].push(link.name.clone());
@@ -42,36 +53,61 @@ impl<'a> Facts<'a> {
             if let Some(i) = topo.index_of(&link.entry) {
                 entry_of[i.get()].push(link.name.clone());
             }
-            for s in &link.spofs {
-                if s.kind == SpofKind::Service
-                    && let Some(i) = topo.index_of(&s.id)
-                {
-                    spof[i.get()] = SpofMark::Static;
+            for (s, live) in link
+                .spofs
+                .iter()
+                .map(|s| (s, false))
+                .chain(link.live_spofs.iter().flatten().map(|s| (s, true)))
+            {
+                if s.kind != SpofKind::Service {
+                    continue;
                 }
-            }
-            for s in link.live_spofs.iter().flatten() {
-                if s.kind == SpofKind::Service
-                    && let Some(i) = topo.index_of(&s.id)
-                    && spof[i.get()] == SpofMark::No
-                {
-                    spof[i.get()] = SpofMark::Live;
+                let Some(i) = topo.index_of(&s.id) else {
+                    continue;
+                };
+                let i = i.get();
+                if spof_links[i].last() != Some(&link.name) {
+                    spof_links[i].push(link.name.clone());
+                }
+                let mark = match (here, live) {
+                    (false, _) => SpofMark::Elsewhere,
+                    (true, false) => SpofMark::Static,
+                    (true, true) => SpofMark::Live,
+                };
+                // A SPOF of the link drawn wins over one elsewhere; by design over live.
+                let rank = |m: SpofMark| match m {
+                    SpofMark::No => 0,
+                    SpofMark::Elsewhere => 1,
+                    SpofMark::Live => 2,
+                    SpofMark::Static => 3,
+                };
+                if rank(mark) > rank(spof[i]) {
+                    spof[i] = mark;
                 }
             }
         }
         for l in &mut on_links {
             l.dedup();
         }
+        let states = report_of
+            .iter()
+            .map(|r| r.map_or(State::Unknown, |r| r.effective))
+            .collect();
         Self {
             topo,
             report_of,
             spof,
+            spof_links,
             on_links,
             entry_of,
+            states,
+            probed: report.root_causes.is_some()
+                || report.services.iter().any(|s| s.probes.is_some()),
         }
     }
 
     pub(super) fn state(&self, i: usize) -> State {
-        self.report_of[i].map_or(State::Unknown, |r| r.effective)
+        self.states[i]
     }
 
     pub(super) fn healthy(&self, i: usize) -> bool {
@@ -94,7 +130,12 @@ impl<'a> Facts<'a> {
         }
     }
 
-    pub(super) fn service_node(&self, i: usize, note_links: Vec<String>) -> ServiceNode {
+    pub(super) fn service_node(
+        &self,
+        i: usize,
+        note_links: Vec<String>,
+        context: bool,
+    ) -> ServiceNode {
         let s = &self.topo.services[i];
         let probes = self.report_of[i].and_then(|r| r.probes.as_ref());
         let total = s.instances.len();
@@ -145,6 +186,8 @@ impl<'a> Facts<'a> {
             entry_of: self.entry_of[i].clone(),
             on_links: self.on_links[i].clone(),
             note_links,
+            spof_links: self.spof_links[i].clone(),
+            context,
             tooltip,
         }
     }

@@ -6,11 +6,16 @@
 //! story. Everything here is ordered (services by name, links by name, groups by key), so the same
 //! input always gives the same view and therefore the same bytes.
 //!
-//! Clustering: by default each link's critical path is a cluster. A service on several critical
-//! paths sits in the cluster of the *first* link by name, and its node lists the other links
-//! ("also on: …"), so no service is drawn twice and no link loses a member silently. With
-//! `--group-by owner|tag|zone` the clusters are those groups instead, and every node on a critical
-//! path names its links.
+//! Two kinds of picture. The whole system (no `--link`): no link clusters — a service shared by
+//! several links cannot sit in all of them, and putting it in one made the others look shorter
+//! than they are — but one node per link, in the first rank, leading to its entry, and on each
+//! service the links it is critical for; a SPOF is marked with the links it takes down. One link
+//! (`--link L`): L's critical path is the one cluster, exactly; L's SPOFs are red, the SPOFs of
+//! other links only dashed ([`SpofMark::Elsewhere`]), the direct dependencies off the path are
+//! context. With `--group-by owner|tag|zone` the clusters are those groups instead. States are
+//! shown only when observed (probes or `--fail`): a static render shows structure, not
+//! `unknown` everywhere. The state of an `any_of` group is the analysis' one rule
+//! ([`crate::analysis::graph::Group::state`]).
 //!
 //! Large graphs: Graphviz `dot` needs ~4 s for 1,000 plain services and does not finish for 3,000,
 //! so a view never holds more than [`ViewOptions::max_services`] service nodes. Past it, services
@@ -18,8 +23,10 @@
 //! rest of the critical paths) and everything else is folded into one summary node per owner (or
 //! per `--group-by` key; at most 40, the smallest merged), which counts its services by state and
 //! takes the worst state's colour. Edges between two summaries are left out, others are merged
-//! (`×N`). The caption says what was folded. `--link L` draws only that link's critical path and
-//! its direct dependencies.
+//! (`×N`). The caption says what was folded and lists at most [`CAPTION_LINES`] links and domain
+//! SPOFs, the worst first, then "and N more". Folded, the whole-system picture is an overview of
+//! at most [`OVERVIEW_MAX_SERVICES`] services (entries, SPOFs and shared hotspots by how many
+//! links they matter to); a one-link picture keeps its critical path and folds its context.
 //!
 //! One file per step: `types` (the view's data), `facts` (per-service facts from the report),
 //! `select` (selection, folding and clusters), `edges` (edges and group nodes), `caption`.
@@ -33,34 +40,12 @@ mod types;
 
 use crate::report::render_error::RenderError;
 use crate::report::report::Report;
-use crate::state::State;
 use crate::topology::model::Topology;
 pub use types::{
-    Caption, ClusterKind, DEFAULT_MAX_SERVICES, DomainSpofLine, GraphView, GroupBy, GroupNode,
-    LinkLine, NodeKind, ServiceNode, SpofMark, SummaryNode, ViewCluster, ViewEdge, ViewNode,
-    ViewOptions,
+    CAPTION_LINES, Caption, ClusterKind, DEFAULT_MAX_SERVICES, DomainSpofLine, GraphView, GroupBy,
+    GroupNode, LinkLine, LinkNode, NodeKind, OVERVIEW_MAX_SERVICES, ServiceNode, SpofMark,
+    SummaryNode, ViewCluster, ViewEdge, ViewNode, ViewOptions,
 };
-
-/// The state of an `any_of` group from its members' states (SPEC §2); `unknown` when unknown
-/// members could decide it.
-pub fn group_state(members: &[State], min: usize) -> State {
-    let alive = members.iter().filter(|s| s.is_alive()).count();
-    let unknown = members.iter().filter(|s| **s == State::Unknown).count();
-    if alive >= min {
-        if members
-            .iter()
-            .any(|s| matches!(s, State::Down | State::Degraded))
-        {
-            State::Degraded
-        } else {
-            State::Up
-        }
-    } else if alive + unknown >= min {
-        State::Unknown
-    } else {
-        State::Down
-    }
-}
 
 impl GraphView {
     /// Decides the picture for `topo` as described by `report`.
@@ -71,12 +56,14 @@ impl GraphView {
         report: &Report,
         options: &ViewOptions,
     ) -> Result<Self, RenderError> {
-        let facts = facts::Facts::new(topo, report);
+        let focus = options.link.as_deref();
+        let facts = facts::Facts::new(topo, report, focus);
         let mut caption_notes = Vec::new();
         let candidates = select::candidates(topo, report, options, &mut caption_notes)?;
-        let (keep, folded) = select::keep(&facts, &candidates, options.max_services);
+        let (keep, folded) = select::keep(&facts, &candidates, options.max_services, focus);
         let (clusters, cluster_of) = select::clusters(&facts, report, options, &keep);
         let mut nodes = select::service_nodes(&facts, options, &keep, &cluster_of);
+        select::link_nodes(&facts, report, options, &mut nodes);
         if folded {
             select::fold(
                 &facts,
@@ -88,7 +75,7 @@ impl GraphView {
             );
         }
         let (mut nodes, edges) = edges::edges(&facts, &cluster_of, nodes);
-        let caption = caption::caption(report, caption_notes);
+        let caption = caption::caption(report, focus, facts.probed, caption_notes);
         let clusters = drop_empty_clusters(clusters, &mut nodes);
         Ok(Self {
             nodes,
@@ -96,6 +83,9 @@ impl GraphView {
             clusters,
             caption,
             group_by: options.group_by,
+            link: options.link.clone(),
+            probed: facts.probed,
+            folded,
         })
     }
 
@@ -129,21 +119,4 @@ fn drop_empty_clusters(clusters: Vec<ViewCluster>, nodes: &mut [ViewNode]) -> Ve
         node.cluster = node.cluster.and_then(|c| remap[c]);
     }
     kept_clusters
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn group_state_follows_spec() {
-        use State::{Degraded, Down, Unknown, Up};
-        assert_eq!(group_state(&[Up, Up], 1), Up);
-        assert_eq!(group_state(&[Up, Down], 1), Degraded);
-        assert_eq!(group_state(&[Down, Down], 1), Down);
-        assert_eq!(group_state(&[Up, Down], 2), Down);
-        assert_eq!(group_state(&[Unknown, Unknown], 1), Unknown);
-        assert_eq!(group_state(&[Unknown, Down], 1), Unknown);
-        assert_eq!(group_state(&[Up, Unknown], 1), Up);
-    }
 }

@@ -6,7 +6,8 @@ use std::ops::Range;
 
 use super::facts::Facts;
 use super::{
-    ClusterKind, GroupBy, NodeKind, SpofMark, SummaryNode, ViewCluster, ViewNode, ViewOptions,
+    ClusterKind, GroupBy, LinkNode, NodeKind, OVERVIEW_MAX_SERVICES, SpofMark, SummaryNode,
+    ViewCluster, ViewNode, ViewOptions,
 };
 use crate::report::render_error::RenderError;
 use crate::report::report::Report;
@@ -31,6 +32,8 @@ pub(super) struct Drawn {
     pub(super) used: BTreeSet<String>,
     /// The summary nodes' indices.
     pub(super) summaries: Range<usize>,
+    /// Link nodes and the entry service each leads to.
+    pub(super) entries: Vec<(usize, usize)>,
 }
 
 /// The services that may appear at all: every one, or with `--link` that link's critical path
@@ -77,10 +80,17 @@ pub(super) fn candidates(
 }
 
 /// Which candidates get their own node, by priority tier; and whether any were folded.
+///
+/// Past `max_services` candidates the picture folds. A one-link picture keeps its critical
+/// path first (entries and SPOFs of the link, unhealthy services, the rest of the path) and
+/// folds the context, healthy branches first. The whole-system picture becomes an overview of
+/// at most [`OVERVIEW_MAX_SERVICES`] services: entries, then SPOFs and shared hotspots by the
+/// number of links they matter to, then unhealthy services on critical paths.
 pub(super) fn keep(
     facts: &Facts<'_>,
     candidates: &[usize],
     max_services: usize,
+    focus: Option<&str>,
 ) -> (Vec<bool>, bool) {
     let mut keep = vec![false; facts.topo.services.len()];
     if candidates.len() <= max_services {
@@ -89,20 +99,42 @@ pub(super) fn keep(
         }
         return (keep, false);
     }
-    let on_path = |i: usize| !facts.on_links[i].is_empty();
+    let on_path = |i: usize| match focus {
+        Some(f) => facts.on_links[i].iter().any(|l| l == f),
+        None => !facts.on_links[i].is_empty(),
+    };
+    let is_spof = |i: usize| matches!(facts.spof[i], SpofMark::Static | SpofMark::Live);
+    let limit = if focus.is_some() {
+        max_services
+    } else {
+        max_services.min(OVERVIEW_MAX_SERVICES)
+    };
+    // The overview ranks SPOFs and hotspots by how many links they matter to.
+    let mut ordered: Vec<usize> = candidates.to_vec();
+    if focus.is_none() {
+        ordered.sort_by_key(|&i| {
+            std::cmp::Reverse(facts.spof_links[i].len().max(facts.on_links[i].len() / 2))
+        });
+    }
     // Services off every critical path are folded even when unhealthy: alone, without
     // edges that rank them, they would stack into one endless column. Their summary
     // node counts them by state and takes the worst state's colour.
-    let tiers: [&dyn Fn(usize) -> bool; 3] = [
-        &|i| facts.spof[i] != SpofMark::No || !facts.entry_of[i].is_empty(),
+    let entries = |i: usize| match focus {
+        Some(f) => facts.entry_of[i].iter().any(|l| l == f),
+        None => !facts.entry_of[i].is_empty(),
+    };
+    let overview = focus.is_none();
+    let tiers: [&dyn Fn(usize) -> bool; 4] = [
+        &|i| entries(i),
+        &|i| on_path(i) && (is_spof(i) || (overview && facts.on_links[i].len() > 1)),
         &|i| on_path(i) && !facts.healthy(i),
-        &|i| on_path(i),
+        &|i| on_path(i) && !overview,
     ];
     let mut kept = 0;
     'tiers: for tier in tiers {
-        for &i in candidates {
+        for &i in &ordered {
             if !keep[i] && tier(i) {
-                if kept == max_services {
+                if kept == limit {
                     break 'tiers;
                 }
                 keep[i] = true;
@@ -125,19 +157,20 @@ pub(super) fn clusters(
     let mut cluster_of = vec![None; n];
     match options.group_by {
         None => {
-            let mut links: Vec<_> = report.links.iter().collect();
-            links.sort_by(|a, b| a.name.cmp(&b.name));
-            let mut index_of_link = HashMap::new();
-            for l in &links {
-                index_of_link.insert(l.name.as_str(), clusters.len());
+            // A one-link picture: its critical path is the cluster, exactly. The whole-system
+            // picture has no link clusters (a service shared by links cannot sit in all of
+            // them); its link nodes and "critical for" lines say which link needs what.
+            if let Some(focus) = options.link.as_deref()
+                && let Some(l) = report.links.iter().find(|l| l.name == focus)
+            {
                 clusters.push(ViewCluster {
                     name: l.name.clone(),
                     kind: ClusterKind::Link { state: l.state },
                 });
-            }
-            for (c, on) in cluster_of.iter_mut().zip(&facts.on_links) {
-                if let Some(home) = home_link(on, options.link.as_deref()) {
-                    *c = index_of_link.get(home).copied();
+                for (c, on) in cluster_of.iter_mut().zip(&facts.on_links) {
+                    if on.iter().any(|l| l == focus) {
+                        *c = Some(0);
+                    }
                 }
             }
         }
@@ -178,21 +211,17 @@ pub(super) fn service_nodes(
     let mut nodes = Vec::new();
     let mut rep = vec![Rep::Hidden; n];
     for i in (0..n).filter(|&i| keep[i]) {
-        let note_links = match options.group_by {
-            None => {
-                let home = home_link(&facts.on_links[i], options.link.as_deref());
-                facts.on_links[i]
-                    .iter()
-                    .filter(|l| Some(l.as_str()) != home)
-                    .cloned()
-                    .collect()
-            }
-            Some(_) => facts.on_links[i].clone(),
-        };
+        let focus = options.link.as_deref();
+        let note_links = facts.on_links[i]
+            .iter()
+            .filter(|l| Some(l.as_str()) != focus)
+            .cloned()
+            .collect();
+        let context = focus.is_some_and(|f| !facts.on_links[i].iter().any(|l| l == f));
         rep[i] = Rep::Node(nodes.len());
         nodes.push(ViewNode {
             key: topo.services[i].name.to_string(),
-            kind: NodeKind::Service(facts.service_node(i, note_links)),
+            kind: NodeKind::Service(facts.service_node(i, note_links, context)),
             cluster: cluster_of[i],
         });
     }
@@ -203,6 +232,40 @@ pub(super) fn service_nodes(
         rep,
         used,
         summaries,
+        entries: Vec::new(),
+    }
+}
+
+/// One node per link (only the link drawn, in a one-link picture), by name, leading to its
+/// entry service.
+pub(super) fn link_nodes(
+    facts: &Facts<'_>,
+    report: &Report,
+    options: &ViewOptions,
+    out: &mut Drawn,
+) {
+    let mut links: Vec<_> = report
+        .links
+        .iter()
+        .filter(|l| options.link.as_deref().is_none_or(|f| f == l.name))
+        .collect();
+    links.sort_by(|a, b| a.name.cmp(&b.name));
+    for l in links {
+        let Some(entry) = facts.topo.index_of(&l.entry) else {
+            continue;
+        };
+        let key = fresh_key(&format!("link:{}", l.name), &mut out.used);
+        out.entries.push((out.nodes.len(), entry.get()));
+        out.nodes.push(ViewNode {
+            key,
+            kind: NodeKind::Link(LinkNode {
+                name: l.name.clone(),
+                state: l.state,
+                critical_path: l.critical_path.len(),
+                spofs: l.spofs.len(),
+            }),
+            cluster: None,
+        });
     }
 }
 
@@ -271,15 +334,6 @@ pub(super) fn fold(
         });
     }
     out.summaries = summary_start..out.nodes.len();
-}
-
-/// The link whose cluster holds a service on the critical paths of `on` (sorted): the requested
-/// link if it is one of them, else the first by name.
-fn home_link<'a>(on: &'a [String], requested: Option<&str>) -> Option<&'a str> {
-    requested
-        .and_then(|r| on.iter().find(|l| l.as_str() == r))
-        .or_else(|| on.first())
-        .map(String::as_str)
 }
 
 /// A key not yet used by any service or node.

@@ -12,6 +12,11 @@ use crate::topology::model::Strength;
 /// Default ceiling on service nodes handed to a layout engine (see the module docs).
 pub const DEFAULT_MAX_SERVICES: usize = 300;
 
+/// Service nodes in the whole-system overview once a topology is folded: the entries, shared
+/// hotspots and the SPOFs that take most links down (each node is ~4 SVG texts; the overview
+/// of 20,000 services stays under 800).
+pub const OVERVIEW_MAX_SERVICES: usize = 60;
+
 /// What to cluster services by instead of link critical paths.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum GroupBy {
@@ -83,6 +88,8 @@ pub enum SpofMark {
     Static,
     /// Not by design, but a SPOF now that something already failed (`live_spofs` only).
     Live,
+    /// In a one-link picture: a SPOF of other links, not of the one drawn.
+    Elsewhere,
 }
 
 /// A drawn service.
@@ -102,9 +109,13 @@ pub struct ServiceNode {
     pub entry_of: Vec<String>,
     /// Links whose critical path holds it.
     pub on_links: Vec<String>,
-    /// Links to name on the node: all of `on_links` when clusters are not links, else those
-    /// besides the one whose cluster holds it.
+    /// Links to name on the node ("critical for …"): all of `on_links`, or in a one-link picture
+    /// those besides the link drawn.
     pub note_links: Vec<String>,
+    /// Links it is a service SPOF of (by design, or now after probing), sorted.
+    pub spof_links: Vec<String>,
+    /// In a one-link picture: off that link's critical path, drawn as context.
+    pub context: bool,
     /// Owner, description: shown as tooltip.
     pub tooltip: String,
 }
@@ -164,9 +175,24 @@ impl SummaryNode {
     }
 }
 
+/// A link, drawn as the entry node its route starts from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkNode {
+    /// The link's name.
+    pub name: String,
+    /// Its state (only shown after probing).
+    pub state: State,
+    /// Services on its critical path.
+    pub critical_path: usize,
+    /// Its SPOFs (services and domains).
+    pub spofs: usize,
+}
+
 /// What a node stands for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NodeKind {
+    /// A link's entry point (an edge leads from it to the link's entry service).
+    Link(LinkNode),
     /// One service.
     Service(ServiceNode),
     /// The OR node of an `any_of` group.
@@ -191,6 +217,7 @@ impl ViewNode {
     pub fn state(&self) -> State {
         match &self.kind {
             NodeKind::Service(s) => s.state,
+            NodeKind::Link(l) => l.state,
             NodeKind::Group(g) => g.state,
             NodeKind::Summary(s) => s.state,
         }
@@ -288,14 +315,23 @@ pub struct Caption {
     pub assumed_failed: Vec<String>,
     /// What was left out or folded, in words.
     pub notes: Vec<String>,
+    /// Links and domain SPOFs left out of the caption (it shows the worst [`CAPTION_LINES`]).
+    pub more_links: usize,
+    /// Domain SPOFs left out of the caption.
+    pub more_domain_spofs: usize,
+    /// Whether states were observed: without that, the caption shows none.
+    pub probed: bool,
 }
+
+/// The caption lists at most this many links and this many domain SPOFs (the worst first).
+pub const CAPTION_LINES: usize = 10;
 
 /// The picture's content. See the module docs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GraphView {
     /// Nodes: services by name, then groups, then summaries.
     pub nodes: Vec<ViewNode>,
-    /// Edges, in the order of the callers' `depends_on`.
+    /// Edges: from link nodes to their entries, then in the order of the callers' `depends_on`.
     pub edges: Vec<ViewEdge>,
     /// Clusters, in name order for groups, link order for links.
     pub clusters: Vec<ViewCluster>,
@@ -303,4 +339,10 @@ pub struct GraphView {
     pub caption: Caption,
     /// How clusters were chosen.
     pub group_by: Option<GroupBy>,
+    /// The one link drawn (`--link`); `None` for the whole system.
+    pub link: Option<String>,
+    /// Whether states were observed (probes or `--fail`): without that, no state is shown.
+    pub probed: bool,
+    /// Whether services were folded into summary nodes (a large topology).
+    pub folded: bool,
 }
