@@ -92,6 +92,7 @@ fn generate(n: usize, links: usize, hosts: usize, seed: u64, heavy: bool) -> Top
                         timeout: None,
                         fallback: None,
                         target: Target::Service(ServiceIdx(t as u32)),
+                        operation: None,
                     });
                     e += 1;
                 } else {
@@ -111,6 +112,7 @@ fn generate(n: usize, links: usize, hosts: usize, seed: u64, heavy: bool) -> Top
                             min: 1,
                             members: members.into_iter().map(ServiceIdx).collect(),
                         },
+                        operation: None,
                     });
                 }
             }
@@ -125,6 +127,7 @@ fn generate(n: usize, links: usize, hosts: usize, seed: u64, heavy: bool) -> Top
             instances,
             min_healthy: min,
             depends_on,
+            operations: Vec::new(),
         });
     }
     // Strong 2-cycles: reverse 50 strong edges.
@@ -148,6 +151,7 @@ fn generate(n: usize, links: usize, hosts: usize, seed: u64, heavy: bool) -> Top
                     timeout: None,
                     fallback: None,
                     target: Target::Service(ServiceIdx(u as u32)),
+                    operation: None,
                 });
                 added += 1;
             }
@@ -157,6 +161,7 @@ fn generate(n: usize, links: usize, hosts: usize, seed: u64, heavy: bool) -> Top
         .map(|l| Link {
             name: LinkName::new(format!("link-{l:02}")),
             entry: ServiceIdx((l * (per / links.max(1))) as u32),
+            operation: None,
             description: None,
         })
         .collect();

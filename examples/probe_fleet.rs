@@ -77,6 +77,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }],
             min_healthy: 1,
             depends_on: Vec::new(),
+            operations: Vec::new(),
         })
         .collect();
     let topology = Topology::from_parts(

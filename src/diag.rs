@@ -96,6 +96,10 @@ codes! {
     UnknownService = "unknown-service", "a reference names a service that is not declared";
     /// A service depends on itself.
     SelfDependency = "self-dependency", "a service depends on itself";
+    /// A link or a dependency names an operation its service does not declare.
+    UnknownOperation = "unknown-operation", "a link or a dependency names an operation that its service does not declare";
+    /// `operation` on an any_of group.
+    OperationOnGroup = "operation-on-group", "`operation` is set on an any_of group, whose members are whole services";
     /// `any_of: []`.
     EmptyAnyOf = "empty-any-of", "an any_of group has no members";
     /// A service listed twice in one any_of group.

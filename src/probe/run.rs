@@ -487,6 +487,7 @@ mod tests {
                 .collect(),
             min_healthy,
             depends_on: Vec::new(),
+            operations: Vec::new(),
         }
     }
 

@@ -10,7 +10,7 @@
 //! [`StableHasher`] is FNV-1a 64 with the splitmix64 finaliser, written out so that its values
 //! never change between Rust releases (`std`'s `DefaultHasher` may); `--shard` uses it too.
 
-use super::model::{Strength, Target, Topology};
+use super::model::{Dependency, Strength, Target, Topology};
 
 /// A 64-bit hash whose values are fixed forever (see the module docs).
 #[derive(Debug, Clone, Copy)]
@@ -56,6 +56,9 @@ pub fn fingerprint(topology: &Topology) -> String {
         h.field("link");
         h.field(link.name.as_str());
         h.field(topology.service(link.entry).name.as_str());
+        if let Some(op) = link.operation {
+            h.field(topology.service(link.entry).operation_name(op));
+        }
     }
     for service in &topology.services {
         h.field("service");
@@ -66,18 +69,36 @@ pub fn fingerprint(topology: &Topology) -> String {
             h.field(inst.probe.as_ref().map_or("-", |p| p.check.kind()));
         }
         for dep in &service.depends_on {
-            h.field(&dep.label);
-            h.field(match dep.strength {
-                Strength::Strong => "strong",
-                Strength::Weak => "weak",
-            });
-            if let Target::AnyOf { min, .. } = &dep.target {
-                h.field(&format!("min {min}"));
+            dependency(&mut h, topology, dep);
+        }
+        // Operations only add fields when present, so older fingerprints stay the same.
+        for op in &service.operations {
+            h.field("operation");
+            h.field(&op.name);
+            for p in &op.probes {
+                h.field(p.as_ref().map_or("-", |p| p.check.kind()));
             }
-            for &t in dep.targets() {
-                h.field(topology.service(t).name.as_str());
+            for dep in &op.depends_on {
+                dependency(&mut h, topology, dep);
             }
         }
     }
     format!("{:016x}", h.finish())
+}
+
+fn dependency(h: &mut StableHasher, topology: &Topology, dep: &Dependency) {
+    h.field(&dep.label);
+    h.field(match dep.strength {
+        Strength::Strong => "strong",
+        Strength::Weak => "weak",
+    });
+    if let Target::AnyOf { min, .. } = &dep.target {
+        h.field(&format!("min {min}"));
+    }
+    for &t in dep.targets() {
+        h.field(topology.service(t).name.as_str());
+    }
+    if let (Some(op), Target::Service(t)) = (dep.operation, &dep.target) {
+        h.field(topology.service(*t).operation_name(op));
+    }
 }

@@ -352,6 +352,8 @@ pub struct Link {
     pub name: LinkName,
     /// The entry service.
     pub entry: ServiceIdx,
+    /// The operation of the entry the link enters; `None` = all of them (or the entry has none).
+    pub operation: Option<OperationIdx>,
     /// Free text.
     pub description: Option<String>,
 }
@@ -375,11 +377,59 @@ pub struct Service {
     pub instances: Vec<Instance>,
     /// Instances that must pass for the service to be up; `1..=instances.len()`.
     pub min_healthy: usize,
-    /// `depends_on:`, in file order.
+    /// `depends_on:`, in file order. With operations, these apply to every operation.
     pub depends_on: Vec<Dependency>,
+    /// `operations:`, sorted by name; [`OperationIdx`] indexes this. Empty for most services.
+    pub operations: Vec<Operation>,
+}
+
+/// Index of an operation in [`Service::operations`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OperationIdx(pub u32);
+
+impl OperationIdx {
+    /// The index as a `usize`, for slicing.
+    pub fn get(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// One operation of a service (a route, an RPC method), SPEC §1: it shares the service's
+/// instances and failure domains and depends on the service's `depends_on` plus its own.
+#[derive(Debug, Clone)]
+pub struct Operation {
+    /// The key under `operations:`; unique within the service.
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// The operation's own `depends_on:`, in file order (the service's come on top).
+    pub depends_on: Vec<Dependency>,
+    /// The operation's own probe per instance of the service (same positions as
+    /// [`Service::instances`]); empty when the operation has no probe of its own.
+    pub probes: Vec<Option<Probe>>,
+}
+
+impl Operation {
+    /// Whether the operation has a probe of its own.
+    pub fn is_probed(&self) -> bool {
+        self.probes.iter().any(Option::is_some)
+    }
 }
 
 impl Service {
+    /// The operation called `name`.
+    pub fn operation_index(&self, name: &str) -> Option<OperationIdx> {
+        self.operations
+            .binary_search_by(|o| o.name.as_str().cmp(name))
+            .ok()
+            .map(|i| OperationIdx(i as u32))
+    }
+
+    /// The name of operation `op`.
+    pub fn operation_name(&self, op: OperationIdx) -> &str {
+        &self.operations[op.get()].name
+    }
+
     /// Instances that may fail while the service stays up.
     pub fn spare(&self) -> usize {
         self.instances.len() - self.min_healthy
@@ -388,6 +438,13 @@ impl Service {
     /// Whether any instance has a probe.
     pub fn is_probed(&self) -> bool {
         self.instances.iter().any(|i| i.probe.is_some())
+    }
+}
+
+impl Topology {
+    /// Whether any service declares operations.
+    pub fn has_operations(&self) -> bool {
+        self.services.iter().any(|s| !s.operations.is_empty())
     }
 }
 
@@ -451,6 +508,9 @@ pub struct Dependency {
     pub fallback: Option<String>,
     /// One service, or a group.
     pub target: Target,
+    /// The operation of the target service the call uses (single-service targets only);
+    /// `None` = all of its operations (or the target has none).
+    pub operation: Option<OperationIdx>,
 }
 
 impl Dependency {

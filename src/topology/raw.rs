@@ -226,6 +226,8 @@ pub struct RawLink {
     pub entry: Sp<String>,
     /// What the business action is.
     pub description: Option<String>,
+    /// The operation of the entry service the link enters; absent = all of its operations.
+    pub operation: Option<Sp<String>>,
 }
 
 /// One entry of `services:`. A service written with no body (`name:` or `name: ~`) is a
@@ -256,6 +258,23 @@ pub struct RawService {
     #[schemars(range(min = 1))]
     pub min_healthy: Option<Sp<u32>>,
     /// Dependencies: service name (or any_of group label) → `strong`, `weak` or an object.
+    #[serde(default)]
+    pub depends_on: Entries<Sp<RawDep>>,
+    /// Operations (routes, RPC methods), each with its own dependencies on top of the
+    /// service's, sharing the service's instances and failure domains.
+    #[serde(default)]
+    pub operations: Entries<Sp<RawOperation>>,
+}
+
+/// One entry of a service's `operations:`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawOperation {
+    /// Free text.
+    pub description: Option<String>,
+    /// How to check this operation; run once per instance of the service.
+    pub probe: Option<Sp<RawProbe>>,
+    /// Dependencies of this operation, in addition to the service's own.
     #[serde(default)]
     pub depends_on: Entries<Sp<RawDep>>,
 }
@@ -323,6 +342,8 @@ pub struct RawDepObject {
     /// Members of the group that must be alive. Default 1.
     #[schemars(range(min = 1))]
     pub min: Option<Sp<u32>>,
+    /// The operation of the target service this call uses; absent = all of its operations.
+    pub operation: Option<Sp<String>>,
 }
 
 /// `strong` or `weak`, as written (checked by `validate` so that all mistakes are reported).

@@ -1037,6 +1037,7 @@ fn service(
             .collect(),
         min_healthy,
         depends_on: deps,
+        operations: Vec::new(),
     }
 }
 
@@ -1047,6 +1048,7 @@ fn strong(idx: u32) -> Dependency {
         timeout: None,
         fallback: None,
         target: Target::Service(ServiceIdx(idx)),
+        operation: None,
     }
 }
 
@@ -1076,6 +1078,7 @@ async fn runner_aggregates_instances_into_service_states() {
         vec![Link {
             name: LinkName::new("order"),
             entry: ServiceIdx(0),
+            operation: None,
             description: None,
         }],
         services,
@@ -1245,6 +1248,7 @@ fn probe_command_prints_an_aligned_table_and_json() {
         vec![Link {
             name: LinkName::new("checkout"),
             entry: ServiceIdx(0),
+            operation: None,
             description: None,
         }],
         services,

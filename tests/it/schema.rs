@@ -54,3 +54,16 @@ fn schema_accepts_every_dependency_form() {
         .collect();
     assert!(errors.is_empty(), "{errors:#?}");
 }
+
+#[test]
+fn schema_accepts_operations_and_rejects_their_typos() {
+    let yaml = "version: 1\nname: t\nlinks:\n  checkout: {entry: frontend, operation: checkout}\nservices:\n  frontend:\n    replicas: 3\n    depends_on: {currency: strong}\n    operations:\n      home: {description: x, depends_on: {catalog: strong}}\n      checkout: {probe: {http: {url: 'http://{address}/cart'}}, depends_on: {checkout-svc: strong}}\n  gateway:\n    depends_on: {frontend: {strength: strong, operation: home}}\n  currency: {}\n  catalog: {}\n  checkout-svc: {}\n";
+    let v = validator();
+    let errors: Vec<String> = v
+        .iter_errors(&yaml_to_json(yaml))
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let typo = yaml.replace("home: {description", "home: {descripton");
+    assert!(!v.is_valid(&yaml_to_json(&typo)));
+}

@@ -75,6 +75,28 @@ impl Cx<'_> {
                 t.map(Target::Service)
             }
         };
+        let op_field = full.and_then(|f| f.operation.as_ref());
+        let operation = match (op_field, &target) {
+            (Some(op), _) if group.is_some() => {
+                self.err(
+                    Code::OperationOnGroup,
+                    op.span(),
+                    format!(
+                        "`operation` on `{o}` → `{}`, which is an any_of group",
+                        key.value
+                    ),
+                )
+                .label("the members of a group are whole services")
+                .help("make the group's members services of their own, or drop `operation`");
+                return None;
+            }
+            (Some(op), Some(Target::Service(t))) => {
+                let op =
+                    resolver.operation(*t, op, self, || format!("`{o}` calls `{}`", key.value));
+                Some(op?)
+            }
+            _ => None,
+        };
         Some(Dependency {
             label: key.value.clone(),
             strength: strength?,
@@ -86,6 +108,7 @@ impl Cx<'_> {
                 .and_then(|f| f.fallback.as_ref())
                 .map(|f| self.shown(f, dep.span())),
             target: target?,
+            operation,
         })
     }
 

@@ -26,7 +26,7 @@ mod tests;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::model::{Defaults, Link, LinkName, Service, ServiceIdx, Topology};
+use super::model::{Defaults, Link, LinkName, OperationIdx, Service, ServiceIdx, Topology};
 use super::raw::{DurationText, RawTopology, Sp};
 use crate::diag::{Code, Diagnostic, Span};
 pub use probes::parse_comparison;
@@ -84,9 +84,25 @@ fn validate_with(
         .iter()
         .map(|&r| raw.services.0[r].0.value.as_str())
         .collect();
+    // Operation names per service (sorted like the model's `operations`), for `operation:`.
+    let operations: Vec<Vec<&str>> = order
+        .iter()
+        .map(|&r| {
+            let mut ops: Vec<&str> = raw.services.0[r]
+                .1
+                .operations
+                .iter()
+                .map(|(k, _)| k.value.as_str())
+                .collect();
+            ops.sort_unstable();
+            ops.dedup();
+            ops
+        })
+        .collect();
     let resolver = Resolver {
         index: &index,
         names: &names,
+        operations: &operations,
     };
 
     // The instance budget of the whole file, counted before anything is allocated.
@@ -164,10 +180,20 @@ fn validate_with(
                 key.value
             )
         });
+        let operation = match (entry, &link.operation) {
+            (Some(e), Some(op)) => resolver.operation(e, op, &mut cx, || {
+                format!("link `{}` enters `{}`", key.value, link.entry.value)
+            }),
+            _ => None,
+        };
+        if link.operation.is_some() && operation.is_none() {
+            continue;
+        }
         if let Some(entry) = entry {
             links.push(Link {
                 name: LinkName::new(&key.value),
                 entry,
+                operation,
                 description: link
                     .description
                     .as_ref()
@@ -197,7 +223,12 @@ fn validate_with(
             if std::mem::replace(&mut seen[s.get()], true) {
                 continue;
             }
-            for d in &services[s.get()].depends_on {
+            let svc = &services[s.get()];
+            for d in svc
+                .depends_on
+                .iter()
+                .chain(svc.operations.iter().flat_map(|o| &o.depends_on))
+            {
                 stack.extend(d.targets().iter().copied().filter(|t| !seen[t.get()]));
             }
         }
@@ -279,6 +310,8 @@ impl Last<'_> {
 struct Resolver<'a> {
     index: &'a HashMap<&'a str, ServiceIdx>,
     names: &'a [&'a str],
+    /// Per service, its operation names, sorted.
+    operations: &'a [Vec<&'a str>],
 }
 
 impl Resolver<'_> {
@@ -295,6 +328,45 @@ impl Resolver<'_> {
         cx.err(Code::UnknownService, name.span(), message(&name.value))
             .label("not a service under `services:`")
             .suggest(&name.value, self.names.iter().copied());
+        None
+    }
+
+    /// Looks operation `op` of service `target` up; on failure records `unknown-operation`
+    /// with a suggestion. `what` says who names it (`link `x` enters `frontend``).
+    fn operation(
+        &self,
+        target: ServiceIdx,
+        op: &Sp<String>,
+        cx: &mut Cx<'_>,
+        what: impl FnOnce() -> String,
+    ) -> Option<OperationIdx> {
+        let ops = &self.operations[target.get()];
+        if let Ok(i) = ops.binary_search(&op.value.as_str()) {
+            return Some(OperationIdx(i as u32));
+        }
+        let service = self.names[target.get()];
+        let message = format!(
+            "{} through operation `{}`, which `{service}` does not declare",
+            what(),
+            op.value
+        );
+        if ops.is_empty() {
+            cx.err(Code::UnknownOperation, op.span(), message)
+                .label(format!("`{service}` has no `operations:`"))
+                .help(format!(
+                    "declare it under `{service}: {{ operations: {{ {}: {{}} }} }}`, or remove `operation`",
+                    op.value
+                ));
+        } else {
+            let list = ops
+                .iter()
+                .map(|o| format!("`{o}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            cx.err(Code::UnknownOperation, op.span(), message)
+                .label(format!("expected one of {list}"))
+                .suggest(&op.value, ops.iter().copied());
+        }
         None
     }
 }

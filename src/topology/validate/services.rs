@@ -4,7 +4,9 @@ use std::collections::HashMap;
 
 use super::{Cx, Resolver};
 use crate::diag::{Code, Span};
-use crate::topology::model::{Defaults, Domain, Instance, Service, ServiceIdx, ServiceName};
+use crate::topology::model::{
+    Defaults, Domain, Instance, Operation, Service, ServiceIdx, ServiceName,
+};
 use crate::topology::raw::{RawInstance, RawService, Sp};
 
 impl Cx<'_> {
@@ -53,7 +55,14 @@ impl Cx<'_> {
             .probe
             .as_ref()
             .and_then(|p| self.probe(name, p, defaults));
+        // Each operation's own probe, expanded per instance like the service's.
+        let bare: Vec<(Instance, Option<Span>)> = if svc.operations.is_empty() {
+            Vec::new()
+        } else {
+            instances.clone()
+        };
         let instances = self.expand_probe(name, svc, instances, probe.as_ref());
+        let operations = self.operations(key, svc, me, defaults, resolver, &bare);
 
         let mut depends_on = Vec::with_capacity(svc.depends_on.len());
         for (dkey, dep) in svc.depends_on.iter() {
@@ -74,7 +83,60 @@ impl Cx<'_> {
             min_healthy: min_healthy.min(instances.len().max(1)),
             instances,
             depends_on,
+            operations,
         }
+    }
+
+    /// `operations:` of a service, sorted by name.
+    fn operations(
+        &mut self,
+        key: &Sp<String>,
+        svc: &RawService,
+        me: ServiceIdx,
+        defaults: &Defaults,
+        resolver: &Resolver<'_>,
+        bare: &[(Instance, Option<Span>)],
+    ) -> Vec<Operation> {
+        let mut out: Vec<Operation> = Vec::with_capacity(svc.operations.len());
+        for (okey, op) in svc.operations.iter() {
+            let label = format!("{} ({})", key.value, okey.value);
+            let owner = Sp {
+                value: label.clone(),
+                loc: key.loc,
+            };
+            let mut depends_on = Vec::with_capacity(op.value.depends_on.len());
+            for (dkey, dep) in op.value.depends_on.iter() {
+                if let Some(d) = self.dependency(&owner, me, dkey, dep, resolver) {
+                    depends_on.push(d);
+                }
+            }
+            let probe = op
+                .value
+                .probe
+                .as_ref()
+                .and_then(|p| self.probe(&label, p, defaults));
+            let probes = match probe {
+                Some(p) => self
+                    .expand_probe(&label, svc, bare.to_vec(), Some(&p))
+                    .into_iter()
+                    .map(|i| i.probe)
+                    .collect(),
+                None => Vec::new(),
+            };
+            out.push(Operation {
+                name: okey.value.clone(),
+                description: op
+                    .value
+                    .description
+                    .as_ref()
+                    .map(|d| self.shown(d, okey.span())),
+                depends_on,
+                probes,
+            });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out.dedup_by(|a, b| a.name == b.name);
+        out
     }
 
     /// The instances without probes yet: ids, addresses, domains.

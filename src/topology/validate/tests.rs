@@ -665,3 +665,104 @@ fn comparisons_parse() {
         assert_eq!(parse_comparison(bad), None, "{bad}");
     }
 }
+
+// Operations (SPEC §1, issue 14).
+
+const OPS: &str = "version: 1\nname: t\nlinks:\n  checkout: { entry: frontend, operation: checkout }\n  browse: { entry: frontend }\n  gateway-home: { entry: gateway }\nservices:\n  frontend:\n    replicas: 3\n    depends_on: { currency: strong }\n    operations:\n      home: { depends_on: { catalog: strong, ad: { strength: weak, timeout: 100ms } } }\n      checkout:\n        description: Places the order\n        depends_on: { checkout-svc: strong }\n  gateway:\n    depends_on:\n      frontend: { strength: strong, operation: home }\n  currency: {}\n  catalog: {}\n  ad: {}\n  checkout-svc: {}\n";
+
+#[test]
+fn operations_are_read_sorted_and_resolved() {
+    let loaded = load(OPS).unwrap();
+    let t = &loaded.topology;
+    let fe = t.service(t.index_of("frontend").unwrap());
+    let names: Vec<&str> = fe.operations.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(names, ["checkout", "home"]);
+    assert_eq!(
+        fe.operations[0].description.as_deref(),
+        Some("Places the order")
+    );
+    assert_eq!(fe.operations[1].depends_on.len(), 2);
+    assert_eq!(fe.depends_on.len(), 1);
+    let checkout = t
+        .links
+        .iter()
+        .find(|l| l.name.as_str() == "checkout")
+        .unwrap();
+    assert_eq!(
+        checkout.operation.map(|o| fe.operation_name(o)),
+        Some("checkout")
+    );
+    let browse = t
+        .links
+        .iter()
+        .find(|l| l.name.as_str() == "browse")
+        .unwrap();
+    assert_eq!(browse.operation, None);
+    let gw = t.service(t.index_of("gateway").unwrap());
+    assert_eq!(
+        gw.depends_on[0].operation.map(|o| fe.operation_name(o)),
+        Some("home")
+    );
+    // Dependencies of operations count for reachability: no warning.
+    assert!(
+        loaded.warnings.items.is_empty(),
+        "{:#?}",
+        loaded.warnings.items
+    );
+}
+
+error_case!(
+    unknown_operation_of_a_link,
+    OPS.replace("operation: checkout }", "operation: chekout }"),
+    "unknown-operation",
+    4,
+    43,
+    "link `checkout` enters `frontend` through operation `chekout`, which `frontend` does not declare",
+    help = "did you mean `checkout`?"
+);
+error_case!(
+    unknown_operation_of_a_dependency,
+    OPS.replace("operation: home }", "operation: hom }"),
+    "unknown-operation",
+    18,
+    48,
+    "`gateway` calls `frontend` through operation `hom`",
+    help = "did you mean `home`?"
+);
+error_case!(
+    operation_of_a_service_without_operations,
+    top(
+        "links: {l: {entry: a}}\nservices:\n  a: {depends_on: {b: {strength: strong, operation: x}}}\n  b: {}\n"
+    ),
+    "unknown-operation",
+    5,
+    53,
+    "`a` calls `b` through operation `x`, which `b` does not declare"
+);
+error_case!(
+    operation_on_a_group,
+    top(
+        "links: {l: {entry: a}}\nservices:\n  a: {depends_on: {g: {strength: strong, any_of: [b, c], operation: x}}}\n  b: {}\n  c: {}\n"
+    ),
+    "operation-on-group",
+    5,
+    69,
+    "`operation` on `a` → `g`, which is an any_of group"
+);
+error_case!(
+    unknown_service_in_an_operation,
+    OPS.replace("checkout-svc: strong", "checkout-sv: strong"),
+    "unknown-service",
+    15,
+    23,
+    "`frontend (checkout)` depends on `checkout-sv`, which is not a declared service",
+    help = "did you mean `checkout-svc`?"
+);
+error_case!(
+    unknown_key_in_an_operation,
+    OPS.replace("description: Places", "descripton: Places"),
+    "unknown-key",
+    14,
+    9,
+    "descripton"
+);

@@ -228,6 +228,7 @@ pub fn example() -> (Topology, Report) {
             Link {
                 name: LinkName::new("order-acceptance"),
                 entry: idx("platform-callback"),
+                operation: None,
                 description: Some(
                     "The platform pushes an order; the merchant must be able to accept it.".into(),
                 ),
@@ -235,6 +236,7 @@ pub fn example() -> (Topology, Report) {
             Link {
                 name: LinkName::new("order-status"),
                 entry: idx("order-gateway"),
+                operation: None,
                 description: Some("Merchants query the state of an order.".into()),
             },
         ],
@@ -630,6 +632,7 @@ pub fn generate(n: usize, seed: u64) -> (Topology, Report) {
         .map(|&e| Link {
             name: LinkName::new(format!("link-{e}")),
             entry: ServiceIdx(e as u32),
+            operation: None,
             description: None,
         })
         .collect();

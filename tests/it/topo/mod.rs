@@ -65,6 +65,7 @@ pub fn service(name: &str, instances: Vec<Instance>, min: usize) -> Service {
         instances,
         min_healthy: min,
         depends_on: Vec::new(),
+        operations: Vec::new(),
     }
 }
 
@@ -76,6 +77,7 @@ pub fn dep(label: &str, strength: Strength, timeout_ms: Option<u64>, target: Tar
         timeout: timeout_ms.map(std::time::Duration::from_millis),
         fallback: None,
         target,
+        operation: None,
     }
 }
 
@@ -125,6 +127,7 @@ pub fn build(mut svcs: Vec<Svc>, links: &[(&str, &str)]) -> Topology {
         .map(|(n, e)| Link {
             name: LinkName::new(*n),
             entry: ServiceIdx(idx[*e]),
+            operation: None,
             description: None,
         })
         .collect();
