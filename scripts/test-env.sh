@@ -23,6 +23,7 @@ fi
 
 # --- local services and the password roles -------------------------------------------------------
 bash "$(dirname "$0")/setup-test-services.sh"
+bash "$(dirname "$0")/setup-mq-services.sh"
 
 # Fail loudly rather than let a test pass for the wrong reason.
 redis-cli -h 127.0.0.1 -p 6379 ping | grep -q PONG || { echo "test-env: Redis does not answer" >&2; exit 1; }

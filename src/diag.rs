@@ -160,6 +160,8 @@ codes! {
     UnreachableService = "unreachable-service", "a service is not reachable from any link's entry";
     /// No `links:` at all (warning).
     NoLinks = "no-links", "the topology declares no core links, so nothing is analysed per link";
+    /// An AMQP queue, MQTT topic or NATS subject a probe cannot use.
+    BadProbeName = "bad-probe-name", "a probe's queue, topic or subject name is not valid for its protocol";
 }
 
 impl fmt::Display for Code {

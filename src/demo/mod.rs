@@ -11,7 +11,8 @@
 //! printer's `STATUS` line, and a bare port for the `exec` check), [`tls`] (rustls with a
 //! certificate made by rcgen at start), [`redis`] (RESP through `redis-protocol`), [`mysql`]
 //! (the handshake, `mysql_native_password` and text-protocol result sets, packets built by
-//! `mysql_common`).
+//! `mysql_common`), [`amqp`] (a toy AMQP 0-9-1 broker for the message queue's queue round
+//! trip).
 //!
 //! [`Plan::bundled`] is the story the demo tells, so that the report has something to say:
 //! most services healthy, `sms-provider-a` slow, `config-center` failing (its certificate
@@ -21,6 +22,7 @@
 //! Neighbours: nothing in the pipeline imports this module; `commands::demo` starts a fleet and
 //! points the ordinary probe and report code at it.
 
+pub mod amqp;
 pub mod http;
 pub mod mysql;
 pub mod prometheus;
@@ -74,6 +76,8 @@ pub enum Protocol {
     Redis,
     /// A MySQL server: handshake, authentication, `SELECT` of literals and `@@` variables.
     Mysql,
+    /// An AMQP 0-9-1 broker: login, channel, `queue.declare`, confirmed publish, `basic.get`.
+    Amqp,
 }
 
 /// How an endpoint answers its probe.
@@ -115,7 +119,7 @@ impl Plan {
     /// The demo's story over the bundled topology (see the module docs).
     pub fn bundled() -> Self {
         use Answer::{Failing, Healthy, Refused, Slow};
-        use Protocol::{Http, Mysql, Port, Prometheus, ReceiptPrinter, Redis, Tls};
+        use Protocol::{Amqp, Http, Mysql, Prometheus, ReceiptPrinter, Redis, Tls};
         use http::Role;
         let e = |service, port, protocol, answer| Endpoint {
             service,
@@ -152,9 +156,9 @@ impl Plan {
                 e("redis", 18700, Redis, Healthy),
                 e("redis", 18701, Redis, Healthy),
                 e("redis", 18702, Redis, Healthy),
-                e("message-queue", 18800, Port, Healthy),
-                e("message-queue", 18801, Port, Healthy),
-                e("message-queue", 18802, Port, Healthy),
+                e("message-queue", 18800, Amqp, Healthy),
+                e("message-queue", 18801, Amqp, Healthy),
+                e("message-queue", 18802, Amqp, Healthy),
                 // The slow one: a backup SMS channel, so nothing else suffers.
                 e(
                     "sms-provider-a",
@@ -321,6 +325,9 @@ impl Fleet {
                 }
                 Protocol::Mysql => {
                     runtime.spawn(mysql::serve(listener, serving));
+                }
+                Protocol::Amqp => {
+                    runtime.spawn(amqp::serve(listener, serving));
                 }
             }
         }

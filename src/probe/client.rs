@@ -54,6 +54,10 @@ impl TlsSetting {
                 verify: t.verify,
                 ca_file: t.ca_file.as_ref().map(|t| t.expose().to_owned()),
             }),
+            Check::Grpc(g) => Some(Self {
+                verify: g.tls_verify,
+                ca_file: g.ca_file.as_ref().map(|t| t.expose().to_owned()),
+            }),
             Check::Prometheus(_) | Check::Redis(_) => Some(Self::system()),
             Check::Postgres(_) => Some(Self::unverified()),
             _ => None,
@@ -287,7 +291,7 @@ impl Clients {
                         e.insert(client);
                     }
                 }
-                Check::Tls(_) | Check::Redis(_) | Check::Postgres(_) => {
+                Check::Tls(_) | Check::Redis(_) | Check::Postgres(_) | Check::Grpc(_) => {
                     if let std::collections::hash_map::Entry::Vacant(e) = clients.tls.entry(setting)
                     {
                         let config = tls_config(e.key(), false).map(Arc::new);

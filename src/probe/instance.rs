@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::client::{Clients, TlsSetting};
 use super::outcome::{ProbeOutcome, Scrubber, Verdict};
-use super::{db, dns, exec, http, prometheus, tcp, tls};
+use super::{amqp, db, dns, exec, grpc, http, mqtt, nats, prometheus, tcp, tls};
 use crate::duration::show as human_duration;
 use crate::state::State;
 use crate::topology::model::{Check, Probe, Text, split_host_port};
@@ -104,6 +104,13 @@ async fn attempt(clients: &Clients, probe: &Probe) -> Verdict {
         }
         Check::Mysql(m) => db::mysql(clients.resolver(), m).await,
         Check::Exec(e) => exec::check(e).await,
+        Check::Amqp(a) => amqp::check(clients.resolver(), a).await,
+        Check::Mqtt(m) => mqtt::check(clients.resolver(), m, probe.timeout).await,
+        Check::Nats(n) => nats::check(clients.resolver(), n, probe.timeout).await,
+        Check::Grpc(g) => {
+            let setting = setting.as_ref().expect("grpc has a TLS setting");
+            grpc::check(clients.tls(setting), clients.resolver(), g).await
+        }
     }
 }
 
@@ -118,6 +125,10 @@ pub fn host_of(check: &Check) -> Option<String> {
         Check::Http(h) => from_url(&h.url),
         Check::Prometheus(p) => from_url(&p.url),
         Check::Redis(u) | Check::Mysql(u) => from_url(&u.url),
+        Check::Amqp(a) => from_url(&a.url),
+        Check::Mqtt(m) => from_url(&m.url),
+        Check::Nats(n) => from_url(&n.url),
+        Check::Grpc(g) => from_url(&g.url),
         Check::Postgres(u) => from_url(&u.url).or_else(|| {
             // key=value DSN: `host=… port=…`
             u.url

@@ -10,12 +10,17 @@
 //! run has a deadline; no reason ever carries a value read from `${VAR}`. TLS is rustls with the
 //! ring provider everywhere. Neighbours: reads [`crate::topology::model`]; imports no later stage.
 
+pub mod amqp;
 pub mod client;
 pub mod db;
 pub mod dns;
 pub mod exec;
+pub mod grpc;
 pub mod http;
 pub mod instance;
+pub mod mqtt;
+pub mod nats;
+pub mod nonce;
 pub mod outcome;
 pub mod prometheus;
 pub mod resolve;

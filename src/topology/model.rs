@@ -572,6 +572,14 @@ pub enum Check {
     Exec(ExecCheck),
     /// A PromQL instant query whose value must satisfy a comparison.
     Prometheus(PrometheusCheck),
+    /// AMQP 0-9-1 (RabbitMQ): connect, authenticate, open a channel, optional queue round trip.
+    Amqp(AmqpCheck),
+    /// MQTT 3.1.1: connect, authenticate, optional publish/receive round trip (QoS 1).
+    Mqtt(MqttCheck),
+    /// NATS: connect, authenticate, optional request/reply round trip.
+    Nats(NatsCheck),
+    /// gRPC health checking protocol (`grpc.health.v1.Health/Check`).
+    Grpc(GrpcCheck),
 }
 
 impl Check {
@@ -604,6 +612,14 @@ impl Check {
             Self::Redis(u) | Self::Postgres(u) | Self::Mysql(u) => vec![&u.url],
             Self::Exec(e) => e.command.iter().collect(),
             Self::Prometheus(p) => vec![&p.url, &p.query],
+            Self::Amqp(a) => vec![&a.url],
+            Self::Mqtt(m) => vec![&m.url],
+            Self::Nats(n) => vec![&n.url],
+            Self::Grpc(g) => {
+                let mut v = vec![&g.url];
+                v.extend(g.ca_file.iter());
+                v
+            }
             Self::Dns(d) => {
                 let mut v = vec![&d.name];
                 v.extend(d.server.iter());
@@ -625,6 +641,10 @@ impl Check {
             Self::Mysql(_) => "mysql",
             Self::Exec(_) => "exec",
             Self::Prometheus(_) => "prometheus",
+            Self::Amqp(_) => "amqp",
+            Self::Mqtt(_) => "mqtt",
+            Self::Nats(_) => "nats",
+            Self::Grpc(_) => "grpc",
         }
     }
 }
@@ -733,6 +753,50 @@ pub struct DnsCheck {
 pub struct UrlCheck {
     /// `url:` (redis) or `dsn:` (postgres, mysql).
     pub url: Text,
+}
+
+/// `amqp:` probe (RabbitMQ and other AMQP 0-9-1 brokers).
+#[derive(Debug, Clone)]
+pub struct AmqpCheck {
+    /// `url:` `amqp://user:password@host:port/vhost`.
+    pub url: Text,
+    /// `queue:` the name prefix of the probe queue. When set, each attempt declares an
+    /// exclusive, auto-delete queue `<queue>.<unique>` (gone when the connection closes), sends
+    /// one message with a unique body through the default exchange and gets it back.
+    pub queue: Option<String>,
+}
+
+/// `mqtt:` probe (MQTT 3.1.1).
+#[derive(Debug, Clone)]
+pub struct MqttCheck {
+    /// `url:` `mqtt://user:password@host:port`.
+    pub url: Text,
+    /// `topic:` when set, each attempt subscribes to it, publishes one message with a unique
+    /// payload at QoS 1 (not retained) and waits for it to come back.
+    pub topic: Option<String>,
+}
+
+/// `nats:` probe.
+#[derive(Debug, Clone)]
+pub struct NatsCheck {
+    /// `url:` `nats://user:password@host:port` or `nats://token@host:port`.
+    pub url: Text,
+    /// `subject:` when set, each attempt subscribes to it, answers its own request on it with
+    /// an echo, and checks that the reply carries the unique payload it sent.
+    pub subject: Option<String>,
+}
+
+/// `grpc:` probe: `grpc.health.v1.Health/Check`.
+#[derive(Debug, Clone)]
+pub struct GrpcCheck {
+    /// `url:` `http://host:port` (h2c) or `https://host:port` (TLS).
+    pub url: Text,
+    /// `service:` the service name asked about; empty = the server as a whole.
+    pub service: String,
+    /// `tls_verify:`; default true.
+    pub tls_verify: bool,
+    /// `ca_file:`, extra trusted root (PEM).
+    pub ca_file: Option<Text>,
 }
 
 /// `exec:` probe.

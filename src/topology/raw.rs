@@ -417,6 +417,14 @@ pub struct RawProbe {
     pub exec: Option<RawExec>,
     /// A PromQL query whose value must satisfy `expect`.
     pub prometheus: Option<RawPrometheus>,
+    /// AMQP 0-9-1 (RabbitMQ): connect, authenticate, open a channel, optional queue round trip.
+    pub amqp: Option<RawAmqp>,
+    /// MQTT 3.1.1: connect, authenticate, optional publish/receive round trip.
+    pub mqtt: Option<RawMqtt>,
+    /// NATS: connect, authenticate, optional request/reply round trip.
+    pub nats: Option<RawNats>,
+    /// gRPC health checking protocol (`grpc.health.v1.Health/Check`).
+    pub grpc: Option<RawGrpc>,
     /// Overrides `defaults.timeout`.
     pub timeout: Option<Sp<DurationText>>,
     /// Overrides `defaults.retries` (at most 10).
@@ -652,6 +660,61 @@ pub struct RawPrometheus {
     /// Comparison the value must satisfy, e.g. `< 0.01`.
     #[schemars(regex(pattern = r"^\s*(<=|>=|==|!=|<|>)\s*[-+]?[0-9.eE+-]+\s*$"))]
     pub expect: Sp<String>,
+}
+
+/// `amqp:` probe.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAmqp {
+    /// `amqp://user:password@host:port/vhost` (vhost `/` is `%2f`, or leave the path empty).
+    pub url: Sp<String>,
+    /// Name prefix of the probe queue. When set, each attempt declares an exclusive, auto-delete
+    /// queue `<queue>.<unique>` (the broker drops it when the probe disconnects), publishes one
+    /// message through the default exchange and gets it back. Not starting with `amq.`.
+    #[schemars(length(min = 1, max = 200), regex(pattern = r"^[A-Za-z0-9_.:-]+$"))]
+    pub queue: Option<Sp<String>>,
+}
+
+/// `mqtt:` probe.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawMqtt {
+    /// `mqtt://[user:password@]host[:port]` (default port 1883).
+    pub url: Sp<String>,
+    /// Probe topic. When set, each attempt subscribes to it, publishes a unique payload at QoS 1
+    /// (not retained) and waits for it. No wildcards (`+`, `#`), not starting with `$`.
+    #[schemars(length(min = 1, max = 200), regex(pattern = r"^[^+#$][^+#]*$"))]
+    pub topic: Option<Sp<String>>,
+}
+
+/// `nats:` probe.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawNats {
+    /// `nats://[user:password@ | token@]host[:port]` (default port 4222).
+    pub url: Sp<String>,
+    /// Probe subject. When set, each attempt subscribes to it, sends a request with a unique
+    /// payload, echoes it and checks the reply. Dot-separated tokens, no wildcards (`*`, `>`).
+    #[schemars(
+        length(min = 1, max = 200),
+        regex(pattern = r"^[^.*> \t]+(\.[^.*> \t]+)*$")
+    )]
+    pub subject: Option<Sp<String>>,
+}
+
+/// `grpc:` probe.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawGrpc {
+    /// `http://host:port` (plain HTTP/2) or `https://host:port` (TLS).
+    pub url: Sp<String>,
+    /// The service name to ask about (`grpc.health.v1.HealthCheckRequest.service`); default
+    /// empty: the server as a whole.
+    pub service: Option<String>,
+    /// Verify the server certificate (https). Default true.
+    pub tls_verify: Option<bool>,
+    /// Extra trusted root certificate (PEM file).
+    pub ca_file: Option<String>,
 }
 
 /// Settings of one risk rule: `off`, or a mapping.

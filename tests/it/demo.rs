@@ -67,7 +67,7 @@ fn the_bundled_fleet_answers_every_probe_as_the_story_says() {
 
     // Healthy, every instance, each in its own protocol: HTTP contracts (callback JSON, gateway
     // header, bodies), the printer's STATUS/READY, MySQL connect + auth + SELECT 1, Redis PING,
-    // the exec check's port, the Prometheus query.
+    // the message queue's AMQP round trip, the Prometheus query.
     for service in [
         "order-gateway",
         "auth",
@@ -138,7 +138,7 @@ fn every_protocol_fails_in_its_own_words() {
         ("redis", "LOADING"),
         ("config-center", "certificate expired 3 days ago"),
         ("analytics", "is 0.18, expected < 0.05"),
-        ("message-queue", "exit status 2"),
+        ("message-queue", "CONNECTION_FORCED"),
     ];
     assert_eq!(expect.len(), topology.services.len());
     for (service, words) in expect {

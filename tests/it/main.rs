@@ -11,6 +11,7 @@ mod endpoint;
 mod fuzz_loader;
 mod hardening;
 mod inspect;
+mod messaging;
 mod probe;
 mod readme;
 mod receivers;

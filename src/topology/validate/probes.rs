@@ -4,8 +4,9 @@
 use super::Cx;
 use crate::diag::{Code, Span};
 use crate::topology::model::{
-    Check, CompareOp, Defaults, DnsCheck, ExecCheck, HttpCheck, HttpExpect, Instance, Probe,
-    PrometheusCheck, RecordType, TcpCheck, Text, TlsCheck, UrlCheck,
+    AmqpCheck, Check, CompareOp, Defaults, DnsCheck, ExecCheck, GrpcCheck, HttpCheck, HttpExpect,
+    Instance, MqttCheck, NatsCheck, Probe, PrometheusCheck, RecordType, TcpCheck, Text, TlsCheck,
+    UrlCheck,
 };
 use crate::topology::raw::{RawCommand, RawProbe, RawRecordType, RawService, Sp};
 
@@ -98,6 +99,10 @@ impl Cx<'_> {
             ("mysql", raw.mysql.is_some()),
             ("exec", raw.exec.is_some()),
             ("prometheus", raw.prometheus.is_some()),
+            ("amqp", raw.amqp.is_some()),
+            ("mqtt", raw.mqtt.is_some()),
+            ("nats", raw.nats.is_some()),
+            ("grpc", raw.grpc.is_some()),
         ]
         .into_iter()
         .filter_map(|(k, present)| present.then_some(k))
@@ -125,7 +130,7 @@ impl Cx<'_> {
                 )
             };
             self.err(Code::ProbeType, p.span(), msg).label(
-                "expected exactly one of `http`, `tcp`, `tls`, `dns`, `redis`, `postgres`, `mysql`, `exec`, `prometheus`",
+                "expected exactly one of `http`, `tcp`, `tls`, `dns`, `redis`, `postgres`, `mysql`, `exec`, `prometheus`, `amqp`, `mqtt`, `nats`, `grpc`",
             );
             return None;
         }
@@ -296,7 +301,104 @@ impl Cx<'_> {
                 threshold,
             }));
         }
+        self.messaging_check(raw, at)
+    }
+
+    /// `amqp`, `mqtt`, `nats` and `grpc` (issue 13).
+    fn messaging_check(&mut self, raw: &RawProbe, at: Option<Span>) -> Option<Check> {
+        if let Some(a) = &raw.amqp {
+            let url = self.text(&a.url)?;
+            self.scheme(&a.url, &url, &["amqp://"], "an amqp probe");
+            let queue = a
+                .queue
+                .as_ref()
+                .map(|q| self.probe_name(q, ProbeName::AmqpQueue));
+            return Some(Check::Amqp(AmqpCheck { url, queue }));
+        }
+        if let Some(m) = &raw.mqtt {
+            let url = self.text(&m.url)?;
+            self.scheme(&m.url, &url, &["mqtt://", "tcp://"], "an mqtt probe");
+            let topic = m
+                .topic
+                .as_ref()
+                .map(|t| self.probe_name(t, ProbeName::MqttTopic));
+            return Some(Check::Mqtt(MqttCheck { url, topic }));
+        }
+        if let Some(n) = &raw.nats {
+            let url = self.text(&n.url)?;
+            self.scheme(&n.url, &url, &["nats://"], "a nats probe");
+            let subject = n
+                .subject
+                .as_ref()
+                .map(|s| self.probe_name(s, ProbeName::NatsSubject));
+            return Some(Check::Nats(NatsCheck { url, subject }));
+        }
+        if let Some(g) = &raw.grpc {
+            let url = self.text(&g.url)?;
+            self.scheme(&g.url, &url, &["http://", "https://"], "a grpc probe");
+            return Some(Check::Grpc(GrpcCheck {
+                url,
+                service: g.service.clone().unwrap_or_default(),
+                tls_verify: g.tls_verify.unwrap_or(true),
+                ca_file: g.ca_file.as_ref().map(|f| self.field(f, at)),
+            }));
+        }
         None
+    }
+
+    /// A queue, topic or subject name, checked against its protocol's rules; the name is kept
+    /// even when bad (the error stops the load anyway).
+    fn probe_name(&mut self, name: &Sp<String>, kind: ProbeName) -> String {
+        let v = name.value.as_str();
+        let problem = if v.is_empty() {
+            Some("it is empty")
+        } else if v.len() > 200 {
+            Some("it is longer than 200 bytes")
+        } else {
+            match kind {
+                ProbeName::AmqpQueue if v.starts_with("amq.") => {
+                    Some("names starting with `amq.` are reserved by the broker")
+                }
+                ProbeName::AmqpQueue
+                    if !v
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"_.:-".contains(&b)) =>
+                {
+                    Some("only letters, digits, `_`, `.`, `:` and `-` are allowed")
+                }
+                ProbeName::MqttTopic if v.contains(['+', '#']) => {
+                    Some("a topic to publish to cannot hold the wildcards `+` or `#`")
+                }
+                ProbeName::MqttTopic if v.starts_with('$') => {
+                    Some("topics starting with `$` are reserved by the broker")
+                }
+                ProbeName::MqttTopic if v.contains('\0') => Some("it holds a NUL character"),
+                ProbeName::NatsSubject if v.contains(['*', '>']) => {
+                    Some("a subject to publish to cannot hold the wildcards `*` or `>`")
+                }
+                ProbeName::NatsSubject if v.contains(char::is_whitespace) => {
+                    Some("a subject cannot hold spaces")
+                }
+                ProbeName::NatsSubject if v.split('.').any(str::is_empty) => {
+                    Some("a subject's dot-separated tokens cannot be empty")
+                }
+                _ => None,
+            }
+        };
+        if let Some(problem) = problem {
+            let (what, example) = match kind {
+                ProbeName::AmqpQueue => ("queue", "`linkpatrol.probe`"),
+                ProbeName::MqttTopic => ("topic", "`linkpatrol/probe`"),
+                ProbeName::NatsSubject => ("subject", "`linkpatrol.probe`"),
+            };
+            self.err(
+                Code::BadProbeName,
+                name.span(),
+                format!("invalid probe {what} `{v}`: {problem}"),
+            )
+            .label(format!("expected a plain {what} name, e.g. {example}"));
+        }
+        v.to_owned()
     }
 
     pub(super) fn http_expect(
@@ -450,7 +552,31 @@ fn map_texts(c: &Check, f: &dyn Fn(&Text) -> Text) -> Check {
             ..p.clone()
         }),
         Check::Dns(d) => Check::Dns(d.clone()),
+        Check::Amqp(a) => Check::Amqp(AmqpCheck {
+            url: f(&a.url),
+            ..a.clone()
+        }),
+        Check::Mqtt(m) => Check::Mqtt(MqttCheck {
+            url: f(&m.url),
+            ..m.clone()
+        }),
+        Check::Nats(n) => Check::Nats(NatsCheck {
+            url: f(&n.url),
+            ..n.clone()
+        }),
+        Check::Grpc(g) => Check::Grpc(GrpcCheck {
+            url: f(&g.url),
+            ..g.clone()
+        }),
     }
+}
+
+/// Which protocol's naming rules [`Cx::probe_name`] applies.
+#[derive(Clone, Copy)]
+enum ProbeName {
+    AmqpQueue,
+    MqttTopic,
+    NatsSubject,
 }
 
 /// Parses `< 0.01`, `>= 100`, `== 1`.

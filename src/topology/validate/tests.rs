@@ -363,6 +363,62 @@ error_case!(
     "no command"
 );
 error_case!(
+    amqp_reserved_queue,
+    with_head("  a:\n    probe: {amqp: {url: \"amqp://h\", queue: \"amq.probe\"}}\n"),
+    "bad-probe-name",
+    7,
+    44,
+    "`amq.probe`"
+);
+error_case!(
+    amqp_queue_with_space,
+    with_head("  a:\n    probe: {amqp: {url: \"amqp://h\", queue: \"my queue\"}}\n"),
+    "bad-probe-name",
+    7,
+    44,
+    "only letters"
+);
+error_case!(
+    mqtt_wildcard_topic,
+    with_head("  a:\n    probe: {mqtt: {url: \"mqtt://h\", topic: \"a/+/b\"}}\n"),
+    "bad-probe-name",
+    7,
+    44,
+    "wildcards"
+);
+error_case!(
+    nats_wildcard_subject,
+    with_head("  a:\n    probe: {nats: {url: \"nats://h\", subject: \"a.>\"}}\n"),
+    "bad-probe-name",
+    7,
+    46,
+    "wildcards"
+);
+error_case!(
+    nats_empty_token,
+    with_head("  a:\n    probe: {nats: {url: \"nats://h\", subject: \"a..b\"}}\n"),
+    "bad-probe-name",
+    7,
+    46,
+    "tokens"
+);
+error_case!(
+    amqp_bad_scheme,
+    with_head("  a:\n    probe: {amqp: {url: \"amqps://h\"}}\n"),
+    "bad-url",
+    7,
+    25,
+    "`amqps://h`"
+);
+error_case!(
+    grpc_bad_scheme,
+    with_head("  a:\n    probe: {grpc: {url: \"grpc://h\"}}\n"),
+    "bad-url",
+    7,
+    25,
+    "`grpc://h`"
+);
+error_case!(
     unknown_risk_rule,
     top("services: {a: {}}\nrisks:\n  deep-strong-chian: off\n"),
     "unknown-risk-rule",

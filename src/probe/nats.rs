@@ -1,0 +1,130 @@
+//! `nats` check: connect, authenticate (user and password, or a token, from the URL); with
+//! `subject:`, a request/reply round trip in which the probe is its own responder: it subscribes
+//! to the subject, sends a request with a payload unique to the attempt to a fresh reply inbox,
+//! echoes every request it receives, and checks that the reply carries its own payload. This
+//! proves publish, subscribe and routing, with nothing left behind (core NATS keeps nothing).
+//!
+//! The client never retries the first connect, reconnects at most once (async-nats's
+//! `max_reconnects(0)` means *unlimited*), and dropping it (the probe's timeout) ends its
+//! connection task. Names are resolved by the probe's resolver first.
+
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use percent_encoding::percent_decode_str;
+use reqwest::Url;
+
+use super::db::normalize_userinfo;
+use super::nonce::nonce;
+use super::outcome::{Verdict, describe_error, excerpt};
+use super::resolve::NameResolver;
+use crate::topology::model::NatsCheck;
+
+/// Runs one attempt of a `nats` check; `timeout` is the probe's.
+pub async fn check(resolver: &NameResolver, check: &NatsCheck, timeout: Duration) -> Verdict {
+    let url = match Url::parse(&normalize_userinfo(check.url.expose())) {
+        Ok(u) if u.scheme() == "nats" => u,
+        Ok(u) => {
+            return Verdict::unknown(format!(
+                "unsupported scheme `{}`, expected `nats://` (tls:// is not supported yet)",
+                u.scheme()
+            ));
+        }
+        Err(e) => return Verdict::unknown(format!("invalid url `{}`: {e}", check.url.written())),
+    };
+    let host = url
+        .host_str()
+        .unwrap_or("127.0.0.1")
+        .trim_matches(['[', ']']);
+    let port = url.port().unwrap_or(4222);
+    let ip = match resolver.lookup(host).await {
+        Ok(ips) => ips[0],
+        Err(reason) => return Verdict::down(reason),
+    };
+    let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
+    let user = decode(url.username());
+    let mut options = async_nats::ConnectOptions::new()
+        .name("linkpatrol")
+        .connection_timeout(timeout)
+        .request_timeout(Some(timeout))
+        .ignore_discovered_servers()
+        .max_reconnects(1);
+    options = match url.password() {
+        Some(p) => options.user_and_password(user.clone(), decode(p)),
+        None if !user.is_empty() => options.token(user.clone()),
+        None => options,
+    };
+    let address = std::net::SocketAddr::new(ip, port).to_string();
+    let client = match options.connect(address).await {
+        Ok(c) => c,
+        Err(e) => return Verdict::down(connect_reason(&e, &user, url.password().is_some())),
+    };
+    let verdict = match &check.subject {
+        Some(subject) => round_trip(&client, subject).await,
+        None => match client.flush().await {
+            Ok(()) => Verdict::up(),
+            Err(e) => Verdict::down(format!("nats flush failed: {}", describe_error(&e))),
+        },
+    };
+    drop(client);
+    verdict
+}
+
+async fn round_trip(client: &async_nats::Client, subject: &str) -> Verdict {
+    let mut requests = match client.subscribe(subject.to_owned()).await {
+        Ok(s) => s,
+        Err(e) => {
+            return Verdict::down(format!(
+                "subscribing to `{subject}` failed: {}",
+                describe_error(&e)
+            ));
+        }
+    };
+    let payload = format!("linkpatrol probe {}", nonce());
+    // The responder echoes every request on the subject (another prober's too) until the
+    // probe's own reply is in.
+    let responder = async {
+        while let Some(msg) = requests.next().await {
+            if let Some(reply) = msg.reply {
+                let _ = client.publish(reply, msg.payload).await;
+                let _ = client.flush().await;
+            }
+        }
+        std::future::pending::<()>().await;
+    };
+    let request = client.request(subject.to_owned(), payload.clone().into());
+    tokio::select! {
+        reply = request => match reply {
+            Ok(msg) if msg.payload.as_ref() == payload.as_bytes() => Verdict::up(),
+            Ok(msg) => Verdict::down(format!(
+                "the reply on `{subject}` is not the probe's echo: `{}`",
+                excerpt(&String::from_utf8_lossy(&msg.payload), 80)
+            )),
+            Err(e) => Verdict::down(match e.kind() {
+                async_nats::RequestErrorKind::NoResponders => format!(
+                    "no responders on `{subject}`: the probe's own subscription did not take effect (permissions?)"
+                ),
+                async_nats::RequestErrorKind::TimedOut => format!(
+                    "no reply on `{subject}` in time (publish or subscribe permission missing?)"
+                ),
+                _ => format!("request on `{subject}` failed: {}", describe_error(&e)),
+            }),
+        },
+        () = responder => Verdict::unknown("the responder ended"),
+    }
+}
+
+fn connect_reason(e: &async_nats::ConnectError, user: &str, has_password: bool) -> String {
+    use async_nats::ConnectErrorKind as K;
+    match e.kind() {
+        K::AuthorizationViolation if user.is_empty() => {
+            "nats authorization violation: the server wants credentials; put them in the url, `nats://user:${PASSWORD}@host`".to_owned()
+        }
+        K::AuthorizationViolation if has_password => {
+            format!("nats authorization violation for user `{user}`: wrong user or password")
+        }
+        K::AuthorizationViolation => "nats authorization violation: wrong token".to_owned(),
+        K::TimedOut => "no INFO from the server in time (is this a NATS server?)".to_owned(),
+        _ => describe_error(e),
+    }
+}
