@@ -65,7 +65,7 @@ fn validate_bundled_prints_a_summary() {
             "edges      16 (9 strong, 7 weak; 1 any_of group)\n",
         ))
         .stdout(predicate::str::contains(
-            "probes     24 (exec 3, http 12, mysql 2, prometheus 1, redis 3, tcp 1, tls 2)",
+            "probes     24 (amqp 3, http 12, mysql 2, prometheus 1, redis 3, tcp 1, tls 2)",
         ))
         .stderr(predicate::str::is_empty());
 }
