@@ -48,7 +48,13 @@ pub fn run(ctx: &Context, _args: &ValidateArgs) -> anyhow::Result<ExitStatus> {
                 s.instances
                     .first()
                     .and_then(|i| i.probe.as_ref())
-                    .map_or("none", |p| p.check.kind()),
+                    .map_or_else(
+                        || "none".to_owned(),
+                        |p| match p.check.detail() {
+                            Some(d) => format!("{} ({})", p.check.kind(), printable(&d)),
+                            None => p.check.kind().to_owned(),
+                        }
+                    ),
                 deps.join(", ")
             )?;
         }

@@ -68,6 +68,9 @@ pub async fn check(resolver: &NameResolver, check: &AmqpCheck) -> Verdict {
         Ok(s) => s,
         Err(reason) => return Verdict::down(reason),
     };
+    // Without it, Nagle holds each small frame back until the broker's delayed ACK: measured
+    // 60-70 ms for a bare login against the local RabbitMQ, against a few ms with it.
+    let _ = tcp.set_nodelay(true);
     let mut conn = Conn {
         io: BufReader::new(tcp),
     };
@@ -272,7 +275,10 @@ async fn round_trip<S: AsyncRead + AsyncWrite + Unpin>(
 
 fn login_failure(r: String, user: &str) -> String {
     if r.contains("ACCESS_REFUSED") || r.contains("closed the connection") {
-        format!("amqp login refused for user `{user}`: {r}; check the user and password in the url")
+        format!(
+            "amqp login refused for user `{user}`: {}; check the user and password in the url",
+            r.trim_end_matches('.')
+        )
     } else {
         r
     }

@@ -86,6 +86,7 @@ pub async fn check(
                 .connect(&address)
                 .await
                 .map_err(std::io::Error::other)?;
+            let _ = tcp.set_nodelay(true);
             let stream: Box<dyn Io> = match tls {
                 Some((config, name)) => Box::new(
                     tokio_rustls::TlsConnector::from(config)
@@ -146,6 +147,12 @@ fn status_reason(status: &tonic::Status) -> String {
     }
 }
 
+/// What failed on the way to the server; tonic's "transport error: " prefix says nothing a
+/// person can act on.
 fn transport_reason(e: &tonic::transport::Error) -> String {
-    describe_error(e)
+    let reason = describe_error(e);
+    match reason.strip_prefix("transport error: ") {
+        Some(rest) if !rest.is_empty() => rest.to_owned(),
+        _ => reason,
+    }
 }

@@ -629,6 +629,28 @@ impl Check {
         }
     }
 
+    /// What the check does beyond connecting, for `validate -v`: the round trip of a message
+    /// probe, the service a gRPC probe asks about. `None` when there is nothing to add.
+    pub fn detail(&self) -> Option<String> {
+        match self {
+            Self::Amqp(a) => a
+                .queue
+                .as_ref()
+                .map(|q| format!("round trip through queue `{q}.<unique>`")),
+            Self::Mqtt(m) => m
+                .topic
+                .as_ref()
+                .map(|t| format!("round trip on topic `{t}`, QoS 1")),
+            Self::Nats(n) => n
+                .subject
+                .as_ref()
+                .map(|s| format!("request/reply on subject `{s}`")),
+            Self::Grpc(g) if g.service.is_empty() => Some("health of the whole server".to_owned()),
+            Self::Grpc(g) => Some(format!("health of service `{}`", g.service)),
+            _ => None,
+        }
+    }
+
     /// The type name as written in the file (`http`, `tcp`, …).
     pub fn kind(&self) -> &'static str {
         match self {

@@ -367,3 +367,37 @@ async fn grpc_timeout_holds_against_a_silent_server() {
     let addr = silent().await;
     timeout_holds(grpc(&format!("http://{addr}"), "", None)).await;
 }
+
+// ------------------------------------------------------------------------------------------------
+// The JSON Schema covers the new fields
+
+#[test]
+fn schema_covers_the_messaging_and_grpc_fields() {
+    let validator = jsonschema::validator_for(&linkpatrol::topology::raw::json_schema()).unwrap();
+    let doc = |probe: &str| -> serde_json::Value {
+        serde_saphyr::from_str(&format!(
+            "version: 1\nname: t\nservices: {{a: {{probe: {probe}}}}}\n"
+        ))
+        .unwrap()
+    };
+    for good in [
+        "{amqp: {url: \"amqp://u:p@h/%2f\", queue: linkpatrol.probe}}",
+        "{mqtt: {url: \"mqtt://h\", topic: linkpatrol/probe}}",
+        "{nats: {url: \"nats://h\", subject: linkpatrol.probe}}",
+        "{grpc: {url: \"https://h\", service: a.B, tls_verify: false, ca_file: /ca.pem}}",
+    ] {
+        assert!(validator.is_valid(&doc(good)), "rejected: {good}");
+    }
+    for bad in [
+        "{amqp: {url: \"amqp://h\", queue: \"a b\"}}",
+        "{amqp: {url: \"amqp://h\", queeu: x}}",
+        "{mqtt: {url: \"mqtt://h\", topic: \"a/#\"}}",
+        "{mqtt: {url: \"mqtt://h\", topic: \"$SYS/x\"}}",
+        "{nats: {url: \"nats://h\", subject: \"a.*\"}}",
+        "{nats: {url: \"nats://h\", subject: \"a..b\"}}",
+        "{grpc: {url: \"http://h\", tls_verify: maybe}}",
+        "{grpc: {service: x}}",
+    ] {
+        assert!(!validator.is_valid(&doc(bad)), "accepted: {bad}");
+    }
+}
