@@ -43,6 +43,7 @@ fn main() -> anyhow::Result<()> {
             svg_missing_reason: None,
             changes: Some(&changes),
             generated_at: Some("2026-11-25 12:00 UTC"),
+            ..HtmlOptions::default()
         },
     );
     let written = write_files(

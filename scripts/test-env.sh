@@ -9,6 +9,7 @@ as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 need=()
 command -v dot >/dev/null || need+=(graphviz)
 command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)   # the browser test (tests/it/browser.rs)
 [[ -x /usr/lib/nagios/plugins/check_tcp ]] || need+=(monitoring-plugins-basic)
 command -v pg_isready >/dev/null || need+=(postgresql-client)
 command -v psql >/dev/null || need+=(postgresql-client)
@@ -35,5 +36,6 @@ if PGPASSWORD=wrong psql -h 127.0.0.1 -U linkpatrol_pw -d test -qtA -c 'SELECT 1
 fi
 command -v dot >/dev/null || { echo "test-env: Graphviz dot is missing" >&2; exit 1; }
 command -v chromium >/dev/null || { echo "test-env: chromium is missing" >&2; exit 1; }
+command -v chromedriver >/dev/null || { echo "test-env: chromedriver (chromium-driver) is missing" >&2; exit 1; }
 command -v promtool >/dev/null || { echo "test-env: promtool (Debian's prometheus) is missing" >&2; exit 1; }
 echo "test-env: packages installed; PostgreSQL, MariaDB and Redis answer on 127.0.0.1" >&2

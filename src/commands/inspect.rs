@@ -280,6 +280,7 @@ fn render_run(
             svg_missing_reason: missing.as_deref(),
             changes: changes.as_deref(),
             generated_at: generated.as_deref(),
+            ..HtmlOptions::default()
         },
     );
     let md = render_markdown(

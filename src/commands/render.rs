@@ -27,7 +27,16 @@ pub fn run(
         };
         return draw(ctx, topo, &report, args);
     }
-    let analysis = match crate::analysis::analyze(topo, &crate::analysis::Options::default()) {
+    // The HTML report lights up a clicked service's blast radius: it needs the full lists.
+    let options = crate::analysis::Options {
+        blast_radius: if args.format == crate::cli::RenderFormatArg::Html {
+            crate::analysis::BlastDetail::Full
+        } else {
+            crate::analysis::BlastDetail::Count
+        },
+        ..crate::analysis::Options::default()
+    };
+    let analysis = match crate::analysis::analyze(topo, &options) {
         Ok(a) => a,
         Err(e) => {
             eprintln!(

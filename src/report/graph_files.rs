@@ -147,13 +147,15 @@ pub fn render_files_with(
     // Every file of the set is made first and written in one step, `graph.dot` renamed last:
     // whenever `graph.dot` is from this render, so is every file derived from it.
     let mut derived: Vec<(String, Vec<u8>)> = Vec::new();
-    let html = |svg: Option<&str>, missing: Option<&str>| {
+    let html = |svg: Option<&str>, missing: Option<&str>, link_svgs: &[(String, String)]| {
         crate::report::html::render_html(
             topology,
             report,
             &crate::report::html::HtmlOptions {
                 svg,
                 svg_missing_reason: missing,
+                link_svgs,
+                more_link_pictures: report.links.len() - link_svgs.len(),
                 ..crate::report::html::HtmlOptions::default()
             },
         )
@@ -173,7 +175,8 @@ pub fn render_files_with(
         match graphviz.render(&dot, format) {
             Ok(bytes) => {
                 if args.format == RenderFormat::Html {
-                    let page = html(Some(&String::from_utf8_lossy(&bytes)), None);
+                    let link_svgs = link_pictures(topology, report, &options, graphviz)?;
+                    let page = html(Some(&String::from_utf8_lossy(&bytes)), None, &link_svgs);
                     derived.push((format!("graph.{}", format.extension()), bytes));
                     derived.push(("report.html".to_owned(), page));
                 } else {
@@ -185,7 +188,10 @@ pub fn render_files_with(
                     dot_file: Some(dot_path.clone()),
                 };
                 if args.format == RenderFormat::Html {
-                    derived.push(("report.html".to_owned(), html(None, Some(&err.to_string()))));
+                    derived.push((
+                        "report.html".to_owned(),
+                        html(None, Some(&err.to_string()), &[]),
+                    ));
                 }
                 failure = Some(anyhow::Error::from(err));
             }
@@ -209,6 +215,47 @@ pub fn render_files_with(
     // `graph.dot` first, then the rest in the order they were made.
     written.rotate_right(1);
     Ok(written)
+}
+
+/// Most per-link pictures in one HTML report (each is a Graphviz run); past it, the worst links
+/// (down first, then most SPOFs) and a count of the rest.
+pub const MAX_LINK_PICTURES: usize = 12;
+
+/// Each link's picture as SVG (`render --link` for every link, the worst
+/// [`MAX_LINK_PICTURES`]), in name order.
+pub fn link_pictures(
+    topology: &Topology,
+    report: &Report,
+    options: &ViewOptions,
+    graphviz: &Graphviz,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let mut links: Vec<_> = report.links.iter().collect();
+    links.sort_by(|a, b| {
+        b.state
+            .cmp(&a.state)
+            .then(b.spofs.len().cmp(&a.spofs.len()))
+            .then(a.name.cmp(&b.name))
+    });
+    links.truncate(MAX_LINK_PICTURES);
+    links.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut out = Vec::new();
+    for l in links {
+        let view = GraphView::build(
+            topology,
+            report,
+            &ViewOptions {
+                link: Some(l.name.clone()),
+                ..options.clone()
+            },
+        )?;
+        let svg = graphviz
+            .render(&to_dot(&view), ImageFormat::Svg)
+            .map_err(|e| {
+                anyhow::Error::from(e).context(format!("cannot lay out link `{}`", l.name))
+            })?;
+        out.push((l.name.clone(), String::from_utf8_lossy(&svg).into_owned()));
+    }
+    Ok(out)
 }
 
 /// The file every render writes, and renames last.

@@ -204,6 +204,7 @@ pub fn render_markdown(
         );
     }
     let _ = writeln!(w);
+    matrix_section(w, topo, report);
 
     if report.links.iter().any(|l| !l.spofs.is_empty()) {
         let _ = writeln!(w, "## Single points of failure\n");
@@ -360,6 +361,44 @@ fn write_history(w: &mut String, history: &crate::report::report::History) {
                 cells(&h.last_7d)
             );
         }
+    }
+    let _ = writeln!(w);
+}
+
+/// The link × service matrix ([`crate::report::matrix`]).
+fn matrix_section(w: &mut String, topo: &Topology, report: &Report) {
+    use crate::report::matrix::{MATRIX_ROWS, Role, matrix};
+    let m = matrix(topo, report, MATRIX_ROWS);
+    if m.rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(w, "## Which link needs which service\n");
+    let _ = writeln!(
+        w,
+        "SPOF: its loss alone takes the link down · critical: on the critical path, with a spare · weak: reached through a weak dependency, its loss degrades the link · —: not used.\n"
+    );
+    let _ = write!(w, "| service |");
+    for l in &m.links {
+        let _ = write!(w, " {} |", md(l));
+    }
+    let _ = write!(w, "\n| --- |");
+    for _ in &m.links {
+        let _ = write!(w, " :-: |");
+    }
+    let _ = writeln!(w);
+    for r in &m.rows {
+        let _ = write!(w, "| {} |", md(&r.service));
+        for c in &r.cells {
+            let cell = match c {
+                Role::Spof => "**SPOF**",
+                other => other.as_str(),
+            };
+            let _ = write!(w, " {cell} |");
+        }
+        let _ = writeln!(w);
+    }
+    if m.more > 0 {
+        let _ = writeln!(w, "\nand {} more services.", m.more);
     }
     let _ = writeln!(w);
 }

@@ -43,6 +43,14 @@ pub struct Report {
     pub shard: Option<ShardReport>,
 }
 
+impl Report {
+    /// Whether states were observed (probes ran, or `--fail` decided them). Without that every
+    /// state is `unknown` by construction, and the pictures and pages show none.
+    pub fn observed(&self) -> bool {
+        self.root_causes.is_some() || self.services.iter().any(|s| s.probes.is_some())
+    }
+}
+
 /// The shard a report covers (SPEC §8).
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct ShardReport {

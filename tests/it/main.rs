@@ -4,6 +4,7 @@
 mod alert;
 mod analysis_cases;
 mod analysis_reference;
+mod browser;
 mod cli;
 mod commands;
 mod demo;

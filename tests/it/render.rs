@@ -93,6 +93,7 @@ fn html_of_the_example_without_graphviz() {
             svg_missing_reason: Some("Graphviz `dot` not found"),
             changes: None,
             generated_at: None,
+            ..HtmlOptions::default()
         },
     );
     assert!(html.contains("No graph in this report."));
@@ -460,6 +461,7 @@ fn example_html() -> String {
             svg_missing_reason: None,
             changes: Some(&changes),
             generated_at: Some("2026-11-25 12:00 UTC"),
+            ..HtmlOptions::default()
         },
     )
 }
@@ -577,7 +579,7 @@ fn html_report_loads_in_headless_chromium() {
     assert!(w >= 1000 && h >= 300, "graph drawn at {w}x{h}");
     assert_eq!(attr_value(&dom, "data-spofs").as_deref(), Some("6"));
     let doc_start = dom
-        .find("<figure class=\"graph\"><svg")
+        .find("<figure class=\"graph overview\"><svg")
         .expect("graph in the DOM");
     assert!(dom[doc_start..].contains("mysql-primary"));
     let spofs = dom.find("id=\"spofs\"").expect("SPOF section in the DOM");

@@ -43,6 +43,10 @@ pub struct HtmlOptions<'a> {
     pub changes: Option<&'a [String]>,
     /// When the report was made, as text; `None` keeps the page free of wall-clock values.
     pub generated_at: Option<&'a str>,
+    /// One picture per link (`render --link`), as (link, SVG); shown under the graph.
+    pub link_svgs: &'a [(String, String)],
+    /// Links whose picture was left out (too many links for one page).
+    pub more_link_pictures: usize,
 }
 
 /// The part of Graphviz's SVG output that can sit inside HTML: from `<svg` on, without the XML
@@ -103,6 +107,8 @@ pub fn render_html(topo: &Topology, report: &Report, options: &HtmlOptions<'_>) 
                     (root_causes(report))
                     (links(topo, report))
                     (graph(options))
+                    (link_pictures(options))
+                    (matrix(topo, report))
                     (spofs(report))
                     (live_spofs(report))
                     (pairs(report))
@@ -113,6 +119,8 @@ pub fn render_html(topo: &Topology, report: &Report, options: &HtmlOptions<'_>) 
                     footer { "Made by linkpatrol. This page is self-contained: it loads nothing from the network." }
                     (nl)
                 }
+                (nl)
+                script #lp-data type="application/json" { (PreEscaped(explore_data(topo, report))) }
                 (nl)
                 script { (PreEscaped(SCRIPT)) }
                 (nl)
@@ -160,7 +168,7 @@ fn summary(report: &Report, options: &HtmlOptions<'_>) -> Markup {
         header.top {
             span.tool { "linkpatrol report" }
             h1 { (report.topology) }
-            (badge(worst))
+            @if report.observed() { (badge(worst)) }
             @if let Some(at) = options.generated_at { span.meta { (at) } }
         }
         "\n"
@@ -286,8 +294,8 @@ fn link_card(topo: &Topology, report: &Report, l: &LinkReport) -> Markup {
         .map(|s| format!(", {} live", s.len()))
         .unwrap_or_default();
     html! {
-        div class={ "link " (l.state) } {
-            h3 { span { (l.name) } (badge(l.state)) }
+        div class={ "link " (l.state) } data-link=(l.name) title="Show its critical path in the graph" {
+            h3 { span { (l.name) } @if report.observed() { (badge(l.state)) } }
             @if let Some(d) = description { p { (d) } }
             p {
                 "entry " code { (l.entry) } " · " (l.critical_path.len())
@@ -299,6 +307,128 @@ fn link_card(topo: &Topology, report: &Report, l: &LinkReport) -> Markup {
     }
 }
 
+/// The toolbar of the explorable graph: search, zoom, and what is selected.
+fn toolbar() -> Markup {
+    html! {
+        div.toolbar {
+            input #lp-search type="search" list="lp-names" placeholder="Search a service…" aria-label="Search a service";
+            button #lp-zoom-in type="button" title="Zoom in" { "+" }
+            button #lp-zoom-out type="button" title="Zoom out" { "−" }
+            button #lp-reset type="button" title="Fit and clear the selection" { "Reset" }
+            span #lp-info.hint { "Click a service for its blast radius and its paths to each link, a link for its critical path; drag to pan, wheel to zoom." }
+        }
+        datalist #lp-names {}
+    }
+}
+
+/// One picture per link: its critical path as the one cluster.
+fn link_pictures(options: &HtmlOptions<'_>) -> Markup {
+    if options.link_svgs.is_empty() {
+        return html! {};
+    }
+    html! {
+        section #link-pictures {
+            h2 { "Each link's critical path" }
+            p.hint { "One picture per link: the cluster is exactly its critical path, its SPOFs outlined red; dashed outlines are SPOFs of other links only; pale nodes are context." }
+            "\n"
+            @for (link, svg) in options.link_svgs {
+                h3 { "Link " code { (link) } }
+                figure.graph.link-graph data-link=(link) { (PreEscaped(inline_svg(svg))) }
+                "\n"
+            }
+            @if options.more_link_pictures > 0 {
+                p.none { "and " (options.more_link_pictures) " more links: draw one with " code { "linkpatrol render --link NAME" } "." }
+            }
+        }
+        "\n"
+    }
+}
+
+/// The link × service matrix ([`crate::report::matrix`]).
+fn matrix(topo: &Topology, report: &Report) -> Markup {
+    use crate::report::matrix::{MATRIX_ROWS, matrix};
+    let m = matrix(topo, report, MATRIX_ROWS);
+    if m.rows.is_empty() {
+        return html! {};
+    }
+    html! {
+        section #matrix {
+            h2 { "Which link needs which service" }
+            p.hint { "SPOF: its loss alone takes the link down · critical: on the critical path, with a spare · weak: reached through a weak dependency, its loss degrades the link · —: not used." }
+            div.matrix-wrap {
+                table.matrix {
+                    thead { tr { th { "service" } @for l in &m.links { th { (l) } } } }
+                    tbody {
+                        "\n"
+                        @for r in &m.rows {
+                            tr data-service=(r.service) {
+                                td { code { (r.service) } }
+                                @for c in &r.cells { td class=(c.class()) { (c.as_str()) } }
+                            }
+                            "\n"
+                        }
+                    }
+                }
+            }
+            @if m.more > 0 { p.none { "and " (m.more) " more services." } }
+        }
+        "\n"
+    }
+}
+
+/// What the script needs to explore the graph, as JSON: each service's dependencies (with
+/// strength) and blast radius (from the report: the analysis decided it), each link's entry,
+/// critical path and service SPOFs. `</` is escaped so the JSON cannot end its script element.
+fn explore_data(topo: &Topology, report: &Report) -> String {
+    use serde_json::{Map, Value, json};
+    let mut services = Map::new();
+    for s in &topo.services {
+        let r = report
+            .services
+            .binary_search_by(|r| r.id.as_str().cmp(s.name.as_str()))
+            .ok()
+            .map(|i| &report.services[i].blast_radius);
+        let deps: Vec<Value> = s
+            .depends_on
+            .iter()
+            .flat_map(|d| {
+                d.targets()
+                    .iter()
+                    .map(|t| json!([topo.services[t.get()].name.as_str(), d.strength.to_string()]))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        services.insert(
+            s.name.to_string(),
+            json!({
+                "deps": deps,
+                "blastLinks": r.map(|b| &b.links),
+                "blast": r.and_then(|b| b.services.as_ref()),
+                "blastCount": r.map(|b| b.service_count),
+            }),
+        );
+    }
+    let links: Map<String, Value> = report
+        .links
+        .iter()
+        .map(|l| {
+            let spofs: Vec<&str> = l
+                .spofs
+                .iter()
+                .filter(|s| s.kind == SpofKind::Service)
+                .map(|s| s.id.as_str())
+                .collect();
+            (
+                l.name.clone(),
+                json!({ "entry": l.entry, "critical": l.critical_path, "spofs": spofs }),
+            )
+        })
+        .collect();
+    json!({ "services": services, "links": links })
+        .to_string()
+        .replace("</", "<\\/")
+}
+
 /// The graph as inline SVG, or why it is missing.
 fn graph(options: &HtmlOptions<'_>) -> Markup {
     html! {
@@ -306,7 +436,8 @@ fn graph(options: &HtmlOptions<'_>) -> Markup {
             h2 { "Graph" }
             "\n"
             @if let Some(svg) = options.svg {
-                figure.graph { (PreEscaped(inline_svg(svg))) }
+                (toolbar())
+                figure.graph.overview { (PreEscaped(inline_svg(svg))) }
             } @else {
                 div.nograph {
                     b { "No graph in this report." } " "

@@ -101,8 +101,7 @@ impl<'a> Facts<'a> {
             on_links,
             entry_of,
             states,
-            probed: report.root_causes.is_some()
-                || report.services.iter().any(|s| s.probes.is_some()),
+            probed: report.observed(),
         }
     }
 
