@@ -191,6 +191,69 @@ async fn mqtt_timeout_holds_against_a_silent_server() {
     timeout_holds(mqtt(&format!("mqtt://{addr}"), Some("t"))).await;
 }
 
+/// A broker that acknowledges everything and delivers only a stale message on the topic, never
+/// the probe's own: the probe must not take the stale one for its round trip.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_a_stale_message_is_not_taken_for_the_probes_own() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    async fn packet(s: &mut tokio::net::TcpStream) -> Option<(u8, Vec<u8>)> {
+        let kind = s.read_u8().await.ok()?;
+        let (mut len, mut shift) = (0usize, 0);
+        loop {
+            let b = s.read_u8().await.ok()?;
+            len |= usize::from(b & 0x7f) << shift;
+            shift += 7;
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        let mut body = vec![0; len];
+        s.read_exact(&mut body).await.ok()?;
+        Some((kind, body))
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                while let Some((kind, body)) = packet(&mut s).await {
+                    let reply: Vec<u8> = match kind >> 4 {
+                        1 => vec![0x20, 2, 0, 0], // CONNECT → CONNACK
+                        8 => {
+                            // SUBSCRIBE → SUBACK (QoS 1 granted), then the stale message.
+                            let topic_len = usize::from(u16::from_be_bytes([body[2], body[3]]));
+                            let topic = &body[4..4 + topic_len];
+                            let payload = b"linkpatrol probe 0-0-0";
+                            let mut r = vec![0x90, 3, body[0], body[1], 1, 0x30];
+                            r.push((2 + topic.len() + payload.len()) as u8);
+                            r.extend_from_slice(&(topic.len() as u16).to_be_bytes());
+                            r.extend_from_slice(topic);
+                            r.extend_from_slice(payload);
+                            r
+                        }
+                        3 => {
+                            // PUBLISH QoS 1 → PUBACK, and the message is lost.
+                            let topic_len = usize::from(u16::from_be_bytes([body[0], body[1]]));
+                            vec![0x40, 2, body[2 + topic_len], body[3 + topic_len]]
+                        }
+                        12 => vec![0xd0, 0], // PINGREQ → PINGRESP
+                        _ => continue,
+                    };
+                    if s.write_all(&reply).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let mut p = probe(mqtt(&format!("mqtt://{addr}"), Some("linkpatrol/test")));
+    p.timeout = Duration::from_millis(500);
+    let clients = Clients::for_checks([&p.check]);
+    let o = probe_instance(&clients, &p).await;
+    assert_eq!(o.state, State::Down, "{o:?}");
+    assert_eq!(reason(&o), "timed out after 500ms");
+}
+
 // ------------------------------------------------------------------------------------------------
 // NATS
 
