@@ -21,6 +21,7 @@ pub mod diff;
 pub mod event;
 pub mod graph;
 pub mod killset;
+pub mod operations;
 pub mod pairs;
 pub mod propagate;
 pub mod risk;
@@ -204,10 +205,36 @@ pub struct BlastRadius {
 }
 
 /// Runs the whole analysis.
+///
+/// A topology with operations is analysed over (service, operation) nodes
+/// ([`operations`]) and mapped back; one without is analysed as it is.
 pub fn analyze(topo: &Topology, opts: &Options<'_>) -> Result<Analysis, AnalysisError> {
     if !(1..=2).contains(&opts.depth) {
         return Err(AnalysisError::Depth(opts.depth));
     }
+    if topo.has_operations() {
+        let layout = operations::Layout::new(topo);
+        let expanded = operations::expand(topo, &layout);
+        let a = analyze_nodes(
+            &expanded,
+            &operations::expanded_options(opts),
+            &|observed| layout.share_observed(observed),
+            &|path| layout.collapse_path(&path),
+        )?;
+        return Ok(operations::map_back(topo, &layout, opts, a));
+    }
+    analyze_nodes(topo, opts, &|_| {}, &|p| p)
+}
+
+/// [`analyze`] over the nodes of a topology without operations; `fix_observed` adjusts the
+/// observed states (from probes and `--fail`) before anything is derived from them, and
+/// `fix_path` every SPOF path before the risks quote them.
+fn analyze_nodes(
+    topo: &Topology,
+    opts: &Options<'_>,
+    fix_observed: &dyn Fn(&mut [State]),
+    fix_path: &dyn Fn(Vec<ServiceIdx>) -> Vec<ServiceIdx>,
+) -> Result<Analysis, AnalysisError> {
     let selected: Vec<usize> = match opts.link {
         None => (0..topo.links.len()).collect(),
         Some(name) => match topo.links.iter().position(|l| l.name.as_str() == name) {
@@ -241,7 +268,7 @@ pub fn analyze(topo: &Topology, opts: &Options<'_>) -> Result<Analysis, Analysis
             }
         }
     }
-    let observed: Vec<State> = topo
+    let mut observed: Vec<State> = topo
         .services
         .iter()
         .enumerate()
@@ -250,9 +277,10 @@ pub fn analyze(topo: &Topology, opts: &Options<'_>) -> Result<Analysis, Analysis
             propagate::observed_state(svc, probed, &failed_inst[inst.range(s as u32)])
         })
         .collect();
+    fix_observed(&mut observed);
     let effective = propagate::effective_states(&graph, &observed);
     let causes = if opts.observed.is_some() || !opts.failed.is_empty() {
-        let assumed: Vec<State> = topo
+        let mut assumed: Vec<State> = topo
             .services
             .iter()
             .enumerate()
@@ -260,6 +288,7 @@ pub fn analyze(topo: &Topology, opts: &Options<'_>) -> Result<Analysis, Analysis
                 propagate::observed_state(svc, None, &failed_inst[inst.range(s as u32)])
             })
             .collect();
+        fix_observed(&mut assumed);
         Some(rootcause::root_causes(
             topo, &graph, &observed, &effective, &assumed,
         ))
@@ -316,6 +345,17 @@ pub fn analyze(topo: &Topology, opts: &Options<'_>) -> Result<Analysis, Analysis
         .map(|l| critical_path(&graph, l.entry.0))
         .collect();
 
+    let fix = |v: Vec<SpofFinding>| -> Vec<SpofFinding> {
+        v.into_iter()
+            .map(|f| match f {
+                SpofFinding::Service { service, path } => SpofFinding::Service {
+                    service,
+                    path: fix_path(path),
+                },
+                d @ SpofFinding::Domain { .. } => d,
+            })
+            .collect()
+    };
     let links: Vec<LinkAnalysis> = selected
         .iter()
         .enumerate()
@@ -323,8 +363,8 @@ pub fn analyze(topo: &Topology, opts: &Options<'_>) -> Result<Analysis, Analysis
             link: l,
             state: effective[topo.links[l].entry.get()],
             critical_path: all_paths[l].clone(),
-            spofs: design[k].clone().unwrap_or_default(),
-            live_spofs: live.as_ref().map(|v| v[k].clone().unwrap_or_default()),
+            spofs: fix(design[k].clone().unwrap_or_default()),
+            live_spofs: live.as_ref().map(|v| fix(v[k].clone().unwrap_or_default())),
             pairs: pairs.as_ref().map(|p| p[k].clone()),
         })
         .collect();

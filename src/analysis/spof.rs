@@ -130,7 +130,8 @@ pub fn kill_sets(
             .range(s as u32)
             .filter(|&f| !residual.dead_inst[f])
             .count() as u32;
-        if alive <= svc.min_healthy as u32 {
+        // `min_healthy: 0` (an operation's node, which has no instance) has no event of its own.
+        if alive <= svc.min_healthy as u32 && svc.min_healthy > 0 {
             of_service[s] = services.len() as u32;
             services.push(s as u32);
         }

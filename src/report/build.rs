@@ -31,7 +31,11 @@ pub fn build(topo: &Topology, analysis: &Analysis, probes: Option<&[Vec<ProbeRes
                 SpofFinding::Service { service, path } => svcs.push(Spof {
                     kind: SpofKind::Service,
                     id: name(*service),
-                    path: Some(path.iter().map(|&s| name(s)).collect()),
+                    path: Some(
+                        path.iter()
+                            .map(|&s| crate::analysis::operations::node_name(topo, s))
+                            .collect(),
+                    ),
                     implied_by: None,
                 }),
                 SpofFinding::Domain { domain, implied_by } => doms.push(Spof {

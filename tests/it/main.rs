@@ -3,6 +3,7 @@
 
 mod alert;
 mod analysis_cases;
+mod analysis_operations;
 mod analysis_reference;
 mod browser;
 mod cli;
