@@ -464,3 +464,40 @@ fn schema_covers_the_messaging_and_grpc_fields() {
         assert!(!validator.is_valid(&doc(bad)), "accepted: {bad}");
     }
 }
+
+// ------------------------------------------------------------------------------------------------
+// The README's example, end to end through the binary
+
+#[test]
+fn readme_messaging_example_passes_and_never_shows_the_password() {
+    let run = |password: &str| {
+        let out = assert_cmd::Command::cargo_bin("linkpatrol")
+            .unwrap()
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("MQ_PASSWORD", password)
+            .args(["-f", "examples/topologies/messaging.yaml", "probe"])
+            .args(["rabbitmq", "mosquitto", "nats", "--format", "json"])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, json) = run("right");
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(code, Some(0), "{json}");
+    let text = report.to_string();
+    assert!(!text.contains("\"down\""), "{text}");
+    let wrong = "wrong-password-from-the-environment";
+    let (code, json) = run(wrong);
+    assert_eq!(code, Some(1), "{json}");
+    assert!(!json.contains(wrong), "the password leaked: {json}");
+    for words in [
+        "amqp login refused for user `linkpatrol_pw`",
+        "mqtt login refused for user `linkpatrol_pw`",
+        "nats authorization violation for user `linkpatrol_pw`",
+    ] {
+        assert!(json.contains(words), "no `{words}` in {json}");
+    }
+}
