@@ -25,6 +25,8 @@ fi
 # --- local services and the password roles -------------------------------------------------------
 bash "$(dirname "$0")/setup-test-services.sh"
 bash "$(dirname "$0")/setup-mq-services.sh"
+# The PostgreSQL replica (5433), Redis with TLS (6380) and MariaDB with TLS (3307) of issue 13.
+bash "$(dirname "$0")/setup-db-services.sh"
 
 # Fail loudly rather than let a test pass for the wrong reason.
 redis-cli -h 127.0.0.1 -p 6379 ping | grep -q PONG || { echo "test-env: Redis does not answer" >&2; exit 1; }
@@ -38,4 +40,4 @@ command -v dot >/dev/null || { echo "test-env: Graphviz dot is missing" >&2; exi
 command -v chromium >/dev/null || { echo "test-env: chromium is missing" >&2; exit 1; }
 command -v chromedriver >/dev/null || { echo "test-env: chromedriver (chromium-driver) is missing" >&2; exit 1; }
 command -v promtool >/dev/null || { echo "test-env: promtool (Debian's prometheus) is missing" >&2; exit 1; }
-echo "test-env: packages installed; PostgreSQL, MariaDB and Redis answer on 127.0.0.1" >&2
+echo "test-env: packages installed; PostgreSQL (5432, replica 5433), MariaDB (3306, TLS 3307) and Redis (6379, TLS 6380) answer on 127.0.0.1" >&2

@@ -137,7 +137,11 @@ codes! {
     /// An HTTP method that is not a token.
     BadMethod = "bad-method", "an HTTP method is not a valid token";
     /// A Prometheus `expect:` that is not `OP NUMBER`.
-    BadExpect = "bad-expect", "a Prometheus `expect` is not a comparison like `< 0.01`";
+    BadExpect = "bad-expect", "an `expect` (prometheus, postgres, mysql, redis `info`) is not a comparison like `< 0.01`";
+    /// A database probe's `query` without `expect`, or `expect`/`label` without `query`.
+    IncompleteQuery = "incomplete-query", "a database probe's `query` and `expect` must be given together";
+    /// A redis `info:` key that cannot be an `INFO` field.
+    BadInfoField = "bad-info-field", "a redis `info` key is not an `INFO` field name";
     /// `exec: { command: "" }`.
     EmptyCommand = "empty-command", "an exec probe has no command";
     /// A rule id under `risks:` that does not exist.

@@ -50,9 +50,17 @@ pub fn run(ctx: &Context, _args: &ValidateArgs) -> anyhow::Result<ExitStatus> {
                     .and_then(|i| i.probe.as_ref())
                     .map_or_else(
                         || "none".to_owned(),
-                        |p| match p.check.detail() {
-                            Some(d) => format!("{} ({})", p.check.kind(), printable(&d)),
-                            None => p.check.kind().to_owned(),
+                        |p| {
+                            let mut extra: Vec<String> =
+                                p.check.options().iter().map(|o| (*o).to_owned()).collect();
+                            if let Some(d) = p.check.detail() {
+                                extra.push(printable(&d).to_string());
+                            }
+                            if extra.is_empty() {
+                                p.check.kind().to_owned()
+                            } else {
+                                format!("{} ({})", p.check.kind(), extra.join(", "))
+                            }
                         }
                     ),
                 deps.join(", ")
@@ -84,6 +92,8 @@ pub struct Summary {
     pub probes: BTreeMap<&'static str, usize>,
     /// Services without a probe.
     pub unprobed: usize,
+    /// Probes by optional check (`postgres query`, `redis info`, `mysql tls`, …).
+    pub options: BTreeMap<String, usize>,
 }
 
 impl Summary {
@@ -98,6 +108,7 @@ impl Summary {
             groups: 0,
             probes: BTreeMap::new(),
             unprobed: 0,
+            options: BTreeMap::new(),
         };
         for svc in &t.services {
             s.instances += svc.instances.len();
@@ -107,6 +118,11 @@ impl Summary {
             for i in &svc.instances {
                 if let Some(p) = &i.probe {
                     *s.probes.entry(p.check.kind()).or_default() += 1;
+                    for o in p.check.options() {
+                        *s.options
+                            .entry(format!("{} {o}", p.check.kind()))
+                            .or_default() += 1;
+                    }
                 }
             }
             for d in &svc.depends_on {
@@ -151,6 +167,15 @@ impl fmt::Display for Summary {
         if self.unprobed > 0 {
             write!(f, "; {} unprobed services", self.unprobed)?;
         }
-        writeln!(f)
+        writeln!(f)?;
+        if !self.options.is_empty() {
+            let options: Vec<String> = self
+                .options
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
+            writeln!(f, "  checks     {}", options.join(", "))?;
+        }
+        Ok(())
     }
 }

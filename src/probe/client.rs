@@ -58,8 +58,12 @@ impl TlsSetting {
                 verify: g.tls_verify,
                 ca_file: g.ca_file.as_ref().map(|t| t.expose().to_owned()),
             }),
-            Check::Prometheus(_) | Check::Redis(_) => Some(Self::system()),
-            Check::Postgres(_) => Some(Self::unverified()),
+            Check::Prometheus(_) => Some(Self::system()),
+            Check::Redis(r) => Some(Self {
+                verify: true,
+                ca_file: r.ca_file.as_ref().map(|t| t.expose().to_owned()),
+            }),
+            Check::Postgres(p) => Some(super::db::PgSsl::setting(p.url.expose())),
             _ => None,
         }
     }

@@ -8,7 +8,7 @@ use super::outcome::{ProbeOutcome, Scrubber, Verdict};
 use super::{amqp, db, dns, exec, grpc, http, mqtt, nats, prometheus, tcp, tls};
 use crate::duration::show as human_duration;
 use crate::state::State;
-use crate::topology::model::{Check, Probe, Text, split_host_port};
+use crate::topology::model::{Check, DbCheck, Probe, RedisCheck, Text, split_host_port};
 
 /// Probes one instance: up to `1 + retries` attempts, each bounded by `probe.timeout`
 /// (connect, TLS, headers and body together). A definite answer (up, or degraded by a
@@ -92,15 +92,12 @@ async fn attempt(clients: &Clients, probe: &Probe) -> Verdict {
         },
         Check::Dns(d) => dns::check(d, probe.timeout).await,
         Check::Redis(r) => {
-            db::redis(clients.tls(&TlsSetting::system()), clients.resolver(), r).await
+            let setting = setting.as_ref().expect("redis has a TLS setting");
+            db::redis(clients.tls(setting), clients.resolver(), r).await
         }
         Check::Postgres(p) => {
-            db::postgres(
-                clients.tls(&TlsSetting::unverified()),
-                clients.resolver(),
-                p,
-            )
-            .await
+            let setting = setting.as_ref().expect("postgres has a TLS setting");
+            db::postgres(clients.tls(setting), clients.resolver(), p).await
         }
         Check::Mysql(m) => db::mysql(clients.resolver(), m).await,
         Check::Exec(e) => exec::check(e).await,
@@ -124,7 +121,7 @@ pub fn host_of(check: &Check) -> Option<String> {
     match check {
         Check::Http(h) => from_url(&h.url),
         Check::Prometheus(p) => from_url(&p.url),
-        Check::Redis(u) | Check::Mysql(u) => from_url(&u.url),
+        Check::Redis(RedisCheck { url, .. }) | Check::Mysql(DbCheck { url, .. }) => from_url(url),
         Check::Amqp(a) => from_url(&a.url),
         Check::Mqtt(m) => from_url(&m.url),
         Check::Nats(n) => from_url(&n.url),

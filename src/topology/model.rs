@@ -562,12 +562,12 @@ pub enum Check {
     Tls(TlsCheck),
     /// A DNS lookup.
     Dns(DnsCheck),
-    /// Redis `PING`.
-    Redis(UrlCheck),
-    /// PostgreSQL connect, authenticate, `SELECT 1`.
-    Postgres(UrlCheck),
-    /// MySQL/MariaDB connect, authenticate, `SELECT 1`.
-    Mysql(UrlCheck),
+    /// Redis `PING`, optionally `INFO` fields.
+    Redis(RedisCheck),
+    /// PostgreSQL connect, authenticate, `SELECT 1`, optionally a query and replication.
+    Postgres(DbCheck),
+    /// MySQL/MariaDB connect, authenticate, `SELECT 1`, optionally a query and replication.
+    Mysql(DbCheck),
     /// A command; exit 0/1/2/3 = up/degraded/down/unknown (Nagios plugin convention).
     Exec(ExecCheck),
     /// A PromQL instant query whose value must satisfy a comparison.
@@ -609,7 +609,16 @@ impl Check {
                 v.extend(t.ca_file.iter());
                 v
             }
-            Self::Redis(u) | Self::Postgres(u) | Self::Mysql(u) => vec![&u.url],
+            Self::Redis(r) => {
+                let mut v = vec![&r.url];
+                v.extend(r.ca_file.iter());
+                v
+            }
+            Self::Postgres(d) | Self::Mysql(d) => {
+                let mut v = vec![&d.url];
+                v.extend(d.query.iter().map(|q| &q.sql));
+                v
+            }
             Self::Exec(e) => e.command.iter().collect(),
             Self::Prometheus(p) => vec![&p.url, &p.query],
             Self::Amqp(a) => vec![&a.url],
@@ -649,6 +658,45 @@ impl Check {
             Self::Grpc(g) => Some(format!("health of service `{}`", g.service)),
             _ => None,
         }
+    }
+
+    /// The optional checks this probe makes beyond its type's basic one, by the name of their
+    /// field (`query`, `replication`, `info`), and `tls` for a database or Redis connection
+    /// that asks for TLS in its URL; `validate` counts them.
+    pub fn options(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        match self {
+            Self::Postgres(d) | Self::Mysql(d) => {
+                if d.query.is_some() {
+                    v.push("query");
+                }
+                if d.replication.is_some() {
+                    v.push("replication");
+                }
+                let url = d.url.expose().to_ascii_lowercase();
+                if [
+                    "sslmode=require",
+                    "sslmode=verify",
+                    "ssl-mode=req",
+                    "ssl-mode=verify",
+                ]
+                .iter()
+                .any(|p| url.contains(p))
+                {
+                    v.push("tls");
+                }
+            }
+            Self::Redis(r) => {
+                if !r.info.is_empty() {
+                    v.push("info");
+                }
+                if r.url.expose().starts_with("rediss://") {
+                    v.push("tls");
+                }
+            }
+            _ => {}
+        }
+        v
     }
 
     /// The type name as written in the file (`http`, `tcp`, …).
@@ -819,6 +867,113 @@ pub struct GrpcCheck {
     pub tls_verify: bool,
     /// `ca_file:`, extra trusted root (PEM).
     pub ca_file: Option<Text>,
+}
+
+/// `postgres:` / `mysql:` probe.
+#[derive(Debug, Clone)]
+pub struct DbCheck {
+    /// `dsn:`; TLS settings (`sslmode`, `ssl-mode`, …) are read from it at probe time.
+    pub url: Text,
+    /// `query:` + `expect:` (+ `label:`): the first column of the first row is compared.
+    pub query: Option<DbQuery>,
+    /// `replication:`: the server must be a replica that replicates, lagging at most this.
+    pub replication: Option<Replication>,
+}
+
+impl DbCheck {
+    /// A check that only connects, authenticates and runs `SELECT 1`.
+    pub fn connect(url: Text) -> Self {
+        Self {
+            url,
+            query: None,
+            replication: None,
+        }
+    }
+}
+
+/// `query:` of a database probe with its `expect:`.
+#[derive(Debug, Clone)]
+pub struct DbQuery {
+    /// The SQL; its first column of the first row is the value.
+    pub sql: Text,
+    /// What the value must satisfy.
+    pub expect: Comparison,
+    /// `label:`, what the value is, for the reason ("slow queries in the last minute").
+    pub label: Option<String>,
+}
+
+/// `replication:` of a database probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replication {
+    /// `max_lag:`: more lag than this = down.
+    pub max_lag: Duration,
+}
+
+/// `redis:` probe.
+#[derive(Debug, Clone)]
+pub struct RedisCheck {
+    /// `url:` `redis://` or `rediss://`.
+    pub url: Text,
+    /// `ca_file:`, extra trusted root (PEM) for `rediss://`.
+    pub ca_file: Option<Text>,
+    /// `info:` fields of `INFO` that must match, in file order.
+    pub info: Vec<InfoCheck>,
+}
+
+impl RedisCheck {
+    /// A check that only authenticates and sends `PING`.
+    pub fn ping(url: Text) -> Self {
+        Self {
+            url,
+            ca_file: None,
+            info: Vec::new(),
+        }
+    }
+}
+
+/// One entry of a redis probe's `info:`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InfoCheck {
+    /// The `INFO` field (`role`, `connected_slaves`), or [`InfoCheck::MEMORY_RATIO`].
+    pub field: String,
+    /// What its value must be.
+    pub expect: InfoExpect,
+}
+
+impl InfoCheck {
+    /// The derived field `used_memory / maxmemory`.
+    pub const MEMORY_RATIO: &'static str = "memory_ratio";
+}
+
+/// What an `INFO` field must be.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InfoExpect {
+    /// Exactly this text (`role: master`).
+    Equals(String),
+    /// A number satisfying this (`connected_slaves: ">= 1"`).
+    Compare(Comparison),
+}
+
+/// `OP NUMBER`, as in `expect: "< 5"`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Comparison {
+    /// The operator.
+    pub op: CompareOp,
+    /// The number on the right.
+    pub threshold: f64,
+}
+
+impl Comparison {
+    /// Whether `value OP threshold` holds.
+    pub fn holds(self, value: f64) -> bool {
+        self.op.holds(value, self.threshold)
+    }
+}
+
+impl fmt::Display for Comparison {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.op.symbol(), self.threshold)
+    }
 }
 
 /// `exec:` probe.

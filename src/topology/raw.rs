@@ -407,11 +407,11 @@ pub struct RawProbe {
     pub tls: Option<RawTls>,
     /// A DNS lookup.
     pub dns: Option<RawDns>,
-    /// Redis `PING`.
-    pub redis: Option<RawUrl>,
-    /// PostgreSQL connect and `SELECT 1`.
+    /// Redis `PING`, and optionally `INFO` fields.
+    pub redis: Option<RawRedis>,
+    /// PostgreSQL connect and `SELECT 1`; optionally a query and a replication check.
     pub postgres: Option<RawDsn>,
-    /// MySQL/MariaDB connect and `SELECT 1`.
+    /// MySQL/MariaDB connect and `SELECT 1`; optionally a query and a replication check.
     pub mysql: Option<RawDsn>,
     /// A command (Nagios plugin convention: exit 0/1/2/3 = up/degraded/down/unknown).
     pub exec: Option<RawExec>,
@@ -582,20 +582,106 @@ pub struct RawDns {
     pub server: Option<String>,
 }
 
-/// `redis:` probe.
+/// A probe whose only setting is a URL.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawUrl {
-    /// `redis://[:password@]host:port[/db]`.
+    /// The URL.
     pub url: Sp<String>,
+}
+
+/// `redis:` probe.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRedis {
+    /// `redis://[:password@]host:port[/db]`, or `rediss://` for TLS.
+    pub url: Sp<String>,
+    /// Extra trusted root certificate (PEM file) for `rediss://`.
+    pub ca_file: Option<Sp<String>>,
+    /// `INFO` field → exact value (`role: master`) or comparison (`connected_slaves: ">= 1"`);
+    /// `memory_ratio` is `used_memory / maxmemory` (`"< 0.9"`).
+    #[serde(default)]
+    pub info: Entries<Sp<RawInfoValue>>,
+}
+
+/// The value of an `info:` entry: text, a number, or a comparison written as text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawInfoValue {
+    /// Text: a comparison (`">= 1"`) or an exact value (`master`).
+    Text(String),
+    /// A number: the field must equal it.
+    Number(f64),
+}
+
+impl<'de> Deserialize<'de> for RawInfoValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawInfoValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a value, a number, or a comparison such as `\">= 1\"`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawInfoValue, E> {
+                Ok(RawInfoValue::Text(v.to_owned()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<RawInfoValue, E> {
+                Ok(RawInfoValue::Text(if v { "1" } else { "0" }.to_owned()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawInfoValue, E> {
+                #[allow(clippy::cast_precision_loss)]
+                Ok(RawInfoValue::Number(v as f64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawInfoValue, E> {
+                #[allow(clippy::cast_precision_loss)]
+                Ok(RawInfoValue::Number(v as f64))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawInfoValue, E> {
+                Ok(RawInfoValue::Number(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for RawInfoValue {
+    fn schema_name() -> Cow<'static, str> {
+        "InfoValue".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "anyOf": [{ "type": "string" }, { "type": "number" }],
+            "description": "An exact value (`master`), a number, or a comparison (`\">= 1\"`, `\"< 0.9\"`).",
+            "examples": ["master", ">= 1", "< 0.9"]
+        })
+    }
 }
 
 /// `postgres:` / `mysql:` probe.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawDsn {
-    /// Connection string, e.g. `postgres://user:${PW}@{address}/db`.
+    /// Connection string, e.g. `postgres://user:${PW}@{address}/db`; TLS with
+    /// `sslmode=verify-full` (+ `sslrootcert=`) for postgres, `ssl-mode=VERIFY_IDENTITY`
+    /// (+ `ssl-ca=`) for mysql.
     pub dsn: Sp<String>,
+    /// SQL whose first column of the first row must satisfy `expect`.
+    pub query: Option<Sp<String>>,
+    /// Comparison the query's value must satisfy, e.g. `< 5`.
+    #[schemars(regex(pattern = r"^\s*(<=|>=|==|!=|<|>)\s*[-+]?[0-9.eE+-]+\s*$"))]
+    pub expect: Option<Sp<String>>,
+    /// What the value is, for the reason (`slow queries in the last minute`); default the
+    /// query's column name.
+    pub label: Option<Sp<String>>,
+    /// The server must be a replica that is replicating, at most `max_lag` behind.
+    pub replication: Option<Sp<RawReplication>>,
+}
+
+/// `replication:` of a database probe.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawReplication {
+    /// Most lag accepted, e.g. `10s`.
+    pub max_lag: Sp<DurationText>,
 }
 
 /// `exec:` probe.

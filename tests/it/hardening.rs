@@ -141,15 +141,15 @@ async fn hardening_hanging_resolver_respects_probe_timeout_for_every_type() {
             verify: true,
             ca_file: None,
         }),
-        Check::Redis(UrlCheck {
-            url: Text::plain(format!("redis://{name}:6379")),
-        }),
-        Check::Postgres(UrlCheck {
-            url: Text::plain(format!("postgres://u@{name}:5432/db")),
-        }),
-        Check::Mysql(UrlCheck {
-            url: Text::plain(format!("mysql://u@{name}:3306/db")),
-        }),
+        Check::Redis(RedisCheck::ping(Text::plain(format!(
+            "redis://{name}:6379"
+        )))),
+        Check::Postgres(DbCheck::connect(Text::plain(format!(
+            "postgres://u@{name}:5432/db"
+        )))),
+        Check::Mysql(DbCheck::connect(Text::plain(format!(
+            "mysql://u@{name}:3306/db"
+        )))),
     ];
     for check in checks {
         let kind = check.kind();
@@ -940,7 +940,10 @@ async fn hardening_postgres_password_with_at_sign() {
         "postgres://linkpatrol_at:${PW}@127.0.0.1:5432/test",
         "postgres://linkpatrol_at:p@ss/w:rd@host@127.0.0.1:5432/test",
     );
-    let p = probe(Check::Postgres(UrlCheck { url }), Duration::from_secs(3));
+    let p = probe(
+        Check::Postgres(DbCheck::connect(url)),
+        Duration::from_secs(3),
+    );
     // Any lookup would go to the silent server and time out: none may happen.
     let clients = Clients::with_resolver([&p.check], NameResolver::with_servers(&[dns]));
     let o = probe_instance(&clients, &p).await;

@@ -8,6 +8,7 @@ mod analysis_reference;
 mod browser;
 mod cli;
 mod commands;
+mod datastore;
 mod demo;
 mod endpoint;
 mod fuzz_loader;

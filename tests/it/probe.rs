@@ -610,7 +610,7 @@ async fn secrets_never_reach_a_reason() {
         "postgres://linkpatrol_pw:${PGPW}@127.0.0.1:5432/test",
         format!("postgres://linkpatrol_pw:{pw}@127.0.0.1:5432/test"),
     );
-    let o = check_once(&probe(Check::Postgres(UrlCheck { url: dsn }))).await;
+    let o = check_once(&probe(Check::Postgres(DbCheck::connect(dsn)))).await;
     assert_eq!(o.state, State::Down);
     assert!(!reason(&o).contains(pw), "{o:?}");
     let exec = ExecCheck {
@@ -887,34 +887,40 @@ async fn dns_against_a_given_server() {
 // ------------------------------------------------------------------------------------------------
 // The machine's real services
 
-fn url_check(kind: fn(UrlCheck) -> Check, url: &str) -> Probe {
-    probe(kind(UrlCheck {
-        url: Text::plain(url),
-    }))
+fn url_check(kind: fn(Text) -> Check, url: &str) -> Probe {
+    probe(kind(Text::plain(url)))
+}
+
+fn redis_ping(url: Text) -> Check {
+    Check::Redis(RedisCheck::ping(url))
+}
+
+fn pg_select(url: Text) -> Check {
+    Check::Postgres(DbCheck::connect(url))
+}
+
+fn mysql_select(url: Text) -> Check {
+    Check::Mysql(DbCheck::connect(url))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_ping_and_auth() {
-    let o = check_once(&url_check(Check::Redis, "redis://127.0.0.1:6379")).await;
+    let o = check_once(&url_check(redis_ping, "redis://127.0.0.1:6379")).await;
     assert_eq!(
         o.state,
         State::Up,
         "redis on 127.0.0.1:6379 must answer PING: {o:?}"
     );
-    let o = check_once(&url_check(Check::Redis, "redis://127.0.0.1:6379/1")).await;
+    let o = check_once(&url_check(redis_ping, "redis://127.0.0.1:6379/1")).await;
     assert_eq!(o.state, State::Up, "{o:?}");
     // Redis here has no password: AUTH with one is refused, and the reason says so.
-    let o = check_once(&url_check(
-        Check::Redis,
-        "redis://:wrongpass@127.0.0.1:6379",
-    ))
-    .await;
+    let o = check_once(&url_check(redis_ping, "redis://:wrongpass@127.0.0.1:6379")).await;
     assert_eq!(o.state, State::Down);
     assert!(reason(&o).starts_with("redis AUTH failed: "), "{o:?}");
     assert!(!reason(&o).contains("wrongpass"), "{o:?}");
     // An ACL user with the wrong password.
     let o = check_once(&url_check(
-        Check::Redis,
+        redis_ping,
         "redis://nosuchuser:wrongpass@127.0.0.1:6379",
     ))
     .await;
@@ -922,7 +928,7 @@ async fn redis_ping_and_auth() {
     assert!(reason(&o).contains("WRONGPASS"), "{o:?}");
     assert!(!reason(&o).contains("wrongpass"), "{o:?}");
     let closed = closed_port().await;
-    let o = check_once(&url_check(Check::Redis, &format!("redis://{closed}"))).await;
+    let o = check_once(&url_check(redis_ping, &format!("redis://{closed}"))).await;
     assert_eq!(
         reason(&o),
         format!("cannot connect to `{closed}`: connection refused")
@@ -938,7 +944,7 @@ async fn postgres_connect_auth_select() {
         // sslmode=require: TLS with rustls (the server's certificate is not verified, as libpq).
         "postgres://linkpatrol_pw:right@127.0.0.1:5432/test?sslmode=require",
     ] {
-        let o = check_once(&url_check(Check::Postgres, dsn)).await;
+        let o = check_once(&url_check(pg_select, dsn)).await;
         assert_eq!(
             o.state,
             State::Up,
@@ -946,7 +952,7 @@ async fn postgres_connect_auth_select() {
         );
     }
     let o = check_once(&url_check(
-        Check::Postgres,
+        pg_select,
         "postgres://linkpatrol_pw:wrong@127.0.0.1:5432/test",
     ))
     .await;
@@ -967,14 +973,14 @@ async fn postgres_connect_auth_select() {
         }
     });
     let o = check_once(&url_check(
-        Check::Postgres,
+        pg_select,
         &format!("postgres://postgres@{no_tls}/test?sslmode=require"),
     ))
     .await;
     assert_eq!(o.state, State::Down);
     assert!(reason(&o).contains("TLS"), "{o:?}");
     let o = check_once(&url_check(
-        Check::Postgres,
+        pg_select,
         "postgres://postgres@127.0.0.1:5432/no_such_db",
     ))
     .await;
@@ -988,7 +994,7 @@ async fn mysql_connect_auth_select() {
         "mysql://root@127.0.0.1:3306/test",
         "mariadb://linkpatrol_pw:right@127.0.0.1:3306",
     ] {
-        let o = check_once(&url_check(Check::Mysql, dsn)).await;
+        let o = check_once(&url_check(mysql_select, dsn)).await;
         assert_eq!(
             o.state,
             State::Up,
@@ -996,7 +1002,7 @@ async fn mysql_connect_auth_select() {
         );
     }
     let o = check_once(&url_check(
-        Check::Mysql,
+        mysql_select,
         "mysql://linkpatrol_pw:wrong@127.0.0.1:3306/test",
     ))
     .await;

@@ -1,14 +1,16 @@
 //! Probes: defaults applied, each check type validated, `{address}` expanded per instance;
-//! and the `expect:` comparisons of Prometheus probes.
+//! and the `expect:` comparisons of Prometheus and database probes (one parser for both).
 
 use super::Cx;
 use crate::diag::{Code, Span};
 use crate::topology::model::{
-    AmqpCheck, Check, CompareOp, Defaults, DnsCheck, ExecCheck, GrpcCheck, HttpCheck, HttpExpect,
-    Instance, MqttCheck, NatsCheck, Probe, PrometheusCheck, RecordType, TcpCheck, Text, TlsCheck,
-    UrlCheck,
+    AmqpCheck, Check, CompareOp, Comparison, DbCheck, DbQuery, Defaults, DnsCheck, ExecCheck,
+    GrpcCheck, HttpCheck, HttpExpect, InfoCheck, InfoExpect, Instance, MqttCheck, NatsCheck, Probe,
+    PrometheusCheck, RecordType, RedisCheck, Replication, TcpCheck, Text, TlsCheck,
 };
-use crate::topology::raw::{RawCommand, RawProbe, RawRecordType, RawService, Sp};
+use crate::topology::raw::{
+    RawCommand, RawDsn, RawInfoValue, RawProbe, RawRecordType, RawService, Sp,
+};
 
 impl Cx<'_> {
     /// Adds each instance's probe, expanding `{address}`.
@@ -236,28 +238,40 @@ impl Cx<'_> {
             }));
         }
         if let Some(r) = &raw.redis {
-            let url = self.text(&r.url)?;
-            self.scheme(&r.url, &url, &["redis://", "rediss://"], "a redis probe");
-            return Some(Check::Redis(UrlCheck { url }));
+            let url = self.text(&r.url);
+            if let Some(u) = &url {
+                self.scheme(&r.url, u, &["redis://", "rediss://"], "a redis probe");
+            }
+            let ca_file = r.ca_file.as_ref().and_then(|f| self.text(f));
+            let info = self.redis_info(service, &r.info);
+            return Some(Check::Redis(RedisCheck {
+                url: url?,
+                ca_file,
+                info,
+            }));
         }
         if let Some(r) = &raw.postgres {
-            let url = self.text(&r.dsn)?;
+            let url = self.text(&r.dsn);
             // A key=value DSN (`host=db user=app`) has no scheme; a URL must have one.
-            let value = url.expose();
-            if value.contains("://") || !value.contains('=') {
-                self.scheme(
-                    &r.dsn,
-                    &url,
-                    &["postgres://", "postgresql://"],
-                    "a postgres probe",
-                );
+            if let Some(u) = &url {
+                let value = u.expose();
+                if value.contains("://") || !value.contains('=') {
+                    self.scheme(
+                        &r.dsn,
+                        u,
+                        &["postgres://", "postgresql://"],
+                        "a postgres probe",
+                    );
+                }
             }
-            return Some(Check::Postgres(UrlCheck { url }));
+            return self.db_check(service, r, url, Check::Postgres);
         }
         if let Some(r) = &raw.mysql {
-            let url = self.text(&r.dsn)?;
-            self.scheme(&r.dsn, &url, &["mysql://", "mariadb://"], "a mysql probe");
-            return Some(Check::Mysql(UrlCheck { url }));
+            let url = self.text(&r.dsn);
+            if let Some(u) = &url {
+                self.scheme(&r.dsn, u, &["mysql://", "mariadb://"], "a mysql probe");
+            }
+            return self.db_check(service, r, url, Check::Mysql);
         }
         if let Some(e) = &raw.exec {
             let argv: Vec<&str> = match &e.command.value {
@@ -284,16 +298,8 @@ impl Cx<'_> {
             if let Some(u) = &url {
                 self.scheme(&p.url, u, &["http://", "https://"], "a prometheus probe");
             }
-            let cmp = parse_comparison(&p.expect.value);
-            if cmp.is_none() {
-                self.err(
-                    Code::BadExpect,
-                    p.expect.span(),
-                    format!("invalid comparison `{}`", p.expect.value),
-                )
-                .label("expected an operator and a number, e.g. `< 0.01` or `>= 100`");
-            }
-            let (op, threshold) = cmp?;
+            let cmp = self.comparison(&p.expect);
+            let Comparison { op, threshold } = cmp?;
             return Some(Check::Prometheus(PrometheusCheck {
                 url: url?,
                 query: self.field(&p.query, at),
@@ -399,6 +405,168 @@ impl Cx<'_> {
             .label(format!("expected a plain {what} name, e.g. {example}"));
         }
         v.to_owned()
+    }
+
+    /// `expect:` of a `prometheus`, `postgres` or `mysql` probe, with a located error.
+    pub(super) fn comparison(&mut self, expect: &Sp<String>) -> Option<Comparison> {
+        let cmp = parse_comparison(&expect.value);
+        if cmp.is_none() {
+            self.err(
+                Code::BadExpect,
+                expect.span(),
+                format!("invalid comparison `{}`", expect.value),
+            )
+            .label("expected an operator and a number, e.g. `< 0.01` or `>= 100`");
+        }
+        cmp.map(|(op, threshold)| Comparison { op, threshold })
+    }
+
+    /// The `query`/`expect`/`label` and `replication` settings of a database probe.
+    fn db_check(
+        &mut self,
+        service: &str,
+        r: &RawDsn,
+        url: Option<Text>,
+        kind: fn(DbCheck) -> Check,
+    ) -> Option<Check> {
+        let query = match (&r.query, &r.expect) {
+            (Some(q), Some(e)) => {
+                let sql = self.text(q);
+                if sql.as_ref().is_some_and(|s| s.expose().trim().is_empty()) {
+                    self.err(
+                        Code::IncompleteQuery,
+                        q.span(),
+                        format!("the `query` of `{service}` is empty"),
+                    )
+                    .label("expected SQL whose first column is a number, e.g. `SELECT count(*) FROM …`");
+                }
+                let expect = self.comparison(e);
+                let label = r.label.as_ref().map(|l| self.shown(&l.value, l.span()));
+                Some((sql, expect, label))
+            }
+            (Some(q), None) => {
+                self.err(
+                    Code::IncompleteQuery,
+                    q.span(),
+                    format!("the `query` of `{service}` has no `expect`"),
+                )
+                .label("the query's value is compared with `expect`")
+                .help("add `expect:` with a comparison, e.g. `expect: \"< 5\"`");
+                None
+            }
+            (None, Some(e)) => {
+                self.err(
+                    Code::IncompleteQuery,
+                    e.span(),
+                    format!("`expect` without a `query` in the probe of `{service}`"),
+                )
+                .label("`expect` compares the value of `query`")
+                .help("add `query:` with SQL whose first column is a number, or remove `expect`");
+                None
+            }
+            (None, None) => None,
+        };
+        if let (Some(l), None) = (&r.label, &r.query) {
+            self.err(
+                Code::IncompleteQuery,
+                l.span(),
+                format!("`label` without a `query` in the probe of `{service}`"),
+            )
+            .label("`label` names the value of `query` in reasons")
+            .help("add `query:` and `expect:`, or remove `label`");
+        }
+        let replication = r.replication.as_ref().map(|rep| {
+            self.duration(&rep.value.max_lag, "`replication.max_lag`")
+                .map(|max_lag| Replication { max_lag })
+        });
+        let query = match query {
+            Some((sql, expect, label)) => Some(DbQuery {
+                sql: sql?,
+                expect: expect?,
+                label,
+            }),
+            None => None,
+        };
+        let replication = match replication {
+            Some(r) => Some(r?),
+            None => None,
+        };
+        Some(kind(DbCheck {
+            url: url?,
+            query,
+            replication,
+        }))
+    }
+
+    /// `info:` of a redis probe: field names, exact values and comparisons.
+    fn redis_info(
+        &mut self,
+        service: &str,
+        info: &crate::topology::raw::Entries<Sp<RawInfoValue>>,
+    ) -> Vec<InfoCheck> {
+        let mut out = Vec::new();
+        for (field, value) in info.iter() {
+            let name = field.value.as_str();
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            {
+                self.err(
+                    Code::BadInfoField,
+                    field.span(),
+                    format!("`{name}` is not a redis INFO field in the probe of `{service}`"),
+                )
+                .label("expected a field of `INFO` in lower case, e.g. `role`, `connected_slaves`, `used_memory`, or `memory_ratio`");
+                continue;
+            }
+            let expect = match &value.value {
+                RawInfoValue::Number(n) => Some(InfoExpect::Compare(Comparison {
+                    op: CompareOp::Eq,
+                    threshold: *n,
+                })),
+                RawInfoValue::Text(t) => {
+                    let looks_like_cmp = t.trim_start().starts_with(['<', '>', '=', '!']);
+                    if looks_like_cmp || name == InfoCheck::MEMORY_RATIO {
+                        let cmp = parse_comparison(t);
+                        if cmp.is_none() {
+                            self.err(
+                                Code::BadExpect,
+                                value.span(),
+                                format!("invalid comparison `{t}` for `{name}`"),
+                            )
+                            .label(if name == InfoCheck::MEMORY_RATIO {
+                                "`memory_ratio` is `used_memory / maxmemory`: expected a comparison, e.g. `< 0.9`"
+                            } else {
+                                "expected an operator and a number, e.g. `>= 1`, or an exact value such as `master`"
+                            });
+                        }
+                        cmp.map(|(op, threshold)| InfoExpect::Compare(Comparison { op, threshold }))
+                    } else if name == "role"
+                        && !matches!(t.as_str(), "master" | "slave" | "replica")
+                    {
+                        self.err(
+                            Code::UnknownValue,
+                            value.span(),
+                            format!("unknown redis role `{t}`"),
+                        )
+                        .label("expected `master` or `slave` (`replica` is read as `slave`)");
+                        None
+                    } else if name == "role" && t == "replica" {
+                        Some(InfoExpect::Equals("slave".to_owned()))
+                    } else {
+                        Some(InfoExpect::Equals(t.clone()))
+                    }
+                }
+            };
+            if let Some(expect) = expect {
+                out.push(InfoCheck {
+                    field: name.to_owned(),
+                    expect,
+                });
+            }
+        }
+        out
     }
 
     pub(super) fn http_expect(
@@ -541,9 +709,18 @@ fn map_texts(c: &Check, f: &dyn Fn(&Text) -> Text) -> Check {
             address: f(&t.address),
             ..t.clone()
         }),
-        Check::Redis(u) => Check::Redis(UrlCheck { url: f(&u.url) }),
-        Check::Postgres(u) => Check::Postgres(UrlCheck { url: f(&u.url) }),
-        Check::Mysql(u) => Check::Mysql(UrlCheck { url: f(&u.url) }),
+        Check::Redis(r) => Check::Redis(RedisCheck {
+            url: f(&r.url),
+            ..r.clone()
+        }),
+        Check::Postgres(d) => Check::Postgres(DbCheck {
+            url: f(&d.url),
+            ..d.clone()
+        }),
+        Check::Mysql(d) => Check::Mysql(DbCheck {
+            url: f(&d.url),
+            ..d.clone()
+        }),
         Check::Exec(e) => Check::Exec(ExecCheck {
             command: e.command.iter().map(f).collect(),
         }),
@@ -594,4 +771,192 @@ pub fn parse_comparison(s: &str) -> Option<(CompareOp, f64)> {
     .find_map(|(sym, op)| t.strip_prefix(sym).map(|r| (op, r)))?;
     let v: f64 = rest.trim().parse().ok()?;
     v.is_finite().then_some((op, v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::super::load::test_support::{HEAD, error_case, load};
+    use crate::topology::model::{Check, CompareOp, Comparison, InfoExpect, Text};
+    use std::time::Duration;
+
+    fn with_head(body: &str) -> String {
+        format!("{HEAD}{body}")
+    }
+
+    error_case!(
+        query_without_expect,
+        with_head("  a:\n    probe: {postgres: {dsn: \"postgres://h/db\", query: \"SELECT 1\"}}\n"),
+        "incomplete-query",
+        7,
+        55,
+        "has no `expect`"
+    );
+    error_case!(
+        expect_without_query,
+        with_head("  a:\n    probe: {mysql: {dsn: \"mysql://h/db\", expect: \"< 5\"}}\n"),
+        "incomplete-query",
+        7,
+        50,
+        "`expect` without a `query`"
+    );
+    error_case!(
+        label_without_query,
+        with_head("  a:\n    probe: {postgres: {dsn: \"postgres://h/db\", label: slow}}\n"),
+        "incomplete-query",
+        7,
+        55,
+        "`label` without a `query`"
+    );
+    error_case!(
+        bad_db_expect,
+        with_head(
+            "  a:\n    probe: {mysql: {dsn: \"mysql://h/db\", query: \"SELECT 1\", expect: \"about 5\"}}\n"
+        ),
+        "bad-expect",
+        7,
+        69,
+        "invalid comparison `about 5`"
+    );
+    error_case!(
+        empty_db_query,
+        with_head(
+            "  a:\n    probe: {postgres: {dsn: \"postgres://h/db\", query: \" \", expect: \"< 5\"}}\n"
+        ),
+        "incomplete-query",
+        7,
+        55,
+        "is empty"
+    );
+    error_case!(
+        bad_max_lag,
+        with_head(
+            "  a:\n    probe: {postgres: {dsn: \"postgres://h/db\", replication: {max_lag: 10 sec}}}\n"
+        ),
+        "bad-duration",
+        7,
+        71,
+        "`replication.max_lag`"
+    );
+    error_case!(
+        zero_max_lag,
+        with_head(
+            "  a:\n    probe: {mysql: {dsn: \"mysql://h/db\", replication: {max_lag: 0s}}}\n"
+        ),
+        "zero-duration",
+        7,
+        65,
+        "`replication.max_lag`"
+    );
+    error_case!(
+        unknown_replication_key,
+        with_head("  a:\n    probe: {mysql: {dsn: \"mysql://h/db\", replication: {lag: 1s}}}\n"),
+        "unknown-key",
+        7,
+        56,
+        "`lag`"
+    );
+    error_case!(
+        bad_info_field,
+        with_head("  a:\n    probe: {redis: {url: \"redis://h\", info: {Used-Memory: \"< 5\"}}}\n"),
+        "bad-info-field",
+        7,
+        46,
+        "`Used-Memory`"
+    );
+    error_case!(
+        bad_info_comparison,
+        with_head(
+            "  a:\n    probe: {redis: {url: \"redis://h\", info: {connected_slaves: \">= one\"}}}\n"
+        ),
+        "bad-expect",
+        7,
+        64,
+        "`>= one`"
+    );
+    error_case!(
+        memory_ratio_needs_comparison,
+        with_head(
+            "  a:\n    probe: {redis: {url: \"redis://h\", info: {memory_ratio: \"0.9\"}}}\n"
+        ),
+        "bad-expect",
+        7,
+        60,
+        "`0.9`"
+    );
+    error_case!(
+        unknown_redis_role,
+        with_head("  a:\n    probe: {redis: {url: \"redis://h\", info: {role: primary}}}\n"),
+        "unknown-value",
+        7,
+        52,
+        "`primary`"
+    );
+
+    #[test]
+    fn database_query_and_replication_reach_the_model() {
+        let t = load(&with_head(concat!(
+            "  a:\n",
+            "    probe:\n",
+            "      postgres:\n",
+            "        dsn: postgres://h/db\n",
+            "        query: SELECT count(*) FROM pg_stat_activity\n",
+            "        expect: \"< 5\"\n",
+            "        label: active queries\n",
+            "        replication: { max_lag: 10s }\n",
+        )))
+        .expect("loads")
+        .topology;
+        let Some(Check::Postgres(d)) = t.services[0].instances[0].probe.as_ref().map(|p| &p.check)
+        else {
+            panic!("a postgres probe")
+        };
+        let q = d.query.as_ref().expect("a query");
+        assert_eq!(q.sql.expose(), "SELECT count(*) FROM pg_stat_activity");
+        assert_eq!(
+            q.expect,
+            Comparison {
+                op: CompareOp::Lt,
+                threshold: 5.0
+            }
+        );
+        assert_eq!(q.label.as_deref(), Some("active queries"));
+        assert_eq!(
+            d.replication.map(|r| r.max_lag),
+            Some(Duration::from_secs(10))
+        );
+    }
+
+    #[test]
+    fn redis_info_reaches_the_model() {
+        let t = load(&with_head(concat!(
+            "  a:\n",
+            "    probe:\n",
+            "      redis:\n",
+            "        url: rediss://h:6380\n",
+            "        ca_file: /etc/ca.pem\n",
+            "        info: { role: replica, connected_slaves: \">= 1\", memory_ratio: \"< 0.9\", loading: 0 }\n",
+        )))
+        .expect("loads")
+        .topology;
+        let Some(Check::Redis(r)) = t.services[0].instances[0].probe.as_ref().map(|p| &p.check)
+        else {
+            panic!("a redis probe")
+        };
+        assert_eq!(r.ca_file.as_ref().map(Text::expose), Some("/etc/ca.pem"));
+        let got: Vec<(&str, &InfoExpect)> = r
+            .info
+            .iter()
+            .map(|i| (i.field.as_str(), &i.expect))
+            .collect();
+        let cmp = |op, threshold| InfoExpect::Compare(Comparison { op, threshold });
+        assert_eq!(
+            got,
+            [
+                ("role", &InfoExpect::Equals("slave".to_owned())),
+                ("connected_slaves", &cmp(CompareOp::Ge, 1.0)),
+                ("memory_ratio", &cmp(CompareOp::Lt, 0.9)),
+                ("loading", &cmp(CompareOp::Eq, 0.0)),
+            ]
+        );
+    }
 }
