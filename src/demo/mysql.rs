@@ -2,7 +2,9 @@
 //! authentication of the bundled user (`order`, password `demo`, database `orders`), and
 //! text-protocol result sets for `SELECT` of literals and `@@` variables, which is what a
 //! driver's connect (`SELECT @@max_allowed_packet,@@wait_timeout`) and the probe's `SELECT 1`
-//! send. Also `COM_PING`, `COM_INIT_DB` and `COM_QUIT`.
+//! send. Also `COM_PING`, `COM_INIT_DB` and `COM_QUIT`, and the two statements the bundled
+//! topology's checks send: the order database's slow-query count ([`SLOW_QUERIES_SQL`]) and
+//! `SHOW REPLICA STATUS` of the read replica (both threads running, 1 s behind).
 //!
 //! Why written here rather than taken from a crate: `opensrv-mysql` (0.7, the maintained fork
 //! of `msql-srv`) pins `mysql_common` 0.32 with all its default features, a second copy beside
@@ -225,10 +227,50 @@ pub struct Value {
     pub text: Option<String>,
 }
 
+/// The slow-query check of the bundled topology's order database (`mysql.slow_log`, filled
+/// by a server with `slow_query_log=ON` and `log_output=TABLE`).
+pub const SLOW_QUERIES_SQL: &str =
+    "SELECT COUNT(*) FROM mysql.slow_log WHERE start_time > NOW() - INTERVAL 1 MINUTE";
+
+/// The answers to the statements of [`SLOW_QUERIES_SQL`] and `SHOW REPLICA STATUS`.
+fn canned(query: &str) -> Option<Vec<Value>> {
+    let column = |name: &str, kind, text: &str| Value {
+        name: name.to_owned(),
+        kind,
+        text: Some(text.to_owned()),
+    };
+    if query.eq_ignore_ascii_case(SLOW_QUERIES_SQL) {
+        return Some(vec![column("COUNT(*)", ColumnType::MYSQL_TYPE_LONGLONG, "2")]);
+    }
+    if query.eq_ignore_ascii_case("SHOW REPLICA STATUS")
+        || query.eq_ignore_ascii_case("SHOW SLAVE STATUS")
+    {
+        let text = ColumnType::MYSQL_TYPE_VAR_STRING;
+        return Some(vec![
+            column("Slave_IO_State", text, "Waiting for master to send event"),
+            column("Master_Host", text, "127.0.0.1"),
+            column("Slave_IO_Running", text, "Yes"),
+            column("Slave_SQL_Running", text, "Yes"),
+            column("Last_IO_Error", text, ""),
+            column("Last_SQL_Error", text, ""),
+            column(
+                "Seconds_Behind_Master",
+                ColumnType::MYSQL_TYPE_LONGLONG,
+                "1",
+            ),
+        ]);
+    }
+    None
+}
+
 /// Answers `SELECT expr, expr, …` where every expression is an integer, a quoted string or a
-/// known `@@` variable; anything else is a syntax error, as the demo is no database.
+/// known `@@` variable, and the statements of [`canned`]; anything else is a syntax error, as
+/// the demo is no database.
 pub fn select(query: &str) -> Result<Vec<Value>, String> {
     let query = query.trim().trim_end_matches(';').trim();
+    if let Some(values) = canned(query) {
+        return Ok(values);
+    }
     let unsupported = || {
         format!(
             "You have an error in your SQL syntax near '{}': the linkpatrol demo server answers \
@@ -337,6 +379,16 @@ fn lenenc_int(buf: &mut Vec<u8>, n: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bundled_checks_are_answered() {
+        let v = select(SLOW_QUERIES_SQL).unwrap();
+        assert_eq!((v[0].name.as_str(), v[0].text.as_deref()), ("COUNT(*)", Some("2")));
+        let v = select("SHOW REPLICA STATUS").unwrap();
+        let get = |n: &str| v.iter().find(|c| c.name == n).and_then(|c| c.text.as_deref());
+        assert_eq!(get("Slave_IO_Running"), Some("Yes"));
+        assert_eq!(get("Seconds_Behind_Master"), Some("1"));
+    }
 
     #[test]
     fn selects_of_literals_and_variables_are_answered() {

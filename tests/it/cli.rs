@@ -67,6 +67,9 @@ fn validate_bundled_prints_a_summary() {
         .stdout(predicate::str::contains(
             "probes     24 (amqp 3, http 12, mysql 2, prometheus 1, redis 3, tcp 1, tls 2)",
         ))
+        .stdout(predicate::str::contains(
+            "checks     mysql query 1, mysql replication 1, redis info 3\n",
+        ))
         .stderr(predicate::str::is_empty());
 }
 
