@@ -240,7 +240,11 @@ fn canned(query: &str) -> Option<Vec<Value>> {
         text: Some(text.to_owned()),
     };
     if query.eq_ignore_ascii_case(SLOW_QUERIES_SQL) {
-        return Some(vec![column("COUNT(*)", ColumnType::MYSQL_TYPE_LONGLONG, "2")]);
+        return Some(vec![column(
+            "COUNT(*)",
+            ColumnType::MYSQL_TYPE_LONGLONG,
+            "2",
+        )]);
     }
     if query.eq_ignore_ascii_case("SHOW REPLICA STATUS")
         || query.eq_ignore_ascii_case("SHOW SLAVE STATUS")
@@ -383,9 +387,16 @@ mod tests {
     #[test]
     fn the_bundled_checks_are_answered() {
         let v = select(SLOW_QUERIES_SQL).unwrap();
-        assert_eq!((v[0].name.as_str(), v[0].text.as_deref()), ("COUNT(*)", Some("2")));
+        assert_eq!(
+            (v[0].name.as_str(), v[0].text.as_deref()),
+            ("COUNT(*)", Some("2"))
+        );
         let v = select("SHOW REPLICA STATUS").unwrap();
-        let get = |n: &str| v.iter().find(|c| c.name == n).and_then(|c| c.text.as_deref());
+        let get = |n: &str| {
+            v.iter()
+                .find(|c| c.name == n)
+                .and_then(|c| c.text.as_deref())
+        };
         assert_eq!(get("Slave_IO_Running"), Some("Yes"));
         assert_eq!(get("Seconds_Behind_Master"), Some("1"));
     }

@@ -1003,3 +1003,101 @@ pub fn normalize_userinfo(url: &str) -> String {
 fn percent_decoded(s: &str) -> std::borrow::Cow<'_, str> {
     percent_decode_str(s).decode_utf8_lossy()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::State;
+    use crate::topology::model::{CompareOp, Comparison, Text};
+    use std::time::Duration;
+
+    fn lt(threshold: f64) -> Comparison {
+        Comparison {
+            op: CompareOp::Lt,
+            threshold,
+        }
+    }
+
+    #[test]
+    fn lag_is_compared_with_max_lag() {
+        let rep = Replication {
+            max_lag: Duration::from_secs(10),
+        };
+        assert_eq!(lag_verdict(3.0, rep), Verdict::up());
+        assert_eq!(
+            lag_verdict(42.4, rep).reason.as_deref(),
+            Some("replication lag 42.4s, more than max_lag 10s")
+        );
+    }
+
+    #[test]
+    fn query_values_and_labels() {
+        let q = DbQuery {
+            sql: Text::plain("SELECT count(*) FROM x"),
+            expect: lt(5.0),
+            label: None,
+        };
+        assert_eq!(
+            query_value(&q, Some("count"), Some(Some("3"))),
+            Verdict::up()
+        );
+        assert_eq!(
+            query_value(&q, Some("count(*)"), Some(Some("9")))
+                .reason
+                .as_deref(),
+            Some("query `SELECT count(*) FROM x`: 9, expected < 5")
+        );
+        assert_eq!(
+            query_value(&q, Some("?column?"), None).reason.as_deref(),
+            Some("query `SELECT count(*) FROM x`: the query returned no rows, expected < 5")
+        );
+    }
+
+    #[test]
+    fn info_checks_read_info_text() {
+        let text = "# Replication\r\nrole:master\r\nconnected_slaves:2\r\n# Memory\r\nused_memory:943718400\r\nmaxmemory:1073741824\r\n";
+        let cmp = |op, threshold| InfoExpect::Compare(Comparison { op, threshold });
+        let check = |field: &str, expect| InfoCheck {
+            field: field.to_owned(),
+            expect,
+        };
+        let ok = [
+            check("role", InfoExpect::Equals("master".into())),
+            check("connected_slaves", cmp(CompareOp::Ge, 1.0)),
+            check("memory_ratio", cmp(CompareOp::Lt, 0.9)),
+        ];
+        assert_eq!(redis_info(text, &ok), Verdict::up());
+        let tight = [check("memory_ratio", cmp(CompareOp::Lt, 0.8))];
+        assert_eq!(
+            redis_info(text, &tight).reason.as_deref(),
+            Some("memory_ratio 0.879 (used_memory 900.0 MiB of maxmemory 1.0 GiB), expected < 0.8")
+        );
+        let unlimited = redis_info("used_memory:1024\r\nmaxmemory:0\r\n", &tight);
+        assert_eq!(unlimited.state, State::Degraded);
+        assert_eq!(
+            unlimited.reason.as_deref(),
+            Some(
+                "maxmemory is 0 (unlimited), so memory_ratio cannot be checked; used_memory 1.0 KiB"
+            )
+        );
+    }
+
+    #[test]
+    fn pg_sslmode_is_taken_out_of_the_dsn() {
+        let s = PgSsl::of(
+            "postgres://u@h/db?sslmode=verify-full&sslrootcert=/ca.pem&application_name=lp",
+        )
+        .unwrap();
+        assert_eq!(
+            s.dsn,
+            "postgres://u@h/db?sslmode=require&application_name=lp"
+        );
+        assert!(s.verify);
+        assert_eq!(s.root_cert.as_deref(), Some("/ca.pem"));
+        let s = PgSsl::of("host=h user=u sslmode=verify-full sslrootcert=/ca.pem").unwrap();
+        assert_eq!(s.dsn, "host=h user=u sslmode=require");
+        let s = PgSsl::of("postgres://u@h/db?sslmode=require").unwrap();
+        assert!(!s.verify);
+        assert!(PgSsl::of("postgres://u@h/db?sslmode=verify-ca").is_err());
+    }
+}

@@ -264,12 +264,23 @@ impl Cx<'_> {
                     );
                 }
             }
+            if let Some(u) = &url {
+                self.dsn_tls(&r.dsn, u, &["sslmode"], PG_SSL_MODES);
+            }
             return self.db_check(service, r, url, Check::Postgres);
         }
         if let Some(r) = &raw.mysql {
             let url = self.text(&r.dsn);
             if let Some(u) = &url {
                 self.scheme(&r.dsn, u, &["mysql://", "mariadb://"], "a mysql probe");
+            }
+            if let Some(u) = &url {
+                self.dsn_tls(
+                    &r.dsn,
+                    u,
+                    &["ssl-mode", "ssl_mode", "sslmode"],
+                    MYSQL_SSL_MODES,
+                );
             }
             return self.db_check(service, r, url, Check::Mysql);
         }
@@ -405,6 +416,53 @@ impl Cx<'_> {
             .label(format!("expected a plain {what} name, e.g. {example}"));
         }
         v.to_owned()
+    }
+
+    /// The TLS mode a DSN names (`sslmode=…`, `ssl-mode=…`) must be one the probe speaks. The
+    /// value of a `${VAR}` DSN is never printed, only the mode found in it.
+    fn dsn_tls(&mut self, at: &Sp<String>, dsn: &Text, keys: &[&str], modes: &[&str]) {
+        let value = dsn.expose();
+        let params = value.split_once('?').map_or(value, |(_, q)| q);
+        for word in params.split(['&', ' ']) {
+            let Some((k, v)) = word.split_once('=') else {
+                continue;
+            };
+            if !keys.iter().any(|key| k.eq_ignore_ascii_case(key)) {
+                continue;
+            }
+            let v = v.trim_matches('\'');
+            // MySQL's clients write `VERIFY_IDENTITY`; `verify-identity` is read the same.
+            let same = |m: &str| {
+                v.eq_ignore_ascii_case(m)
+                    || (m.contains('_') && v.replace('-', "_").eq_ignore_ascii_case(m))
+            };
+            if modes.iter().any(|m| same(m)) {
+                continue;
+            }
+            let shown = if v.len() <= 20
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                format!("`{k}={v}`")
+            } else {
+                format!("`{k}`")
+            };
+            let list = modes
+                .iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let e = self
+                .err(
+                    Code::BadUrl,
+                    at.span(),
+                    format!("unsupported {shown} in the dsn `{}`", dsn.written()),
+                )
+                .label(format!("expected one of {list}"));
+            if v.eq_ignore_ascii_case("verify-ca") {
+                e.help("use `sslmode=verify-full`: it checks the chain and the host name");
+            }
+        }
     }
 
     /// `expect:` of a `prometheus`, `postgres` or `mysql` probe, with a located error.
@@ -691,6 +749,18 @@ impl Cx<'_> {
     }
 }
 
+/// The `sslmode` values a `postgres` probe speaks (libpq's, but `allow` and `verify-ca`).
+const PG_SSL_MODES: &[&str] = &["disable", "prefer", "require", "verify-full"];
+
+/// The `ssl-mode` values a `mysql` probe speaks (those of MySQL's own clients).
+const MYSQL_SSL_MODES: &[&str] = &[
+    "DISABLED",
+    "PREFERRED",
+    "REQUIRED",
+    "VERIFY_CA",
+    "VERIFY_IDENTITY",
+];
+
 /// The check with `f` applied to every [`Text`].
 fn map_texts(c: &Check, f: &dyn Fn(&Text) -> Text) -> Check {
     match c {
@@ -890,6 +960,24 @@ mod tests {
         7,
         52,
         "`primary`"
+    );
+
+    error_case!(
+        unsupported_pg_sslmode,
+        with_head("  a:\n    probe: {postgres: {dsn: \"postgres://h/db?sslmode=verify-ca\"}}\n"),
+        "bad-url",
+        7,
+        29,
+        "unsupported `sslmode=verify-ca`",
+        help = "use `sslmode=verify-full`: it checks the chain and the host name"
+    );
+    error_case!(
+        unsupported_mysql_ssl_mode,
+        with_head("  a:\n    probe: {mysql: {dsn: \"mysql://h/db?ssl-mode=SOMETIMES\"}}\n"),
+        "bad-url",
+        7,
+        26,
+        "unsupported `ssl-mode=SOMETIMES`"
     );
 
     #[test]
