@@ -647,7 +647,7 @@ fn caption_label(c: &Caption) -> String {
         let why = if d.implied_by.is_empty() {
             "shared fate: redundant instances share this domain".to_owned()
         } else {
-            format!("implied by {}", html(&d.implied_by.join(", ")))
+            format!("implied by {}", html(&few(&d.implied_by, 3)))
         };
         rows.push_str(&left(format!(
             "<FONT COLOR=\"{SPOF_COLOR}\"><B>domain SPOF {}</B></FONT> takes down {} — {why}",

@@ -111,7 +111,13 @@ pub fn to_mermaid(view: &GraphView) -> String {
         let why = if d.implied_by.is_empty() {
             "shared fate".to_owned()
         } else {
-            format!("implied by {}", label(&d.implied_by.join(", ")))
+            let shown = d.implied_by.len().min(3);
+            let more = d.implied_by.len() - shown;
+            let mut text = format!("implied by {}", label(&d.implied_by[..shown].join(", ")));
+            if more > 0 {
+                let _ = write!(text, " and {more} more");
+            }
+            text
         };
         let _ = write!(
             cap,

@@ -130,13 +130,18 @@ pub(super) fn keep(
         &|i| on_path(i) && !facts.healthy(i),
         &|i| on_path(i) && !overview,
     ];
+    // The overview's entries come on top of its budget: each link node leads to one.
     let mut kept = 0;
-    'tiers: for tier in tiers {
+    let mut cap = if overview { max_services } else { limit };
+    for (t, tier) in tiers.into_iter().enumerate() {
+        if overview && t == 1 {
+            cap = (kept + limit).min(max_services);
+        }
         for &i in &ordered {
+            if kept >= cap {
+                break;
+            }
             if !keep[i] && tier(i) {
-                if kept == limit {
-                    break 'tiers;
-                }
                 keep[i] = true;
                 kept += 1;
             }

@@ -12,9 +12,9 @@ use crate::topology::model::Strength;
 /// Default ceiling on service nodes handed to a layout engine (see the module docs).
 pub const DEFAULT_MAX_SERVICES: usize = 300;
 
-/// Service nodes in the whole-system overview once a topology is folded: the entries, shared
-/// hotspots and the SPOFs that take most links down (each node is ~4 SVG texts; the overview
-/// of 20,000 services stays under 800).
+/// Service nodes in the whole-system overview once a topology is folded, besides the links'
+/// entries: shared hotspots and the SPOFs that take most links down (each node is ~4 SVG
+/// texts; the overview of 20,000 services stays under 800).
 pub const OVERVIEW_MAX_SERVICES: usize = 60;
 
 /// What to cluster services by instead of link critical paths.
