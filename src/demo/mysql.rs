@@ -268,8 +268,8 @@ fn canned(query: &str) -> Option<Vec<Value>> {
 }
 
 /// Answers `SELECT expr, expr, …` where every expression is an integer, a quoted string or a
-/// known `@@` variable, and the statements of [`canned`]; anything else is a syntax error, as
-/// the demo is no database.
+/// known `@@` variable, and the two statements of the bundled checks; anything else is a
+/// syntax error, as the demo is no database.
 pub fn select(query: &str) -> Result<Vec<Value>, String> {
     let query = query.trim().trim_end_matches(';').trim();
     if let Some(values) = canned(query) {
