@@ -10,7 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::analysis::{BlastDetail, Options, SpofFinding, analyze};
-use crate::topology::model::{RiskRule, Severity, Strength, Target, Topology};
+use crate::topology::model::{
+    OperationIdx, RiskRule, ServiceIdx, Severity, Strength, Target, Topology,
+};
 
 /// The whole difference.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -23,6 +25,13 @@ pub struct DiffReport {
     pub services_added: Vec<String>,
     /// Services only in the old file, sorted.
     pub services_removed: Vec<String>,
+    /// Operations only in the new file, as `service (operation)`, sorted; a changed
+    /// operation shows in the edges from `service (operation)`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub operations_added: Vec<String>,
+    /// Operations only in the old file, as `service (operation)`, sorted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub operations_removed: Vec<String>,
     /// Edges only in the new file, sorted.
     pub edges_added: Vec<Edge>,
     /// Edges only in the old file, sorted.
@@ -173,6 +182,8 @@ impl DiffReport {
     pub fn is_empty(&self) -> bool {
         self.services_added.is_empty()
             && self.services_removed.is_empty()
+            && self.operations_added.is_empty()
+            && self.operations_removed.is_empty()
             && self.edges_added.is_empty()
             && self.edges_removed.is_empty()
             && self.strength_changed.is_empty()
@@ -187,36 +198,56 @@ impl DiffReport {
 type EdgeKey = (String, String, Option<String>);
 
 fn edges(topo: &Topology) -> BTreeMap<EdgeKey, Strength> {
+    // An operation's edges leave from `service (operation)`; a call naming an operation
+    // enters `service (operation)`.
+    let callee = |t: ServiceIdx, op: Option<OperationIdx>| match op {
+        Some(o) => format!(
+            "{} ({})",
+            topo.service(t).name,
+            topo.service(t).operation_name(o)
+        ),
+        None => topo.service(t).name.to_string(),
+    };
     let mut out = BTreeMap::new();
     for svc in &topo.services {
-        for dep in &svc.depends_on {
-            match &dep.target {
-                Target::Service(t) => {
-                    out.insert(
-                        (
-                            svc.name.to_string(),
-                            topo.service(*t).name.to_string(),
-                            None,
-                        ),
-                        dep.strength,
-                    );
-                }
-                Target::AnyOf { members, .. } => {
-                    for m in members {
+        let callers = std::iter::once((svc.name.to_string(), &svc.depends_on)).chain(
+            svc.operations
+                .iter()
+                .map(|o| (format!("{} ({})", svc.name, o.name), &o.depends_on)),
+        );
+        for (from, deps) in callers {
+            for dep in deps {
+                match &dep.target {
+                    Target::Service(t) => {
                         out.insert(
-                            (
-                                svc.name.to_string(),
-                                topo.service(*m).name.to_string(),
-                                Some(dep.label.clone()),
-                            ),
+                            (from.clone(), callee(*t, dep.operation), None),
                             dep.strength,
                         );
+                    }
+                    Target::AnyOf { members, .. } => {
+                        for m in members {
+                            out.insert(
+                                (from.clone(), callee(*m, None), Some(dep.label.clone())),
+                                dep.strength,
+                            );
+                        }
                     }
                 }
             }
         }
     }
     out
+}
+
+fn operations(topo: &Topology) -> BTreeSet<String> {
+    topo.services
+        .iter()
+        .flat_map(|s| {
+            s.operations
+                .iter()
+                .map(move |o| format!("{} ({})", s.name, o.name))
+        })
+        .collect()
 }
 
 /// Per link: entry, SPOF ids, critical path names.
@@ -275,6 +306,8 @@ pub fn diff(old: &Topology, new: &Topology) -> DiffReport {
         new: new.name.clone(),
         services_added: minus(&new_svcs, &old_svcs),
         services_removed: minus(&old_svcs, &new_svcs),
+        operations_added: minus(&operations(new), &operations(old)),
+        operations_removed: minus(&operations(old), &operations(new)),
         ..DiffReport::default()
     };
 

@@ -46,6 +46,12 @@ pub fn render_diff_markdown(diff: &DiffReport) -> String {
     for s in &diff.services_removed {
         rows.push(("service removed".into(), code(s)));
     }
+    for s in &diff.operations_added {
+        rows.push(("operation added".into(), code(s)));
+    }
+    for s in &diff.operations_removed {
+        rows.push(("operation removed".into(), code(s)));
+    }
     let via = |g: &Option<String>| {
         g.as_ref()
             .map(|g| format!(" (any_of {})", code(g)))

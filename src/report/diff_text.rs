@@ -65,6 +65,15 @@ pub fn render_diff_text(diff: &DiffReport, color: bool) -> String {
             let _ = writeln!(out, "  {}", del(s));
         }
     }
+    if !diff.operations_added.is_empty() || !diff.operations_removed.is_empty() {
+        section(&mut out, "operations");
+        for s in &diff.operations_added {
+            let _ = writeln!(out, "  {}", add(s));
+        }
+        for s in &diff.operations_removed {
+            let _ = writeln!(out, "  {}", del(s));
+        }
+    }
     if !diff.edges_added.is_empty()
         || !diff.edges_removed.is_empty()
         || !diff.strength_changed.is_empty()

@@ -494,3 +494,79 @@ fn a_link_into_a_service_with_operations_naming_none_needs_all_of_them() {
     .unwrap();
     assert!(b.links.iter().all(|l| l.state != State::Down));
 }
+
+#[test]
+fn diff_names_operations_added_removed_and_changed() {
+    let old = load(BOUTIQUE);
+    let new = load(
+        &BOUTIQUE
+            .replace(
+                "      cart: { depends_on: { cart: strong } }\n",
+                "      wishlist: { depends_on: { cart: weak } }\n",
+            )
+            .replace(
+                "checkout: { depends_on: { checkout: strong } }",
+                "checkout: { depends_on: { checkout: strong, ad: weak } }",
+            ),
+    );
+    let d = linkpatrol::analysis::diff::diff(&old, &new);
+    assert_eq!(d.operations_added, ["frontend (wishlist)"]);
+    assert_eq!(d.operations_removed, ["frontend (cart)"]);
+    let added: Vec<String> = d
+        .edges_added
+        .iter()
+        .map(|e| format!("{} → {}", e.from, e.to))
+        .collect();
+    assert_eq!(
+        added,
+        ["frontend (checkout) → ad", "frontend (wishlist) → cart"]
+    );
+    let removed: Vec<String> = d
+        .edges_removed
+        .iter()
+        .map(|e| format!("{} → {}", e.from, e.to))
+        .collect();
+    assert_eq!(removed, ["frontend (cart) → cart"]);
+    // Calls that name an operation are edges into it.
+    let gw = linkpatrol::analysis::diff::diff(
+        &old,
+        &load(&BOUTIQUE.replace(
+            "operation: checkout }\n  frontend:",
+            "operation: home }\n  frontend:",
+        )),
+    );
+    let added: Vec<String> = gw
+        .edges_added
+        .iter()
+        .map(|e| format!("{} → {}", e.from, e.to))
+        .collect();
+    assert_eq!(added, ["api-gateway → frontend (home)"]);
+}
+
+#[test]
+fn the_online_boutique_example_keeps_checkout_off_the_ad_service() {
+    let topo = linkpatrol::topology::load::load_file(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/topologies/online-boutique.yaml"
+    )))
+    .expect("the example is valid");
+    let a = analyze(&topo, &Options::default()).unwrap();
+    let cp = |link: &str| -> Vec<String> {
+        let la = a
+            .links
+            .iter()
+            .find(|l| topo.links[l.link].name.as_str() == link)
+            .unwrap();
+        la.critical_path
+            .iter()
+            .map(|&s| topo.service(s).name.to_string())
+            .collect()
+    };
+    assert!(!cp("place-order").contains(&"adservice".to_owned()));
+    assert!(cp("place-order").contains(&"paymentservice".to_owned()));
+    assert!(!cp("browse").contains(&"paymentservice".to_owned()));
+    assert_eq!(
+        spof_text(&topo, &a, "place-order")[0],
+        "frontend (checkout) → checkoutservice → cartservice"
+    );
+}
