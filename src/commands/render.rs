@@ -9,6 +9,9 @@ use crate::report::render_error::RenderError;
 use crate::report::report::Report;
 use crate::topology::model::Topology;
 
+/// Up to this many services, `render --format html` lists every blast radius in full.
+const FULL_BLAST_MAX_SERVICES: usize = 5_000;
+
 /// Runs `linkpatrol render`: loads and analyses the topology (without probing), then draws it.
 pub fn run(
     ctx: &super::Context,
@@ -27,9 +30,13 @@ pub fn run(
         };
         return draw(ctx, topo, &report, args);
     }
-    // The HTML report lights up a clicked service's blast radius: it needs the full lists.
+    // The HTML report lights up a clicked service's blast radius: it needs the full lists,
+    // which grow with the square of the topology; past a few thousand services the page names
+    // the links and counts the services instead.
     let options = crate::analysis::Options {
-        blast_radius: if args.format == crate::cli::RenderFormatArg::Html {
+        blast_radius: if args.format == crate::cli::RenderFormatArg::Html
+            && topo.services.len() <= FULL_BLAST_MAX_SERVICES
+        {
             crate::analysis::BlastDetail::Full
         } else {
             crate::analysis::BlastDetail::Count
