@@ -10,22 +10,25 @@
 //! finding. Findings are sorted by impact (services down, descending), then by event names, and
 //! capped per link.
 //!
-//! Cost: per candidate, only its strong ancestors are recomputed, in place in one table of
-//! sets that is restored afterwards from an undo log (no per-service table is copied per
-//! candidate), and only the entries among those ancestors are read for partners, as the
-//! difference from their clean set. So a candidate costs what it can change. Before, each
-//! candidate copied the whole table of sets and the failed masks, and re-read every entry's
-//! full set: `--depth 2` on the 10,000-service catalogue of `scripts/gen_topology.py` took
-//! 6.4 s of CPU.
+//! Cost: per candidate, only its strong ancestors are looked at, and on an acyclic region none
+//! of their sets is rebuilt: [`spof::recompute_deltas`] computes what the first event *adds* to
+//! each clean set (a handful of tokens where the sets hold thousands), and the entry's addition
+//! is exactly its partners. A candidate whose ancestors hold a strong cycle has those sets
+//! rebuilt in place in one table that is restored afterwards from an undo log. The impact of a
+//! pair is propagated once, whichever links share it. History, `--depth 2` on the 10,000-service
+//! files of `scripts/gen_topology.py` (CPU, release build, `scripts/bench_scale.sh`): copying the
+//! whole table per candidate, 6.4 s on the catalogue shape; rebuilding the ancestors' sets,
+//! 7.2 s on the layered shape (10.8 s on a loaded machine); adding deltas, 3.6 s there on the
+//! same loaded machine, and 2.8 s → 1.5 s on the catalogue shape.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::analysis::event::{Domains, Event, Instances};
 use crate::analysis::graph::Graph;
 use crate::analysis::graph::Use;
 use crate::analysis::killset::KillRef;
 use crate::analysis::propagate::DownPropagator;
-use crate::analysis::spof::{self, Plan, Residual, TokenKind};
+use crate::analysis::spof::{self, Delta, Deltas, Plan, Residual, TokenKind};
 use crate::analysis::{PairFinding, PairKind};
 use crate::topology::model::{ServiceIdx, Strength, Topology};
 
@@ -114,17 +117,20 @@ pub fn pairs(
         }
     }
 
-    let mut found: Vec<BTreeSet<(Ev, Ev)>> = vec![BTreeSet::new(); entries.len()];
+    // Pairs found per entry, each as (smaller, larger); sorted and deduplicated at the end.
+    let mut found: Vec<Vec<(Ev, Ev)>> = vec![Vec::new(); entries.len()];
     let mut prop = DownPropagator::new(topo, g, inst, domains);
     // The clean sets, updated in place per first event and restored after.
     let mut sets = base.clone();
     let mut undo: Vec<(u32, Option<KillRef>)> = Vec::new();
+    // What each first event adds to the clean sets (acyclic regions: no set is rebuilt).
+    let mut deltas = Deltas::new(n);
     // Visit stamps (the candidate's number) instead of clearing per candidate.
     let mut affected = vec![u32::MAX; n];
     let mut comps: Vec<u32> = Vec::new();
     let mut stack: Vec<u32> = Vec::new();
     let mut record = |k: usize, a: Ev, b: Ev| {
-        found[k].insert(if a < b { (a, b) } else { (b, a) });
+        found[k].push(if a < b { (a, b) } else { (b, a) });
     };
     for (c, (e1, twins)) in candidates.iter().enumerate() {
         let stamp = c as u32;
@@ -166,33 +172,34 @@ pub fn pairs(
         }
         comps.sort_unstable();
         comps.dedup();
-        spof::recompute_in_place(
+        let failed = (prop.dead_instances(), prop.down_mask());
+        let by_delta = spof::recompute_deltas(
             topo,
             g,
             inst,
             domains,
-            (prop.dead_instances(), prop.down_mask()),
+            failed,
             &tokens,
             &plan,
             &comps,
-            &mut sets,
-            &mut undo,
+            &base,
+            &mut deltas,
         );
+        if !by_delta {
+            spof::recompute_in_place(
+                topo, g, inst, domains, failed, &tokens, &plan, &comps, &mut sets, &mut undo,
+            );
+        }
         for &k in &live {
             let entry = entries[k] as usize;
             if affected[entry] != stamp {
                 // Nothing below the entry changed: its set is the clean one, all singles.
                 continue;
             }
-            let set = sets[entry].as_ref().expect("entries are planned");
-            let clean = base_entry(k);
-            if std::sync::Arc::ptr_eq(set, clean) {
-                continue;
-            }
             // Second events: what kills the entry now and did not alone (those are SPOFs, and
             // a pair holding one is not minimal). Kill sets only grow with what has failed.
             let mut partners: Vec<Ev> = Vec::new();
-            set.for_each_not_in(clean, |t| match tokens.decode(t) {
+            let mut partner = |t: u32| match tokens.decode(t) {
                 TokenKind::Service(s) => partners.extend(
                     inst.range(s)
                         .enumerate()
@@ -200,7 +207,21 @@ pub fn pairs(
                         .map(|(i, _)| Ev::Inst(s, i as u32)),
                 ),
                 TokenKind::Domain(d) => partners.push(Ev::Dom(d)),
-            });
+            };
+            if by_delta {
+                match deltas.get(entries[k]) {
+                    Some(Delta::Tokens(added)) => added.iter().for_each(|&t| partner(t)),
+                    // The entry is not down under e1 alone (it is live).
+                    Some(Delta::Down) | None => continue,
+                }
+            } else {
+                let set = sets[entry].as_ref().expect("entries are planned");
+                let clean = base_entry(k);
+                if std::sync::Arc::ptr_eq(set, clean) {
+                    continue;
+                }
+                set.for_each_not_in(clean, partner);
+            }
             partners.retain(|&e2| e2 != e1);
             for &e2 in &partners {
                 record(k, e1, e2);
@@ -220,9 +241,14 @@ pub fn pairs(
         }
     }
 
+    // The impact of a pair does not depend on the link: many links share most pairs, so each
+    // pair is propagated once.
+    let mut impacts: foldhash::HashMap<(Ev, Ev), usize> = foldhash::HashMap::default();
     found
         .into_iter()
-        .map(|set| {
+        .map(|mut set| {
+            set.sort_unstable();
+            set.dedup();
             let mut thin: BTreeMap<u32, (Ev, Ev)> = BTreeMap::new();
             let mut list: Vec<(PairKind, (Ev, Ev), Option<u32>)> = Vec::new();
             for (a, b) in set {
@@ -239,11 +265,13 @@ pub fn pairs(
             let mut findings: Vec<(PairFinding, Vec<String>)> = list
                 .into_iter()
                 .map(|(kind, (a, b), svc)| {
-                    prop.reset();
-                    a.apply(&mut prop);
-                    b.apply(&mut prop);
-                    prop.propagate();
-                    let impact = prop.down_list().len();
+                    let impact = *impacts.entry((a, b)).or_insert_with(|| {
+                        prop.reset();
+                        a.apply(&mut prop);
+                        b.apply(&mut prop);
+                        prop.propagate();
+                        prop.down_list().len()
+                    });
                     let f = PairFinding {
                         kind,
                         events: [a.to_event(domains), b.to_event(domains)],

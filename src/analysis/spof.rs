@@ -18,7 +18,7 @@
 use std::collections::{HashSet, VecDeque};
 
 use crate::analysis::event::{Domains, Instances};
-use crate::analysis::graph::{Graph, Use};
+use crate::analysis::graph::{Graph, Group, Use};
 use crate::analysis::killset::{KillRef, KillSet};
 use crate::analysis::propagate::DownPropagator;
 use crate::topology::model::{Strength, Topology};
@@ -426,38 +426,54 @@ impl Ctx<'_> {
 
     /// The kill set of `v` from the current sets of its dependencies.
     fn compute(&self, sets: &[Option<KillRef>], empty: &KillRef, v: u32) -> KillRef {
+        if self.residual.down[v as usize] {
+            return std::sync::Arc::new(KillSet::All);
+        }
+        let get = |t: u32| sets[t as usize].as_ref().unwrap_or(empty);
+        let g = self.g;
+        let mut inputs: Vec<&KillRef> = g.strong[v as usize].iter().map(|&t| get(t)).collect();
+        let group_sets: Vec<KillRef> = self
+            .strong_groups(v)
+            .map(|grp| self.group_set(grp, get))
+            .collect();
+        inputs.extend(group_sets.iter());
+        KillSet::union(&inputs, &self.own_tokens(v), self.tokens.universe)
+    }
+
+    /// The strong `any_of` groups `v` declares.
+    fn strong_groups(&self, v: u32) -> impl Iterator<Item = &Group> {
+        self.g.groups_of[v as usize]
+            .iter()
+            .map(|&gid| &self.g.groups[gid as usize])
+            .filter(|grp| grp.strength == Strength::Strong)
+    }
+
+    /// The events that kill more members of `grp` than it can spare, from its members' sets.
+    fn group_set<'k>(&self, grp: &Group, get: impl Fn(u32) -> &'k KillRef) -> KillRef {
+        let live: Vec<&KillRef> = grp
+            .members
+            .iter()
+            .filter(|&&m| !self.residual.down[m as usize])
+            .map(|&m| get(m))
+            .collect();
+        let predead = grp.members.len() - live.len();
+        // Members that may still die: slack − already dead (the owner is not down, so this is
+        // >= 0).
+        let left = grp.slack().saturating_sub(predead as u32);
+        KillSet::at_least(&live, left + 1, self.tokens.universe)
+    }
+
+    /// `v`'s own events, sorted: its service token when no spare instance is left, and each
+    /// domain that holds more of its alive instances than it can spare.
+    fn own_tokens(&self, v: u32) -> Vec<u32> {
         let Ctx {
             topo,
-            g,
             inst,
             domains,
             residual,
             tokens,
+            ..
         } = *self;
-        if residual.down[v as usize] {
-            return std::sync::Arc::new(KillSet::All);
-        }
-        let get = |t: u32| sets[t as usize].as_ref().unwrap_or(empty);
-        let mut inputs: Vec<&KillRef> = g.strong[v as usize].iter().map(|&t| get(t)).collect();
-        let mut group_sets: Vec<KillRef> = Vec::new();
-        for &gid in &g.groups_of[v as usize] {
-            let grp = &g.groups[gid as usize];
-            if grp.strength != Strength::Strong {
-                continue;
-            }
-            let live: Vec<&KillRef> = grp
-                .members
-                .iter()
-                .filter(|&&m| !residual.down[m as usize])
-                .map(|&m| get(m))
-                .collect();
-            let predead = grp.members.len() - live.len();
-            // Members that may still die: slack − already dead (v is not down, so this is >= 0).
-            let left = grp.slack().saturating_sub(predead as u32);
-            group_sets.push(KillSet::at_least(&live, left + 1, tokens.universe));
-        }
-        inputs.extend(group_sets.iter());
-        // Own events.
         let alive = inst.range(v).filter(|&f| !residual.dead_inst[f]).count() as u32;
         let spare = alive.saturating_sub(topo.services[v as usize].min_healthy as u32);
         let mut own: Vec<u32> = Vec::new();
@@ -483,8 +499,151 @@ impl Ctx<'_> {
             }
         }
         own.sort_unstable();
-        KillSet::union(&inputs, &own, tokens.universe)
+        own
     }
+
+    /// What one more failure adds to the kill set of the acyclic service `v`, from what it
+    /// added below: see [`recompute_deltas`].
+    fn delta(&self, base: &[Option<KillRef>], empty: &KillRef, out: &Deltas, v: u32) -> Delta {
+        if self.residual.down[v as usize] {
+            return Delta::Down;
+        }
+        let clean = base[v as usize].as_ref().unwrap_or(empty);
+        // Own events change only with an instance of its own gone.
+        let mut add: Vec<u32> = if self.inst.range(v).any(|f| self.residual.dead_inst[f]) {
+            self.own_tokens(v)
+                .into_iter()
+                .filter(|&t| !clean.contains(t))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for &c in &self.g.strong[v as usize] {
+            match out.get(c) {
+                // Unreachable while `down` is the propagator's (a strong dependency down takes
+                // `v` down), and exact anyway.
+                Some(Delta::Down) => return Delta::Down,
+                Some(Delta::Tokens(d)) => {
+                    add.extend(d.iter().copied().filter(|&t| !clean.contains(t)));
+                }
+                None => {}
+            }
+        }
+        for grp in self.strong_groups(v) {
+            let touched = grp
+                .members
+                .iter()
+                .any(|&m| self.residual.down[m as usize] || out.get(m).is_some());
+            if !touched {
+                continue;
+            }
+            // The members' sets under the failure: the clean set plus what it added.
+            let grown: Vec<Option<KillRef>> = grp
+                .members
+                .iter()
+                .map(|&m| match out.get(m) {
+                    Some(Delta::Tokens(d)) => {
+                        let b = base[m as usize].as_ref().unwrap_or(empty);
+                        Some(KillSet::union(&[b], d, self.tokens.universe))
+                    }
+                    _ => None,
+                })
+                .collect();
+            let lookup = |m: u32| {
+                let pos = grp.members.iter().position(|&x| x == m).expect("a member");
+                grown[pos]
+                    .as_ref()
+                    .or(base[m as usize].as_ref())
+                    .unwrap_or(empty)
+            };
+            self.group_set(grp, lookup)
+                .for_each_not_in(clean, |t| add.push(t));
+        }
+        add.sort_unstable();
+        add.dedup();
+        Delta::Tokens(add)
+    }
+}
+
+/// What one more failure adds to a service's kill set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delta {
+    /// These tokens (sorted, none in the clean set).
+    Tokens(Vec<u32>),
+    /// The service is down: every event kills it.
+    Down,
+}
+
+/// Per service, the [`Delta`] of the current run (stamped, so a new run costs nothing).
+#[derive(Debug, Clone)]
+pub struct Deltas {
+    run: u32,
+    slots: Vec<(u32, Delta)>,
+}
+
+impl Deltas {
+    /// A table for `n` services.
+    pub fn new(n: usize) -> Self {
+        Self {
+            run: 0,
+            slots: vec![(0, Delta::Tokens(Vec::new())); n],
+        }
+    }
+
+    /// What `v` gained in the current run; `None` when nothing.
+    pub fn get(&self, v: u32) -> Option<&Delta> {
+        let (run, d) = &self.slots[v as usize];
+        match d {
+            _ if *run != self.run => None,
+            Delta::Tokens(t) if t.is_empty() => None,
+            d => Some(d),
+        }
+    }
+}
+
+/// For each affected service of `plan`, what the failures in `failed` add to its clean kill set
+/// in `base` (computed by [`region_kill_sets`] with nothing failed): exactly `new \ clean`,
+/// without building the new sets. A kill set only grows under failures, and `clean` of a
+/// service holds the clean sets of its strong dependencies, so what a service gains is its own
+/// new events, what its strong dependencies gained, and what its strong groups gained, each
+/// minus its clean set: a handful of tokens, where the sets are thousands. `comps` is as for
+/// [`recompute_in_place`]. Returns `false` (and computes nothing) when `comps` holds a strong
+/// cycle of several services: the caller then recomputes those sets in full.
+#[allow(clippy::too_many_arguments)]
+pub fn recompute_deltas(
+    topo: &Topology,
+    g: &Graph,
+    inst: &Instances,
+    domains: &Domains,
+    failed: (&[bool], &[bool]),
+    tokens: &Tokens,
+    plan: &Plan,
+    comps: &[u32],
+    base: &[Option<KillRef>],
+    out: &mut Deltas,
+) -> bool {
+    if comps.iter().any(|&ci| plan.sccs[ci as usize].len() > 1) {
+        return false;
+    }
+    let ctx = Ctx {
+        topo,
+        g,
+        inst,
+        domains,
+        residual: Failed {
+            dead_inst: failed.0,
+            down: failed.1,
+        },
+        tokens,
+    };
+    out.run = out.run.wrapping_add(1);
+    let empty = KillSet::empty();
+    for &ci in comps {
+        let v = plan.sccs[ci as usize][0];
+        let d = ctx.delta(base, &empty, out, v);
+        out.slots[v as usize] = (out.run, d);
+    }
+    true
 }
 
 /// A shortest explanation path from `entry` to `target` through services that are down in `p`
