@@ -94,7 +94,9 @@ impl Layout {
         }
     }
 
-    /// A SPOF path as reported (see [`collapse_path`]).
+    /// A SPOF path over expanded nodes, as reported: all-operations nodes dropped (the
+    /// operation that carries the failure is named instead), and a service right after one of
+    /// its own operations dropped, except as the last element, the SPOF itself.
     pub fn collapse_path(&self, path: &[ServiceIdx]) -> Vec<ServiceIdx> {
         collapse_path(self, path)
     }
