@@ -339,10 +339,7 @@ pub fn recompute_in_place(
         g,
         inst,
         domains,
-        residual: Failed {
-            dead_inst: failed.0,
-            down: failed.1,
-        },
+        residual: failed.into(),
         tokens,
     };
     let empty = KillSet::empty();
@@ -366,6 +363,12 @@ pub fn recompute_in_place(
 struct Failed<'a> {
     dead_inst: &'a [bool],
     down: &'a [bool],
+}
+
+impl<'a> From<(&'a [bool], &'a [bool])> for Failed<'a> {
+    fn from((dead_inst, down): (&'a [bool], &'a [bool])) -> Self {
+        Self { dead_inst, down }
+    }
 }
 
 impl<'a> From<&'a Residual> for Failed<'a> {
@@ -630,10 +633,7 @@ pub fn recompute_deltas(
         g,
         inst,
         domains,
-        residual: Failed {
-            dead_inst: failed.0,
-            down: failed.1,
-        },
+        residual: failed.into(),
         tokens,
     };
     out.run = out.run.wrapping_add(1);

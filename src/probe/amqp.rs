@@ -15,10 +15,9 @@
 //! here a timeout drops the socket and nothing else exists.
 
 use percent_encoding::percent_decode_str;
-use reqwest::Url;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
-use super::db::normalize_userinfo;
+use super::endpoint::Endpoint;
 use super::nonce::nonce;
 use super::outcome::{Verdict, describe_error, excerpt};
 use super::resolve::NameResolver;
@@ -34,26 +33,17 @@ const MAX_FRAME: u32 = 1 << 20;
 
 /// Runs one attempt of an `amqp` check.
 pub async fn check(resolver: &NameResolver, check: &AmqpCheck) -> Verdict {
-    let url = match Url::parse(&normalize_userinfo(check.url.expose())) {
-        Ok(u) if u.scheme() == "amqp" => u,
-        Ok(u) => {
-            return Verdict::unknown(format!(
-                "unsupported scheme `{}`, expected `amqp://` (amqps is not supported yet)",
-                u.scheme()
-            ));
-        }
-        Err(e) => return Verdict::unknown(format!("invalid url `{}`: {e}", check.url.written())),
+    let endpoint = match Endpoint::parse(
+        &check.url,
+        &["amqp"],
+        "`amqp://` (amqps is not supported yet)",
+        |_| 5672,
+    ) {
+        Ok(e) => e,
+        Err(verdict) => return verdict,
     };
-    let host = url
-        .host_str()
-        .unwrap_or("127.0.0.1")
-        .trim_matches(['[', ']']);
-    let port = url.port().unwrap_or(5672);
-    let address = if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    };
+    let address = endpoint.address();
+    let url = &endpoint.url;
     let user = match url.username() {
         "" => "guest".to_owned(),
         u => decoded(u),

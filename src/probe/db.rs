@@ -20,6 +20,7 @@ use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
+use super::endpoint::Endpoint;
 use super::outcome::{Verdict, describe_error, excerpt};
 use super::resolve::NameResolver;
 use crate::duration::show as human_duration;
@@ -35,26 +36,17 @@ pub async fn redis(
     resolver: &NameResolver,
     check: &RedisCheck,
 ) -> Verdict {
-    let url = match Url::parse(&normalize_userinfo(check.url.expose())) {
-        Ok(u) if matches!(u.scheme(), "redis" | "rediss") => u,
-        Ok(u) => {
-            return Verdict::unknown(format!(
-                "unsupported scheme `{}`, expected `redis://` or `rediss://`",
-                u.scheme()
-            ));
-        }
-        Err(e) => return Verdict::unknown(format!("invalid url `{}`: {e}", check.url.written())),
+    let endpoint = match Endpoint::parse(
+        &check.url,
+        &["redis", "rediss"],
+        "`redis://` or `rediss://`",
+        |_| 6379,
+    ) {
+        Ok(e) => e,
+        Err(verdict) => return verdict,
     };
-    let host = url
-        .host_str()
-        .unwrap_or("127.0.0.1")
-        .trim_matches(['[', ']']);
-    let port = url.port().unwrap_or(6379);
-    let address = if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    };
+    let address = endpoint.address();
+    let (url, host) = (&endpoint.url, endpoint.host.as_str());
     let tcp = match resolver.connect(&address).await {
         Ok(s) => s,
         Err(reason) => return Verdict::down(reason),
@@ -71,11 +63,11 @@ pub async fn redis(
             .connect(name, tcp)
             .await
         {
-            Ok(stream) => redis_session(stream, &url, &check.info).await,
+            Ok(stream) => redis_session(stream, url, &check.info).await,
             Err(e) => Verdict::down(format!("TLS handshake failed: {}", describe_error(&e))),
         }
     } else {
-        redis_session(tcp, &url, &check.info).await
+        redis_session(tcp, url, &check.info).await
     }
 }
 

@@ -16,6 +16,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
+use super::endpoint::Endpoint;
 use super::outcome::{Verdict, describe_error, excerpt};
 use super::resolve::NameResolver;
 use crate::topology::model::GrpcCheck;
@@ -31,28 +32,18 @@ pub async fn check(
     resolver: &NameResolver,
     check: &GrpcCheck,
 ) -> Verdict {
-    let url = match reqwest::Url::parse(check.url.expose()) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") => u,
-        Ok(u) => {
-            return Verdict::unknown(format!(
-                "unsupported scheme `{}`, expected `http://` or `https://`",
-                u.scheme()
-            ));
-        }
-        Err(e) => return Verdict::unknown(format!("invalid url `{}`: {e}", check.url.written())),
+    let endpoint = match Endpoint::parse(
+        &check.url,
+        &["http", "https"],
+        "`http://` or `https://`",
+        |scheme| if scheme == "https" { 443 } else { 80 },
+    ) {
+        Ok(e) => e,
+        Err(verdict) => return verdict,
     };
-    let https = url.scheme() == "https";
-    let host = url
-        .host_str()
-        .unwrap_or("127.0.0.1")
-        .trim_matches(['[', ']'])
-        .to_owned();
-    let port = url.port().unwrap_or(if https { 443 } else { 80 });
-    let address = if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    };
+    let https = endpoint.url.scheme() == "https";
+    let address = endpoint.address();
+    let host = endpoint.host.clone();
     let tls = if https {
         match tls {
             Ok(c) => {

@@ -14,6 +14,7 @@ pub mod amqp;
 pub mod client;
 pub mod db;
 pub mod dns;
+pub mod endpoint;
 pub mod exec;
 pub mod grpc;
 pub mod http;

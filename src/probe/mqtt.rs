@@ -11,13 +11,12 @@
 use std::time::Duration;
 
 use percent_encoding::percent_decode_str;
-use reqwest::Url;
 use rumqttc::{
     AsyncClient, ConnectReturnCode, ConnectionError, Event, MqttOptions, Packet, QoS,
     SubscribeReasonCode,
 };
 
-use super::db::normalize_userinfo;
+use super::endpoint::Endpoint;
 use super::nonce::nonce;
 use super::outcome::{Verdict, describe_error, excerpt};
 use super::resolve::NameResolver;
@@ -26,21 +25,16 @@ use crate::topology::model::MqttCheck;
 /// Runs one attempt of an `mqtt` check; `timeout` is the probe's (the client's own connect
 /// timeout is set to it, the caller's hard timeout still bounds everything).
 pub async fn check(resolver: &NameResolver, check: &MqttCheck, timeout: Duration) -> Verdict {
-    let url = match Url::parse(&normalize_userinfo(check.url.expose())) {
-        Ok(u) if matches!(u.scheme(), "mqtt" | "tcp") => u,
-        Ok(u) => {
-            return Verdict::unknown(format!(
-                "unsupported scheme `{}`, expected `mqtt://` (mqtts is not supported yet)",
-                u.scheme()
-            ));
-        }
-        Err(e) => return Verdict::unknown(format!("invalid url `{}`: {e}", check.url.written())),
+    let endpoint = match Endpoint::parse(
+        &check.url,
+        &["mqtt", "tcp"],
+        "`mqtt://` (mqtts is not supported yet)",
+        |_| 1883,
+    ) {
+        Ok(e) => e,
+        Err(verdict) => return verdict,
     };
-    let host = url
-        .host_str()
-        .unwrap_or("127.0.0.1")
-        .trim_matches(['[', ']']);
-    let port = url.port().unwrap_or(1883);
+    let (url, host, port) = (&endpoint.url, endpoint.host.as_str(), endpoint.port);
     let ip = match resolver.lookup(host).await {
         Ok(ips) => ips[0],
         Err(reason) => return Verdict::down(reason),

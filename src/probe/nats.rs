@@ -12,9 +12,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use percent_encoding::percent_decode_str;
-use reqwest::Url;
 
-use super::db::normalize_userinfo;
+use super::endpoint::Endpoint;
 use super::nonce::nonce;
 use super::outcome::{Verdict, describe_error, excerpt};
 use super::resolve::NameResolver;
@@ -22,21 +21,16 @@ use crate::topology::model::NatsCheck;
 
 /// Runs one attempt of a `nats` check; `timeout` is the probe's.
 pub async fn check(resolver: &NameResolver, check: &NatsCheck, timeout: Duration) -> Verdict {
-    let url = match Url::parse(&normalize_userinfo(check.url.expose())) {
-        Ok(u) if u.scheme() == "nats" => u,
-        Ok(u) => {
-            return Verdict::unknown(format!(
-                "unsupported scheme `{}`, expected `nats://` (tls:// is not supported yet)",
-                u.scheme()
-            ));
-        }
-        Err(e) => return Verdict::unknown(format!("invalid url `{}`: {e}", check.url.written())),
+    let endpoint = match Endpoint::parse(
+        &check.url,
+        &["nats"],
+        "`nats://` (tls:// is not supported yet)",
+        |_| 4222,
+    ) {
+        Ok(e) => e,
+        Err(verdict) => return verdict,
     };
-    let host = url
-        .host_str()
-        .unwrap_or("127.0.0.1")
-        .trim_matches(['[', ']']);
-    let port = url.port().unwrap_or(4222);
+    let (url, host, port) = (&endpoint.url, endpoint.host.as_str(), endpoint.port);
     let ip = match resolver.lookup(host).await {
         Ok(ips) => ips[0],
         Err(reason) => return Verdict::down(reason),
