@@ -359,7 +359,7 @@ pub async fn postgres(
 
 /// Whether a connection error means "nobody listens at this address" (so the next address of
 /// the same name may be tried).
-fn refused(e: &(dyn std::error::Error + 'static)) -> bool {
+pub(super) fn refused(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut cur = Some(e);
     while let Some(err) = cur {
         if let Some(io) = err.downcast_ref::<std::io::Error>() {

@@ -35,60 +35,80 @@ pub async fn check(resolver: &NameResolver, check: &MqttCheck, timeout: Duration
         Err(verdict) => return verdict,
     };
     let (url, host, port) = (&endpoint.url, endpoint.host.as_str(), endpoint.port);
-    let ip = match resolver.lookup(host).await {
-        Ok(ips) => ips[0],
+    let ips = match resolver.lookup(host).await {
+        Ok(ips) => ips,
         Err(reason) => return Verdict::down(reason),
     };
     let token = nonce();
-    let mut options = MqttOptions::new(format!("linkpatrol-{token}"), ip.to_string(), port);
-    options.set_clean_session(true);
-    options.set_keep_alive(Duration::from_secs(30));
-    options.set_max_packet_size(64 * 1024, 64 * 1024);
     let user = percent_decode_str(url.username())
         .decode_utf8_lossy()
         .into_owned();
-    if !user.is_empty() || url.password().is_some() {
-        let password = url
-            .password()
+    let password = (!user.is_empty() || url.password().is_some()).then(|| {
+        url.password()
             .map(|p| percent_decode_str(p).decode_utf8_lossy().into_owned())
-            .unwrap_or_default();
-        options.set_credentials(user.clone(), password);
-    }
-    let (client, mut events) = AsyncClient::new(options, 10);
-    let mut network = rumqttc::NetworkOptions::new();
-    network.set_connection_timeout(timeout.as_secs().max(1));
-    network.set_tcp_nodelay(true);
-    events.set_network_options(network);
+            .unwrap_or_default()
+    });
     let payload = format!("linkpatrol probe {token}");
-    let verdict = session(
-        &client,
-        &mut events,
-        check.topic.as_deref(),
-        &payload,
-        &user,
-    )
-    .await;
-    // A clean DISCONNECT, bounded: the broker forgets the clean session either way.
-    if client.try_disconnect().is_ok() {
-        let _ = tokio::time::timeout(Duration::from_millis(200), async {
-            while events.poll().await.is_ok() {}
-        })
+    // Each address in turn while nobody listens there (`localhost` may be `::1` first, with
+    // the broker on 127.0.0.1 only); any other answer is the verdict.
+    let last = ips.len() - 1;
+    for (i, ip) in ips.into_iter().enumerate() {
+        let mut options = MqttOptions::new(format!("linkpatrol-{token}"), ip.to_string(), port);
+        options.set_clean_session(true);
+        options.set_keep_alive(Duration::from_secs(30));
+        options.set_max_packet_size(64 * 1024, 64 * 1024);
+        if let Some(password) = &password {
+            options.set_credentials(user.clone(), password.clone());
+        }
+        let (client, mut events) = AsyncClient::new(options, 10);
+        let mut network = rumqttc::NetworkOptions::new();
+        network.set_connection_timeout(timeout.as_secs().max(1));
+        network.set_tcp_nodelay(true);
+        events.set_network_options(network);
+        let mut unreachable = false;
+        let verdict = session(
+            &client,
+            &mut events,
+            check.topic.as_deref(),
+            &payload,
+            &user,
+            &mut unreachable,
+        )
         .await;
+        if unreachable && i < last {
+            continue;
+        }
+        // A clean DISCONNECT, bounded: the broker forgets the clean session either way.
+        if client.try_disconnect().is_ok() {
+            let _ = tokio::time::timeout(Duration::from_millis(200), async {
+                while events.poll().await.is_ok() {}
+            })
+            .await;
+        }
+        return verdict;
     }
-    verdict
+    unreachable!("the resolver returns at least one address")
 }
 
+/// One session at one address; `unreachable` is set when nobody listens there (refused,
+/// unreachable before any CONNACK), so that the caller may try the next address.
 async fn session(
     client: &AsyncClient,
     events: &mut rumqttc::EventLoop,
     topic: Option<&str>,
     payload: &str,
     user: &str,
+    unreachable: &mut bool,
 ) -> Verdict {
+    let mut connected = false;
     let mut published = false;
     loop {
         let event = match events.poll().await {
             Ok(e) => e,
+            Err(ConnectionError::Io(io)) if !connected && super::db::refused(&io) => {
+                *unreachable = true;
+                return Verdict::down(describe_error(&io));
+            }
             Err(e) => return Verdict::down(connection_reason(&e, user)),
         };
         let Event::Incoming(packet) = event else {
@@ -96,6 +116,7 @@ async fn session(
         };
         match packet {
             Packet::ConnAck(_) => {
+                connected = true;
                 let Some(topic) = topic else {
                     return Verdict::up();
                 };

@@ -31,27 +31,40 @@ pub async fn check(resolver: &NameResolver, check: &NatsCheck, timeout: Duration
         Err(verdict) => return verdict,
     };
     let (url, host, port) = (&endpoint.url, endpoint.host.as_str(), endpoint.port);
-    let ip = match resolver.lookup(host).await {
-        Ok(ips) => ips[0],
+    let ips = match resolver.lookup(host).await {
+        Ok(ips) => ips,
         Err(reason) => return Verdict::down(reason),
     };
     let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
     let user = decode(url.username());
-    let mut options = async_nats::ConnectOptions::new()
-        .name("linkpatrol")
-        .connection_timeout(timeout)
-        .request_timeout(Some(timeout))
-        .ignore_discovered_servers()
-        .max_reconnects(1);
-    options = match url.password() {
-        Some(p) => options.user_and_password(user.clone(), decode(p)),
-        None if !user.is_empty() => options.token(user.clone()),
-        None => options,
-    };
-    let address = std::net::SocketAddr::new(ip, port).to_string();
-    let client = match options.connect(address).await {
-        Ok(c) => c,
-        Err(e) => return Verdict::down(connect_reason(&e, &user, url.password().is_some())),
+    // Each address in turn while nobody listens there (`localhost` may be `::1` first, with
+    // the server on 127.0.0.1 only); any other answer is the verdict.
+    let last = ips.len() - 1;
+    let mut client = None;
+    for (i, ip) in ips.into_iter().enumerate() {
+        let mut options = async_nats::ConnectOptions::new()
+            .name("linkpatrol")
+            .connection_timeout(timeout)
+            .request_timeout(Some(timeout))
+            .ignore_discovered_servers()
+            .max_reconnects(1);
+        options = match url.password() {
+            Some(p) => options.user_and_password(user.clone(), decode(p)),
+            None if !user.is_empty() => options.token(user.clone()),
+            None => options,
+        };
+        let address = std::net::SocketAddr::new(ip, port).to_string();
+        match options.connect(address).await {
+            Ok(c) => {
+                client = Some(c);
+                break;
+            }
+            Err(e) if i < last && super::db::refused(&e) => {}
+            Err(e) => return Verdict::down(connect_reason(&e, &user, url.password().is_some())),
+        }
+    }
+    let Some(client) = client else {
+        unreachable!("the resolver returns at least one address, and the last one decides");
     };
     let verdict = match &check.subject {
         Some(subject) => round_trip(&client, subject).await,

@@ -167,6 +167,16 @@ async fn mqtt_connects_authenticates_and_round_trips() {
     }
 }
 
+/// `localhost` may resolve to `::1` first while the broker listens on 127.0.0.1 only: the probe
+/// tries each address in turn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_localhost_tries_each_address() {
+    for topic in [None, Some("linkpatrol/test")] {
+        let o = once(mqtt("mqtt://localhost:1883", topic)).await;
+        assert_eq!(o.state, State::Up, "{topic:?}: {o:?}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mqtt_wrong_or_missing_password_fails_clearly() {
     let o = once(mqtt(
@@ -277,6 +287,16 @@ async fn nats_connects_authenticates_and_round_trips() {
     ] {
         let o = once(nats(url, subject)).await;
         assert_eq!(o.state, State::Up, "{url} {subject:?}: {o:?}");
+    }
+}
+
+/// `localhost` may resolve to `::1` first while the server listens on 127.0.0.1 only: the probe
+/// tries each address in turn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_localhost_tries_each_address() {
+    for subject in [None, Some("linkpatrol.test")] {
+        let o = once(nats("nats://localhost:4222", subject)).await;
+        assert_eq!(o.state, State::Up, "{subject:?}: {o:?}");
     }
 }
 
