@@ -35,6 +35,7 @@ use super::probe::{ProbeArgs, probe_and_analyze};
 use super::{Context, ExitStatus};
 use crate::cli::FailOn;
 use crate::history::{RunRecord, Store, trends};
+use crate::report::graph_files::link_pictures;
 use crate::report::graphviz::{Graphviz, ImageFormat};
 use crate::report::html::{HtmlOptions, render_html};
 use crate::report::json::render_json;
@@ -266,6 +267,19 @@ fn render_run(
     if let (Some(reason), Some(run)) = (&missing, report.run.as_mut()) {
         run.warnings.push(reason.clone());
     }
+    // Every link's own picture (issue 15), as `render --format html` puts in its page; only
+    // when Graphviz drew the overview, and a failure is a warning like the overview's.
+    let mut link_svgs = Vec::new();
+    if missing.is_none() {
+        match link_pictures(topology, report, &ViewOptions::default(), graphviz) {
+            Ok(svgs) => link_svgs = svgs,
+            Err(e) => {
+                if let Some(run) = report.run.as_mut() {
+                    run.warnings.push(format!("link pictures not drawn: {e:#}"));
+                }
+            }
+        }
+    }
     let changes = report
         .since_last
         .as_ref()
@@ -280,7 +294,8 @@ fn render_run(
             svg_missing_reason: missing.as_deref(),
             changes: changes.as_deref(),
             generated_at: generated.as_deref(),
-            ..HtmlOptions::default()
+            link_svgs: &link_svgs,
+            more_link_pictures: report.links.len() - link_svgs.len(),
         },
     );
     let md = render_markdown(

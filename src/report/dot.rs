@@ -234,6 +234,16 @@ pub fn build_graph(view: &GraphView) -> Graph {
                 "#90a4ae",
             ),
         };
+        // Every service on it a SPOF: the cluster says so, once, and is outlined red.
+        let (label, border) = match (&cluster.kind, &view.all_spof) {
+            (ClusterKind::Link { .. }, Some(_)) => (
+                format!(
+                    "{label}  <FONT COLOR=\"{SPOF_COLOR}\"><B>every service here is a SPOF</B></FONT>"
+                ),
+                SPOF_COLOR,
+            ),
+            _ => (label, border),
+        };
         let mut body = vec![Stmt::GAttribute(GraphAttributes::Graph(vec![
             html_attr("label", &label),
             attr("style", "rounded,filled"),
@@ -314,7 +324,7 @@ fn node_attributes(view: &GraphView, kind: &NodeKind) -> Vec<Attribute> {
         NodeKind::Service(s) => service_attributes(view, s),
         NodeKind::Link(l) => link_attributes(view, l),
         NodeKind::Group(g) => group_attributes(g),
-        NodeKind::Summary(s) => summary_attributes(s),
+        NodeKind::Summary(s) => summary_attributes(view, s),
     }
 }
 
@@ -408,7 +418,34 @@ fn service_attributes(view: &GraphView, s: &ServiceNode) -> Vec<Attribute> {
     } else {
         String::new()
     };
+    // Every service on the path a SPOF: the caption says it once; each node only a thin red
+    // outline and its blast radius, and the worst keeps the thick outline and the badge.
+    let all_spof = view.all_spof.is_some() && matches!(s.spof, SpofMark::Static | SpofMark::Live);
+    let now = if s.spof == SpofMark::Live { " now" } else { "" };
     match s.spof {
+        _ if all_spof => {
+            let (links, services) = s.blast;
+            let radius = format!(
+                "takes down {links} link{}, {services} other service{}",
+                if links == 1 { "" } else { "s" },
+                if services == 1 { "" } else { "s" }
+            );
+            if s.worst_spof {
+                rows.push_str(&badge(&format!("WORST SPOF{of_links}{now}"), SPOF_COLOR));
+                rows.push_str(&row(&small(&radius, SPOF_COLOR)));
+                class.push("worst-spof".to_owned());
+            } else {
+                rows.push_str(&row(&small(
+                    &format!("SPOF{of_links}{now} · {radius}"),
+                    "#c62828",
+                )));
+            }
+            class.push("spof".to_owned());
+            class.push("all-spof".to_owned());
+            if s.spof == SpofMark::Live {
+                class.push("live-spof".to_owned());
+            }
+        }
         SpofMark::No => {}
         SpofMark::Static => {
             rows.push_str(&badge(&format!("SPOF{of_links}"), SPOF_COLOR));
@@ -429,6 +466,7 @@ fn service_attributes(view: &GraphView, s: &ServiceNode) -> Vec<Attribute> {
     }
     // The SPOF outline wins over the at-risk one.
     let (color, penwidth) = match s.spof {
+        _ if all_spof && !s.worst_spof => (SPOF_COLOR, "1.6"),
         SpofMark::Static | SpofMark::Live => (SPOF_COLOR, SPOF_PENWIDTH),
         SpofMark::Elsewhere => (SPOF_ELSEWHERE_COLOR, "2"),
         SpofMark::No if s.at_risk => (AT_RISK_COLOR, "3"),
@@ -489,11 +527,25 @@ fn group_attributes(g: &GroupNode) -> Vec<Attribute> {
     ]
 }
 
-fn summary_attributes(s: &SummaryNode) -> Vec<Attribute> {
+fn summary_attributes(view: &GraphView, s: &SummaryNode) -> Vec<Attribute> {
+    // Before probing every fold is `unknown`: white, like the rest of a static picture.
     let p = palette(s.state);
+    let fill = if view.probed { p.fill } else { "#ffffff" };
     let mut rows = row(&format!("<B>{}</B>", html(&s.group)));
-    rows.push_str(&row(&small(&html(&s.counts_text()), "#37474f")));
-    if s.on_critical > 0 {
+    rows.push_str(&row(&small(&html(&s.counts_text(view.probed)), "#37474f")));
+    if s.in_path {
+        rows.push_str(&row(&small("all on this critical path", "#37474f")));
+    } else if !s.links.is_empty() {
+        rows.push_str(&row(&small(
+            &format!(
+                "{} on the critical paths of {} link{}",
+                s.on_critical,
+                s.links.len(),
+                if s.links.len() == 1 { "" } else { "s" }
+            ),
+            "#37474f",
+        )));
+    } else if s.on_critical > 0 {
         rows.push_str(&row(&small(
             &format!("{} on critical paths", s.on_critical),
             "#37474f",
@@ -514,12 +566,19 @@ fn summary_attributes(s: &SummaryNode) -> Vec<Attribute> {
         ),
         attr("shape", "folder"),
         attr("style", "filled"),
-        attr("fillcolor", p.fill),
+        attr("fillcolor", fill),
         attr("color", p.border),
-        attr("class", "summary"),
+        attr(
+            "class",
+            if s.in_path {
+                "summary in-path"
+            } else {
+                "summary"
+            },
+        ),
         attr(
             "tooltip",
-            &format!("{}: {} (folded)", s.group, s.counts_text()),
+            &format!("{}: {} (folded)", s.group, s.counts_text(view.probed)),
         ),
     ]
 }
@@ -572,6 +631,22 @@ fn edge(view: &GraphView, e: &ViewEdge) -> Edge {
             ],
         };
     }
+    if e.indirect {
+        // Through folded services: no label (the overview's text budget), a dotted line.
+        return Edge {
+            ty: EdgeTy::Pair(
+                Vertex::N(node_id(&view.nodes[e.from].key)),
+                Vertex::N(node_id(&view.nodes[e.to].key)),
+            ),
+            attributes: vec![
+                attr("color", STRONG_COLOR),
+                attr("style", "dotted"),
+                attr("penwidth", "1.6"),
+                attr("class", "indirect"),
+                attr("tooltip", "depends on it through folded services"),
+            ],
+        };
+    }
     let mut attributes = match e.strength {
         Strength::Strong => vec![
             attr("color", STRONG_COLOR),
@@ -616,6 +691,12 @@ fn caption_label(c: &Caption) -> String {
         "<FONT POINT-SIZE=\"18\"><B>{}</B></FONT>",
         html(&c.title)
     ));
+    if let Some(line) = &c.all_spof {
+        rows.push_str(&left(format!(
+            "<FONT COLOR=\"{SPOF_COLOR}\"><B>{}</B></FONT>",
+            html(line)
+        )));
+    }
     for l in &c.links {
         let state = if c.probed {
             format!(
@@ -715,6 +796,12 @@ fn legend(view: &GraphView, key: &str) -> Subgraph {
             "<TR><TD BORDER=\"3\" COLOR=\"{SPOF_COLOR}\" WIDTH=\"22\" HEIGHT=\"12\"></TD><TD ALIGN=\"LEFT\">SPOF of the links named: one failure takes them down</TD></TR>"
         );
     }
+    if view.all_spof.is_some() {
+        let _ = write!(
+            rows,
+            "<TR><TD BORDER=\"1\" COLOR=\"{SPOF_COLOR}\" WIDTH=\"22\" HEIGHT=\"12\"></TD><TD ALIGN=\"LEFT\">every service on the path is a SPOF: thin red, with its blast radius; thick red: the worst</TD></TR>"
+        );
+    }
     let _ = write!(
         rows,
         "<TR><TD BORDER=\"2\" COLOR=\"{AT_RISK_COLOR}\" WIDTH=\"22\" HEIGHT=\"12\"></TD><TD ALIGN=\"LEFT\">at risk: no spare instance left</TD></TR>"
@@ -727,6 +814,12 @@ fn legend(view: &GraphView, key: &str) -> Subgraph {
         rows,
         "<TR><TD><FONT COLOR=\"{WEAK_COLOR}\">╌╌▷</FONT></TD><TD ALIGN=\"LEFT\">weak dependency</TD></TR>"
     );
+    if view.edges.iter().any(|e| e.indirect) {
+        let _ = write!(
+            rows,
+            "<TR><TD><FONT COLOR=\"{STRONG_COLOR}\">┈┈▶</FONT></TD><TD ALIGN=\"LEFT\">depends on it through folded services</TD></TR>"
+        );
+    }
     rows.push_str(
         "<TR><TD><B>OR</B></TD><TD ALIGN=\"LEFT\">any_of group: ≥ min members alive</TD></TR>",
     );

@@ -177,12 +177,18 @@ pub fn render_markdown(
     }
 
     let _ = writeln!(w, "## Links\n");
+    // A state column only once observed (probes or `--fail`): before that every link is
+    // `unknown`, which reads as a problem (issue 15). JSON keeps it (SPEC §5).
+    let observed = report.observed();
     if report.root_causes.is_some() {
         let _ = writeln!(w, "| link | entry | state | why | critical path | SPOFs |");
         let _ = writeln!(w, "| --- | --- | --- | --- | ---: | ---: |");
-    } else {
+    } else if observed {
         let _ = writeln!(w, "| link | entry | state | critical path | SPOFs |");
         let _ = writeln!(w, "| --- | --- | --- | ---: | ---: |");
+    } else {
+        let _ = writeln!(w, "| link | entry | critical path | SPOFs |");
+        let _ = writeln!(w, "| --- | --- | ---: | ---: |");
     }
     for l in &report.links {
         let spofs = match &l.live_spofs {
@@ -194,12 +200,16 @@ pub fn render_markdown(
         } else {
             String::new()
         };
+        let state = if observed {
+            format!(" **{}** |", l.state)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             w,
-            "| {} | {} | **{}** |{why} {} | {spofs} |",
+            "| {} | {} |{state}{why} {} | {spofs} |",
             md(&l.name),
             md(&l.entry),
-            l.state,
             l.critical_path.len()
         );
     }

@@ -78,6 +78,12 @@ pub fn to_mermaid(view: &GraphView) -> String {
     );
     // `spof` after `atrisk`: its outline wins on a node that is both.
     let _ = writeln!(w, "  classDef spof stroke:{SPOF_COLOR},stroke-width:4px");
+    if view.all_spof.is_some() {
+        let _ = writeln!(
+            w,
+            "  classDef spofthin stroke:{SPOF_COLOR},stroke-width:1.5px"
+        );
+    }
     let _ = writeln!(
         w,
         "  classDef caption fill:#ffffff,stroke:#b0bec5,color:#263238,text-align:left"
@@ -86,6 +92,9 @@ pub fn to_mermaid(view: &GraphView) -> String {
     // Caption.
     let c = &view.caption;
     let mut cap = format!("<b>{}</b>", label(&c.title));
+    if let Some(line) = &c.all_spof {
+        let _ = write!(cap, "<br/><b>{}</b>", label(line));
+    }
     for l in &c.links {
         let _ = write!(cap, "<br/>link <b>{}</b>", label(&l.name));
         if c.probed {
@@ -161,7 +170,23 @@ pub fn to_mermaid(view: &GraphView) -> String {
                 if s.at_risk {
                     text.push_str("<br/>⚠ AT RISK: no spare left");
                 }
+                let all_spof =
+                    view.all_spof.is_some() && matches!(s.spof, SpofMark::Static | SpofMark::Live);
                 match s.spof {
+                    _ if all_spof && s.worst_spof => {
+                        let _ = write!(
+                            text,
+                            "<br/><b>WORST SPOF</b>: takes down {} links, {} other services",
+                            s.blast.0, s.blast.1
+                        );
+                    }
+                    _ if all_spof => {
+                        let _ = write!(
+                            text,
+                            "<br/>SPOF · takes down {} links, {} other services",
+                            s.blast.0, s.blast.1
+                        );
+                    }
                     SpofMark::No => {}
                     SpofMark::Static => text.push_str("<br/><b>SPOF</b>"),
                     SpofMark::Live => text.push_str("<br/><b>SPOF now</b>"),
@@ -189,8 +214,11 @@ pub fn to_mermaid(view: &GraphView) -> String {
                 g.of
             ),
             NodeKind::Summary(s) => {
-                let mut text =
-                    format!("<b>{}</b><br/>{}", label(&s.group), label(&s.counts_text()));
+                let mut text = format!(
+                    "<b>{}</b><br/>{}",
+                    label(&s.group),
+                    label(&s.counts_text(view.probed))
+                );
                 if s.on_critical > 0 {
                     let _ = write!(text, "<br/>{} on critical paths", s.on_critical);
                 }
@@ -227,6 +255,8 @@ pub fn to_mermaid(view: &GraphView) -> String {
         let from = mermaid_id(e.from, &view.nodes[e.from].kind);
         let to = mermaid_id(e.to, &view.nodes[e.to].kind);
         let arrow = match e.strength {
+            // Through folded services: a plain dotted arrow, no thick style.
+            _ if e.indirect => "-.->",
             Strength::Strong => {
                 strong.push(k.to_string());
                 "==>"
@@ -264,7 +294,13 @@ pub fn to_mermaid(view: &GraphView) -> String {
                 let _ = writeln!(w, "  class {id} atrisk");
             }
             if matches!(s.spof, SpofMark::Static | SpofMark::Live) {
-                let _ = writeln!(w, "  class {id} spof");
+                // Every service a SPOF: only the worst keeps the thick outline.
+                let class = if view.all_spof.is_some() && !s.worst_spof {
+                    "spofthin"
+                } else {
+                    "spof"
+                };
+                let _ = writeln!(w, "  class {id} {class}");
             }
         }
     }

@@ -157,15 +157,22 @@ pub fn render_text(report: &Report, color: bool) -> String {
         let _ = writeln!(out);
         out.push_str(&root_cause_lines(report, p));
     }
+    // A state appears only once observed (probes or `--fail`): before that every link is
+    // `unknown`, which reads as a problem (issue 15). JSON keeps it (SPEC §5).
+    let observed = report.observed();
     for link in &report.links {
         let _ = writeln!(out);
+        let state = if observed {
+            format!("  {}", p.state(link.state))
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "{} {}  (entry {})  {}",
+            "{} {}  (entry {}){state}",
             p.bold("link"),
             p.bold(&link.name),
             printable(&link.entry),
-            p.state(link.state)
         );
         let cp = &link.critical_path;
         let names = &cp[..cp.len().min(MAX_PATH_NAMES)];

@@ -868,3 +868,131 @@ fn metrics_and_junit_escape_what_they_carry() {
             .any(|n| n.has_tag_name("testsuite") && n.attribute("name") == Some("link link \"q\""))
     );
 }
+
+/// The bounding box (min x, min y, max x, max y) of an SVG polygon's `points` or a path's `d`
+/// as Graphviz writes them: absolute `x,y` pairs (`M x,y C x,y x,y x,y …`).
+fn bounding_box(points: &str) -> (f64, f64, f64, f64) {
+    let numbers: Vec<f64> = points
+        .split(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().expect("a coordinate"))
+        .collect();
+    assert!(
+        numbers.len() >= 4 && numbers.len().is_multiple_of(2),
+        "{points}"
+    );
+    let mut b = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+    for p in numbers.chunks(2) {
+        let (x, y) = (p[0], p[1]);
+        b = (b.0.min(x), b.1.min(y), b.2.max(x), b.3.max(y));
+    }
+    b
+}
+
+/// Issue 15: `inspect`'s report.html, like `render --format html`'s, holds every link's own
+/// picture, and in each the link's cluster, as drawn (the services whose label lies inside the
+/// cluster's outline), is exactly that link's critical path; `db`, shared by both links, sits in
+/// both pictures' clusters.
+#[test]
+fn inspect_html_draws_every_link_with_exactly_its_critical_path_as_the_cluster() {
+    let fleet = Fleet::start();
+    let wd = Workdir::new(&fleet, "");
+    let yaml = std::fs::read_to_string(wd.path().join("t.yaml")).unwrap();
+    let two_links = yaml.replace(
+        "  checkout: { entry: gateway }\n",
+        "  checkout: { entry: gateway }\n  orders-api: { entry: orders }\n",
+    );
+    assert_ne!(
+        yaml, two_links,
+        "the fleet's topology has the checkout link"
+    );
+    std::fs::write(wd.path().join("t.yaml"), two_links).unwrap();
+    let o = wd.inspect(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let report = wd.report();
+    assert!(
+        report["run"]["warnings"]
+            .as_array()
+            .is_none_or(Vec::is_empty),
+        "{}",
+        report["run"]
+    );
+    let services: Vec<&str> = report["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    let html = std::fs::read_to_string(wd.latest().join("report.html")).unwrap();
+    let marker = "<figure class=\"graph link-graph\" data-link=\"";
+    let mut drawn = Vec::new();
+    for piece in html.split(marker).skip(1) {
+        let link = &piece[..piece.find('"').unwrap()];
+        let start = piece.find("<svg").expect("inline SVG");
+        let end = piece.find("</svg>").expect("SVG closed") + "</svg>".len();
+        let doc = parse_xml(&piece[start..end]);
+        let groups = |class: &str| -> Vec<roxmltree::Node<'_, '_>> {
+            doc.descendants()
+                .filter(|n| n.has_tag_name("g"))
+                .filter(|n| {
+                    n.attribute("class")
+                        .is_some_and(|c| c.split(' ').any(|c| c == class))
+                })
+                .collect()
+        };
+        let title = |g: &roxmltree::Node<'_, '_>| -> String {
+            g.children()
+                .find(|c| c.has_tag_name("title"))
+                .and_then(|t| t.text())
+                .unwrap_or("")
+                .to_owned()
+        };
+        let clusters: Vec<_> = groups("cluster")
+            .into_iter()
+            .filter(|g| title(g) != "cluster_legend")
+            .collect();
+        assert_eq!(clusters.len(), 1, "{link}: one cluster besides the legend");
+        assert_eq!(title(&clusters[0]), format!("cluster_link:{link}"));
+        let outline = clusters[0]
+            .descendants()
+            .find(|n| n.has_tag_name("polygon") || n.has_tag_name("path"))
+            .expect("the cluster's outline");
+        let shape = outline
+            .attribute("points")
+            .or_else(|| outline.attribute("d"))
+            .expect("points or a path");
+        let (x0, y0, x1, y1) = bounding_box(shape);
+        let mut inside: Vec<String> = groups("node")
+            .iter()
+            .filter(|g| services.contains(&title(g).as_str()))
+            .filter(|g| {
+                let text = g.descendants().find(|n| n.has_tag_name("text")).unwrap();
+                let x: f64 = text.attribute("x").unwrap().parse().unwrap();
+                let y: f64 = text.attribute("y").unwrap().parse().unwrap();
+                (x0..=x1).contains(&x) && (y0..=y1).contains(&y)
+            })
+            .map(title)
+            .collect();
+        inside.sort();
+        let entry = report["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["name"] == link)
+            .unwrap_or_else(|| panic!("{link} is a link of the report"));
+        let mut path: Vec<String> = entry["critical_path"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_owned())
+            .collect();
+        path.sort();
+        assert_eq!(inside, path, "{link}: the cluster as drawn");
+        drawn.push(link.to_owned());
+    }
+    assert_eq!(drawn, ["checkout", "orders-api"], "one picture per link");
+    assert!(
+        html.contains("href=\"#link-picture-1\""),
+        "an index of the pictures"
+    );
+}

@@ -606,3 +606,199 @@ fn html_report_loads_in_headless_chromium() {
     let png = std::fs::read(&shot).expect("screenshot written");
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
 }
+
+/// A report of `yaml` as `analyze` makes it (no probes).
+fn analysed(
+    yaml: &str,
+) -> (
+    linkpatrol::topology::model::Topology,
+    linkpatrol::report::report::Report,
+) {
+    let topo = linkpatrol::topology::load::load_str(yaml, "t.yaml").unwrap();
+    let analysis =
+        linkpatrol::analysis::analyze(&topo, &linkpatrol::analysis::Options::default()).unwrap();
+    let report = linkpatrol::report::build::build(&topo, &analysis, None);
+    (topo, report)
+}
+
+/// Issue 15: when every service on the path is a SPOF (a chain without redundancy), all red
+/// says nothing: the caption says it once, and only the worst by blast radius (the deepest,
+/// `db`, which takes the most down) keeps the thick red outline and the badge; the others a
+/// thin red outline with their blast radius. A path with redundancy keeps the usual marks.
+#[test]
+fn a_chain_without_redundancy_says_so_once_and_marks_the_worst() {
+    use linkpatrol::report::view::SpofMark;
+    let (topo, report) = analysed(
+        "version: 1\nname: chain\nlinks: {order: {entry: web}}\n\
+         services: {web: {depends_on: {api: strong}}, api: {depends_on: {db: strong, mail: weak}}, db: {}, mail: {}}\n",
+    );
+    for link in [None, Some("order".to_owned())] {
+        let options = ViewOptions {
+            link: link.clone(),
+            ..ViewOptions::default()
+        };
+        let view = GraphView::build(&topo, &report, &options).unwrap();
+        let all = view.all_spof.as_ref().expect("every service is a SPOF");
+        assert_eq!(all.services, 3, "{link:?}");
+        assert_eq!(all.worst, ["db"], "{link:?}");
+        let line = view.caption.all_spof.as_deref().unwrap();
+        assert!(line.contains("is a SPOF (3 services)"), "{line}");
+        assert!(line.contains("the worst is db"), "{line}");
+        let svg = svg_of(&to_dot(&view));
+        let doc = parse_svg(&svg);
+        assert_eq!(
+            outline(&doc, "db"),
+            (SPOF_COLOR.to_owned(), SPOF_PENWIDTH.to_owned())
+        );
+        for thin in ["web", "api"] {
+            assert_eq!(
+                outline(&doc, thin),
+                (SPOF_COLOR.to_owned(), "1.6".to_owned()),
+                "{thin}"
+            );
+        }
+        let text: Vec<&str> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("text"))
+            .filter_map(|n| n.text())
+            .collect();
+        let all_text = text.join(" ");
+        assert_eq!(all_text.matches("WORST SPOF").count(), 1, "{all_text}");
+        assert!(
+            all_text.contains("takes down 1 link, 2 other services"),
+            "{all_text}"
+        );
+        for node in &view.nodes {
+            if let NodeKind::Service(s) = &node.kind {
+                let red = matches!(s.spof, SpofMark::Static | SpofMark::Live);
+                assert_eq!(red, s.name != "mail", "{}", s.name);
+                assert_eq!(s.worst_spof, s.name == "db", "{}", s.name);
+            }
+        }
+        let mermaid = linkpatrol::report::mermaid::to_mermaid(&view);
+        assert!(mermaid.contains("WORST SPOF"), "{mermaid}");
+    }
+    // The example has redundancy on its paths: the usual marks, no banner.
+    let (topo, report) = example();
+    let view = GraphView::build(&topo, &report, &ViewOptions::default()).unwrap();
+    assert!(view.all_spof.is_none());
+    assert!(view.caption.all_spof.is_none());
+}
+
+/// Issue 15, at scale: a link whose critical path is longer than the cap draws at most
+/// `max_services` services, folds the rest of its path into summary nodes inside its cluster
+/// (so the cluster is still exactly the path: drawn services plus counted folds), folds the
+/// context outside, says so in the caption, and joins what it draws with indirect edges.
+#[test]
+fn a_long_critical_path_is_folded_inside_its_cluster() {
+    let (topo, report) = generate(900, 7);
+    let link = report
+        .links
+        .iter()
+        .max_by_key(|l| l.critical_path.len())
+        .unwrap();
+    let cap = 40;
+    assert!(
+        link.critical_path.len() > cap,
+        "{}",
+        link.critical_path.len()
+    );
+    let options = ViewOptions {
+        link: Some(link.name.clone()),
+        max_services: cap,
+        ..ViewOptions::default()
+    };
+    let view = GraphView::build(&topo, &report, &options).unwrap();
+    assert!(view.folded);
+    assert!(view.service_count() <= cap, "{}", view.service_count());
+    let path: std::collections::BTreeSet<&str> =
+        link.critical_path.iter().map(String::as_str).collect();
+    let mut drawn_in_cluster = 0;
+    let mut folded_in_cluster = 0;
+    for node in &view.nodes {
+        match &node.kind {
+            NodeKind::Service(s) => {
+                assert_eq!(
+                    node.cluster == Some(0),
+                    path.contains(s.name.as_str()),
+                    "{}",
+                    s.name
+                );
+                if node.cluster == Some(0) {
+                    drawn_in_cluster += 1;
+                }
+            }
+            NodeKind::Summary(s) => {
+                assert_eq!(node.cluster == Some(0), s.in_path, "{}", s.group);
+                if s.in_path {
+                    assert_eq!(s.on_critical, s.count, "{}: only path services", s.group);
+                    folded_in_cluster += s.count;
+                } else {
+                    assert_eq!(s.on_critical, 0, "{}: only context", s.group);
+                }
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(drawn_in_cluster + folded_in_cluster, path.len());
+    assert!(folded_in_cluster > 0);
+    let note = view.caption.notes.join(" | ");
+    assert!(
+        note.contains(&format!(
+            "critical path of {}: {} services",
+            link.name,
+            path.len()
+        )),
+        "{note}"
+    );
+    assert!(note.contains("inside the cluster"), "{note}");
+    assert!(
+        view.edges.iter().any(|e| e.indirect),
+        "indirect edges join the drawn services"
+    );
+    parse_svg(&svg_of(&to_dot(&view)));
+}
+
+/// Issue 15, at scale: the folded whole-system overview joins its links' entries to the shared
+/// hotspots they depend on (indirect edges through folded services), so it answers "which
+/// links share what"; every drawn hotspot is reached from some link.
+#[test]
+fn the_folded_overview_joins_links_to_their_hotspots() {
+    let (topo, report) = generate(900, 7);
+    let options = ViewOptions {
+        max_services: 40,
+        ..ViewOptions::default()
+    };
+    let view = GraphView::build(&topo, &report, &options).unwrap();
+    assert!(view.folded);
+    let indirect = view.edges.iter().filter(|e| e.indirect).count();
+    assert!(indirect > 0);
+    // Every drawn service on a critical path is reached from a link node.
+    let n = view.nodes.len();
+    let mut reached = vec![false; n];
+    let mut stack: Vec<usize> = (0..n)
+        .filter(|&i| matches!(view.nodes[i].kind, NodeKind::Link(_)))
+        .collect();
+    while let Some(i) = stack.pop() {
+        for e in view.edges.iter().filter(|e| e.from == i) {
+            if !reached[e.to] {
+                reached[e.to] = true;
+                stack.push(e.to);
+            }
+        }
+    }
+    for (i, node) in view.nodes.iter().enumerate() {
+        if let NodeKind::Service(s) = &node.kind
+            && !s.on_links.is_empty()
+        {
+            assert!(reached[i], "{} is drawn but no link leads to it", s.name);
+        }
+    }
+    let svg = svg_of(&to_dot(&view));
+    let doc = parse_svg(&svg);
+    let dotted = doc
+        .descendants()
+        .filter(|g| g.attribute("class") == Some("edge indirect"))
+        .count();
+    assert_eq!(dotted, indirect, "each indirect edge drawn, classed");
+}

@@ -330,10 +330,19 @@ fn link_pictures(options: &HtmlOptions<'_>) -> Markup {
         section #link-pictures {
             h2 { "Each link's critical path" }
             p.hint { "One picture per link: the cluster is exactly its critical path, its SPOFs outlined red; dashed outlines are SPOFs of other links only; pale nodes are context." }
+            @if options.link_svgs.len() > 1 {
+                nav.link-index {
+                    @for (k, (link, _)) in options.link_svgs.iter().enumerate() {
+                        a href={ "#link-picture-" (k) } { code { (link) } }
+                    }
+                }
+            }
             "\n"
-            @for (link, svg) in options.link_svgs {
-                h3 { "Link " code { (link) } }
-                figure.graph.link-graph data-link=(link) { (PreEscaped(inline_svg(svg))) }
+            @for (k, (link, svg)) in options.link_svgs.iter().enumerate() {
+                section.link-picture id={ "link-picture-" (k) } {
+                    h3 { "Link " code { (link) } }
+                    figure.graph.link-graph data-link=(link) { (PreEscaped(inline_svg(svg))) }
+                }
                 "\n"
             }
             @if options.more_link_pictures > 0 {

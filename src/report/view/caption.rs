@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{CAPTION_LINES, Caption, DomainSpofLine, LinkLine};
+use super::{AllSpof, CAPTION_LINES, Caption, DomainSpofLine, LinkLine};
 use crate::report::report::{Report, SpofKind};
 
 /// The caption of `report`'s picture (of `focus` alone, when given), with `notes` from
@@ -84,5 +84,28 @@ pub(super) fn caption(
         more_links,
         more_domain_spofs,
         probed,
+        all_spof: None,
     }
+}
+
+/// The caption's one red line when every service on the path is a SPOF: says so once, and names
+/// the worst by blast radius.
+pub(super) fn all_spof_line(a: &AllSpof, focus: Option<&str>) -> String {
+    let whose = match focus {
+        Some(l) => format!("link {l}'s critical path"),
+        None => "every link's critical path".to_owned(),
+    };
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let (links, services) = a.blast;
+    let worst = match a.worst.as_slice() {
+        [one] => format!("the worst is {one}"),
+        many => format!("the worst are {}", many.join(", ")),
+    };
+    format!(
+        "every service on {whose} is a SPOF ({}): no redundancy anywhere; {worst}, taking down {} and {}",
+        plural(a.services, "service", "services"),
+        plural(links, "link", "links"),
+        plural(services, "other service", "other services"),
+    )
 }

@@ -70,16 +70,19 @@ fn single_edge(from: usize, to: usize, strength: Strength, timeout: Option<Durat
         timeout,
         weak_without_timeout: strength == Strength::Weak && timeout.is_none(),
         count: 1,
+        indirect: false,
     }
 }
 
 /// Adds the edges (and the group nodes they pass through) to `nodes`; returns the nodes in
-/// their final order and the edges indexing them.
+/// their final order, the edges indexing them, and how many indirect edges were left out.
 pub(super) fn edges(
     facts: &Facts<'_>,
     cluster_of: &[Option<usize>],
     nodes: Drawn,
-) -> (Vec<ViewNode>, Vec<ViewEdge>) {
+    folded: bool,
+    focus: Option<&str>,
+) -> (Vec<ViewNode>, Vec<ViewEdge>, usize) {
     let Drawn {
         mut nodes,
         rep,
@@ -171,6 +174,11 @@ pub(super) fn edges(
     let EdgeSet {
         mut edges, hidden, ..
     } = set;
+    let left_out = if folded {
+        reach_edges(facts, focus, &rep, &nodes, &mut edges)
+    } else {
+        0
+    };
     for (group, count) in hidden {
         if let NodeKind::Summary(s) = &mut nodes[group].kind {
             s.hidden_edges = count;
@@ -184,8 +192,164 @@ pub(super) fn edges(
     }
     // Group nodes sit after the service nodes that own them; order services, groups,
     // summaries, links regardless of when they were created.
-    order_nodes(nodes, edges)
+    let (nodes, edges) = order_nodes(nodes, edges);
+    (nodes, edges, left_out)
 }
+
+/// Folded, the drawn services lose the dependencies that ran through folded ones: the
+/// overview's hotspots would float without an edge, and nobody could see which links share
+/// them. So each drawn service gets an indirect edge to every drawn service it reaches through
+/// strong dependencies over folded services of a critical path (the drawn link's, in a
+/// one-link picture), stopping at the first drawn one; an indirect edge implied by the other
+/// edges (`a → b → c` makes `a ⇢ c` redundant) is left out. Searches from at most a few hundred
+/// drawn services over the critical paths: linear in the topology per drawn service.
+fn reach_edges(
+    facts: &Facts<'_>,
+    focus: Option<&str>,
+    rep: &[Rep],
+    nodes: &[ViewNode],
+    edges: &mut Vec<ViewEdge>,
+) -> usize {
+    let topo = facts.topo;
+    let on_path = |i: usize| match focus {
+        Some(f) => facts.on_links[i].iter().any(|l| l == f),
+        None => !facts.on_links[i].is_empty(),
+    };
+    let drawn_service = |i: usize| match rep[i] {
+        Rep::Node(k) if matches!(nodes[k].kind, NodeKind::Service(_)) => Some(k),
+        _ => None,
+    };
+    let sources: Vec<usize> = (0..topo.services.len())
+        .filter(|&i| drawn_service(i).is_some() && on_path(i))
+        .collect();
+    let index: HashMap<usize, usize> = sources
+        .iter()
+        .enumerate()
+        .map(|(k, &i)| (drawn_service(i).expect("drawn"), k))
+        .collect();
+    let m = sources.len();
+    // Direct edges between drawn services, and the indirect ones found.
+    let mut direct = vec![vec![false; m]; m];
+    // Only strong ones: a weak edge does not say the caller needs what lies behind it.
+    let strong = |e: &&ViewEdge| e.strength == Strength::Strong;
+    for e in edges.iter().filter(strong) {
+        if let (Some(&a), Some(&b)) = (index.get(&e.from), index.get(&e.to)) {
+            direct[a][b] = true;
+        }
+    }
+    // Through OR nodes: the caller reaches the members directly for this purpose.
+    let mut via_group: HashMap<usize, Vec<usize>> = HashMap::new();
+    for e in edges.iter().filter(strong) {
+        if matches!(nodes[e.from].kind, NodeKind::Group(_)) {
+            via_group.entry(e.from).or_default().push(e.to);
+        }
+    }
+    for e in edges.iter().filter(strong) {
+        if let (Some(&a), Some(members)) = (index.get(&e.from), via_group.get(&e.to)) {
+            for t in members {
+                if let Some(&b) = index.get(t) {
+                    direct[a][b] = true;
+                }
+            }
+        }
+    }
+    let mut reach = vec![vec![false; m]; m];
+    let mut seen = vec![usize::MAX; topo.services.len()];
+    let mut stack = Vec::new();
+    for (a, &src) in sources.iter().enumerate() {
+        stack.clear();
+        stack.push(src);
+        seen[src] = a;
+        while let Some(i) = stack.pop() {
+            for d in topo.services[i]
+                .depends_on
+                .iter()
+                .filter(|d| d.strength == Strength::Strong)
+            {
+                for t in d.targets() {
+                    let t = t.get();
+                    if seen[t] == a || !on_path(t) {
+                        continue;
+                    }
+                    seen[t] = a;
+                    match drawn_service(t).and_then(|k| index.get(&k)) {
+                        // A route over folded services only: the first hop from `src` is a
+                        // folded one, or it would be a direct edge.
+                        Some(&b) if i != src => reach[a][b] = true,
+                        None if drawn_service(t).is_none() => stack.push(t),
+                        // A direct dependency, or a drawn service off the path.
+                        Some(_) | None => {}
+                    }
+                }
+            }
+        }
+    }
+    // Transitive closure of direct and indirect edges (a few hundred nodes: rows of bits).
+    let words = m.div_ceil(64);
+    let mut closure: Vec<Vec<u64>> = (0..m)
+        .map(|a| {
+            let mut row = vec![0u64; words];
+            for b in (0..m).filter(|&b| direct[a][b] || reach[a][b]) {
+                row[b / 64] |= 1 << (b % 64);
+            }
+            row
+        })
+        .collect();
+    for k in 0..m {
+        let row_k = closure[k].clone();
+        for row in &mut closure {
+            if row[k / 64] & (1 << (k % 64)) != 0 {
+                for (w, r) in row.iter_mut().zip(&row_k) {
+                    *w |= r;
+                }
+            }
+        }
+    }
+    let reaches = |w: usize, b: usize| closure[w][b / 64] & (1 << (b % 64)) != 0;
+    let mut found = Vec::new();
+    for a in 0..m {
+        for b in 0..m {
+            if !reach[a][b] || direct[a][b] || a == b {
+                continue;
+            }
+            // Implied: another successor `w` of `a`, not in a cycle with `a`, reaches `b`.
+            let implied = (0..m).any(|w| {
+                w != a && w != b && (direct[a][w] || reach[a][w]) && reaches(w, b) && !reaches(w, a)
+            });
+            if !implied {
+                found.push((a, b));
+            }
+        }
+    }
+    // The overview: a hotspot on every link's path says so on its node ("critical for …"),
+    // and fifty edges into it would say nothing more; past MAX_INDIRECT_EDGES, the edges into
+    // the hotspots fewest links share (the ones that tell links apart) first.
+    let links_of = |k: usize| facts.on_links[sources[k]].len();
+    let all_links = facts.on_links.iter().map(Vec::len).max().unwrap_or(0);
+    if focus.is_none() {
+        found.retain(|&(_, b)| links_of(b) < all_links.max(2));
+        found.sort_by_key(|&(a, b)| (links_of(b), a, b));
+    }
+    let total = found.len();
+    found.truncate(MAX_INDIRECT_EDGES);
+    found.sort_unstable();
+    for (a, b) in found {
+        edges.push(ViewEdge {
+            from: drawn_service(sources[a]).expect("drawn"),
+            to: drawn_service(sources[b]).expect("drawn"),
+            strength: Strength::Strong,
+            timeout: None,
+            weak_without_timeout: false,
+            count: 1,
+            indirect: true,
+        });
+    }
+    total.saturating_sub(MAX_INDIRECT_EDGES)
+}
+
+/// Most indirect edges in one picture (each is laid out by `dot`, and a bundle of hundreds
+/// into the same hotspots reads as a smear).
+pub(super) const MAX_INDIRECT_EDGES: usize = 200;
 
 /// The cluster of an OR node: its owner's, when every member is in that cluster too.
 fn group_cluster(

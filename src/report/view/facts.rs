@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 
-use super::{GroupBy, ServiceNode, SpofMark};
+use super::{AllSpof, GroupBy, ServiceNode, SpofMark};
 use crate::report::report::{Report, ServiceReport, SpofKind};
 use crate::state::State;
 use crate::topology::model::{Service, Topology};
@@ -23,6 +23,10 @@ pub(super) struct Facts<'a> {
     pub(super) states: Vec<State>,
     /// Whether the states were observed (probes ran or `--fail` decided them).
     pub(super) probed: bool,
+    /// Blast radius per service: links, other services (from the report).
+    pub(super) blast: Vec<(usize, usize)>,
+    /// Set when every service on the drawn path is a SPOF.
+    pub(super) all_spof: Option<AllSpof>,
 }
 
 impl<'a> Facts<'a> {
@@ -93,6 +97,15 @@ impl<'a> Facts<'a> {
             .iter()
             .map(|r| r.map_or(State::Unknown, |r| r.effective))
             .collect();
+        let blast: Vec<(usize, usize)> = report_of
+            .iter()
+            .map(|r| {
+                r.map_or((0, 0), |r| {
+                    (r.blast_radius.links.len(), r.blast_radius.service_count)
+                })
+            })
+            .collect();
+        let all_spof = all_spof(topo, focus, &on_links, &spof, &blast);
         Self {
             topo,
             report_of,
@@ -102,6 +115,8 @@ impl<'a> Facts<'a> {
             entry_of,
             states,
             probed: report.observed(),
+            blast,
+            all_spof,
         }
     }
 
@@ -188,8 +203,47 @@ impl<'a> Facts<'a> {
             spof_links: self.spof_links[i].clone(),
             context,
             tooltip,
+            blast: self.blast[i],
+            worst_spof: self
+                .all_spof
+                .as_ref()
+                .is_some_and(|a| a.worst.iter().any(|w| w == s.name.as_str())),
         }
     }
+}
+
+/// [`AllSpof`] when every service on the path drawn (`focus`'s, or every link's) is a SPOF of
+/// it, and there are at least two: then the worst by blast radius (most links, then most
+/// services; ties kept, at most three).
+fn all_spof(
+    topo: &Topology,
+    focus: Option<&str>,
+    on_links: &[Vec<String>],
+    spof: &[SpofMark],
+    blast: &[(usize, usize)],
+) -> Option<AllSpof> {
+    let on_path: Vec<usize> = (0..on_links.len())
+        .filter(|&i| match focus {
+            Some(f) => on_links[i].iter().any(|l| l == f),
+            None => !on_links[i].is_empty(),
+        })
+        .collect();
+    let red = |i: usize| matches!(spof[i], SpofMark::Static | SpofMark::Live);
+    if on_path.len() < 2 || !on_path.iter().all(|&i| red(i)) {
+        return None;
+    }
+    let top = on_path.iter().map(|&i| blast[i]).max()?;
+    let worst: Vec<String> = on_path
+        .iter()
+        .filter(|&&i| blast[i] == top)
+        .take(3)
+        .map(|&i| topo.services[i].name.to_string())
+        .collect();
+    Some(AllSpof {
+        services: on_path.len(),
+        worst,
+        blast: top,
+    })
 }
 
 fn zones_of(s: &Service) -> Vec<String> {

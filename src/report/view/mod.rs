@@ -26,7 +26,15 @@
 //! (`×N`). The caption says what was folded and lists at most [`CAPTION_LINES`] links and domain
 //! SPOFs, the worst first, then "and N more". Folded, the whole-system picture is an overview of
 //! at most [`OVERVIEW_MAX_SERVICES`] services (entries, SPOFs and shared hotspots by how many
-//! links they matter to); a one-link picture keeps its critical path and folds its context.
+//! links they matter to); a one-link picture keeps its critical path and folds its context
+//! first, and past the cap folds the rest of its path into summary nodes inside the cluster, so
+//! the cluster stays exactly the path (drawn, or counted). Folded, a drawn service also gets an
+//! indirect (dotted) edge to each drawn service it needs through folded ones, the implied ones
+//! left out: the overview's links lead to the hotspots they share.
+//!
+//! When every service on the drawn path is a SPOF (a chain without redundancy), red everywhere
+//! would say nothing: [`AllSpof`] says it once in the caption, and only the worst by blast
+//! radius keeps the thick outline.
 //!
 //! One file per step: `types` (the view's data), `facts` (per-service facts from the report),
 //! `select` (selection, folding and clusters), `edges` (edges and group nodes), `caption`.
@@ -42,8 +50,8 @@ use crate::report::render_error::RenderError;
 use crate::report::report::Report;
 use crate::topology::model::Topology;
 pub use types::{
-    CAPTION_LINES, Caption, ClusterKind, DEFAULT_MAX_SERVICES, DomainSpofLine, GraphView, GroupBy,
-    GroupNode, LinkLine, LinkNode, NodeKind, OVERVIEW_MAX_SERVICES, ServiceNode, SpofMark,
+    AllSpof, CAPTION_LINES, Caption, ClusterKind, DEFAULT_MAX_SERVICES, DomainSpofLine, GraphView,
+    GroupBy, GroupNode, LinkLine, LinkNode, NodeKind, OVERVIEW_MAX_SERVICES, ServiceNode, SpofMark,
     SummaryNode, ViewCluster, ViewEdge, ViewNode, ViewOptions,
 };
 
@@ -74,8 +82,23 @@ impl GraphView {
                 &mut caption_notes,
             );
         }
-        let (mut nodes, edges) = edges::edges(&facts, &cluster_of, nodes);
-        let caption = caption::caption(report, focus, facts.probed, caption_notes);
+        let (mut nodes, edges, left_out) = edges::edges(&facts, &cluster_of, nodes, folded, focus);
+        if folded && focus.is_none() {
+            caption_notes.push(
+                "dotted edges: depends on it through folded services (none into a hotspot every link needs)"
+                    .to_owned(),
+            );
+        }
+        if left_out > 0 {
+            caption_notes.push(format!(
+                "{left_out} more dotted edges left out (kept: into the hotspots fewest links share)"
+            ));
+        }
+        let mut caption = caption::caption(report, focus, facts.probed, caption_notes);
+        caption.all_spof = facts
+            .all_spof
+            .as_ref()
+            .map(|a| caption::all_spof_line(a, focus));
         let clusters = drop_empty_clusters(clusters, &mut nodes);
         Ok(Self {
             nodes,
@@ -86,6 +109,7 @@ impl GraphView {
             link: options.link.clone(),
             probed: facts.probed,
             folded,
+            all_spof: facts.all_spof.clone(),
         })
     }
 

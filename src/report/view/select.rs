@@ -275,7 +275,10 @@ pub(super) fn link_nodes(
 }
 
 /// Summary nodes for the folded candidates: one per owner (or `--group-by` key), at most
-/// [`MAX_SUMMARY_NODES`], the smallest merged; noted in the caption.
+/// [`MAX_SUMMARY_NODES`], the smallest merged; noted in the caption. In a one-link picture the
+/// folded services of the link's critical path get their own summary nodes, inside its
+/// cluster (so the cluster is still exactly the critical path, some of it counted), apart
+/// from the folded context outside.
 pub(super) fn fold(
     facts: &Facts<'_>,
     options: &ViewOptions,
@@ -286,59 +289,149 @@ pub(super) fn fold(
 ) {
     let summary_start = out.nodes.len();
     let by = options.group_by.unwrap_or(GroupBy::Owner);
-    let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for &i in candidates {
-        if !keep[i] {
-            let key = facts.group_key(i, by).unwrap_or_else(|| format!("no {by}"));
-            groups.entry(key).or_default().push(i);
+    let focus = options.link.as_deref();
+    let on_focus = |i: usize| focus.is_some_and(|f| facts.on_links[i].iter().any(|l| l == f));
+    let folded_path: Vec<usize> = candidates
+        .iter()
+        .copied()
+        .filter(|&i| !keep[i] && on_focus(i))
+        .collect();
+    let folded_rest: Vec<usize> = candidates
+        .iter()
+        .copied()
+        .filter(|&i| !keep[i] && !on_focus(i))
+        .collect();
+    let mut sets = Vec::new();
+    if folded_path.is_empty() {
+        sets.push((folded_rest, false, MAX_SUMMARY_NODES));
+    } else {
+        // Most of the budget for the path; the context is what the picture can lose.
+        sets.push((folded_path, true, MAX_SUMMARY_NODES - MAX_SUMMARY_NODES / 4));
+        sets.push((folded_rest, false, MAX_SUMMARY_NODES / 4));
+    }
+    let mut notes = Vec::new();
+    let mut total_groups = 0;
+    let mut total_folded = 0;
+    for (members, in_path, max_groups) in sets {
+        if members.is_empty() {
+            continue;
         }
+        let groups = group(facts, by, &members, max_groups);
+        total_groups += groups.len();
+        total_folded += members.len();
+        notes.push((in_path, members.len(), groups.len()));
+        for (group, members) in groups {
+            // The path's folds sit in the link's cluster (index 0), unless clusters are groups.
+            let cluster = (in_path && options.group_by.is_none()).then_some(0);
+            push_summary(facts, focus, group, &members, in_path, cluster, out);
+        }
+    }
+    let kept_count = candidates.len() - total_folded;
+    match (focus, notes.as_slice()) {
+        (Some(link), notes) if notes.iter().any(|n| n.0) => {
+            let path = facts
+                .on_links
+                .iter()
+                .filter(|l| l.iter().any(|l| l == link))
+                .count();
+            let mut note = format!(
+                "critical path of {link}: {path} services, more than {} to draw: {} drawn (entry, SPOFs, unhealthy first), {} folded by {by} into {} summary nodes inside the cluster",
+                options.max_services,
+                path - notes[0].1,
+                notes[0].1,
+                notes[0].2,
+            );
+            if let Some((_, n, g)) = notes.get(1) {
+                let _ = std::fmt::Write::write_fmt(
+                    &mut note,
+                    format_args!("; {n} context services (off the path) folded into {g}"),
+                );
+            }
+            caption_notes.push(note);
+        }
+        (Some(_), [(_, n, g)]) => caption_notes.push(format!(
+            "the whole critical path drawn; {n} context services (off the path, healthy branches first) folded by {by} into {g} summary nodes"
+        )),
+        _ => caption_notes.push(format!(
+            "{} services: drawing {kept_count} (entries, SPOFs, then critical paths, unhealthy first) and folding {total_folded} into {total_groups} summary nodes by {by}",
+            candidates.len(),
+        )),
+    }
+    out.summaries = summary_start..out.nodes.len();
+}
+
+/// `members` by `by` key, largest first, at most `max_groups` (the smallest merged into one).
+fn group(
+    facts: &Facts<'_>,
+    by: GroupBy,
+    members: &[usize],
+    max_groups: usize,
+) -> Vec<(String, Vec<usize>)> {
+    let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for &i in members {
+        let key = facts.group_key(i, by).unwrap_or_else(|| format!("no {by}"));
+        groups.entry(key).or_default().push(i);
     }
     let mut ordered: Vec<(String, Vec<usize>)> = groups.into_iter().collect();
     ordered.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
-    if ordered.len() > MAX_SUMMARY_NODES {
-        let rest = ordered.split_off(MAX_SUMMARY_NODES - 1);
+    if ordered.len() > max_groups {
+        let rest = ordered.split_off(max_groups.max(1) - 1);
         let groups = rest.len();
         let members = rest.into_iter().flat_map(|(_, m)| m).collect();
         ordered.push((format!("{groups} other {by} groups"), members));
     }
-    let folded_count: usize = ordered.iter().map(|(_, m)| m.len()).sum();
-    let kept_count = candidates.len() - folded_count;
-    caption_notes.push(format!(
-        "{} services: drawing {kept_count} (entries, SPOFs, then critical paths, unhealthy first) and folding {folded_count} into {} summary nodes by {by}",
-        candidates.len(),
-        ordered.len(),
-    ));
-    for (group, members) in ordered {
-        let mut states = BTreeMap::new();
-        let mut on_critical = 0;
-        let mut worst = State::Up;
-        for &i in &members {
-            let s = facts.state(i);
-            *states.entry(s).or_insert(0) += 1;
-            worst = worst.max(s);
-            if !facts.on_links[i].is_empty() {
-                on_critical += 1;
-            }
+    ordered
+}
+
+/// One summary node for `members`; in the link's cluster when it folds the link's path.
+fn push_summary(
+    facts: &Facts<'_>,
+    focus: Option<&str>,
+    group: String,
+    members: &[usize],
+    in_path: bool,
+    cluster: Option<usize>,
+    out: &mut Drawn,
+) {
+    let mut states = BTreeMap::new();
+    let mut on_critical = 0;
+    let mut worst = State::Up;
+    let mut links = BTreeSet::new();
+    for &i in members {
+        let s = facts.state(i);
+        *states.entry(s).or_insert(0) += 1;
+        worst = worst.max(s);
+        let on = match focus {
+            Some(f) => facts.on_links[i].iter().any(|l| l == f),
+            None => !facts.on_links[i].is_empty(),
+        };
+        if on {
+            on_critical += 1;
         }
-        let key = fresh_key(&format!("summary:{group}"), &mut out.used);
-        let idx = out.nodes.len();
-        for &i in &members {
-            out.rep[i] = Rep::Node(idx);
+        if focus.is_none() {
+            links.extend(facts.on_links[i].iter().map(String::as_str));
         }
-        out.nodes.push(ViewNode {
-            key,
-            kind: NodeKind::Summary(SummaryNode {
-                group,
-                count: members.len(),
-                states,
-                on_critical,
-                hidden_edges: 0,
-                state: worst,
-            }),
-            cluster: None,
-        });
     }
-    out.summaries = summary_start..out.nodes.len();
+    let prefix = if in_path { "path:" } else { "summary:" };
+    let key = fresh_key(&format!("{prefix}{group}"), &mut out.used);
+    let idx = out.nodes.len();
+    for &i in members {
+        out.rep[i] = Rep::Node(idx);
+    }
+    out.nodes.push(ViewNode {
+        key,
+        kind: NodeKind::Summary(SummaryNode {
+            group,
+            count: members.len(),
+            states,
+            on_critical,
+            in_path,
+            links: links.into_iter().map(str::to_owned).collect(),
+            hidden_edges: 0,
+            state: worst,
+        }),
+        cluster,
+    });
 }
 
 /// A key not yet used by any service or node.

@@ -118,6 +118,11 @@ pub struct ServiceNode {
     pub context: bool,
     /// Owner, description: shown as tooltip.
     pub tooltip: String,
+    /// Its blast radius from the report: links it takes down, other services it takes down.
+    pub blast: (usize, usize),
+    /// In a picture where every service on the path is a SPOF ([`GraphView::all_spof`]): the
+    /// worst of them by blast radius, the one node still outlined thick red.
+    pub worst_spof: bool,
 }
 
 /// A drawn `any_of` group.
@@ -146,8 +151,13 @@ pub struct SummaryNode {
     pub count: usize,
     /// How many of them are in each state, worst first.
     pub states: BTreeMap<State, usize>,
-    /// How many of them are on some critical path.
+    /// How many of them are on some critical path (in a one-link picture: on that link's).
     pub on_critical: usize,
+    /// In a one-link picture: a fold of the link's critical path (every member is on it), drawn
+    /// inside the cluster; otherwise a fold of context.
+    pub in_path: bool,
+    /// Links whose critical path runs through it (the whole-system picture), by name.
+    pub links: Vec<String>,
     /// Dependencies between its services and drawn services (left out of the picture).
     pub hidden_edges: usize,
     /// Worst state among them.
@@ -155,13 +165,17 @@ pub struct SummaryNode {
 }
 
 impl SummaryNode {
-    /// `412 services, all up` / `412 services: 410 up, 2 unknown`.
-    pub fn counts_text(&self) -> String {
+    /// `412 services, all up` / `412 services: 410 up, 2 unknown`; `412 services` unprobed.
+    /// Without observed states (`probed` false), only the count: a static picture says no state.
+    pub fn counts_text(&self, probed: bool) -> String {
         let noun = if self.count == 1 {
             "service"
         } else {
             "services"
         };
+        if !probed {
+            return format!("{} {noun}", self.count);
+        }
         if self.states.len() == 1 {
             let (s, _) = self.states.iter().next().expect("one state");
             return format!("{} {noun}, all {s}", self.count);
@@ -239,11 +253,17 @@ pub struct ViewEdge {
     pub weak_without_timeout: bool,
     /// How many dependencies this edge stands for.
     pub count: usize,
+    /// Not one dependency but a route of strong ones through folded services: `from` depends
+    /// on `to` through services the picture does not draw (see [`GraphView::folded`]).
+    pub indirect: bool,
 }
 
 impl ViewEdge {
     /// The text on the edge: timeout, `no timeout`, or `×N` for folded edges.
     pub fn label(&self) -> Option<String> {
+        if self.indirect {
+            return None;
+        }
         if self.count > 1 {
             return Some(format!("×{}", self.count));
         }
@@ -321,6 +341,23 @@ pub struct Caption {
     pub more_domain_spofs: usize,
     /// Whether states were observed: without that, the caption shows none.
     pub probed: bool,
+    /// Said once, in red, when every service on the path is a SPOF ([`AllSpof`]).
+    pub all_spof: Option<String>,
+}
+
+/// Every service on the drawn critical path (of the link drawn, or of every link in the
+/// whole-system picture) is a SPOF: a chain without redundancy. Red on every node would say
+/// nothing, so the caption says it once, the nodes get a thin red outline with their blast
+/// radius, and only the worst by blast radius (most links, then most services) keeps the thick
+/// outline and the badge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllSpof {
+    /// How many services are on the path(s), all SPOFs.
+    pub services: usize,
+    /// The worst by blast radius (ties kept, at most three), by name.
+    pub worst: Vec<String>,
+    /// Their blast radius: links, other services.
+    pub blast: (usize, usize),
 }
 
 /// The caption lists at most this many links and this many domain SPOFs (the worst first).
@@ -345,4 +382,6 @@ pub struct GraphView {
     pub probed: bool,
     /// Whether services were folded into summary nodes (a large topology).
     pub folded: bool,
+    /// Set when every service on the drawn path is a SPOF (see [`AllSpof`]).
+    pub all_spof: Option<AllSpof>,
 }
