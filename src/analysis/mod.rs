@@ -54,10 +54,21 @@ pub struct Options<'a> {
     /// Per service (by index), per instance (by position), the state its probe found;
     /// `None` = nothing probed.
     pub observed: Option<&'a [Vec<State>]>,
+    /// Per service (by index), per operation (by [`OperationIdx`]), per instance, the state
+    /// the operation's own probe found (SPEC §1); an empty list = no probe of its own (or not
+    /// probed). `None` = no operation probed. Read only for services with operations.
+    pub operations_observed: Option<&'a [Vec<Vec<State>>]>,
     /// How much of every service's blast radius to compute.
     pub blast_radius: BlastDetail,
     /// At most this many N-2 findings per link.
     pub pairs_cap: usize,
+}
+
+impl Options<'_> {
+    /// Whether states were observed or assumed: probes ran, or `--fail` events were given.
+    fn knows_states(&self) -> bool {
+        self.observed.is_some() || self.operations_observed.is_some() || !self.failed.is_empty()
+    }
 }
 
 impl Default for Options<'_> {
@@ -67,6 +78,7 @@ impl Default for Options<'_> {
             link: None,
             failed: &[],
             observed: None,
+            operations_observed: None,
             blast_radius: BlastDetail::Count,
             pairs_cap: 50,
         }
@@ -191,6 +203,20 @@ pub struct ServiceAnalysis {
     /// consequence of, ascending; empty when it is healthy, is itself a root cause, or root
     /// causes were not computed.
     pub because_of: Vec<u32>,
+    /// Its operations (SPEC §1), by [`OperationIdx`]; empty for a service without any.
+    pub operations: Vec<OperationAnalysis>,
+}
+
+/// One analysed operation of a service: a node of its own in the analysis graph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperationAnalysis {
+    /// The worse of its service's observed state and its own probe's (the service's alone
+    /// when it has no probe of its own).
+    pub observed: State,
+    /// With the service's and its own dependencies.
+    pub effective: State,
+    /// Like [`ServiceAnalysis::because_of`], for the operation.
+    pub because_of: Vec<u32>,
 }
 
 /// The links and other services down when a service fails entirely.
@@ -215,25 +241,30 @@ pub fn analyze(topo: &Topology, opts: &Options<'_>) -> Result<Analysis, Analysis
     if topo.has_operations() {
         let layout = operations::Layout::new(topo);
         let expanded = operations::expand(topo, &layout);
+        let own = layout.own_observed(topo, opts.operations_observed);
         let a = analyze_nodes(
             &expanded,
             &operations::expanded_options(opts),
-            &|observed| layout.share_observed(observed),
+            &|observed| layout.set_observed(observed, &own),
             &|path| layout.collapse_path(&path),
+            Some(&layout.service_of()),
         )?;
         return Ok(operations::map_back(topo, &layout, opts, a));
     }
-    analyze_nodes(topo, opts, &|_| {}, &|p| p)
+    analyze_nodes(topo, opts, &|_| {}, &|p| p, None)
 }
 
 /// [`analyze`] over the nodes of a topology without operations; `fix_observed` adjusts the
-/// observed states (from probes and `--fail`) before anything is derived from them, and
-/// `fix_path` every SPOF path before the risks quote them.
+/// observed states (from probes and `--fail`) before anything is derived from them (not the
+/// states the `--fail` events alone give, which only ever touch instances), and `fix_path`
+/// every SPOF path before the risks quote them; `service_of` maps each node to the service
+/// it counts as in N-2 impacts (`None` = itself).
 fn analyze_nodes(
     topo: &Topology,
     opts: &Options<'_>,
     fix_observed: &dyn Fn(&mut [State]),
     fix_path: &dyn Fn(Vec<ServiceIdx>) -> Vec<ServiceIdx>,
+    service_of: Option<&[u32]>,
 ) -> Result<Analysis, AnalysisError> {
     let selected: Vec<usize> = match opts.link {
         None => (0..topo.links.len()).collect(),
@@ -279,8 +310,8 @@ fn analyze_nodes(
         .collect();
     fix_observed(&mut observed);
     let effective = propagate::effective_states(&graph, &observed);
-    let causes = if opts.observed.is_some() || !opts.failed.is_empty() {
-        let mut assumed: Vec<State> = topo
+    let causes = if opts.knows_states() {
+        let assumed: Vec<State> = topo
             .services
             .iter()
             .enumerate()
@@ -288,7 +319,6 @@ fn analyze_nodes(
                 propagate::observed_state(svc, None, &failed_inst[inst.range(s as u32)])
             })
             .collect();
-        fix_observed(&mut assumed);
         Some(rootcause::root_causes(
             topo, &graph, &observed, &effective, &assumed,
         ))
@@ -304,7 +334,7 @@ fn analyze_nodes(
     let design = link_spofs(topo, &graph, &inst, &domains, &clean, &entries, &mut prop);
 
     // Live SPOFs.
-    let live = if opts.observed.is_some() || !opts.failed.is_empty() {
+    let live = if opts.knows_states() {
         let mut dead_inst = failed_inst.clone();
         if let Some(obs) = opts.observed {
             for (s, states) in obs.iter().enumerate().take(n) {
@@ -334,6 +364,7 @@ fn analyze_nodes(
             &domains,
             &entries,
             opts.pairs_cap,
+            service_of,
         ))
     } else {
         None
@@ -409,6 +440,7 @@ fn analyze_nodes(
                     .get_mut(s)
                     .map(std::mem::take)
                     .unwrap_or_default(),
+                operations: Vec::new(),
             }
         })
         .collect();

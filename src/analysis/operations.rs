@@ -31,7 +31,7 @@ use crate::topology::model::{
 
 use crate::state::State;
 
-use super::{Analysis, BlastDetail, Options, RootCause};
+use super::{Analysis, BlastDetail, OperationAnalysis, Options, RootCause};
 use crate::topology::model::RiskRule;
 
 /// What a node of the expanded topology stands for.
@@ -84,14 +84,57 @@ impl Layout {
         Self { first, nodes }
     }
 
-    /// The service's observed state is every one of its operations' (SPEC §1: the service's
-    /// probes decide the service's and every operation's).
-    pub fn share_observed(&self, observed: &mut [State]) {
+    /// Per node, what its own probes observed, for the operations (SPEC §1: an operation's own
+    /// probe decides that operation's observed state): from `per_operation` (per service, per
+    /// operation, per instance, as [`Options::operations_observed`] holds them) by the same
+    /// rule as a service's instances (fewer than `min_healthy` alive = `down`). `unknown` for
+    /// an operation without a probe of its own and for every other node.
+    pub fn own_observed(
+        &self,
+        topo: &Topology,
+        per_operation: Option<&[Vec<Vec<State>>]>,
+    ) -> Vec<State> {
+        self.nodes
+            .iter()
+            .map(|node| match *node {
+                Node::Operation(s, o) => per_operation
+                    .and_then(|p| p.get(s.get()))
+                    .and_then(|ops| ops.get(o.get()))
+                    .filter(|states| !states.is_empty())
+                    .map_or(State::Unknown, |states| {
+                        super::propagate::observed_state(topo.service(s), Some(states), &[])
+                    }),
+                _ => State::Unknown,
+            })
+            .collect()
+    }
+
+    /// Sets the observed state of every operation node (SPEC §1: an operation's own probe
+    /// decides that operation's observed state; the service's probes decide the service's and
+    /// every operation's): the worse of its service's and its own probes' (`own`, from
+    /// [`Self::own_observed`]), where a known state wins over `unknown` (an operation without
+    /// a probe of its own is as its service). An all-operations node is observed as the worst
+    /// of its operations, the same way. `unknown` would not do for either: it does not
+    /// propagate, so an operation of a healthy service would stay `unknown`. The `--fail`
+    /// events' own states are not adjusted: they take instances, never an operation alone.
+    pub fn set_observed(&self, observed: &mut [State], own: &[State]) {
         for (i, node) in self.nodes.iter().enumerate() {
-            if !matches!(node, Node::Service(_)) {
-                observed[i] = observed[node.service().get()];
+            match *node {
+                Node::Operation(s, _) => observed[i] = known_worst(observed[s.get()], own[i]),
+                Node::All(s) => {
+                    let first = self.first[s.get()] as usize;
+                    observed[i] = observed[first..i]
+                        .iter()
+                        .fold(observed[s.get()], |acc, &st| known_worst(acc, st));
+                }
+                Node::Service(_) => {}
             }
         }
+    }
+
+    /// Per node, the index of its service: what N-2 impacts count (services, not nodes).
+    pub fn service_of(&self) -> Vec<u32> {
+        self.nodes.iter().map(|n| n.service().0).collect()
     }
 
     /// A SPOF path over expanded nodes, as reported: all-operations nodes dropped (the
@@ -130,6 +173,20 @@ pub fn node_name(topo: &Topology, idx: ServiceIdx) -> String {
         Some(n) => topo.service(n.service()).name.to_string(),
         None => format!("#{}", idx.0),
     }
+}
+
+/// The worse of two observed states, where a known state wins over `unknown`.
+fn known_worst(a: State, b: State) -> State {
+    match (a, b) {
+        (State::Unknown, x) | (x, State::Unknown) => x,
+        (x, y) => x.max(y),
+    }
+}
+
+/// How reports name operation `o` of service `s`: `frontend (checkout)`.
+pub fn operation_name(topo: &Topology, s: ServiceIdx, o: OperationIdx) -> String {
+    let svc = topo.service(s);
+    format!("{} ({})", svc.name, svc.operation_name(o))
 }
 
 /// The expanded topology: no service has operations; nodes as [`Layout`] numbers them.
@@ -299,12 +356,29 @@ pub fn map_back(topo: &Topology, layout: &Layout, opts: &Options<'_>, a: Analysi
         }
     }
     let full = opts.blast_radius == BlastDetail::Full;
-    let services: Vec<_> = a
-        .services
+    let mut nodes = a.services;
+    let operations: Vec<Vec<OperationAnalysis>> = topo
+        .iter_services()
+        .map(|(s, svc)| {
+            (0..svc.operations.len() as u32)
+                .map(|o| {
+                    let node = layout.target(topo, s, Some(OperationIdx(o)));
+                    OperationAnalysis {
+                        observed: nodes[node.get()].observed,
+                        effective: nodes[node.get()].effective,
+                        because_of: std::mem::take(&mut nodes[node.get()].because_of),
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let services: Vec<_> = nodes
         .into_iter()
         .take(n)
+        .zip(operations)
         .enumerate()
-        .map(|(s, mut sa)| {
+        .map(|(s, (mut sa, ops))| {
+            sa.operations = ops;
             let mut up = std::mem::take(&mut upstream[s]);
             up.sort_unstable();
             up.dedup();
@@ -341,21 +415,9 @@ pub fn map_back(topo: &Topology, layout: &Layout, opts: &Options<'_>, a: Analysi
         r.sort_by(|x, y| key(y).cmp(&key(x)).then(x.cmp(y)));
         r
     };
-    let root_causes = a.root_causes.map(|v| {
-        v.into_iter()
-            .map(|c| {
-                let members = services_of(layout, &c.members);
-                RootCause {
-                    services: services_of(layout, &c.services)
-                        .into_iter()
-                        .filter(|s| !members.contains(s))
-                        .collect(),
-                    members,
-                    ..c
-                }
-            })
-            .collect()
-    });
+    let root_causes = a
+        .root_causes
+        .map(|v| v.into_iter().map(|c| cause_back(layout, c)).collect());
     // Synthetic node names as the expanded topology spells them.
     let mut synthetic: std::collections::HashMap<String, String> =
         std::collections::HashMap::default();
@@ -425,6 +487,49 @@ pub fn map_back(topo: &Topology, layout: &Layout, opts: &Options<'_>, a: Analysi
         assumed_failed: a.assumed_failed,
         ranking,
         root_causes,
+    }
+}
+
+/// A root cause over expanded nodes, over services: its members' services (and which members
+/// are one operation only), the services it fails as a whole, and the operations it fails
+/// whose service stays up. An all-operations node is never named: it fails only with one of
+/// the operations.
+fn cause_back(layout: &Layout, c: RootCause) -> RootCause {
+    let whole = |v: &[ServiceIdx]| -> Vec<ServiceIdx> {
+        v.iter()
+            .filter_map(|&p| match layout.nodes[p.get()] {
+                Node::Service(s) => Some(s),
+                _ => None,
+            })
+            .collect()
+    };
+    let ops = |v: &[ServiceIdx], covered: &[ServiceIdx]| -> Vec<(ServiceIdx, OperationIdx)> {
+        let mut out: Vec<_> = v
+            .iter()
+            .filter_map(|&p| match layout.nodes[p.get()] {
+                Node::Operation(s, o) if !covered.contains(&s) => Some((s, o)),
+                _ => None,
+            })
+            .collect();
+        out.sort_unstable();
+        out
+    };
+    let whole_members = whole(&c.members);
+    let member_operations = ops(&c.members, &whole_members);
+    let members = services_of(layout, &c.members);
+    let mut services: Vec<ServiceIdx> = whole(&c.services);
+    services.sort_unstable();
+    let covered: Vec<ServiceIdx> = whole_members.iter().chain(&services).copied().collect();
+    let operations = ops(&c.services, &covered)
+        .into_iter()
+        .filter(|op| !member_operations.contains(op))
+        .collect();
+    RootCause {
+        members,
+        services,
+        member_operations,
+        operations,
+        ..c
     }
 }
 

@@ -66,6 +66,7 @@ pub fn pairs(
     domains: &Domains,
     entries: &[u32],
     cap: usize,
+    service_of: Option<&[u32]>,
 ) -> Vec<Vec<PairFinding>> {
     let n = g.n;
     let clean = Residual::none(n, inst);
@@ -270,7 +271,16 @@ pub fn pairs(
                         a.apply(&mut prop);
                         b.apply(&mut prop);
                         prop.propagate();
-                        prop.down_list().len()
+                        match service_of {
+                            None => prop.down_list().len(),
+                            Some(map) => {
+                                let mut down: Vec<u32> =
+                                    prop.down_list().iter().map(|&v| map[v as usize]).collect();
+                                down.sort_unstable();
+                                down.dedup();
+                                down.len()
+                            }
+                        }
                     });
                     let f = PairFinding {
                         kind,

@@ -43,7 +43,7 @@
 
 use crate::analysis::graph::Graph;
 use crate::state::State;
-use crate::topology::model::{ServiceIdx, Strength, Topology};
+use crate::topology::model::{OperationIdx, ServiceIdx, Strength, Topology};
 
 /// What a root cause is made of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -71,6 +71,12 @@ pub struct RootCause {
     /// The links (indices into [`Topology::links`], all links) whose entry is a member or a
     /// consequence, ascending.
     pub links: Vec<usize>,
+    /// The members that are one operation of their service, not the service as a whole
+    /// (its own probe fails while the service's pass), ascending (SPEC §1).
+    pub member_operations: Vec<(ServiceIdx, OperationIdx)>,
+    /// The operations it fails while their service as a whole stays up (a consequence only
+    /// through that operation's own dependencies), ascending.
+    pub operations: Vec<(ServiceIdx, OperationIdx)>,
 }
 
 /// Root causes and, per service, which of them explain it.
@@ -227,6 +233,8 @@ pub fn root_causes(
             state,
             services,
             links: Vec::new(),
+            member_operations: Vec::new(),
+            operations: Vec::new(),
         });
     }
     for (l, link) in topo.links.iter().enumerate() {

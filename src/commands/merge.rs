@@ -317,7 +317,7 @@ pub fn run(ctx: &Context, args: &crate::cli::MergeArgs) -> anyhow::Result<ExitSt
             return Ok(ExitStatus::Invalid);
         }
     };
-    let report = analyze_outcomes(topology, &outcomes)?;
+    let report = analyze_outcomes(topology, &outcomes, &[])?;
     let Some(out_dir) = &args.out_dir else {
         let status = super::analyze::gate(&report, args.fail_on);
         let json = crate::report::json::render_json(&report);

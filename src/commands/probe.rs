@@ -149,7 +149,7 @@ pub fn probe_and_analyze(
     .context("probing failed")?;
     progress.finish();
 
-    let mut report = analyze_outcomes(topology, &run.instances)?;
+    let mut report = analyze_outcomes(topology, &run.instances, &run.operations)?;
     report.shard = args.shard.map(|shard| crate::report::report::ShardReport {
         index: shard.index(),
         count: shard.count(),
@@ -163,9 +163,12 @@ pub fn probe_and_analyze(
 /// services and their instances; an empty list = the service was not probed): observed states,
 /// the analysis over them, and the probe results. `merge` calls it with the outcomes of every
 /// shard, so a merged report is exactly what one unsharded run with those outcomes gives.
+/// `operations`: per service, per operation, per instance, the outcomes of the operations' own
+/// probes (SPEC §1), as [`ProbeRun::operations`] holds them.
 pub fn analyze_outcomes(
     topology: &Topology,
     instances: &[Vec<ProbeOutcome>],
+    operations: &[Vec<Vec<ProbeOutcome>>],
 ) -> anyhow::Result<crate::report::report::Report> {
     let observed: Vec<Vec<State>> = topology
         .services
@@ -179,10 +182,19 @@ pub fn analyze_outcomes(
             }
         })
         .collect();
+    let operations_observed: Vec<Vec<Vec<State>>> = operations
+        .iter()
+        .map(|ops| {
+            ops.iter()
+                .map(|outcomes| outcomes.iter().map(|o| o.state).collect())
+                .collect()
+        })
+        .collect();
     let analysis = crate::analysis::analyze(
         topology,
         &crate::analysis::Options {
             observed: Some(&observed),
+            operations_observed: Some(&operations_observed),
             ..crate::analysis::Options::default()
         },
     )?;
@@ -192,10 +204,17 @@ pub fn analyze_outcomes(
         .zip(instances)
         .map(|(s, outcomes)| probe_results(s, outcomes))
         .collect();
-    Ok(crate::report::build::build(
+    let op_probes: Vec<Vec<Vec<ProbeResult>>> = topology
+        .services
+        .iter()
+        .zip(operations)
+        .map(|(s, ops)| ops.iter().map(|o| probe_results(s, o)).collect())
+        .collect();
+    Ok(crate::report::build::build_probed(
         topology,
         &analysis,
         Some(&probes),
+        Some(&op_probes),
     ))
 }
 

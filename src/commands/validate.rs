@@ -115,8 +115,11 @@ impl Summary {
             if !svc.is_probed() {
                 s.unprobed += 1;
             }
-            for i in &svc.instances {
-                if let Some(p) = &i.probe {
+            // The service's probe on each instance, and each operation's own (SPEC §1).
+            let own = svc.instances.iter().map(|i| &i.probe);
+            let ops = svc.operations.iter().flat_map(|o| &o.probes);
+            for p in own.chain(ops).flatten() {
+                {
                     *s.probes.entry(p.check.kind()).or_default() += 1;
                     for o in p.check.options() {
                         *s.options
@@ -125,7 +128,12 @@ impl Summary {
                     }
                 }
             }
-            for d in &svc.depends_on {
+            // The service's dependencies and its operations' own.
+            let deps = svc
+                .depends_on
+                .iter()
+                .chain(svc.operations.iter().flat_map(|o| &o.depends_on));
+            for d in deps {
                 let n = d.targets().len();
                 match d.strength {
                     Strength::Strong => s.strong_edges += n,

@@ -29,7 +29,7 @@ use super::instance::{backoff, host_of, probe_attempt, wants_retry};
 use super::outcome::{ProbeError, ProbeOutcome};
 use super::shard::Shard;
 use crate::state::State;
-use crate::topology::model::{Defaults, Probe, Service, ServiceIdx, Topology};
+use crate::topology::model::{Defaults, OperationIdx, Probe, Service, ServiceIdx, Topology};
 
 /// Limits of one run; by default those of the file's `defaults:`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,6 +147,10 @@ pub struct ProbeRun {
     /// Outcome per service and instance, indexed like `topology.services[i].instances`;
     /// empty for a service that was not selected.
     pub instances: Vec<Vec<ProbeOutcome>>,
+    /// Outcome of each operation's own probe (SPEC §1 `operations:`), per service, per
+    /// operation (like `topology.services[i].operations`), per instance; empty for a service
+    /// that was not selected and for an operation without a probe of its own.
+    pub operations: Vec<Vec<Vec<ProbeOutcome>>>,
     /// The services probed, sorted.
     pub selected: Vec<ServiceIdx>,
     /// Wall time of the run.
@@ -204,34 +208,49 @@ pub async fn run(
 ) -> Result<ProbeRun, ProbeError> {
     let start = Instant::now();
     let deadline = start + options.deadline;
-    let mut instances: Vec<Vec<ProbeOutcome>> = vec![Vec::new(); topology.services.len()];
-    let mut pending: Vec<Vec<bool>> = vec![Vec::new(); topology.services.len()];
+    let mut out = Outcomes::new(topology.services.len());
     let mut jobs = Vec::new();
     for &idx in selected {
         let service = topology.service(idx);
-        instances[idx.get()] = vec![ProbeOutcome::unprobed(); service.instances.len()];
-        pending[idx.get()] = vec![false; service.instances.len()];
+        out.select(service, idx);
         for (i, inst) in service.instances.iter().enumerate() {
             if let Some(shard) = options.shard
                 && !shard.owns(service.name.as_str(), &inst.id)
             {
                 let owner = super::shard::owner(shard.count(), service.name.as_str(), &inst.id);
-                instances[idx.get()][i] = ProbeOutcome::not_run(
+                let not_run = ProbeOutcome::not_run(
                     State::Unknown,
                     format!("probed by shard {owner}/{}", shard.count()),
                 );
+                out.instances[idx.get()][i] = not_run.clone();
+                for per_instance in &mut out.operations[idx.get()] {
+                    if let Some(slot) = per_instance.get_mut(i) {
+                        *slot = not_run.clone();
+                    }
+                }
                 continue;
             }
-            if let Some(probe) = &inst.probe {
-                pending[idx.get()][i] = true;
-                jobs.push(Job {
+            // The service's probe, then each operation's own, on the same instance.
+            let own = std::iter::once((None, inst.probe.as_ref()));
+            let ops = service.operations.iter().enumerate().map(|(o, op)| {
+                (
+                    Some(OperationIdx(o as u32)),
+                    op.probes.get(i).and_then(Option::as_ref),
+                )
+            });
+            for (operation, probe) in own.chain(ops) {
+                let Some(probe) = probe else { continue };
+                let job = Job {
                     service: idx,
+                    operation,
                     instance: i,
                     host: host_of(&probe.check),
                     probe: probe.clone(),
                     attempt: 1,
                     not_before: None,
-                });
+                };
+                *out.pending(&job) = true;
+                jobs.push(job);
             }
         }
     }
@@ -263,23 +282,24 @@ pub async fn run(
         }
         match tokio::time::timeout_at(deadline, running.next()).await {
             Ok(Some((job, joined))) => {
-                let (idx, i) = (job.service, job.instance);
+                let idx = job.service;
+                let i = job.instance;
                 let outcome = joined.map_err(|_| ProbeError::Crashed {
                     service: topology.service(idx).name.to_string(),
                     instance: topology.service(idx).instances[i].id.clone(),
                 })?;
                 if wants_retry(&job.probe, &outcome) {
                     let not_before = Instant::now() + backoff(outcome.attempts);
+                    *out.slot(&job) = outcome.clone();
                     retries.push_back(Job {
                         attempt: outcome.attempts + 1,
                         not_before: Some(not_before),
                         ..job
                     });
-                    instances[idx.get()][i] = outcome;
                     continue;
                 }
-                instances[idx.get()][i] = outcome;
-                pending[idx.get()][i] = false;
+                *out.slot(&job) = outcome;
+                *out.pending(&job) = false;
                 done += 1;
                 progress(done, total);
             }
@@ -287,35 +307,105 @@ pub async fn run(
         }
     }
     drop(running);
-    for (s, flags) in pending.iter().enumerate() {
-        for (i, still) in flags.iter().enumerate() {
-            if *still {
-                let earlier = &instances[s][i];
-                instances[s][i] = if earlier.attempts > 0 {
-                    // An attempt failed and its retry did not run: not yet "failed" (that
-                    // takes `1 + retries` attempts), so unknown, saying what the attempt saw.
-                    ProbeOutcome {
-                        state: State::Unknown,
-                        reason: Some(format!(
-                            "{}; {DEADLINE_RETRY_REASON}",
-                            earlier.reason.as_deref().unwrap_or("failed")
-                        )),
-                        slow: false,
-                        ..earlier.clone()
-                    }
-                } else {
-                    ProbeOutcome::not_run(State::Unknown, DEADLINE_REASON)
-                };
-            }
-        }
-    }
-    let observed = observed_states(topology, &instances);
+    out.cut_off();
+    let observed = observed_states(topology, &out.instances);
     Ok(ProbeRun {
         observed,
-        instances,
+        instances: out.instances,
+        operations: out.operations,
         selected: selected.to_vec(),
         elapsed: start.elapsed(),
     })
+}
+
+/// The outcomes of a run as it goes: per service and instance, per operation's own probe, and
+/// which probes have not finished yet.
+struct Outcomes {
+    instances: Vec<Vec<ProbeOutcome>>,
+    operations: Vec<Vec<Vec<ProbeOutcome>>>,
+    pending: Vec<Vec<bool>>,
+    op_pending: Vec<Vec<Vec<bool>>>,
+}
+
+impl Outcomes {
+    fn new(services: usize) -> Self {
+        Self {
+            instances: vec![Vec::new(); services],
+            operations: vec![Vec::new(); services],
+            pending: vec![Vec::new(); services],
+            op_pending: vec![Vec::new(); services],
+        }
+    }
+
+    /// Makes room for every instance (and every probed operation) of a selected service.
+    fn select(&mut self, service: &Service, idx: ServiceIdx) {
+        let n = service.instances.len();
+        self.instances[idx.get()] = vec![ProbeOutcome::unprobed(); n];
+        self.pending[idx.get()] = vec![false; n];
+        let width = |probed: bool| if probed { n } else { 0 };
+        self.operations[idx.get()] = service
+            .operations
+            .iter()
+            .map(|o| vec![ProbeOutcome::unprobed(); width(o.is_probed())])
+            .collect();
+        self.op_pending[idx.get()] = service
+            .operations
+            .iter()
+            .map(|o| vec![false; width(o.is_probed())])
+            .collect();
+    }
+
+    fn slot(&mut self, job: &Job) -> &mut ProbeOutcome {
+        let (s, i) = (job.service.get(), job.instance);
+        match job.operation {
+            None => &mut self.instances[s][i],
+            Some(o) => &mut self.operations[s][o.get()][i],
+        }
+    }
+
+    fn pending(&mut self, job: &Job) -> &mut bool {
+        let (s, i) = (job.service.get(), job.instance);
+        match job.operation {
+            None => &mut self.pending[s][i],
+            Some(o) => &mut self.op_pending[s][o.get()][i],
+        }
+    }
+
+    /// Every probe still pending when the run stopped becomes `unknown`, saying why.
+    fn cut_off(&mut self) {
+        let slots = self.pending.iter().zip(self.instances.iter_mut()).chain(
+            self.op_pending
+                .iter()
+                .zip(self.operations.iter_mut())
+                .flat_map(|(p, o)| p.iter().zip(o.iter_mut())),
+        );
+        for (flags, outcomes) in slots {
+            for (still, outcome) in flags.iter().zip(outcomes.iter_mut()) {
+                if *still {
+                    *outcome = cut_off(outcome);
+                }
+            }
+        }
+    }
+}
+
+/// What a probe the run deadline stopped reports.
+fn cut_off(earlier: &ProbeOutcome) -> ProbeOutcome {
+    if earlier.attempts > 0 {
+        // An attempt failed and its retry did not run: not yet "failed" (that takes
+        // `1 + retries` attempts), so unknown, saying what the attempt saw.
+        ProbeOutcome {
+            state: State::Unknown,
+            reason: Some(format!(
+                "{}; {DEADLINE_RETRY_REASON}",
+                earlier.reason.as_deref().unwrap_or("failed")
+            )),
+            slow: false,
+            ..earlier.clone()
+        }
+    } else {
+        ProbeOutcome::not_run(State::Unknown, DEADLINE_REASON)
+    }
 }
 
 /// One attempt of `job` as a future: waits out the retry backoff, then for a permit of its
@@ -342,6 +432,8 @@ async fn attempt_future(
 /// One probe to run: which instance, its probe, and the host it talks to (per-host limit).
 struct Job {
     service: ServiceIdx,
+    /// The operation whose own probe this is; `None` = the service's probe.
+    operation: Option<OperationIdx>,
     instance: usize,
     host: Option<String>,
     probe: Probe,
@@ -394,6 +486,9 @@ fn fair_within_hosts(mut jobs: Vec<Job>) -> Vec<Job> {
     let key = |j: &Job| {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         (j.service.0, j.instance).hash(&mut h);
+        if let Some(o) = j.operation {
+            o.0.hash(&mut h);
+        }
         (j.instance, h.finish())
     };
     jobs.sort_by_cached_key(key);
@@ -406,18 +501,31 @@ impl ProbeRun {
     pub fn cut_by_deadline(&self, topology: &Topology) -> (usize, usize) {
         let mut cut = 0;
         let mut total = 0;
+        let mut count = |probed: bool, outcome: &ProbeOutcome| {
+            if probed {
+                total += 1;
+                if outcome.state == State::Unknown
+                    && outcome
+                        .reason
+                        .as_deref()
+                        .is_some_and(|r| r == DEADLINE_REASON || r.ends_with(DEADLINE_RETRY_REASON))
+                {
+                    cut += 1;
+                }
+            }
+        };
         for &idx in &self.selected {
             let service = topology.service(idx);
             for (inst, outcome) in service.instances.iter().zip(&self.instances[idx.get()]) {
-                if inst.probe.is_some() {
-                    total += 1;
-                    if outcome.state == State::Unknown
-                        && outcome.reason.as_deref().is_some_and(|r| {
-                            r == DEADLINE_REASON || r.ends_with(DEADLINE_RETRY_REASON)
-                        })
-                    {
-                        cut += 1;
-                    }
+                count(inst.probe.is_some(), outcome);
+            }
+            let ops = self
+                .operations
+                .get(idx.get())
+                .map_or(&[][..], Vec::as_slice);
+            for (op, outcomes) in service.operations.iter().zip(ops) {
+                for (probe, outcome) in op.probes.iter().zip(outcomes) {
+                    count(probe.is_some(), outcome);
                 }
             }
         }
@@ -531,6 +639,7 @@ mod tests {
         };
         Job {
             service: ServiceIdx(service),
+            operation: None,
             instance,
             host: host_of(&probe.check),
             probe,

@@ -6,17 +6,31 @@ use std::fmt::Write as _;
 
 use crate::analysis::{Analysis, Event, PairKind, RootCause, SpofFinding};
 use crate::report::report::{
-    BlastRadius, LinkReport, ProbeResult, Report, RiskReport, RootCauseKind, RootCauseReport,
-    ServiceReport, Spof, SpofKind, SpofPair,
+    BlastRadius, LinkReport, OperationReport, ProbeResult, Report, RiskReport, RootCauseKind,
+    RootCauseReport, ServiceReport, Spof, SpofKind, SpofPair,
 };
 use crate::state::State;
-use crate::topology::model::{ServiceIdx, Topology};
+use crate::topology::model::{OperationIdx, ServiceIdx, Topology};
 
 /// At most this many distinct probe reasons in a root cause's `reason`.
 const MAX_REASONS: usize = 3;
 
 /// Builds the report. `probes`: per service (by index), its probe results, when probed.
 pub fn build(topo: &Topology, analysis: &Analysis, probes: Option<&[Vec<ProbeResult>]>) -> Report {
+    build_probed(topo, analysis, probes, None)
+}
+
+/// Per service (by index), per operation (by [`OperationIdx`]), the results of the
+/// operation's own probe per instance; an empty list for an operation without one.
+pub type OperationProbes = [Vec<Vec<ProbeResult>>];
+
+/// [`build`], with the results of the operations' own probes (SPEC §1) when they ran.
+pub fn build_probed(
+    topo: &Topology,
+    analysis: &Analysis,
+    probes: Option<&[Vec<ProbeResult>]>,
+    op_probes: Option<&OperationProbes>,
+) -> Report {
     let name = |s: ServiceIdx| topo.service(s).name.to_string();
     let names = |v: &[ServiceIdx]| -> Vec<String> {
         let mut out: Vec<String> = v.iter().map(|&s| name(s)).collect();
@@ -59,6 +73,9 @@ pub fn build(topo: &Topology, analysis: &Analysis, probes: Option<&[Vec<ProbeRes
             LinkReport {
                 name: link.name.to_string(),
                 entry: name(link.entry),
+                operation: link
+                    .operation
+                    .map(|o| topo.service(link.entry).operation_name(o).to_owned()),
                 state: la.state,
                 critical_path: names(&la.critical_path),
                 spofs: spofs(&la.spofs),
@@ -100,9 +117,14 @@ pub fn build(topo: &Topology, analysis: &Analysis, probes: Option<&[Vec<ProbeRes
     let root_causes: Option<Vec<RootCauseReport>> = analysis.root_causes.as_ref().map(|causes| {
         causes
             .iter()
-            .map(|c| root_cause(topo, analysis, c, probes))
+            .map(|c| root_cause(topo, analysis, c, probes, op_probes))
             .collect()
     });
+    let because = |list: &[u32]| -> Vec<String> {
+        root_causes.as_ref().map_or_else(Vec::new, |rc| {
+            list.iter().map(|&r| rc[r as usize].id.clone()).collect()
+        })
+    };
     let mut services: Vec<ServiceReport> = analysis
         .services
         .iter()
@@ -133,12 +155,31 @@ pub fn build(topo: &Topology, analysis: &Analysis, probes: Option<&[Vec<ProbeRes
                 downstream: names(&sa.downstream),
                 blast_radius,
                 probes: probes.and_then(|p| p.get(s)).cloned(),
-                because_of: root_causes.as_ref().map_or_else(Vec::new, |rc| {
-                    sa.because_of
-                        .iter()
-                        .map(|&r| rc[r as usize].id.clone())
-                        .collect()
-                }),
+                because_of: because(&sa.because_of),
+                operations: sa
+                    .operations
+                    .iter()
+                    .enumerate()
+                    .map(|(o, oa)| {
+                        let op = OperationIdx(o as u32);
+                        OperationReport {
+                            name: topo.services[s].operation_name(op).to_owned(),
+                            id: crate::analysis::operations::operation_name(
+                                topo,
+                                ServiceIdx(s as u32),
+                                op,
+                            ),
+                            observed: oa.observed,
+                            effective: oa.effective,
+                            probes: op_probes
+                                .and_then(|p| p.get(s))
+                                .and_then(|ops| ops.get(o))
+                                .filter(|r| !r.is_empty())
+                                .cloned(),
+                            because_of: because(&oa.because_of),
+                        }
+                    })
+                    .collect(),
             }
         })
         .collect();
@@ -188,6 +229,7 @@ fn root_cause(
     analysis: &Analysis,
     cause: &RootCause,
     probes: Option<&[Vec<ProbeResult>]>,
+    op_probes: Option<&OperationProbes>,
 ) -> RootCauseReport {
     let mut members: Vec<String> = cause
         .members
@@ -195,6 +237,42 @@ fn root_cause(
         .map(|&m| topo.service(m).name.to_string())
         .collect();
     members.sort();
+    // What failed on its own, by name: a service, or one operation of it (`frontend
+    // (checkout)`, as SPOF paths name it) when only the operation's own probe fails.
+    let mut parts: Vec<(String, String)> = cause
+        .members
+        .iter()
+        .flat_map(|&m| {
+            let ops: Vec<OperationIdx> = cause
+                .member_operations
+                .iter()
+                .filter(|(s, _)| *s == m)
+                .map(|&(_, o)| o)
+                .collect();
+            if ops.is_empty() {
+                vec![(
+                    topo.service(m).name.to_string(),
+                    member_reason(topo, analysis, m, probes),
+                )]
+            } else {
+                ops.into_iter()
+                    .map(|o| {
+                        (
+                            crate::analysis::operations::operation_name(topo, m, o),
+                            operation_reason(topo, m, o, op_probes),
+                        )
+                    })
+                    .collect()
+            }
+        })
+        .collect();
+    parts.sort();
+    let mut operations: Vec<String> = cause
+        .operations
+        .iter()
+        .map(|&(s, o)| crate::analysis::operations::operation_name(topo, s, o))
+        .collect();
+    operations.sort();
     let mut services: Vec<String> = cause
         .services
         .iter()
@@ -208,19 +286,13 @@ fn root_cause(
         .map(|&l| topo.links[l].name.to_string())
         .collect();
     links.sort();
-    let reasons: Vec<String> = cause
-        .members
-        .iter()
-        .map(|&m| member_reason(topo, analysis, m, probes))
-        .collect();
     let (kind, reason) = match cause.kind {
-        crate::analysis::RootCauseKind::Service => (RootCauseKind::Service, reasons.join("")),
+        crate::analysis::RootCauseKind::Service => (
+            RootCauseKind::Service,
+            parts.iter().map(|(_, r)| r.as_str()).collect::<String>(),
+        ),
         crate::analysis::RootCauseKind::Cycle => {
-            let each: Vec<String> = members
-                .iter()
-                .zip(&reasons)
-                .map(|(m, r)| format!("`{m}`: {r}"))
-                .collect();
+            let each: Vec<String> = parts.iter().map(|(m, r)| format!("`{m}`: {r}")).collect();
             (
                 RootCauseKind::Cycle,
                 format!(
@@ -230,8 +302,20 @@ fn root_cause(
             )
         }
     };
+    let operation = match (cause.kind, cause.member_operations.as_slice()) {
+        (crate::analysis::RootCauseKind::Service, [(s, o)]) => {
+            Some(topo.service(*s).operation_name(*o).to_owned())
+        }
+        _ => None,
+    };
     RootCauseReport {
-        id: members.join(" + "),
+        id: parts
+            .iter()
+            .map(|(m, _)| m.as_str())
+            .collect::<Vec<_>>()
+            .join(" + "),
+        operation,
+        operations,
         kind,
         owner: cause
             .members
@@ -243,6 +327,67 @@ fn root_cause(
         assumed: cause.assumed,
         links,
         services,
+    }
+}
+
+/// Why operation `o` of service `s` fails on its own: its own probe's failing results.
+fn operation_reason(
+    topo: &Topology,
+    s: ServiceIdx,
+    o: OperationIdx,
+    op_probes: Option<&OperationProbes>,
+) -> String {
+    let results = op_probes
+        .and_then(|p| p.get(s.get()))
+        .and_then(|ops| ops.get(o.get()))
+        .map_or(&[][..], Vec::as_slice);
+    failing_reason(
+        topo.service(s),
+        results,
+        "failing by its own probe".to_owned(),
+    )
+}
+
+/// The distinct reasons of the failing `results` (the first few), prefixed by how many
+/// instances fail when the service has several; `otherwise` when none says why.
+fn failing_reason(
+    svc: &crate::topology::model::Service,
+    results: &[ProbeResult],
+    otherwise: String,
+) -> String {
+    let failing: Vec<&ProbeResult> = results
+        .iter()
+        .filter(|r| matches!(r.state, State::Down | State::Degraded))
+        .collect();
+    let mut distinct: Vec<&str> = Vec::new();
+    for r in &failing {
+        let text = r.reason.as_deref().unwrap_or(r.state.as_str());
+        if !distinct.contains(&text) {
+            distinct.push(text);
+        }
+    }
+    let mut text = distinct
+        .iter()
+        .take(MAX_REASONS)
+        .copied()
+        .collect::<Vec<_>>()
+        .join("; ");
+    if distinct.len() > MAX_REASONS {
+        let _ = write!(text, "; and {} more", distinct.len() - MAX_REASONS);
+    }
+    if text.is_empty() {
+        text = otherwise;
+    }
+    if svc.instances.len() > 1 {
+        let alive = results.iter().filter(|r| r.state.is_alive()).count();
+        format!(
+            "{} of {} instances failing ({alive} alive, {} needed): {text}",
+            failing.len(),
+            svc.instances.len(),
+            svc.min_healthy
+        )
+    } else {
+        text
     }
 }
 
@@ -271,38 +416,9 @@ fn member_reason(
     let results = probes
         .and_then(|p| p.get(m.get()))
         .map_or(&[][..], Vec::as_slice);
-    let failing: Vec<&ProbeResult> = results
-        .iter()
-        .filter(|r| matches!(r.state, State::Down | State::Degraded))
-        .collect();
-    let mut distinct: Vec<&str> = Vec::new();
-    for r in &failing {
-        let text = r.reason.as_deref().unwrap_or(r.state.as_str());
-        if !distinct.contains(&text) {
-            distinct.push(text);
-        }
-    }
-    let mut text = distinct
-        .iter()
-        .take(MAX_REASONS)
-        .copied()
-        .collect::<Vec<_>>()
-        .join("; ");
-    if distinct.len() > MAX_REASONS {
-        let _ = write!(text, "; and {} more", distinct.len() - MAX_REASONS);
-    }
-    if text.is_empty() {
-        text = format!("{} by its own probes", analysis.services[m.get()].observed);
-    }
-    if svc.instances.len() > 1 {
-        let alive = results.iter().filter(|r| r.state.is_alive()).count();
-        format!(
-            "{} of {} instances failing ({alive} alive, {} needed): {text}",
-            failing.len(),
-            svc.instances.len(),
-            svc.min_healthy
-        )
-    } else {
-        text
-    }
+    failing_reason(
+        svc,
+        results,
+        format!("{} by its own probes", analysis.services[m.get()].observed),
+    )
 }

@@ -11,20 +11,23 @@
 //! n`; fill by effective state; SPOFs outlined thick red with a SPOF badge (SVG class `spof`);
 //! services at risk (no spare instance left) outlined orange with a badge (class `at-risk`); the
 //! caption on top lists links, domain SPOFs (shared fate stands out) and what was folded; a
-//! legend cluster explains it all.
+//! legend cluster explains it all. A service with operations (SPEC §1) stays one node, each
+//! operation a compartment of its label with a port (`"frontend":op1`): the edges of an
+//! operation's own calls leave from its port's east side, calls and links naming it enter its
+//! west side, and the service's own calls leave from the node.
 
 use std::fmt::Write as _;
 
 use graphviz_rust::dot_structures::{
-    Attribute, Edge, EdgeTy, Graph, GraphAttributes, Id, Node, NodeId, Stmt, Subgraph, Vertex,
+    Attribute, Edge, EdgeTy, Graph, GraphAttributes, Id, Node, NodeId, Port, Stmt, Subgraph, Vertex,
 };
 use graphviz_rust::printer::{DotPrinter, PrinterContext};
 
 use crate::report::render_error::RenderError;
 use crate::report::report::Report;
 use crate::report::view::{
-    Caption, ClusterKind, GraphView, GroupNode, LinkNode, NodeKind, ServiceNode, SpofMark,
-    SummaryNode, ViewEdge, ViewOptions,
+    Caption, ClusterKind, GraphView, GroupNode, LinkNode, NodeKind, OperationPort, ServiceNode,
+    SpofMark, SummaryNode, ViewEdge, ViewOptions,
 };
 use crate::state::State;
 use crate::terminal::{is_unprintable, printable};
@@ -400,9 +403,17 @@ fn service_attributes(view: &GraphView, s: &ServiceNode) -> Vec<Attribute> {
             "#546e7a",
         )));
     }
+    // Each operation is a compartment of the node with a port of its own: the edges of its
+    // own calls leave there, and calls and links naming it enter there.
+    for (o, op) in s.operations.iter().enumerate() {
+        rows.push_str(&operation_row(view, o, op, text));
+    }
     let mut class = vec![format!("state-{}", s.state)];
     if s.context {
         class.push("context".to_owned());
+    }
+    if !s.operations.is_empty() {
+        class.push("with-operations".to_owned());
     }
     if !s.entry_of.is_empty() {
         class.push("entry".to_owned());
@@ -497,6 +508,48 @@ fn service_attributes(view: &GraphView, s: &ServiceNode) -> Vec<Attribute> {
         attr("class", &class.join(" ")),
         attr("tooltip", &s.tooltip),
     ]
+}
+
+/// The port of operation `o` of a service node.
+fn operation_port(o: usize) -> String {
+    format!("op{o}")
+}
+
+/// One operation's compartment: its name (and its state once observed), framed on top, with
+/// the port its edges use.
+fn operation_row(view: &GraphView, o: usize, op: &OperationPort, text: &str) -> String {
+    let (fill, label) = if view.probed {
+        (
+            palette(op.state).fill,
+            format!(
+                "{}  {}",
+                html(&op.name),
+                small(state_word(op.state), palette(op.state).border)
+            ),
+        )
+    } else {
+        ("#ffffff", html(&op.name))
+    };
+    format!(
+        "<TR><TD PORT=\"{}\" ALIGN=\"LEFT\" BORDER=\"1\" SIDES=\"T\" COLOR=\"#90a4ae\" BGCOLOR=\"{fill}\" CELLPADDING=\"3\"><FONT POINT-SIZE=\"10\" COLOR=\"{text}\">▸ {label}</FONT></TD></TR>",
+        operation_port(o)
+    )
+}
+
+/// The end of an edge at node `n`: the node, or the port of its operation `op` on the side
+/// edges leave (`e`) or enter (`w`) from, left to right.
+fn end_at(view: &GraphView, n: usize, op: Option<usize>, side: &str) -> Vertex {
+    let key = &view.nodes[n].key;
+    match (op, &view.nodes[n].kind) {
+        (Some(o), NodeKind::Service(s)) if o < s.operations.len() => Vertex::N(NodeId(
+            quoted(key),
+            Some(Port(
+                Some(Id::Plain(operation_port(o))),
+                Some(side.to_owned()),
+            )),
+        )),
+        _ => Vertex::N(node_id(key)),
+    }
 }
 
 fn group_attributes(g: &GroupNode) -> Vec<Attribute> {
@@ -622,7 +675,7 @@ fn edge(view: &GraphView, e: &ViewEdge) -> Edge {
         return Edge {
             ty: EdgeTy::Pair(
                 Vertex::N(node_id(&view.nodes[e.from].key)),
-                Vertex::N(node_id(&view.nodes[e.to].key)),
+                end_at(view, e.to, e.to_op, "w"),
             ),
             attributes: vec![
                 attr("color", LINK_FILL),
@@ -678,8 +731,8 @@ fn edge(view: &GraphView, e: &ViewEdge) -> Edge {
     }
     Edge {
         ty: EdgeTy::Pair(
-            Vertex::N(node_id(&view.nodes[e.from].key)),
-            Vertex::N(node_id(&view.nodes[e.to].key)),
+            end_at(view, e.from, e.from_op, "e"),
+            end_at(view, e.to, e.to_op, "w"),
         ),
         attributes,
     }

@@ -12,9 +12,8 @@ use std::fmt::Write as _;
 use crate::report::mermaid::to_mermaid;
 use crate::report::render_error::RenderError;
 use crate::report::report::{Report, RootCauseKind, RootCauseReport, Spof, SpofKind};
-use crate::report::text::{because_text, takes_down};
+use crate::report::text::takes_down;
 use crate::report::view::{GraphView, ViewOptions};
-use crate::state::State;
 use crate::topology::model::Topology;
 
 /// What to put in the Markdown report besides the report itself.
@@ -86,29 +85,6 @@ fn spof_line(s: &Spof) -> String {
 
 /// At most this many names per list in a root cause's row.
 const MAX_NAMES: usize = 20;
-
-/// Why a link is in its state: the root causes that explain its entry, or its entry itself.
-fn link_why(report: &Report, entry: &str, state: State) -> String {
-    let because = report
-        .services
-        .binary_search_by(|s| s.id.as_str().cmp(entry))
-        .ok()
-        .map(|i| &report.services[i].because_of)
-        .filter(|b| !b.is_empty());
-    if let Some(b) = because {
-        return because_text(state, b);
-    }
-    let own = report
-        .root_causes
-        .iter()
-        .flatten()
-        .any(|c| c.members.iter().any(|m| m == entry));
-    if own {
-        format!("its entry `{entry}` is a root cause")
-    } else {
-        String::new()
-    }
-}
 
 /// The root-cause section: one row per root cause with what it takes down (SPEC §2).
 fn root_causes(w: &mut String, report: &Report, causes: &[RootCauseReport]) {
@@ -196,7 +172,7 @@ pub fn render_markdown(
             None => l.spofs.len().to_string(),
         };
         let why = if report.root_causes.is_some() {
-            format!(" {} |", md_with_code(&link_why(report, &l.entry, l.state)))
+            format!(" {} |", md_with_code(&l.why(report)))
         } else {
             String::new()
         };
@@ -209,7 +185,7 @@ pub fn render_markdown(
             w,
             "| {} | {} |{state}{why} {} | {spofs} |",
             md(&l.name),
-            md(&l.entry),
+            md(&l.entered()),
             l.critical_path.len()
         );
     }
@@ -298,7 +274,13 @@ pub fn render_markdown(
             "| service | instance | state | latency | reason |\n| --- | --- | --- | ---: | --- |"
         );
         for s in &report.services {
-            for p in s.probes.iter().flatten() {
+            // The service's probe, then each operation's own (`frontend (checkout)`).
+            let own = std::iter::once((&s.id, &s.probes));
+            let ops = s.operations.iter().map(|o| (&o.id, &o.probes));
+            for (id, p) in own
+                .chain(ops)
+                .flat_map(|(id, p)| p.iter().flatten().map(move |p| (id, p)))
+            {
                 let latency = p
                     .latency_ms
                     .map(|ms| format!("{ms:.1} ms"))
@@ -306,7 +288,7 @@ pub fn render_markdown(
                 let _ = writeln!(
                     w,
                     "| {} | {} | {} | {latency} | {} |",
-                    md(&s.id),
+                    md(id),
                     md(&p.instance),
                     p.state,
                     md_with_code(p.reason.as_deref().unwrap_or(""))

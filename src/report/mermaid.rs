@@ -6,6 +6,12 @@
 //! legend. Node ids are `n0`, `n1`, … (services), `g0` … (OR nodes), `s0` … (summaries) and
 //! `c0` … (clusters): Mermaid ids cannot safely hold `-` in every renderer, so names only ever
 //! appear in quoted labels, escaped by [`label`].
+//!
+//! Mermaid has no ports, so a service's operations (SPEC §1), which the DOT picture draws as
+//! ports of the node, are lines of its label here (`▸ checkout`, with the state once observed),
+//! and an edge says which operation it leaves from or enters (`from checkout`, `to checkout`)
+//! in its label. A subgraph per service would make the service several nodes, which is what
+//! operations exist to avoid.
 
 use std::fmt::Write as _;
 
@@ -167,6 +173,14 @@ pub fn to_mermaid(view: &GraphView) -> String {
                     };
                     let _ = write!(text, "<br/>{lead} {}", label(&s.note_links.join(", ")));
                 }
+                // Mermaid has no ports: each operation is a line of the node, and the edges
+                // of its calls (and the calls naming it) say which operation they are.
+                for op in &s.operations {
+                    let _ = write!(text, "<br/>▸ {}", label(&op.name));
+                    if view.probed {
+                        let _ = write!(text, " · {}", op.state);
+                    }
+                }
                 if s.at_risk {
                     text.push_str("<br/>⚠ AT RISK: no spare left");
                 }
@@ -266,7 +280,20 @@ pub fn to_mermaid(view: &GraphView) -> String {
                 "-.->"
             }
         };
-        match e.label() {
+        let op_name = |n: usize, op: Option<usize>| match (&view.nodes[n].kind, op) {
+            (NodeKind::Service(s), Some(o)) => s.operations.get(o).map(|p| p.name.as_str()),
+            _ => None,
+        };
+        let mut parts: Vec<String> = Vec::new();
+        if let Some(o) = op_name(e.from, e.from_op) {
+            parts.push(format!("from {o}"));
+        }
+        if let Some(o) = op_name(e.to, e.to_op) {
+            parts.push(format!("to {o}"));
+        }
+        parts.extend(e.label());
+        let text = (!parts.is_empty()).then(|| parts.join(" · "));
+        match text {
             Some(text) => {
                 let _ = writeln!(w, "  {from} {arrow}|\"{}\"| {to}", label(&text));
             }

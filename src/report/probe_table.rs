@@ -109,6 +109,32 @@ fn write_table(
                 Cell::new(reason),
             ]);
         }
+        // Each operation's own probe, per instance; and an operation failing because of a
+        // root cause says so, like a service.
+        let ops =
+            service_report(service.name.as_str()).map_or(&[][..], |r| r.operations.as_slice());
+        let outcomes = run.operations.get(idx.get()).map_or(&[][..], Vec::as_slice);
+        for (o, op) in ops.iter().enumerate() {
+            let own = outcomes.get(o).map_or(&[][..], Vec::as_slice);
+            for (inst, out) in service.instances.iter().zip(own) {
+                table.add_row([
+                    Cell::new(&op.id),
+                    Cell::new(&inst.id),
+                    Cell::new(out.state.as_str()),
+                    Cell::new(latency_text(out.latency)).set_alignment(CellAlignment::Right),
+                    Cell::new(out.reason.as_deref().unwrap_or("")),
+                ]);
+            }
+            if !op.because_of.is_empty() {
+                table.add_row([
+                    Cell::new(&op.id),
+                    Cell::new("(operation)"),
+                    Cell::new(op.effective.as_str()),
+                    Cell::new(""),
+                    Cell::new(because_text(op.effective, &op.because_of)),
+                ]);
+            }
+        }
     }
     writeln!(out, "{}", printable_lines(&trim_lines(&table.to_string())))?;
 
@@ -122,8 +148,12 @@ fn write_table(
         table.load_preset(presets::NOTHING);
         table.set_header(["LINK", "ENTRY", "STATE", "WHY"]);
         for link in links {
-            let state = effective(link.entry);
             let entry = topology.service(link.entry).name.as_str();
+            if !topology.service(link.entry).operations.is_empty() {
+                table.add_row(operation_link_row(topology, report, link));
+                continue;
+            }
+            let state = effective(link.entry);
             let mut row = vec![
                 link.name.to_string(),
                 entry.to_owned(),
@@ -182,6 +212,42 @@ fn write_table(
         run.selected.len(),
         latency_text(Some(run.elapsed))
     )
+}
+
+/// The link table's row of a link whose entry has operations: the entry as the link enters it
+/// (`frontend (checkout)`, or the service: all of its operations), the link's own state, and
+/// the root causes that explain it (its entry, or the operation it enters, may be one).
+fn operation_link_row(
+    topology: &Topology,
+    report: &Report,
+    link: &crate::topology::model::Link,
+) -> Vec<String> {
+    let entry = match link.operation {
+        Some(o) => crate::analysis::operations::operation_name(topology, link.entry, o),
+        None => topology.service(link.entry).name.to_string(),
+    };
+    report
+        .links
+        .iter()
+        .find(|l| l.name == link.name.as_str())
+        .map_or_else(
+            || {
+                vec![
+                    link.name.to_string(),
+                    entry.clone(),
+                    "unknown".to_owned(),
+                    String::new(),
+                ]
+            },
+            |l| {
+                vec![
+                    l.name.clone(),
+                    entry.clone(),
+                    l.state.as_str().to_owned(),
+                    l.why(report),
+                ]
+            },
+        )
 }
 
 /// comfy-table pads every cell, including the last; drop trailing blanks and the outer margin.

@@ -44,6 +44,14 @@ pub struct Report {
 }
 
 impl Report {
+    /// The operation reports name `service (operation)`, if any.
+    pub fn operation(&self, id: &str) -> Option<&OperationReport> {
+        self.services
+            .iter()
+            .flat_map(|s| &s.operations)
+            .find(|o| o.id == id)
+    }
+
     /// Whether states were observed (probes ran, or `--fail` decided them). Without that every
     /// state is `unknown` by construction, and the pictures and pages show none.
     pub fn observed(&self) -> bool {
@@ -72,6 +80,10 @@ pub struct LinkReport {
     pub name: String,
     /// Its entry service.
     pub entry: String,
+    /// The operation of the entry it enters (SPEC §1 `operation:`); absent = all of them, or
+    /// the entry has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
     /// Effective state of the entry (`unknown` without probing, unless `--fail` decides it).
     pub state: State,
     /// The entry and every service reachable through strong edges, sorted.
@@ -84,6 +96,50 @@ pub struct LinkReport {
     /// Minimal pairs of events (N-2); only with `--depth 2`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pairs: Option<Vec<SpofPair>>,
+}
+
+impl LinkReport {
+    /// The entry as the link enters it: `frontend (checkout)` with an operation, else the
+    /// service.
+    pub fn entered(&self) -> String {
+        match &self.operation {
+            Some(o) => format!("{} ({o})", self.entry),
+            None => self.entry.clone(),
+        }
+    }
+
+    /// Why it is in its state, in words: `down because of `a`, `b``, or that its entry (or
+    /// the operation it enters) is itself a root cause; empty when nothing explains it.
+    pub fn why(&self, report: &Report) -> String {
+        let entered = self.entered();
+        let causes: Vec<&RootCauseReport> = report
+            .root_causes
+            .iter()
+            .flatten()
+            .filter(|c| c.links.contains(&self.name))
+            .collect();
+        // Its entry is a root cause: the operation it enters, or the service it enters as a
+        // whole (not when only one of its operations is).
+        let is_own = |c: &RootCauseReport| {
+            c.id == entered
+                || (self.operation.is_none()
+                    && c.operation.is_none()
+                    && c.members.contains(&self.entry))
+        };
+        let own = causes.iter().any(|c| is_own(c));
+        let others: Vec<String> = causes
+            .iter()
+            .filter(|c| !is_own(c))
+            .map(|c| c.id.clone())
+            .collect();
+        if !others.is_empty() {
+            crate::report::text::because_text(self.state, &others)
+        } else if own {
+            format!("its entry `{entered}` is a root cause")
+        } else {
+            String::new()
+        }
+    }
 }
 
 /// Kind of a SPOF.
@@ -145,6 +201,29 @@ pub struct ServiceReport {
     /// [`Report::root_causes`]; absent when empty (healthy, itself a root cause, or no probing).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub because_of: Vec<String>,
+    /// Its operations (SPEC §1), sorted by name; absent for a service without any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub operations: Vec<OperationReport>,
+}
+
+/// One operation of a service: its own states, and its own probe's results.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct OperationReport {
+    /// The operation's name, the key under `operations:`.
+    pub name: String,
+    /// How reports name it: `service (operation)`, as SPOF paths and root causes do.
+    pub id: String,
+    /// The worse of its service's observed state and its own probe's.
+    pub observed: State,
+    /// With its service's and its own dependencies taken into account.
+    pub effective: State,
+    /// Its own probe's results per instance of the service; only after probing, and only for
+    /// an operation with a probe of its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probes: Option<Vec<ProbeResult>>,
+    /// Like the service's `because_of`, for the operation.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub because_of: Vec<String>,
 }
 
 /// Kind of a root cause.
@@ -160,7 +239,8 @@ pub enum RootCauseKind {
 /// One root cause: a failure nothing below it explains, and what it takes down.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RootCauseReport {
-    /// The service name; for a cycle, its members joined with ` + `.
+    /// The service name (`service (operation)` when only that operation's own probe fails);
+    /// for a cycle, its members joined with ` + `.
     pub id: String,
     /// `service` or `cycle`.
     pub kind: RootCauseKind,
@@ -179,6 +259,14 @@ pub struct RootCauseReport {
     pub links: Vec<String>,
     /// Other failed services it explains (its consequences), sorted.
     pub services: Vec<String>,
+    /// For a root cause that is one operation of its service (its own probe fails while the
+    /// service's pass), the operation's name; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
+    /// Operations it fails while their service as a whole stays up, as `service (operation)`,
+    /// sorted; absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub operations: Vec<String>,
 }
 
 /// Links and other services that go down with a service (SPEC §2). The same shape at every
@@ -409,7 +497,10 @@ impl RootCauseReport {
             report
                 .services
                 .binary_search_by(|s| s.id.as_str().cmp(name))
-                .map_or(self.state, |i| report.services[i].effective)
+                .map_or_else(
+                    |_| report.operation(name).map_or(self.state, |o| o.effective),
+                    |i| report.services[i].effective,
+                )
         };
         let (links_down, links_degraded) = self
             .links
@@ -419,6 +510,7 @@ impl RootCauseReport {
         let (services_down, services_degraded) = self
             .services
             .iter()
+            .chain(&self.operations)
             .map(String::as_str)
             .partition(|n| service_state(n) == State::Down);
         Impact {

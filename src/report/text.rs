@@ -172,7 +172,7 @@ pub fn render_text(report: &Report, color: bool) -> String {
             "{} {}  (entry {}){state}",
             p.bold("link"),
             p.bold(&link.name),
-            printable(&link.entry),
+            printable(&link.entered()),
         );
         let cp = &link.critical_path;
         let names = &cp[..cp.len().min(MAX_PATH_NAMES)];

@@ -15,6 +15,8 @@ mod fuzz_loader;
 mod hardening;
 mod inspect;
 mod messaging;
+mod operations_probe;
+mod operations_rootcause_reference;
 mod probe;
 mod readme;
 mod receivers;

@@ -11,7 +11,7 @@ use super::select::{Drawn, Rep, fresh_key};
 use super::{GroupNode, NodeKind, ViewEdge, ViewNode};
 use crate::analysis::graph::Group;
 use crate::state::State;
-use crate::topology::model::{ServiceIdx, Strength, Target};
+use crate::topology::model::{OperationIdx, ServiceIdx, Strength, Target};
 
 /// The edges being collected, with the parallel edges already folded.
 struct EdgeSet<'a> {
@@ -31,6 +31,20 @@ impl EdgeSet<'_> {
         timeout: Option<Duration>,
         single: bool,
     ) {
+        self.add_between(from, to, (None, None), strength, timeout, single);
+    }
+
+    /// [`Self::add`] from operation `ports.0` of `from` to operation `ports.1` of `to` (single
+    /// edges only: a folded edge joins the nodes).
+    fn add_between(
+        &mut self,
+        from: usize,
+        to: usize,
+        ports: (Option<usize>, Option<usize>),
+        strength: Strength,
+        timeout: Option<Duration>,
+        single: bool,
+    ) {
         if from == to {
             return;
         }
@@ -46,7 +60,9 @@ impl EdgeSet<'_> {
             return;
         }
         if single {
-            self.edges.push(single_edge(from, to, strength, timeout));
+            let mut e = single_edge(from, to, strength, timeout);
+            (e.from_op, e.to_op) = ports;
+            self.edges.push(e);
             return;
         }
         if let Some(&e) = self.folded_edge.get(&(from, to, strength)) {
@@ -71,6 +87,8 @@ fn single_edge(from: usize, to: usize, strength: Strength, timeout: Option<Durat
         weak_without_timeout: strength == Strength::Weak && timeout.is_none(),
         count: 1,
         indirect: false,
+        from_op: None,
+        to_op: None,
     }
 }
 
@@ -98,21 +116,30 @@ pub(super) fn edges(
     };
     let is_service_node =
         |nodes: &[ViewNode], k: usize| matches!(nodes[k].kind, NodeKind::Service(_));
-    for (link_node, entry) in entries {
+    for (link_node, entry, op) in entries {
         if let Rep::Node(to) = rep[entry] {
-            set.add(link_node, to, Strength::Strong, None, true);
+            let op = op.filter(|_| is_service_node(&nodes, to));
+            set.add_between(link_node, to, (None, op), Strength::Strong, None, true);
         }
     }
     for (i, s) in facts.topo.services.iter().enumerate() {
         let Rep::Node(from) = rep[i] else { continue };
-        for d in &s.depends_on {
+        // The service's own calls leave the node; each operation's own leave its port.
+        let own = s.depends_on.iter().map(|d| (None, d));
+        let ops = s
+            .operations
+            .iter()
+            .enumerate()
+            .flat_map(|(o, op)| op.depends_on.iter().map(move |d| (Some(o), d)));
+        for (from_op, d) in own.chain(ops) {
             match &d.target {
                 Target::Service(t) => {
                     let Rep::Node(to) = rep[t.get()] else {
                         continue;
                     };
                     let single = is_service_node(&nodes, from) && is_service_node(&nodes, to);
-                    set.add(from, to, d.strength, d.timeout, single);
+                    let ports = (from_op, d.operation.map(OperationIdx::get));
+                    set.add_between(from, to, ports, d.strength, d.timeout, single);
                 }
                 Target::AnyOf { members, min } => {
                     let drawn = members.iter().any(|m| rep[m.get()] != Rep::Hidden);
@@ -133,7 +160,11 @@ pub(super) fn edges(
                         } else {
                             State::Unknown
                         };
-                        let key = fresh_key(&format!("{}/{}", s.name, d.label), &mut used);
+                        let key = match from_op {
+                            None => format!("{}/{}", s.name, d.label),
+                            Some(o) => format!("{} ({})/{}", s.name, s.operations[o].name, d.label),
+                        };
+                        let key = fresh_key(&key, &mut used);
                         let g = nodes.len();
                         let cluster = group_cluster(cluster_of, i, members);
                         nodes.push(ViewNode {
@@ -148,7 +179,7 @@ pub(super) fn edges(
                             }),
                             cluster,
                         });
-                        set.add(from, g, d.strength, d.timeout, true);
+                        set.add_between(from, g, (from_op, None), d.strength, d.timeout, true);
                         let mut seen = BTreeSet::new();
                         for m in members {
                             let Rep::Node(to) = rep[m.get()] else {
@@ -342,6 +373,8 @@ fn reach_edges(
             weak_without_timeout: false,
             count: 1,
             indirect: true,
+            from_op: None,
+            to_op: None,
         });
     }
     total.saturating_sub(MAX_INDIRECT_EDGES)

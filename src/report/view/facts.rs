@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 
-use super::{AllSpof, GroupBy, ServiceNode, SpofMark};
+use super::{AllSpof, GroupBy, OperationPort, ServiceNode, SpofMark};
 use crate::report::report::{Report, ServiceReport, SpofKind};
 use crate::state::State;
 use crate::topology::model::{Service, Topology};
@@ -208,6 +208,26 @@ impl<'a> Facts<'a> {
                 .all_spof
                 .as_ref()
                 .is_some_and(|a| a.worst.iter().any(|w| w == s.name.as_str())),
+            operations: s
+                .operations
+                .iter()
+                .map(|op| OperationPort {
+                    name: op.name.clone(),
+                    state: self.report_of[i]
+                        .and_then(|r| r.operations.iter().find(|o| o.name == op.name))
+                        .map_or(State::Unknown, |o| o.effective),
+                    entry_of: self
+                        .topo
+                        .links
+                        .iter()
+                        .filter(|l| {
+                            l.entry.get() == i
+                                && l.operation.is_some_and(|o| s.operation_name(o) == op.name)
+                        })
+                        .map(|l| l.name.to_string())
+                        .collect(),
+                })
+                .collect(),
         }
     }
 }

@@ -51,8 +51,8 @@ use crate::report::report::Report;
 use crate::topology::model::Topology;
 pub use types::{
     AllSpof, CAPTION_LINES, Caption, ClusterKind, DEFAULT_MAX_SERVICES, DomainSpofLine, GraphView,
-    GroupBy, GroupNode, LinkLine, LinkNode, NodeKind, OVERVIEW_MAX_SERVICES, ServiceNode, SpofMark,
-    SummaryNode, ViewCluster, ViewEdge, ViewNode, ViewOptions,
+    GroupBy, GroupNode, LinkLine, LinkNode, NodeKind, OVERVIEW_MAX_SERVICES, OperationPort,
+    ServiceNode, SpofMark, SummaryNode, ViewCluster, ViewEdge, ViewNode, ViewOptions,
 };
 
 impl GraphView {

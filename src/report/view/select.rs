@@ -32,8 +32,8 @@ pub(super) struct Drawn {
     pub(super) used: BTreeSet<String>,
     /// The summary nodes' indices.
     pub(super) summaries: Range<usize>,
-    /// Link nodes and the entry service each leads to.
-    pub(super) entries: Vec<(usize, usize)>,
+    /// Link nodes, the entry service each leads to, and the operation of it the link enters.
+    pub(super) entries: Vec<(usize, usize, Option<usize>)>,
 }
 
 /// The services that may appear at all: every one, or with `--link` that link's critical path
@@ -64,7 +64,11 @@ pub(super) fn candidates(
         let on_path = candidate.clone();
         for (i, s) in topo.services.iter().enumerate() {
             if on_path[i] {
-                for d in &s.depends_on {
+                let deps = s
+                    .depends_on
+                    .iter()
+                    .chain(s.operations.iter().flat_map(|o| &o.depends_on));
+                for d in deps {
                     for t in d.targets() {
                         candidate[t.get()] = true;
                     }
@@ -260,7 +264,12 @@ pub(super) fn link_nodes(
             continue;
         };
         let key = fresh_key(&format!("link:{}", l.name), &mut out.used);
-        out.entries.push((out.nodes.len(), entry.get()));
+        let op = l
+            .operation
+            .as_deref()
+            .and_then(|o| facts.topo.service(entry).operation_index(o))
+            .map(crate::topology::model::OperationIdx::get);
+        out.entries.push((out.nodes.len(), entry.get(), op));
         out.nodes.push(ViewNode {
             key,
             kind: NodeKind::Link(LinkNode {

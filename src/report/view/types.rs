@@ -123,6 +123,20 @@ pub struct ServiceNode {
     /// In a picture where every service on the path is a SPOF ([`GraphView::all_spof`]): the
     /// worst of them by blast radius, the one node still outlined thick red.
     pub worst_spof: bool,
+    /// Its operations (SPEC §1), in name order: each drawn as a port of the node, where the
+    /// edges of its own calls leave and the calls naming it enter. Empty for most services.
+    pub operations: Vec<OperationPort>,
+}
+
+/// One operation of a drawn service: a port of its node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OperationPort {
+    /// The operation's name.
+    pub name: String,
+    /// Its effective state from the report (`unknown` when the report lacks it).
+    pub state: State,
+    /// Links that enter the service at this operation.
+    pub entry_of: Vec<String>,
 }
 
 /// A drawn `any_of` group.
@@ -256,6 +270,12 @@ pub struct ViewEdge {
     /// Not one dependency but a route of strong ones through folded services: `from` depends
     /// on `to` through services the picture does not draw (see [`GraphView::folded`]).
     pub indirect: bool,
+    /// The caller's operation that makes the call (index into its node's
+    /// [`ServiceNode::operations`]); `None` = the service itself (every operation).
+    pub from_op: Option<usize>,
+    /// The operation of the dependency the call names (index into its node's
+    /// [`ServiceNode::operations`]); `None` = the service (all of its operations).
+    pub to_op: Option<usize>,
 }
 
 impl ViewEdge {

@@ -301,6 +301,7 @@ pub fn example() -> (Topology, Report) {
         LinkReport {
             name: "order-acceptance".into(),
             entry: "platform-callback".into(),
+            operation: None,
             state: State::Degraded,
             critical_path: acceptance_path,
             spofs: spofs(&[
@@ -331,6 +332,7 @@ pub fn example() -> (Topology, Report) {
         LinkReport {
             name: "order-status".into(),
             entry: "order-gateway".into(),
+            operation: None,
             state: State::Degraded,
             critical_path: status_path,
             spofs: spofs(&["order-gateway", "order-service", "mysql-primary"]),
@@ -358,6 +360,7 @@ pub fn example() -> (Topology, Report) {
         },
         probes,
         because_of: Vec::new(),
+        operations: Vec::new(),
     };
     let all_up = ["order-gateway", "order-service", "platform-callback"];
     let services = vec![
@@ -694,6 +697,7 @@ pub fn generate(n: usize, seed: u64) -> (Topology, Report) {
         link_reports.push(LinkReport {
             name: format!("link-{e}"),
             entry: name(e),
+            operation: None,
             state: critical
                 .iter()
                 .map(|&i| states[i])
@@ -715,6 +719,7 @@ pub fn generate(n: usize, seed: u64) -> (Topology, Report) {
             blast_radius: BlastRadius::default(),
             probes: None,
             because_of: Vec::new(),
+            operations: Vec::new(),
         })
         .collect();
     let report = Report {
