@@ -35,8 +35,9 @@ window.addEventListener('error', function (e) { window.__lpErrors.push(String(e.
       if (!t) return;
       var text = t.textContent;
       // `a->b`; names may hold `->`, so split where both sides are drawn nodes. An end at an
-      // operation's port reads `a:op1:e`: the node is `a`.
-      var bare = function (s) { return nodes[s] ? s : s.replace(/:op\d+(:[a-z]{1,2})?$/, ''); };
+      // operation's port reads `a:e` or `a:op1:e` (Graphviz 2.43 writes the side only): the
+      // node is `a`.
+      var bare = function (s) { return nodes[s] ? s : s.replace(/(:op\d+)?(:[nsewc_]{1,2})?$/, ''); };
       var at = -1;
       while ((at = text.indexOf('->', at + 1)) >= 0) {
         var a = bare(text.slice(0, at)), b = bare(text.slice(at + 2));
