@@ -107,6 +107,7 @@ fn main() {
                     state: st,
                     latency_ms: Some((latency * 10.0).round() / 10.0),
                     reason: (st == State::Down).then(|| "connection refused".to_owned()),
+                    phases: None,
                 }]
             })
             .collect();

@@ -69,6 +69,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         tls_verify: true,
                         ca_file: None,
                         cert_min_days: 14,
+                        slow_phases: Vec::new(),
                     }),
                     timeout: defaults.timeout,
                     retries: defaults.retries,

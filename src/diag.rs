@@ -166,6 +166,10 @@ codes! {
     NoLinks = "no-links", "the topology declares no core links, so nothing is analysed per link";
     /// An AMQP queue, MQTT topic or NATS subject a probe cannot use.
     BadProbeName = "bad-probe-name", "a probe's queue, topic or subject name is not valid for its protocol";
+    /// `slow: { first_bite: … }`.
+    UnknownPhase = "unknown-phase", "a `slow` threshold names a phase the `http` probe does not time";
+    /// `slow: { connect: … }` on a probe other than `http`.
+    PhaseNotTimed = "phase-not-timed", "a `slow` threshold names a phase, but only the `http` probe times phases";
 }
 
 impl fmt::Display for Code {

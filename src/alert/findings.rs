@@ -216,6 +216,7 @@ services:
                         state: *s,
                         latency_ms: Some(1.0),
                         reason: (*s != State::Up).then(|| "connection refused".to_owned()),
+                        phases: None,
                     })
                     .collect()
             })

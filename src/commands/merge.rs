@@ -25,7 +25,7 @@ use super::probe::analyze_outcomes;
 use super::{Context, ExitStatus};
 use crate::probe::{ProbeOutcome, Shard};
 use crate::report::output;
-use crate::report::report::ShardReport;
+use crate::report::report::{PhaseTimes, ShardReport};
 use crate::report::timestamp::UtcTime;
 use crate::state::State;
 use crate::topology::fingerprint::fingerprint;
@@ -55,6 +55,8 @@ struct ProbeDoc {
     state: State,
     latency_ms: Option<f64>,
     reason: Option<String>,
+    #[serde(default)]
+    phases: Option<PhaseTimes>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -284,11 +286,30 @@ fn outcomes(topology: &Topology, shards: &Shards) -> Result<Vec<Vec<ProbeOutcome
                 reason: result.reason.clone(),
                 attempts: 1,
                 slow: result.ok && result.state == State::Degraded,
+                phases: result.phases.as_ref().map(http_phases),
             });
         }
         out.push(per_instance);
     }
     Ok(out)
+}
+
+/// A shard's phase timings back as durations (negative or non-finite values read as 0).
+fn http_phases(p: &PhaseTimes) -> crate::probe::HttpPhases {
+    let d = |ms: f64| {
+        if ms.is_finite() && ms > 0.0 {
+            Duration::from_secs_f64(ms / 1e3)
+        } else {
+            Duration::ZERO
+        }
+    };
+    crate::probe::HttpPhases {
+        dns: d(p.dns_ms),
+        connect: d(p.connect_ms),
+        tls: d(p.tls_ms),
+        first_byte: d(p.first_byte_ms),
+        transfer: d(p.transfer_ms),
+    }
 }
 
 /// Runs `linkpatrol merge`.

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 use crate::probe::{ProbeOutcome, ProbeRun, RunOptions, Selection, run_blocking};
-use crate::report::report::ProbeResult;
+use crate::report::report::{PhaseTimes, ProbeResult};
 use crate::report::reporter::{Format, reporter};
 use crate::state::State;
 use crate::topology::model::{Service, Topology};
@@ -56,8 +56,21 @@ pub fn probe_results(service: &Service, outcomes: &[ProbeOutcome]) -> Vec<ProbeR
             state: o.state,
             latency_ms: o.latency.map(|d| (d.as_secs_f64() * 1e4).round() / 10.0),
             reason: o.reason.clone(),
+            phases: o.phases.as_ref().map(phase_times),
         })
         .collect()
+}
+
+/// The report's form of an `http` probe's phases: milliseconds, to the microsecond.
+fn phase_times(p: &crate::probe::HttpPhases) -> PhaseTimes {
+    let ms = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
+    PhaseTimes {
+        dns_ms: ms(p.dns),
+        connect_ms: ms(p.connect),
+        tls_ms: ms(p.tls),
+        first_byte_ms: ms(p.first_byte),
+        transfer_ms: ms(p.transfer),
+    }
 }
 
 /// A progress bar on stderr, drawn only on a terminal and only once a run passes one second.

@@ -1,10 +1,11 @@
-//! Shared clients: one rustls configuration (ring provider) and one `reqwest::Client` per TLS
-//! setting (verify on/off, extra CA file), built once per run before any probe starts.
+//! Shared clients: one rustls configuration (ring provider) per TLS setting (verify on/off,
+//! extra CA file), and the `reqwest::Client` of the `prometheus` probe, built once per run
+//! before any probe starts.
 //!
-//! Redirects are followed by the HTTP check itself (the client never follows them), so that
-//! `max_redirects` can differ per probe while the client is shared. Idle connections are not
-//! kept: every probe opens its own connection, so a probe measures connect time and never
-//! passes thanks to a connection that an earlier probe left open.
+//! The `http` probe opens its own connection per request with the configuration for HTTP
+//! (ALPN `http/1.1`) and follows redirects itself, so that it can time each phase and
+//! `max_redirects` can differ per probe. No connection is ever reused: a probe measures connect
+//! time and never passes thanks to a connection that an earlier probe left open.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -261,6 +262,7 @@ impl ServerCertVerifier for AcceptAny {
 #[derive(Debug, Default)]
 pub struct Clients {
     http: HashMap<TlsSetting, Result<reqwest::Client, String>>,
+    http_tls: HashMap<TlsSetting, Result<Arc<ClientConfig>, String>>,
     tls: HashMap<TlsSetting, Result<Arc<ClientConfig>, String>>,
     resolver: NameResolver,
 }
@@ -279,6 +281,7 @@ impl Clients {
     ) -> Self {
         let mut clients = Self {
             http: HashMap::new(),
+            http_tls: HashMap::new(),
             tls: HashMap::new(),
             resolver,
         };
@@ -287,7 +290,15 @@ impl Clients {
                 continue;
             };
             match check {
-                Check::Http(_) | Check::Prometheus(_) => {
+                Check::Http(_) => {
+                    if let std::collections::hash_map::Entry::Vacant(e) =
+                        clients.http_tls.entry(setting)
+                    {
+                        let config = tls_config(e.key(), true).map(Arc::new);
+                        e.insert(config);
+                    }
+                }
+                Check::Prometheus(_) => {
                     if let std::collections::hash_map::Entry::Vacant(e) =
                         clients.http.entry(setting)
                     {
@@ -308,11 +319,21 @@ impl Clients {
         clients
     }
 
-    /// The HTTP client for `setting`, built on first use if `for_checks` did not see it.
+    /// The HTTP client (of the `prometheus` probe) for `setting`, built on first use if
+    /// `for_checks` did not see it.
     pub fn http(&self, setting: &TlsSetting) -> Result<reqwest::Client, String> {
         match self.http.get(setting) {
             Some(c) => c.clone(),
             None => build_http(setting, &self.resolver),
+        }
+    }
+
+    /// The rustls configuration for HTTP (ALPN `http/1.1`) for `setting`, built on first use
+    /// if `for_checks` did not see it.
+    pub fn http_tls(&self, setting: &TlsSetting) -> Result<Arc<ClientConfig>, String> {
+        match self.http_tls.get(setting) {
+            Some(c) => c.clone(),
+            None => tls_config(setting, true).map(Arc::new),
         }
     }
 

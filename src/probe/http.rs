@@ -1,27 +1,56 @@
 //! The `http` check: one request (redirects followed by hand, up to `max_redirects`), then the
 //! expectations in the order a person debugs them: status, headers, body, JSON, certificate.
 //!
+//! Every hop opens its own connection and times each phase, like blackbox_exporter: the name
+//! lookup (the run's resolver; an IP address takes no time), the TCP connect (each address in
+//! turn while nobody listens, since `localhost` may be `::1` first with a server on 127.0.0.1
+//! only), the TLS handshake (the shared rustls configuration: verification, `ca_file`, SNI and
+//! certificate checks as for every TLS probe), the wait from sending the request to the
+//! response headers (first byte), and reading the body (transfer). Over a chain of redirects
+//! each phase is summed over the hops. HTTP/1.1 is spoken with hyper's connection API, because
+//! a pooled client (reqwest) times connect, TLS and the request only together.
+//!
 //! The body is read in chunks up to [`BODY_CAP`]; whatever follows is never read, so an endless
 //! body costs at most the cap. The per-attempt timeout is applied by the caller around this
-//! whole function (connect, TLS, headers and body together).
+//! whole function (connect, TLS, headers and body together); dropping the future closes the
+//! connection (its task is aborted with it).
 
 use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
 
-use reqwest::header::{HeaderName, HeaderValue, LOCATION};
-use reqwest::{Method, StatusCode, Url};
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{
+    ACCEPT, AUTHORIZATION, COOKIE, HOST, HeaderMap, HeaderName, HeaderValue, LOCATION,
+    PROXY_AUTHORIZATION, USER_AGENT,
+};
+use hyper::{Method, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use reqwest::Url;
+use rustls::ClientConfig;
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
 
-use super::outcome::{Verdict, describe_error, excerpt};
+use super::outcome::{HttpPhases, Verdict, describe_error, excerpt};
+use super::resolve::NameResolver;
 use super::tls::certificate_verdict;
-use crate::topology::model::HttpCheck;
+use crate::topology::model::{HttpCheck, HttpPhase};
 
 /// Bytes of a body read at most; the rest is left unread.
 pub const BODY_CAP: usize = 1 << 20;
 
-/// Runs one attempt of an `http` check. The reason is not yet scrubbed. After a redirect, a
-/// reason names every hop: "redirected to `http://…`, then: connection refused".
-pub async fn check(client: &reqwest::Client, check: &HttpCheck) -> Verdict {
+/// Runs one attempt of an `http` check over `tls` (the HTTP configuration of the probe's TLS
+/// setting) with names looked up by `resolver`. The reason is not yet scrubbed. After a
+/// redirect, a reason names every hop: "redirected to `http://…`, then: connection refused".
+/// The verdict carries the phase timings whenever a connection was attempted.
+pub async fn check(tls: &Arc<ClientConfig>, resolver: &NameResolver, check: &HttpCheck) -> Verdict {
     let mut hops = Vec::new();
-    let mut verdict = attempt(client, check, &mut hops).await;
+    let mut phases = None;
+    let mut verdict = attempt(tls, resolver, check, &mut hops, &mut phases).await;
     // A loop or too long a chain already names the hops it is about.
     let about_redirects = verdict
         .reason
@@ -37,16 +66,16 @@ pub async fn check(client: &reqwest::Client, check: &HttpCheck) -> Verdict {
             path.join(", then to ")
         ));
     }
-    verdict
+    match phases {
+        Some(p) => verdict.with_phases(p),
+        None => verdict,
+    }
 }
 
 /// Whether a header must not follow a redirect to another origin: credentials, cookies, and
 /// every header whose value was read from `${VAR}` (as curl and browsers drop credentials).
 fn is_credential(name: &HeaderName, secret: bool) -> bool {
-    secret
-        || name == reqwest::header::AUTHORIZATION
-        || name == reqwest::header::PROXY_AUTHORIZATION
-        || name == reqwest::header::COOKIE
+    secret || name == AUTHORIZATION || name == PROXY_AUTHORIZATION || name == COOKIE
 }
 
 fn same_origin(a: &Url, b: &Url) -> bool {
@@ -55,7 +84,13 @@ fn same_origin(a: &Url, b: &Url) -> bool {
         && a.port_or_known_default() == b.port_or_known_default()
 }
 
-async fn attempt(client: &reqwest::Client, check: &HttpCheck, hops_out: &mut Vec<Url>) -> Verdict {
+async fn attempt(
+    tls: &Arc<ClientConfig>,
+    resolver: &NameResolver,
+    check: &HttpCheck,
+    hops_out: &mut Vec<Url>,
+    phases_out: &mut Option<HttpPhases>,
+) -> Verdict {
     let mut url = match Url::parse(check.url.expose()) {
         Ok(u) => u,
         Err(e) => return Verdict::unknown(format!("invalid url `{}`: {e}", check.url.written())),
@@ -63,7 +98,7 @@ async fn attempt(client: &reqwest::Client, check: &HttpCheck, hops_out: &mut Vec
     let Ok(mut method) = Method::from_bytes(check.method.as_bytes()) else {
         return Verdict::unknown(format!("invalid method `{}`", check.method));
     };
-    let mut headers = reqwest::header::HeaderMap::new();
+    let mut headers = HeaderMap::new();
     let mut credentials = Vec::new();
     for (name, value) in &check.headers {
         let Ok(name) = HeaderName::from_bytes(name.as_bytes()) else {
@@ -89,28 +124,34 @@ async fn attempt(client: &reqwest::Client, check: &HttpCheck, hops_out: &mut Vec
     seen.insert(url.clone());
     let mut hops = 0u32;
     let hops_list = hops_out;
+    let phases = phases_out.insert(HttpPhases::default());
 
-    let mut response = loop {
-        let mut request = client
-            .request(method.clone(), url.clone())
-            .headers(headers.clone());
-        if let Some(b) = &body {
-            request = request.body(b.clone());
-        }
-        let response = match request.send().await {
+    let mut exchange = loop {
+        let exchange = match send(
+            tls,
+            resolver,
+            &method,
+            &url,
+            &headers,
+            body.as_deref(),
+            phases,
+        )
+        .await
+        {
             Ok(r) => r,
-            Err(e) => return Verdict::down(describe_error(&e)),
+            Err(reason) => return Verdict::down(reason),
         };
-        let status = response.status();
+        let status = exchange.response.status();
         if !status.is_redirection() || check.max_redirects == 0 {
-            break response;
+            break exchange;
         }
-        let Some(location) = response
+        let Some(location) = exchange
+            .response
             .headers()
             .get(LOCATION)
             .and_then(|l| l.to_str().ok())
         else {
-            break response;
+            break exchange;
         };
         let next = match url.join(location) {
             Ok(n) => n,
@@ -156,16 +197,10 @@ async fn attempt(client: &reqwest::Client, check: &HttpCheck, hops_out: &mut Vec
         url = next;
     };
 
-    // Certificate of the final connection, if TLS.
-    let cert = response
-        .extensions()
-        .get::<reqwest::tls::TlsInfo>()
-        .and_then(|info| info.peer_certificate().map(<[u8]>::to_vec));
-
-    let status = response.status();
+    let status = exchange.response.status();
     if let Some(reason) = status_mismatch(status, &check.expect.status) {
         // Read a little of the body: a short error text often says why.
-        let text = read_body(&mut response, 4096).await.unwrap_or_default();
+        let text = exchange.read_body(4096, phases).await.unwrap_or_default();
         let snippet = excerpt(&String::from_utf8_lossy(&text), 120);
         return Verdict::down(if snippet.is_empty() {
             reason
@@ -174,7 +209,7 @@ async fn attempt(client: &reqwest::Client, check: &HttpCheck, hops_out: &mut Vec
         });
     }
     for (name, expected) in &check.expect.headers {
-        match response.headers().get(name.as_str()) {
+        match exchange.response.headers().get(name.as_str()) {
             None => {
                 return Verdict::down(format!("header `{name}` missing, expected `{expected}`"));
             }
@@ -188,37 +223,243 @@ async fn attempt(client: &reqwest::Client, check: &HttpCheck, hops_out: &mut Vec
             }
         }
     }
-    let body = match read_body(&mut response, BODY_CAP).await {
+    let body = match exchange.read_body(BODY_CAP, phases).await {
         Ok(b) => b,
         Err(e) => return Verdict::down(format!("reading the body failed: {}", describe_error(&e))),
     };
     if let Some(v) = body_verdict(&body, check) {
         return v;
     }
-    if let Some(der) = cert
-        && let Some(v) = certificate_verdict(&der, check.cert_min_days)
+    if let Some(der) = &exchange.certificate
+        && let Some(v) = certificate_verdict(der, check.cert_min_days)
     {
         return v;
     }
     Verdict::up()
 }
 
-/// Reads at most `cap` bytes of the body; the rest is never read.
-pub(crate) async fn read_body(
-    response: &mut reqwest::Response,
-    cap: usize,
-) -> Result<Vec<u8>, reqwest::Error> {
-    let mut buf = Vec::new();
-    while buf.len() < cap {
-        match response.chunk().await? {
-            Some(chunk) => {
-                let take = chunk.len().min(cap - buf.len());
-                buf.extend_from_slice(&chunk[..take]);
+/// A byte stream the request goes over: plain TCP or TLS.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// Aborts the connection's task when the exchange is dropped (done, or the probe timed out), so
+/// no connection outlives its probe.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// One request's answer on its own connection.
+struct Exchange {
+    response: Response<Incoming>,
+    /// The server's leaf certificate (DER), for `https://`.
+    certificate: Option<Vec<u8>>,
+    _connection: AbortOnDrop,
+}
+
+impl Exchange {
+    /// Reads at most `cap` bytes of the body (the rest is never read), adding the time to the
+    /// transfer phase.
+    async fn read_body(
+        &mut self,
+        cap: usize,
+        phases: &mut HttpPhases,
+    ) -> Result<Vec<u8>, hyper::Error> {
+        let start = Instant::now();
+        let mut buf = Vec::new();
+        let body = self.response.body_mut();
+        let result = loop {
+            if buf.len() >= cap {
+                break Ok(());
             }
-            None => break,
+            match body.frame().await {
+                Some(Ok(frame)) => {
+                    if let Some(chunk) = frame.data_ref() {
+                        let take = chunk.len().min(cap - buf.len());
+                        buf.extend_from_slice(&chunk[..take]);
+                    }
+                }
+                Some(Err(e)) => break Err(e),
+                None => break Ok(()),
+            }
+        };
+        phases.add(HttpPhase::Transfer, start.elapsed());
+        result.map(|()| buf)
+    }
+}
+
+/// Sends one request on a new connection to `url`'s host and waits for the response headers,
+/// timing each phase into `phases`. `Err` is the reason.
+async fn send(
+    tls: &Arc<ClientConfig>,
+    resolver: &NameResolver,
+    method: &Method,
+    url: &Url,
+    headers: &HeaderMap,
+    body: Option<&str>,
+    phases: &mut HttpPhases,
+) -> Result<Exchange, String> {
+    let https = match url.scheme() {
+        "http" => false,
+        "https" => true,
+        other => {
+            return Err(format!(
+                "unsupported scheme `{other}`, expected `http` or `https`"
+            ));
+        }
+    };
+    let Some(host) = url.host_str() else {
+        return Err(format!("no host in `{url}`"));
+    };
+    let port = url
+        .port_or_known_default()
+        .unwrap_or(if https { 443 } else { 80 });
+
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let ips = if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
+        // An address is not looked up: no DNS phase.
+        vec![ip]
+    } else {
+        let start = Instant::now();
+        let looked_up = resolver.lookup(host).await;
+        phases.add(HttpPhase::Dns, start.elapsed());
+        looked_up?
+    };
+
+    let start = Instant::now();
+    let mut tcp = None;
+    let mut last = None;
+    for ip in ips {
+        match TcpStream::connect(SocketAddr::new(ip, port)).await {
+            Ok(s) => {
+                tcp = Some(s);
+                break;
+            }
+            Err(e) => last = Some(e),
         }
     }
-    Ok(buf)
+    phases.add(HttpPhase::Connect, start.elapsed());
+    let tcp = match (tcp, last) {
+        (Some(s), _) => s,
+        (None, Some(e)) => return Err(describe_error(&e)),
+        (None, None) => return Err(format!("cannot resolve `{host}`: no address")),
+    };
+    let _ = tcp.set_nodelay(true);
+
+    let mut certificate = None;
+    let stream: Box<dyn Stream> = if https {
+        let name = match bare.parse::<std::net::IpAddr>() {
+            Ok(ip) => ServerName::IpAddress(ip.into()),
+            Err(_) => ServerName::try_from(bare.to_owned())
+                .map_err(|_| format!("invalid host name `{bare}` for TLS"))?,
+        };
+        let start = Instant::now();
+        let handshake = TlsConnector::from(Arc::clone(tls)).connect(name, tcp).await;
+        phases.add(HttpPhase::Tls, start.elapsed());
+        let stream = handshake.map_err(|e| describe_error(&e))?;
+        certificate = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .map(|c| c.as_ref().to_vec());
+        Box::new(stream)
+    } else {
+        Box::new(tcp)
+    };
+
+    let request = build_request(method, url, headers, body)?;
+    let start = Instant::now();
+    let answered = async {
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| describe_error(&e))?;
+        let task = AbortOnDrop(tokio::spawn(async move {
+            let _ = connection.await;
+        }));
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| describe_error(&e))?;
+        Ok::<_, String>((response, task))
+    }
+    .await;
+    phases.add(HttpPhase::FirstByte, start.elapsed());
+    let (response, task) = answered?;
+    Ok(Exchange {
+        response,
+        certificate,
+        _connection: task,
+    })
+}
+
+/// The request for one hop: origin-form target, `Host`, the probe's headers, and what a client
+/// adds unless the probe sets it (`User-Agent`, `Accept`, `Authorization: Basic` from the
+/// URL's user and password).
+fn build_request(
+    method: &Method,
+    url: &Url,
+    headers: &HeaderMap,
+    body: Option<&str>,
+) -> Result<hyper::Request<Full<Bytes>>, String> {
+    let mut target = url.path().to_owned();
+    if let Some(q) = url.query() {
+        target.push('?');
+        target.push_str(q);
+    }
+    let payload = Full::new(Bytes::from(body.unwrap_or_default().to_owned()));
+    let mut request = hyper::Request::builder()
+        .method(method.clone())
+        .uri(target)
+        .body(payload)
+        .map_err(|e| format!("cannot build the request for `{url}`: {e}"))?;
+    // In the order reqwest writes them (a server's echo, quoted in a reason, shows the same):
+    // `Authorization` from the URL's user and password (unless the probe sets its own), the
+    // probe's headers, then the defaults the probe did not set.
+    let all = request.headers_mut();
+    if !headers.contains_key(AUTHORIZATION)
+        && (!url.username().is_empty() || url.password().is_some())
+    {
+        use base64::Engine as _;
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        let pair = format!(
+            "{}:{}",
+            decode(url.username()),
+            url.password().map(decode).unwrap_or_default()
+        );
+        let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+        if let Ok(mut value) = HeaderValue::from_str(&format!("Basic {encoded}")) {
+            value.set_sensitive(true);
+            all.insert(AUTHORIZATION, value);
+        }
+    }
+    for (name, value) in headers {
+        all.append(name.clone(), value.clone());
+    }
+    all.entry(USER_AGENT)
+        .or_insert(HeaderValue::from_static(concat!(
+            "linkpatrol/",
+            env!("CARGO_PKG_VERSION")
+        )));
+    all.entry(ACCEPT).or_insert(HeaderValue::from_static("*/*"));
+    if !all.contains_key(HOST) {
+        let host = url.host_str().unwrap_or_default();
+        let authority = match url.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_owned(),
+        };
+        let value =
+            HeaderValue::from_str(&authority).map_err(|_| format!("invalid host `{authority}`"))?;
+        all.insert(HOST, value);
+    }
+    Ok(request)
 }
 
 fn status_mismatch(status: StatusCode, expected: &[u16]) -> Option<String> {

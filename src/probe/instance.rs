@@ -46,15 +46,34 @@ pub async fn probe_attempt(clients: &Clients, probe: &Probe, attempts: u32) -> P
         reason: verdict.reason,
         attempts,
         slow: false,
+        phases: verdict.phases,
     };
-    if outcome.state == State::Up && latency > probe.slow {
-        outcome.state = State::Degraded;
-        outcome.slow = true;
-        outcome.reason = Some(format!(
-            "slow: answered in {}, threshold {}",
-            human_duration(round_ms(latency)),
-            human_duration(probe.slow)
-        ));
+    if outcome.state == State::Up {
+        let mut slow = Vec::new();
+        if latency > probe.slow {
+            slow.push(format!(
+                "answered in {}, threshold {}",
+                human_duration(round_ms(latency)),
+                human_duration(probe.slow)
+            ));
+        }
+        if let (Check::Http(h), Some(phases)) = (&probe.check, &outcome.phases) {
+            for &(phase, limit) in &h.slow_phases {
+                let took = phases.get(phase);
+                if took > limit {
+                    slow.push(format!(
+                        "{}, threshold {}",
+                        phase.took(&human_duration(round_ms(took))),
+                        human_duration(limit)
+                    ));
+                }
+            }
+        }
+        if !slow.is_empty() {
+            outcome.state = State::Degraded;
+            outcome.slow = true;
+            outcome.reason = Some(format!("slow: {}", slow.join("; ")));
+        }
     }
     outcome
 }
@@ -77,10 +96,12 @@ async fn attempt(clients: &Clients, probe: &Probe) -> Verdict {
     let check = &probe.check;
     let setting = TlsSetting::of(check);
     match check {
-        Check::Http(h) => match clients.http(setting.as_ref().expect("http has a TLS setting")) {
-            Ok(client) => http::check(&client, h).await,
-            Err(reason) => Verdict::unknown(reason),
-        },
+        Check::Http(h) => {
+            match clients.http_tls(setting.as_ref().expect("http has a TLS setting")) {
+                Ok(config) => http::check(&config, clients.resolver(), h).await,
+                Err(reason) => Verdict::unknown(reason),
+            }
+        }
         Check::Prometheus(p) => match clients.http(setting.as_ref().expect("has a TLS setting")) {
             Ok(client) => prometheus::check(&client, p).await,
             Err(reason) => Verdict::unknown(reason),

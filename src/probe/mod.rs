@@ -31,6 +31,6 @@ pub mod tcp;
 pub mod tls;
 
 pub use instance::probe_instance;
-pub use outcome::{ProbeError, ProbeOutcome};
+pub use outcome::{HttpPhases, ProbeError, ProbeOutcome};
 pub use run::{ProbeRun, RunOptions, Selection, observed_states, run, run_blocking, service_state};
 pub use shard::Shard;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::state::State;
 use crate::terminal::printable;
-use crate::topology::model::Text;
+use crate::topology::model::{HttpPhase, Text};
 
 /// The result of probing one instance: a state, the latency of the last attempt, and why.
 ///
@@ -25,6 +25,50 @@ pub struct ProbeOutcome {
     pub attempts: u32,
     /// Whether the only thing wrong is slowness (`degraded` by the `slow` threshold).
     pub slow: bool,
+    /// Where the last attempt's time went, for an `http` probe that got an answer or an error
+    /// before its timeout; `None` for every other probe type.
+    pub phases: Option<HttpPhases>,
+}
+
+/// The time an HTTP request spent in each phase; over a chain of redirects, the sum over the
+/// hops (as blackbox_exporter sums `probe_http_duration_seconds`). A phase never reached is 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HttpPhases {
+    /// Name resolution (0 for an IP address).
+    pub dns: Duration,
+    /// TCP connect, over every address tried.
+    pub connect: Duration,
+    /// TLS handshake (0 for `http://`).
+    pub tls: Duration,
+    /// From sending the request to the response headers.
+    pub first_byte: Duration,
+    /// Reading the body (up to the cap).
+    pub transfer: Duration,
+}
+
+impl HttpPhases {
+    /// The time of `phase`.
+    pub fn get(&self, phase: HttpPhase) -> Duration {
+        match phase {
+            HttpPhase::Dns => self.dns,
+            HttpPhase::Connect => self.connect,
+            HttpPhase::Tls => self.tls,
+            HttpPhase::FirstByte => self.first_byte,
+            HttpPhase::Transfer => self.transfer,
+        }
+    }
+
+    /// Adds `took` to `phase` (one more hop of a redirect chain).
+    pub fn add(&mut self, phase: HttpPhase, took: Duration) {
+        let slot = match phase {
+            HttpPhase::Dns => &mut self.dns,
+            HttpPhase::Connect => &mut self.connect,
+            HttpPhase::Tls => &mut self.tls,
+            HttpPhase::FirstByte => &mut self.first_byte,
+            HttpPhase::Transfer => &mut self.transfer,
+        };
+        *slot += took;
+    }
 }
 
 impl ProbeOutcome {
@@ -36,6 +80,7 @@ impl ProbeOutcome {
             reason: Some(reason.into()),
             attempts: 0,
             slow: false,
+            phases: None,
         }
     }
 
@@ -83,6 +128,8 @@ pub struct Verdict {
     pub state: State,
     /// Why, when not up.
     pub reason: Option<String>,
+    /// Phase timings (`http` only).
+    pub phases: Option<HttpPhases>,
 }
 
 impl Verdict {
@@ -91,6 +138,7 @@ impl Verdict {
         Self {
             state: State::Up,
             reason: None,
+            phases: None,
         }
     }
 
@@ -99,6 +147,7 @@ impl Verdict {
         Self {
             state: State::Degraded,
             reason: Some(reason.into()),
+            phases: None,
         }
     }
 
@@ -107,6 +156,7 @@ impl Verdict {
         Self {
             state: State::Down,
             reason: Some(reason.into()),
+            phases: None,
         }
     }
 
@@ -115,7 +165,15 @@ impl Verdict {
         Self {
             state: State::Unknown,
             reason: Some(reason.into()),
+            phases: None,
         }
+    }
+
+    /// The same verdict with the phase timings of the request that led to it.
+    #[must_use]
+    pub fn with_phases(mut self, phases: HttpPhases) -> Self {
+        self.phases = Some(phases);
+        self
     }
 
     /// Whether another attempt may change the answer (a failure, not a definite warning).

@@ -5,7 +5,6 @@
 use reqwest::Url;
 use serde_json::Value;
 
-use super::http::read_body;
 use super::outcome::{Verdict, describe_error, excerpt};
 use crate::topology::model::PrometheusCheck;
 
@@ -20,6 +19,24 @@ pub fn query_url(check: &PrometheusCheck) -> Result<Url, String> {
     url.query_pairs_mut()
         .append_pair("query", check.query.expose());
     Ok(url)
+}
+
+/// Reads at most `cap` bytes of the body; the rest is never read.
+async fn read_body(
+    response: &mut reqwest::Response,
+    cap: usize,
+) -> Result<Vec<u8>, reqwest::Error> {
+    let mut buf = Vec::new();
+    while buf.len() < cap {
+        match response.chunk().await? {
+            Some(chunk) => {
+                let take = chunk.len().min(cap - buf.len());
+                buf.extend_from_slice(&chunk[..take]);
+            }
+            None => break,
+        }
+    }
+    Ok(buf)
 }
 
 /// Runs one attempt of a `prometheus` check. The reason is not yet scrubbed.

@@ -4,7 +4,9 @@
 //! Every family has `# HELP` and `# TYPE`; no sample carries a timestamp (the textfile collector
 //! refuses them); label values are escaped once, in [`label_value`]. Names follow Prometheus
 //! conventions (`linkpatrol_` prefix, base units, `_seconds`) and blackbox_exporter where it has
-//! the same notion (`probe_success`, `probe_duration_seconds`). State families use the
+//! the same notion (`probe_success`, `probe_duration_seconds`, and
+//! `linkpatrol_probe_phase_seconds{phase}` after `probe_http_duration_seconds{phase}`, with its
+//! phase names `resolve`, `connect`, `tls`, `processing`, `transfer`). State families use the
 //! enum pattern of kube-state-metrics: one series per possible state, 1 for the current one, so
 //! `linkpatrol_link_state{state="down"} == 1` is an alert expression.
 //!
@@ -15,6 +17,7 @@ use std::fmt::Write as _;
 
 use crate::report::report::Report;
 use crate::state::State;
+use crate::topology::model::HttpPhase;
 
 /// Escapes a label value: backslash, double quote and line feed (the format's only escapes).
 pub fn label_value(s: &str) -> String {
@@ -169,6 +172,33 @@ pub fn render_metrics(report: &Report) -> String {
                         ],
                         ms / 1000.0,
                     );
+                }
+            }
+        }
+        let timed = |s: &crate::report::report::ServiceReport| {
+            s.probes.iter().flatten().any(|p| p.phases.is_some())
+        };
+        if report.services.iter().any(timed) {
+            w.family(
+                "linkpatrol_probe_phase_seconds",
+                "Duration of each phase of the http probe's last attempt, in seconds, summed over redirects: resolve (DNS), connect, tls, processing (request sent to first byte of the response), transfer (body).",
+            );
+            for s in &report.services {
+                for p in s.probes.iter().flatten() {
+                    let Some(phases) = &p.phases else { continue };
+                    for phase in HttpPhase::ALL {
+                        w.sample(
+                            "linkpatrol_probe_phase_seconds",
+                            &[
+                                ("topology", topo),
+                                ("service", &s.id),
+                                ("instance", &p.instance),
+                                ("phase", phase.metric_label()),
+                            ],
+                            // Microseconds, as the report holds them (no float noise).
+                            (phases.get(phase) * 1e3).round() / 1e6,
+                        );
+                    }
                 }
             }
         }

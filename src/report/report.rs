@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use crate::state::State;
-use crate::topology::model::{RiskRule, Severity};
+use crate::topology::model::{HttpPhase, RiskRule, Severity};
 
 /// The whole report of one run (`analyze`, `probe` or `inspect`).
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -296,6 +296,39 @@ pub struct ProbeResult {
     pub latency_ms: Option<f64>,
     /// Why it is not up, in words a person can act on.
     pub reason: Option<String>,
+    /// Where the last attempt's time went (`http` probes only; absent for other types and for
+    /// an attempt cut by its timeout).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phases: Option<PhaseTimes>,
+}
+
+/// The phases of an `http` probe's last attempt, in milliseconds (to the microsecond); over a
+/// chain of redirects each is the sum over the hops, as blackbox_exporter sums them.
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize, PartialEq)]
+pub struct PhaseTimes {
+    /// Name resolution (0 for an IP address).
+    pub dns_ms: f64,
+    /// TCP connect, over every address tried.
+    pub connect_ms: f64,
+    /// TLS handshake (0 for `http://`).
+    pub tls_ms: f64,
+    /// From sending the request to the response headers (blackbox_exporter's `processing`).
+    pub first_byte_ms: f64,
+    /// Reading the body, up to the cap.
+    pub transfer_ms: f64,
+}
+
+impl PhaseTimes {
+    /// The milliseconds of `phase`.
+    pub fn get(&self, phase: HttpPhase) -> f64 {
+        match phase {
+            HttpPhase::Dns => self.dns_ms,
+            HttpPhase::Connect => self.connect_ms,
+            HttpPhase::Tls => self.tls_ms,
+            HttpPhase::FirstByte => self.first_byte_ms,
+            HttpPhase::Transfer => self.transfer_ms,
+        }
+    }
 }
 
 /// One risk finding.

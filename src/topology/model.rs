@@ -656,6 +656,14 @@ impl Check {
                 .map(|s| format!("request/reply on subject `{s}`")),
             Self::Grpc(g) if g.service.is_empty() => Some("health of the whole server".to_owned()),
             Self::Grpc(g) => Some(format!("health of service `{}`", g.service)),
+            Self::Http(h) if !h.slow_phases.is_empty() => {
+                let limits: Vec<String> = h
+                    .slow_phases
+                    .iter()
+                    .map(|(p, d)| format!("{} {}", p.key(), crate::duration::show(*d)))
+                    .collect();
+                Some(format!("slow above {}", limits.join(", ")))
+            }
             _ => None,
         }
     }
@@ -694,6 +702,7 @@ impl Check {
                     v.push("tls");
                 }
             }
+            Self::Http(h) if !h.slow_phases.is_empty() => v.push("slow phases"),
             _ => {}
         }
         v
@@ -740,6 +749,74 @@ pub struct HttpCheck {
     pub ca_file: Option<Text>,
     /// `cert_min_days:`: an HTTPS certificate expiring sooner = degraded. Default 14.
     pub cert_min_days: u32,
+    /// Thresholds on single phases, from the probe's `slow: { first_byte: 150ms, … }`: an
+    /// answer with a phase slower than its threshold is degraded. In phase order, each phase
+    /// at most once; empty when `slow` is a plain duration. The whole answer's threshold stays
+    /// [`Probe::slow`].
+    pub slow_phases: Vec<(HttpPhase, Duration)>,
+}
+
+/// A phase of an HTTP request as the `http` probe times it, and as `slow:` may name it.
+/// Over a chain of redirects each phase is the sum over the hops (as blackbox_exporter sums
+/// `probe_http_duration_seconds`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum HttpPhase {
+    /// Name resolution (0 for an IP address).
+    Dns,
+    /// The TCP handshake, over every address tried.
+    Connect,
+    /// The TLS handshake (0 for `http://`).
+    Tls,
+    /// From sending the request to the response headers (blackbox_exporter's `processing`).
+    FirstByte,
+    /// Reading the body, up to the cap.
+    Transfer,
+}
+
+impl HttpPhase {
+    /// Every phase, in the order a request goes through them.
+    pub const ALL: [Self; 5] = [
+        Self::Dns,
+        Self::Connect,
+        Self::Tls,
+        Self::FirstByte,
+        Self::Transfer,
+    ];
+
+    /// The name in the topology (`slow: { first_byte: 150ms }`) and in the JSON report
+    /// (`first_byte_ms`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Dns => "dns",
+            Self::Connect => "connect",
+            Self::Tls => "tls",
+            Self::FirstByte => "first_byte",
+            Self::Transfer => "transfer",
+        }
+    }
+
+    /// The `phase` label of `linkpatrol_probe_phase_seconds`: blackbox_exporter's names
+    /// (`resolve`, `connect`, `tls`, `processing`, `transfer`).
+    pub fn metric_label(self) -> &'static str {
+        match self {
+            Self::Dns => "resolve",
+            Self::Connect => "connect",
+            Self::Tls => "tls",
+            Self::FirstByte => "processing",
+            Self::Transfer => "transfer",
+        }
+    }
+
+    /// How a reason says that the phase took `took`: "first byte after 180ms".
+    pub fn took(self, took: &str) -> String {
+        match self {
+            Self::Dns => format!("DNS lookup took {took}"),
+            Self::Connect => format!("connect took {took}"),
+            Self::Tls => format!("TLS handshake took {took}"),
+            Self::FirstByte => format!("first byte after {took}"),
+            Self::Transfer => format!("transfer took {took}"),
+        }
+    }
 }
 
 /// `expect:` of an HTTP probe.

@@ -429,8 +429,66 @@ pub struct RawProbe {
     pub timeout: Option<Sp<DurationText>>,
     /// Overrides `defaults.retries` (at most 10).
     pub retries: Option<Sp<u32>>,
-    /// Overrides `defaults.slow`.
-    pub slow: Option<Sp<DurationText>>,
+    /// Overrides `defaults.slow`: a duration for the whole answer, or for an `http` probe a
+    /// mapping of thresholds per phase (`{ first_byte: 150ms, total: 1s }`).
+    pub slow: Option<Sp<RawSlow>>,
+}
+
+/// `slow:` of a probe: `300ms` (the whole answer), or thresholds per phase of an `http` probe,
+/// `{ dns, connect, tls, first_byte, transfer, total }` (phase names are checked by `validate`,
+/// with a suggestion; `total` is the whole answer, default `defaults.slow`).
+#[derive(Debug, Clone)]
+pub enum RawSlow {
+    /// One duration for the whole answer.
+    Total(DurationText),
+    /// Phase name (or `total`) → threshold.
+    Phases(Entries<Sp<DurationText>>),
+}
+
+impl<'de> Deserialize<'de> for RawSlow {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawSlow;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "a duration like `300ms`, or a mapping of phases like `{ first_byte: 150ms }`",
+                )
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawSlow, E> {
+                Ok(RawSlow::Total(DurationText(v.to_owned())))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawSlow, A::Error> {
+                Entries::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawSlow::Phases)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for RawSlow {
+    fn schema_name() -> Cow<'static, str> {
+        "Slow".into()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let duration = generator.subschema_for::<DurationText>();
+        let mut properties = serde_json::Map::new();
+        for key in ["total", "dns", "connect", "tls", "first_byte", "transfer"] {
+            properties.insert(key.to_owned(), duration.clone().to_value());
+        }
+        json_schema!({
+            "anyOf": [
+                duration,
+                {
+                    "type": "object",
+                    "description": "Thresholds per phase of an `http` probe; `total` is the whole answer (default `defaults.slow`).",
+                    "properties": properties,
+                    "additionalProperties": false
+                }
+            ]
+        })
+    }
 }
 
 /// `http:` probe.

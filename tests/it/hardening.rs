@@ -41,6 +41,7 @@ fn http(url: Text) -> HttpCheck {
         tls_verify: true,
         ca_file: None,
         cert_min_days: 14,
+        slow_phases: Vec::new(),
     }
 }
 

@@ -816,6 +816,7 @@ fn metrics_and_junit_escape_what_they_carry() {
         state: State::Down,
         latency_ms: Some(12.5),
         reason: Some(nasty.to_owned()),
+        phases: None,
     }]);
     report.links[0].name = "link \"q\"".to_owned();
 

@@ -37,6 +37,7 @@ fn http(url: &str) -> HttpCheck {
         tls_verify: true,
         ca_file: None,
         cert_min_days: 14,
+        slow_phases: Vec::new(),
     }
 }
 
@@ -486,6 +487,168 @@ async fn redirects_are_followed_capped_and_loops_caught() {
     none.max_redirects = 0;
     let o = http_once(none).await;
     assert_eq!(reason(&o), "status 302, expected 2xx");
+}
+
+// ------------------------------------------------------------------------------------------------
+// HTTP phases (issue 13)
+
+fn phases(o: &ProbeOutcome) -> linkpatrol::probe::HttpPhases {
+    o.phases.unwrap_or_else(|| panic!("no phases: {o:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_phases_are_timed_and_first_byte_waits_for_the_headers() {
+    let addr = serve(|_| Reply::Delay(Duration::from_millis(250), Box::new(ok("ok")))).await;
+    let o = http_once(http(&format!("http://{addr}/"))).await;
+    assert_eq!(o.state, State::Up, "{o:?}");
+    let p = phases(&o);
+    // An IP address is not looked up; plain HTTP has no handshake.
+    assert_eq!(p.dns, Duration::ZERO, "{p:?}");
+    assert_eq!(p.tls, Duration::ZERO, "{p:?}");
+    assert!(p.connect > Duration::ZERO, "{p:?}");
+    assert!(p.first_byte >= Duration::from_millis(250), "{p:?}");
+    let sum = p.dns + p.connect + p.tls + p.first_byte + p.transfer;
+    assert!(sum <= o.latency.unwrap(), "{p:?} against {o:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_phases_dns_for_a_name_and_tls_only_for_https() {
+    // `localhost` is looked up (and may be `::1` first here, with the server on 127.0.0.1).
+    let addr = serve(|_| ok("ok")).await;
+    let o = http_once(http(&format!("http://localhost:{}/", addr.port()))).await;
+    assert_eq!(o.state, State::Up, "{o:?}");
+    let p = phases(&o);
+    assert!(p.dns > Duration::ZERO, "{p:?}");
+    assert_eq!(p.tls, Duration::ZERO, "{p:?}");
+
+    let pki = pki(-1, 365);
+    let addr = serve_tls(&pki, |_| ok("ok")).await;
+    let ca = write_temp(&pki.ca_pem);
+    let mut c = http(&format!("https://localhost:{}/", addr.port()));
+    c.ca_file = Some(Text::plain(ca.path().display().to_string()));
+    let o = http_once(c).await;
+    assert_eq!(o.state, State::Up, "{o:?}");
+    let p = phases(&o);
+    assert!(p.tls > Duration::ZERO, "{p:?}");
+    assert!(p.dns > Duration::ZERO, "{p:?}");
+    // A failed handshake is timed too, and the answer says why.
+    let o = http_once(http(&format!("https://{addr}/"))).await;
+    assert_eq!(o.state, State::Down, "{o:?}");
+    assert!(phases(&o).tls > Duration::ZERO, "{o:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_phases_add_up_over_redirects() {
+    let addr = serve(|path| match path {
+        "/final" => Reply::Delay(Duration::from_millis(120), Box::new(ok("ok"))),
+        _ => Reply::Delay(
+            Duration::from_millis(120),
+            Box::new(Reply::Redirect("/final".to_owned())),
+        ),
+    })
+    .await;
+    let o = http_once(http(&format!("http://{addr}/start"))).await;
+    assert_eq!(o.state, State::Up, "{o:?}");
+    assert!(phases(&o).first_byte >= Duration::from_millis(240), "{o:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_slow_phase_is_degraded_with_a_reason_naming_it() {
+    let addr = serve(|_| Reply::Delay(Duration::from_millis(250), Box::new(ok("ok")))).await;
+    let mut c = http(&format!("http://{addr}/"));
+    c.slow_phases = vec![(HttpPhase::FirstByte, Duration::from_millis(150))];
+    let p = probe(Check::Http(c.clone()));
+    let o = check_once(&p).await;
+    assert_eq!(o.state, State::Degraded, "{o:?}");
+    assert!(o.slow && o.ok(), "{o:?}");
+    assert!(reason(&o).starts_with("slow: first byte after "), "{o:?}");
+    assert!(reason(&o).ends_with(", threshold 150ms"), "{o:?}");
+    // A phase under its threshold leaves the answer up.
+    c.slow_phases = vec![
+        (HttpPhase::Connect, Duration::from_millis(500)),
+        (HttpPhase::Transfer, Duration::from_millis(500)),
+    ];
+    let o = check_once(&probe(Check::Http(c))).await;
+    assert_eq!(o.state, State::Up, "{o:?}");
+}
+
+/// The command's path from a topology file: `slow: { first_byte: … }` is read, the JSON report
+/// carries the phases, and the metrics have one `linkpatrol_probe_phase_seconds` series per
+/// phase.
+#[test]
+fn http_phases_reach_the_json_report_and_the_metrics() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let slow = rt.block_on(serve(|_| {
+        Reply::Delay(Duration::from_millis(200), Box::new(ok("ok")))
+    }));
+    let yaml = format!(
+        "version: 1\nname: phases\nlinks: {{l: {{entry: web}}}}\nservices:\n  web:\n    probe:\n      http: {{url: \"http://{slow}/\"}}\n      slow: {{first_byte: 100ms, total: 5s}}\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("topology.yaml");
+    std::fs::write(&file, &yaml).unwrap();
+    let out = assert_cmd::Command::cargo_bin("linkpatrol")
+        .unwrap()
+        .arg("-f")
+        .arg(&file)
+        .args(["probe", "--format", "json"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let probe = &doc["services"][0]["probes"][0];
+    assert_eq!(probe["state"], "degraded", "{probe}");
+    assert_eq!(probe["ok"], true, "{probe}");
+    let reason = probe["reason"].as_str().unwrap();
+    assert!(reason.starts_with("slow: first byte after "), "{reason}");
+    assert!(reason.ends_with(", threshold 100ms"), "{reason}");
+    let phases = &probe["phases"];
+    for key in [
+        "dns_ms",
+        "connect_ms",
+        "tls_ms",
+        "first_byte_ms",
+        "transfer_ms",
+    ] {
+        assert!(phases[key].is_number(), "{key} in {probe}");
+    }
+    assert!(
+        phases["first_byte_ms"].as_f64().unwrap() >= 200.0,
+        "{probe}"
+    );
+    assert_eq!(phases["tls_ms"], 0.0, "{probe}");
+
+    let topo = linkpatrol::topology::load::load_str(&yaml, "topology.yaml").unwrap();
+    let (_, report) = linkpatrol::commands::probe::probe_and_analyze(
+        &topo,
+        &linkpatrol::commands::probe::ProbeArgs::default(),
+        true,
+    )
+    .unwrap()
+    .expect("a valid selection");
+    let metrics = linkpatrol::report::prometheus::render_metrics(&report);
+    assert!(
+        metrics.contains("# TYPE linkpatrol_probe_phase_seconds gauge"),
+        "{metrics}"
+    );
+    for phase in ["resolve", "connect", "tls", "processing", "transfer"] {
+        let series = format!(
+            "linkpatrol_probe_phase_seconds{{topology=\"phases\",service=\"web\",instance=\"0\",phase=\"{phase}\"}} "
+        );
+        assert!(metrics.contains(&series), "{series} missing in\n{metrics}");
+    }
+    let processing = metrics
+        .lines()
+        .find(|l| l.contains("phase=\"processing\""))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap();
+    assert!(processing >= 0.2, "{metrics}");
+    drop(rt);
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ fn outage() -> (Topology, Report) {
                 state,
                 latency_ms: Some(1.0),
                 reason: reason.map(str::to_owned),
+                phases: None,
             });
         }
         observed.push(states);

@@ -67,3 +67,20 @@ fn schema_accepts_operations_and_rejects_their_typos() {
     let typo = yaml.replace("home: {description", "home: {descripton");
     assert!(!v.is_valid(&yaml_to_json(&typo)));
 }
+
+#[test]
+fn schema_accepts_slow_phases_and_rejects_an_unknown_phase() {
+    let yaml = "version: 1\nname: t\nservices:\n  a:\n    probe:\n      http: {url: 'http://h/'}\n      slow: {first_byte: 150ms, total: 1s}\n  b: {probe: {http: {url: 'http://h/'}, slow: 300ms}}\n";
+    let v = validator();
+    let errors: Vec<String> = v
+        .iter_errors(&yaml_to_json(yaml))
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    for bad in [
+        yaml.replace("first_byte", "first_bite"),
+        yaml.replace("150ms", "fast"),
+    ] {
+        assert!(!v.is_valid(&yaml_to_json(&bad)), "schema accepted:\n{bad}");
+    }
+}

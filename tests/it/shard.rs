@@ -140,6 +140,10 @@ fn timeless(mut v: Value) -> Value {
     for service in v["services"].as_array_mut().unwrap() {
         for probe in service["probes"].as_array_mut().into_iter().flatten() {
             probe["latency_ms"] = Value::Null;
+            // An http probe's phases are timings too; that the merge keeps them is what counts.
+            if probe.get("phases").is_some() {
+                probe["phases"] = Value::Bool(true);
+            }
         }
     }
     v

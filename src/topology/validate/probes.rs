@@ -1,15 +1,18 @@
 //! Probes: defaults applied, each check type validated, `{address}` expanded per instance;
 //! and the `expect:` comparisons of Prometheus and database probes (one parser for both).
 
+use std::time::Duration;
+
 use super::Cx;
 use crate::diag::{Code, Span};
 use crate::topology::model::{
     AmqpCheck, Check, CompareOp, Comparison, DbCheck, DbQuery, Defaults, DnsCheck, ExecCheck,
-    GrpcCheck, HttpCheck, HttpExpect, InfoCheck, InfoExpect, Instance, MqttCheck, NatsCheck, Probe,
-    PrometheusCheck, RecordType, RedisCheck, Replication, TcpCheck, Text, TlsCheck,
+    GrpcCheck, HttpCheck, HttpExpect, HttpPhase, InfoCheck, InfoExpect, Instance, MqttCheck,
+    NatsCheck, Probe, PrometheusCheck, RecordType, RedisCheck, Replication, TcpCheck, Text,
+    TlsCheck,
 };
 use crate::topology::raw::{
-    RawCommand, RawDsn, RawInfoValue, RawProbe, RawRecordType, RawService, Sp,
+    RawCommand, RawDsn, RawInfoValue, RawProbe, RawRecordType, RawService, RawSlow, Sp,
 };
 
 impl Cx<'_> {
@@ -113,10 +116,10 @@ impl Cx<'_> {
             .timeout
             .as_ref()
             .map(|t| self.duration(t, "a probe `timeout`"));
-        let slow = raw
-            .slow
-            .as_ref()
-            .map(|t| self.duration(t, "a probe `slow`"));
+        let (slow, slow_phases) = match &raw.slow {
+            None => (None, Vec::new()),
+            Some(sp) => self.slow(sp),
+        };
         if kinds.len() != 1 {
             let msg = if kinds.is_empty() {
                 format!("the probe of `{service}` names no probe type")
@@ -136,7 +139,24 @@ impl Cx<'_> {
             );
             return None;
         }
-        let check = self.check(service, raw, p.span())?;
+        let mut check = self.check(service, raw, p.span())?;
+        if !slow_phases.is_empty() {
+            if let Check::Http(h) = &mut check {
+                h.slow_phases = slow_phases;
+            } else {
+                let at = raw.slow.as_ref().and_then(Sp::span);
+                self.err(
+                    Code::PhaseNotTimed,
+                    at,
+                    format!(
+                        "the `slow` threshold of `{service}` names phases, but only an `http` probe times phases (this is a `{}` probe)",
+                        kinds[0]
+                    ),
+                )
+                .label("a phase threshold needs an `http` probe")
+                .help("write one duration for the whole answer, e.g. `slow: 300ms`");
+            }
+        }
         Some(Probe {
             check,
             timeout: timeout.flatten().unwrap_or(defaults.timeout),
@@ -144,8 +164,57 @@ impl Cx<'_> {
                 .retries
                 .as_ref()
                 .map_or(defaults.retries, |r| self.retries(r, "a probe `retries`")),
-            slow: slow.flatten().unwrap_or(defaults.slow),
+            slow: slow.unwrap_or(defaults.slow),
         })
+    }
+
+    /// A probe's `slow:`: the whole answer's threshold (`None`: the default), and thresholds
+    /// per phase, in phase order.
+    fn slow(&mut self, sp: &Sp<RawSlow>) -> (Option<Duration>, Vec<(HttpPhase, Duration)>) {
+        let entries = match &sp.value {
+            RawSlow::Total(d) => {
+                let whole = Sp {
+                    value: d.clone(),
+                    loc: sp.loc,
+                };
+                return (self.duration(&whole, "a probe `slow`"), Vec::new());
+            }
+            RawSlow::Phases(entries) => entries,
+        };
+        let mut total = None;
+        let mut phases = Vec::new();
+        for (key, value) in entries.iter() {
+            if key.value == "total" {
+                total = self.duration(value, "the `slow` threshold `total`");
+                continue;
+            }
+            let Some(phase) = HttpPhase::ALL.into_iter().find(|p| p.key() == key.value) else {
+                let names = std::iter::once("total").chain(HttpPhase::ALL.iter().map(|p| p.key()));
+                self.err(
+                    Code::UnknownPhase,
+                    key.span(),
+                    format!("unknown phase `{}` in `slow`", key.value),
+                )
+                .label(format!(
+                    "expected one of {}",
+                    names
+                        .clone()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+                .suggest(&key.value, names);
+                continue;
+            };
+            if let Some(limit) = self.duration(
+                value,
+                &format!("the `slow` threshold of phase `{}`", key.value),
+            ) {
+                phases.push((phase, limit));
+            }
+        }
+        phases.sort_by_key(|(p, _)| *p);
+        (total, phases)
     }
 
     /// The check of a probe; `at` (the probe) locates problems in fields that carry no
@@ -202,6 +271,7 @@ impl Cx<'_> {
                 tls_verify: h.tls_verify.unwrap_or(true),
                 ca_file: h.ca_file.as_ref().map(|f| self.field(f, at)),
                 cert_min_days: h.cert_min_days.unwrap_or(14),
+                slow_phases: Vec::new(),
             }));
         }
         if let Some(t) = &raw.tcp {

@@ -3,7 +3,8 @@
 use super::super::load::test_support::{HEAD, diagnostics, error_case, load};
 use super::*;
 use crate::topology::model::{
-    Check, CompareOp, RiskRule, Severity as RiskSeverity, Strength, Target, Text,
+    Check, CompareOp, Defaults, HttpPhase, RiskRule, Severity as RiskSeverity, Strength, Target,
+    Text,
 };
 
 fn with_head(body: &str) -> String {
@@ -513,6 +514,69 @@ fn inspect_retention_is_read_and_defaulted() {
             .any(|d| d.message.contains("keep") && d.span.is_some_and(|s| s.line == 3)),
         "{diags:?}"
     );
+}
+
+error_case!(
+    slow_unknown_phase,
+    with_head(
+        "  a:\n    probe:\n      http: {url: \"http://h/\"}\n      slow: {first_bite: 150ms}\n"
+    ),
+    "unknown-phase",
+    9,
+    14,
+    "unknown phase `first_bite` in `slow`",
+    help = "did you mean `first_byte`?"
+);
+error_case!(
+    slow_phase_bad_duration,
+    with_head("  a:\n    probe:\n      http: {url: \"http://h/\"}\n      slow: {tls: fast}\n"),
+    "bad-duration",
+    9,
+    19,
+    "invalid duration `fast` for the `slow` threshold of phase `tls`"
+);
+error_case!(
+    slow_phase_on_a_tcp_probe,
+    with_head("  a:\n    probe:\n      tcp: {address: \"h:1\"}\n      slow: {connect: 50ms}\n"),
+    "phase-not-timed",
+    9,
+    13,
+    "only an `http` probe times phases (this is a `tcp` probe)"
+);
+
+#[test]
+fn slow_may_name_http_phases() {
+    let src = with_head(concat!(
+        "  a:\n    probe:\n      http: {url: \"http://h/\"}\n",
+        "      slow: {transfer: 1s, first_byte: 150ms, total: 2s}\n",
+        "  b:\n    probe:\n      http: {url: \"http://h/\"}\n      slow: {dns: 20ms}\n",
+    ));
+    let t = load(&src).unwrap().topology;
+    let probe = |name: &str| {
+        t.service(t.index_of(name).unwrap()).instances[0]
+            .probe
+            .clone()
+            .unwrap()
+    };
+    let a = probe("a");
+    let Check::Http(h) = &a.check else {
+        panic!("{a:?}")
+    };
+    assert_eq!(a.slow, Duration::from_secs(2));
+    assert_eq!(
+        h.slow_phases,
+        [
+            (HttpPhase::FirstByte, Duration::from_millis(150)),
+            (HttpPhase::Transfer, Duration::from_secs(1)),
+        ]
+    );
+    // Without `total`, the whole answer keeps the default threshold.
+    let b = probe("b");
+    let Check::Http(h) = &b.check else {
+        panic!("{b:?}")
+    };
+    assert_eq!(b.slow, Defaults::default().slow);
+    assert_eq!(h.slow_phases, [(HttpPhase::Dns, Duration::from_millis(20))]);
 }
 
 #[test]

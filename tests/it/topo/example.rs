@@ -62,6 +62,7 @@ fn probe(instance: &str, state: State, ms: f64, reason: Option<&str>) -> ProbeRe
         state,
         latency_ms: Some(ms),
         reason: reason.map(str::to_owned),
+        phases: None,
     }
 }
 
