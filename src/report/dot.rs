@@ -191,12 +191,25 @@ pub fn build_graph(view: &GraphView) -> Graph {
     let mut outside = Vec::new();
     let mut folded = Vec::new();
     let mut entries = Vec::new();
+    // The folded overview: the hotspots every link needs have no dotted edge (it would say
+    // nothing), so they are grouped under one label that says it instead.
+    let links = view
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.kind, NodeKind::Link(_)))
+        .count();
+    let mut every_link = Vec::new();
     for node in &view.nodes {
         let stmt = Stmt::Node(Node::new(
             node_id(&node.key),
             node_attributes(view, &node.kind),
         ));
         match (node.cluster, &node.kind) {
+            (None, NodeKind::Service(s))
+                if view.folded && view.link.is_none() && links > 1 && s.on_links.len() == links =>
+            {
+                every_link.push(stmt);
+            }
             (Some(c), _) => in_cluster[c].push(stmt),
             (None, NodeKind::Summary(_)) => folded.push((stmt, node.key.as_str())),
             (None, NodeKind::Link(_)) => entries.push(stmt),
@@ -264,6 +277,26 @@ pub fn build_graph(view: &GraphView) -> Graph {
         }));
     }
     stmts.extend(outside);
+    if !every_link.is_empty() {
+        let mut body = vec![Stmt::GAttribute(GraphAttributes::Graph(vec![
+            html_attr(
+                "label",
+                &format!(
+                    "<B>On every link's critical path</B> <I>({} services; no dotted edges into them)</I>",
+                    every_link.len()
+                ),
+            ),
+            attr("style", "rounded,dashed"),
+            attr("color", SPOF_ELSEWHERE_COLOR),
+            attr("fontsize", "11"),
+            attr("labeljust", "l"),
+        ]))];
+        body.extend(every_link);
+        stmts.push(Stmt::Subgraph(Subgraph {
+            id: quoted("cluster_every_link"),
+            stmts: body,
+        }));
+    }
     if !folded.is_empty() {
         stmts.push(Stmt::Subgraph(folded_cluster(folded)));
     }

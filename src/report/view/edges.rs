@@ -359,8 +359,23 @@ fn reach_edges(
     let all_links = facts.on_links.iter().map(Vec::len).max().unwrap_or(0);
     if focus.is_none() {
         found.retain(|&(_, b)| links_of(b) < all_links.max(2));
-        found.sort_by_key(|&(a, b)| (links_of(b), a, b));
     }
+    // Round robin over the targets, so that each drawn service keeps its first edges: the
+    // first edge into every target, then the second, … (the overview's hotspots first by how
+    // few links share them).
+    let mut rank: HashMap<usize, usize> = HashMap::new();
+    // (rank within its target, links sharing the target, from, to)
+    let mut keyed: Vec<[usize; 4]> = found
+        .iter()
+        .map(|&(a, b)| {
+            let r = rank.entry(b).or_insert(0);
+            *r += 1;
+            let few = if focus.is_none() { links_of(b) } else { 0 };
+            [*r, few, a, b]
+        })
+        .collect();
+    keyed.sort_unstable();
+    let mut found: Vec<(usize, usize)> = keyed.into_iter().map(|k| (k[2], k[3])).collect();
     let total = found.len();
     found.truncate(MAX_INDIRECT_EDGES);
     found.sort_unstable();

@@ -344,11 +344,12 @@ pub(super) fn fold(
                 .filter(|l| l.iter().any(|l| l == link))
                 .count();
             let mut note = format!(
-                "critical path of {link}: {path} services, more than {} to draw: {} drawn (entry, SPOFs, unhealthy first), {} folded by {by} into {} summary nodes inside the cluster",
+                "critical path of {link}: {path} services, more than {} to draw: {} drawn (entry, SPOFs, unhealthy first), {} folded by {by} into {} summary node{} inside the cluster",
                 options.max_services,
                 path - notes[0].1,
                 notes[0].1,
                 notes[0].2,
+                if notes[0].2 == 1 { "" } else { "s" },
             );
             if let Some((_, n, g)) = notes.get(1) {
                 let _ = std::fmt::Write::write_fmt(
