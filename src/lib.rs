@@ -16,6 +16,7 @@ pub mod demo;
 pub mod diag;
 pub mod duration;
 pub mod history;
+pub mod par;
 pub mod probe;
 pub mod report;
 pub mod serve;

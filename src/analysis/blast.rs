@@ -16,6 +16,9 @@ use crate::analysis::BlastRadius;
 use crate::analysis::graph::{Graph, Group, Use};
 use crate::topology::model::{ServiceIdx, Strength, Topology};
 
+/// Topologies with at least this many services walk on several threads.
+const PARALLEL_MIN_SERVICES: usize = 5_000;
+
 /// The blast radius of every service, by index. Links are indices into `topo.links`.
 /// `full`: also list the other services (else only count them).
 pub fn blast_radius(topo: &Topology, g: &Graph, full: bool) -> Vec<BlastRadius> {
@@ -43,66 +46,75 @@ pub fn blast_radius(topo: &Topology, g: &Graph, full: bool) -> Vec<BlastRadius> 
     }
     offset.push(up.len() as u32);
     let spare: Vec<u32> = g.groups.iter().map(Group::slack).collect();
-    let mut seen = vec![u32::MAX; n];
-    let mut group_seen = vec![u32::MAX; g.groups.len()];
-    let mut group_dead = vec![0u32; g.groups.len()];
-    let mut pending: Vec<u32> = Vec::new();
-    let mut down: Vec<u32> = Vec::new();
-    (0..n as u32)
-        .map(|s| {
-            let svc = &topo.services[s as usize];
-            if svc.min_healthy == 0 {
-                // Losing every instance leaves it as healthy as its file asks.
-                return BlastRadius {
-                    links: Vec::new(),
-                    service_count: 0,
-                    services: full.then(Vec::new),
-                };
-            }
-            down.clear();
-            seen[s as usize] = s;
-            pending.push(s);
-            while let Some(v) = pending.pop() {
-                down.push(v);
-                let range = offset[v as usize] as usize..offset[v as usize + 1] as usize;
-                for &x in &up[range] {
-                    let u = if (x as usize) < n {
-                        x
-                    } else {
-                        let gid = (x as usize) - n;
-                        if group_seen[gid] != s {
-                            group_seen[gid] = s;
-                            group_dead[gid] = 0;
-                        }
-                        group_dead[gid] += 1;
-                        if group_dead[gid] != spare[gid] + 1 {
-                            continue;
-                        }
-                        g.groups[gid].owner
+    // Every service's walk is independent: large topologies use every core, each chunk with
+    // its own visit stamps.
+    let walk = |range: std::ops::Range<usize>| {
+        let mut seen = vec![u32::MAX; n];
+        let mut group_seen = vec![u32::MAX; g.groups.len()];
+        let mut group_dead = vec![0u32; g.groups.len()];
+        let mut pending: Vec<u32> = Vec::new();
+        let mut down: Vec<u32> = Vec::new();
+        range
+            .map(|s| {
+                let s = s as u32;
+                let svc = &topo.services[s as usize];
+                if svc.min_healthy == 0 {
+                    // Losing every instance leaves it as healthy as its file asks.
+                    return BlastRadius {
+                        links: Vec::new(),
+                        service_count: 0,
+                        services: full.then(Vec::new),
                     };
-                    if seen[u as usize] != s {
-                        seen[u as usize] = s;
-                        pending.push(u);
+                }
+                down.clear();
+                seen[s as usize] = s;
+                pending.push(s);
+                while let Some(v) = pending.pop() {
+                    down.push(v);
+                    let range = offset[v as usize] as usize..offset[v as usize + 1] as usize;
+                    for &x in &up[range] {
+                        let u = if (x as usize) < n {
+                            x
+                        } else {
+                            let gid = (x as usize) - n;
+                            if group_seen[gid] != s {
+                                group_seen[gid] = s;
+                                group_dead[gid] = 0;
+                            }
+                            group_dead[gid] += 1;
+                            if group_dead[gid] != spare[gid] + 1 {
+                                continue;
+                            }
+                            g.groups[gid].owner
+                        };
+                        if seen[u as usize] != s {
+                            seen[u as usize] = s;
+                            pending.push(u);
+                        }
                     }
                 }
-            }
-            let mut links: Vec<usize> = down
-                .iter()
-                .flat_map(|&v| links_of[v as usize].iter().copied())
-                .collect();
-            links.sort_unstable();
-            links.dedup();
-            let others = || down.iter().copied().filter(|&v| v != s);
-            let services = full.then(|| {
-                let mut v: Vec<ServiceIdx> = others().map(ServiceIdx).collect();
-                v.sort_unstable();
-                v
-            });
-            BlastRadius {
-                links,
-                service_count: down.len() - 1,
-                services,
-            }
-        })
+                let mut links: Vec<usize> = down
+                    .iter()
+                    .flat_map(|&v| links_of[v as usize].iter().copied())
+                    .collect();
+                links.sort_unstable();
+                links.dedup();
+                let others = || down.iter().copied().filter(|&v| v != s);
+                let services = full.then(|| {
+                    let mut v: Vec<ServiceIdx> = others().map(ServiceIdx).collect();
+                    v.sort_unstable();
+                    v
+                });
+                BlastRadius {
+                    links,
+                    service_count: down.len() - 1,
+                    services,
+                }
+            })
+            .collect::<Vec<BlastRadius>>()
+    };
+    crate::par::chunks(n, crate::par::threads_for(n, PARALLEL_MIN_SERVICES), walk)
+        .into_iter()
+        .flatten()
         .collect()
 }

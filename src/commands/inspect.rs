@@ -40,7 +40,7 @@ use crate::report::graphviz::{Graphviz, ImageFormat};
 use crate::report::html::{HtmlOptions, render_html};
 use crate::report::json::render_json;
 use crate::report::markdown::{MarkdownOptions, render_markdown};
-use crate::report::output::{self, RunDir};
+use crate::report::output::{self, RUN_FILES, RunDir};
 use crate::report::prometheus::render_metrics;
 use crate::report::report::{Report, RunInfo};
 use crate::report::timestamp::UtcTime;
@@ -51,18 +51,6 @@ use crate::topology::model::Topology;
 
 /// The file name of the history database in the output directory.
 pub const HISTORY_FILE: &str = "history.sqlite";
-
-/// Every file a run folder holds, in the order they are written.
-pub const RUN_FILES: [&str; 8] = [
-    "report.json",
-    "report.md",
-    "report.html",
-    "graph.dot",
-    "graph.svg",
-    "graph.mmd",
-    "metrics.prom",
-    "junit.xml",
-];
 
 /// How to run an inspection (everything else comes from the topology file).
 #[derive(Debug, Clone)]

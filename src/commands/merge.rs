@@ -4,7 +4,7 @@
 //! Only the shards' probe outcomes are taken from the files; everything else — observed and
 //! effective states, link states, SPOFs and live SPOFs, root causes, risks — is recomputed from
 //! the topology (`-f`) by the same function that turns one unsharded probe run into its report
-//! ([`super::probe::analyze_outcomes`]). So the merged report is the report of one unsharded run
+//! ([`crate::report::probed::from_outcomes`]). So the merged report is the report of one unsharded run
 //! with the same outcomes, field for field, apart from timing.
 //!
 //! Before anything is computed every shard is checked, and a problem is an error that names the
@@ -21,10 +21,10 @@ use anyhow::Context as _;
 use serde::Deserialize;
 
 use super::inspect::{InspectOptions, write_run};
-use super::probe::analyze_outcomes;
 use super::{Context, ExitStatus};
 use crate::probe::{ProbeOutcome, Shard};
 use crate::report::output;
+use crate::report::probed::from_outcomes;
 use crate::report::report::{PhaseTimes, ShardReport};
 use crate::report::timestamp::UtcTime;
 use crate::state::State;
@@ -338,7 +338,7 @@ pub fn run(ctx: &Context, args: &crate::cli::MergeArgs) -> anyhow::Result<ExitSt
             return Ok(ExitStatus::Invalid);
         }
     };
-    let report = analyze_outcomes(topology, &outcomes, &[])?;
+    let report = from_outcomes(topology, &outcomes, &[])?;
     let Some(out_dir) = &args.out_dir else {
         let status = super::analyze::gate(&report, args.fail_on);
         let json = crate::report::json::render_json(&report);

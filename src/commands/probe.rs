@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 use crate::probe::{ProbeOutcome, ProbeRun, RunOptions, Selection, run_blocking};
-use crate::report::report::{PhaseTimes, ProbeResult};
 use crate::report::reporter::{Format, reporter};
 use crate::state::State;
 use crate::topology::model::{Service, Topology};
@@ -42,35 +41,6 @@ pub struct ProbeArgs {
     pub deadline: Option<Duration>,
     /// `--shard i/n`: probe only this shard's instances.
     pub shard: Option<crate::probe::Shard>,
-}
-
-/// The report's per-instance probe results of one service (SPEC §5 `probes`).
-pub fn probe_results(service: &Service, outcomes: &[ProbeOutcome]) -> Vec<ProbeResult> {
-    service
-        .instances
-        .iter()
-        .zip(outcomes)
-        .map(|(inst, o)| ProbeResult {
-            instance: inst.id.clone(),
-            ok: o.ok(),
-            state: o.state,
-            latency_ms: o.latency.map(|d| (d.as_secs_f64() * 1e4).round() / 10.0),
-            reason: o.reason.clone(),
-            phases: o.phases.as_ref().map(phase_times),
-        })
-        .collect()
-}
-
-/// The report's form of an `http` probe's phases: milliseconds, to the microsecond.
-fn phase_times(p: &crate::probe::HttpPhases) -> PhaseTimes {
-    let ms = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
-    PhaseTimes {
-        dns_ms: ms(p.dns),
-        connect_ms: ms(p.connect),
-        tls_ms: ms(p.tls),
-        first_byte_ms: ms(p.first_byte),
-        transfer_ms: ms(p.transfer),
-    }
 }
 
 /// A progress bar on stderr, drawn only on a terminal and only once a run passes one second.
@@ -162,7 +132,8 @@ pub fn probe_and_analyze(
     .context("probing failed")?;
     progress.finish();
 
-    let mut report = analyze_outcomes(topology, &run.instances, &run.operations)?;
+    let mut report =
+        crate::report::probed::from_outcomes(topology, &run.instances, &run.operations)?;
     report.shard = args.shard.map(|shard| crate::report::report::ShardReport {
         index: shard.index(),
         count: shard.count(),
@@ -170,65 +141,6 @@ pub fn probe_and_analyze(
         instances: shard.instances(topology),
     });
     Ok(Some((run, report)))
-}
-
-/// The report of a probe run from its per-instance outcomes (indexed like the topology's
-/// services and their instances; an empty list = the service was not probed): observed states,
-/// the analysis over them, and the probe results. `merge` calls it with the outcomes of every
-/// shard, so a merged report is exactly what one unsharded run with those outcomes gives.
-/// `operations`: per service, per operation, per instance, the outcomes of the operations' own
-/// probes (SPEC §1), as [`ProbeRun::operations`] holds them.
-pub fn analyze_outcomes(
-    topology: &Topology,
-    instances: &[Vec<ProbeOutcome>],
-    operations: &[Vec<Vec<ProbeOutcome>>],
-) -> anyhow::Result<crate::report::report::Report> {
-    let observed: Vec<Vec<State>> = topology
-        .services
-        .iter()
-        .zip(instances)
-        .map(|(s, outcomes)| {
-            if outcomes.is_empty() {
-                vec![State::Unknown; s.instances.len()]
-            } else {
-                outcomes.iter().map(|o| o.state).collect()
-            }
-        })
-        .collect();
-    let operations_observed: Vec<Vec<Vec<State>>> = operations
-        .iter()
-        .map(|ops| {
-            ops.iter()
-                .map(|outcomes| outcomes.iter().map(|o| o.state).collect())
-                .collect()
-        })
-        .collect();
-    let analysis = crate::analysis::analyze(
-        topology,
-        &crate::analysis::Options {
-            observed: Some(&observed),
-            operations_observed: Some(&operations_observed),
-            ..crate::analysis::Options::default()
-        },
-    )?;
-    let probes: Vec<Vec<ProbeResult>> = topology
-        .services
-        .iter()
-        .zip(instances)
-        .map(|(s, outcomes)| probe_results(s, outcomes))
-        .collect();
-    let op_probes: Vec<Vec<Vec<ProbeResult>>> = topology
-        .services
-        .iter()
-        .zip(operations)
-        .map(|(s, ops)| ops.iter().map(|o| probe_results(s, o)).collect())
-        .collect();
-    Ok(crate::report::build::build_probed(
-        topology,
-        &analysis,
-        Some(&probes),
-        Some(&op_probes),
-    ))
 }
 
 /// Runs `linkpatrol probe`.

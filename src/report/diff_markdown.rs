@@ -40,46 +40,35 @@ pub fn render_diff_markdown(diff: &DiffReport) -> String {
         let _ = writeln!(out);
     }
     let mut rows: Vec<(String, String)> = Vec::new();
-    for s in &diff.services_added {
-        rows.push(("service added".into(), code(s)));
-    }
-    for s in &diff.services_removed {
-        rows.push(("service removed".into(), code(s)));
-    }
-    for s in &diff.operations_added {
-        rows.push(("operation added".into(), code(s)));
-    }
-    for s in &diff.operations_removed {
-        rows.push(("operation removed".into(), code(s)));
+    for (what, names) in [
+        ("service added", &diff.services_added),
+        ("service removed", &diff.services_removed),
+        ("operation added", &diff.operations_added),
+        ("operation removed", &diff.operations_removed),
+    ] {
+        rows.extend(names.iter().map(|s| (what.to_owned(), code(s))));
     }
     let via = |g: &Option<String>| {
         g.as_ref()
             .map(|g| format!(" (any_of {})", code(g)))
             .unwrap_or_default()
     };
-    for e in &diff.edges_added {
-        rows.push((
-            "edge added".into(),
-            format!(
-                "{} → {} {}{}",
-                code(&e.from),
-                code(&e.to),
-                e.strength,
-                via(&e.group)
-            ),
-        ));
-    }
-    for e in &diff.edges_removed {
-        rows.push((
-            "edge removed".into(),
-            format!(
-                "{} → {} {}{}",
-                code(&e.from),
-                code(&e.to),
-                e.strength,
-                via(&e.group)
-            ),
-        ));
+    for (what, edges) in [
+        ("edge added", &diff.edges_added),
+        ("edge removed", &diff.edges_removed),
+    ] {
+        rows.extend(edges.iter().map(|e| {
+            (
+                what.to_owned(),
+                format!(
+                    "{} → {} {}{}",
+                    code(&e.from),
+                    code(&e.to),
+                    e.strength,
+                    via(&e.group)
+                ),
+            )
+        }));
     }
     for c in &diff.strength_changed {
         rows.push((

@@ -19,6 +19,7 @@ pub mod matrix;
 pub mod mermaid;
 pub mod output;
 pub mod probe_table;
+pub mod probed;
 pub mod prometheus;
 pub mod render_error;
 #[allow(clippy::module_inception)]

@@ -24,6 +24,18 @@ use tempfile::NamedTempFile;
 
 use crate::report::render_error::RenderError;
 
+/// Every file a run folder holds, in the order they are written.
+pub const RUN_FILES: [&str; 8] = [
+    "report.json",
+    "report.md",
+    "report.html",
+    "graph.dot",
+    "graph.svg",
+    "graph.mmd",
+    "metrics.prom",
+    "junit.xml",
+];
+
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> RenderError + '_ {
     move |source| RenderError::Io {
         path: path.to_owned(),

@@ -21,7 +21,7 @@ use crate::topology::model::{ServiceIdx, Topology};
 
 /// Writes the whole text output of a `probe` run: root causes (painted per `paint`), the
 /// instance and link tables with the summary line, and the live sections. `report` is the
-/// analysis of `run` ([`analyze_outcomes`](crate::commands::probe::analyze_outcomes)).
+/// analysis of `run` ([`from_outcomes`](crate::report::probed::from_outcomes)).
 pub fn write_probe_text(
     topology: &Topology,
     run: &ProbeRun,

@@ -5,36 +5,16 @@
 //! The servers beyond the machine's own are made by `scripts/setup-db-services.sh` (run by
 //! `scripts/test-env.sh`): a missing one fails these tests, never skips them.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::checks::{once, probe, reason, silent};
 use linkpatrol::probe::client::Clients;
-use linkpatrol::probe::{ProbeOutcome, probe_instance};
+use linkpatrol::probe::probe_instance;
 use linkpatrol::state::State;
 use linkpatrol::topology::model::*;
-use tokio::net::TcpListener;
 
 /// The test CA of `scripts/setup-db-services.sh`; its server certificate names `localhost` only.
 const CA: &str = "/var/lib/linkpatrol-test/tls/ca.pem";
-
-fn probe(check: Check) -> Probe {
-    Probe {
-        check,
-        timeout: Duration::from_secs(3),
-        retries: 0,
-        slow: Duration::from_secs(2),
-    }
-}
-
-async fn once(check: Check) -> ProbeOutcome {
-    let p = probe(check);
-    let clients = Clients::for_checks([&p.check]);
-    probe_instance(&clients, &p).await
-}
-
-fn reason(o: &ProbeOutcome) -> &str {
-    o.reason.as_deref().unwrap_or("")
-}
 
 fn cmp(s: &str) -> Comparison {
     let (op, threshold) =
@@ -515,21 +495,9 @@ async fn rediss_with_tls_and_a_password() {
 // ------------------------------------------------------------------------------------------------
 // Timeouts against servers that accept and never answer
 
-async fn hanging_server() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
-    addr
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_new_check_times_out_against_a_silent_server() {
-    let a = hanging_server().await;
+    let a = silent().await;
     let checks = [
         pg(
             &format!("postgres://postgres@{a}/test"),

@@ -280,7 +280,7 @@ fn demo_runs_end_to_end_from_a_fresh_directory() {
     assert!(dir.path().join("output/history.sqlite").is_file());
     // Every file of the inspection, in the run folder `latest` points at.
     let output_dir = dir.path().join("output/latest");
-    for file in linkpatrol::commands::inspect::RUN_FILES {
+    for file in linkpatrol::report::output::RUN_FILES {
         let path = output_dir.join(file);
         assert!(path.is_file(), "{} missing", path.display());
     }

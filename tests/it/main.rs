@@ -6,6 +6,7 @@ mod analysis_cases;
 mod analysis_operations;
 mod analysis_reference;
 mod browser;
+mod checks;
 mod cli;
 mod commands;
 mod datastore;

@@ -6,44 +6,12 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::checks::{once, probe, reason, silent};
 use linkpatrol::probe::client::Clients;
-use linkpatrol::probe::{ProbeOutcome, probe_instance};
+use linkpatrol::probe::probe_instance;
 use linkpatrol::state::State;
 use linkpatrol::topology::model::*;
 use tokio::net::TcpListener;
-
-/// Long enough to never be tight here, not a speed target.
-fn probe(check: Check) -> Probe {
-    Probe {
-        check,
-        timeout: Duration::from_secs(5),
-        retries: 0,
-        slow: Duration::from_secs(5),
-    }
-}
-
-async fn once(check: Check) -> ProbeOutcome {
-    let p = probe(check);
-    let clients = Clients::for_checks([&p.check]);
-    probe_instance(&clients, &p).await
-}
-
-fn reason(o: &ProbeOutcome) -> &str {
-    o.reason.as_deref().unwrap_or("")
-}
-
-/// A listener that accepts every connection and never sends a byte.
-async fn silent() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((s, _)) = listener.accept().await {
-            held.push(s);
-        }
-    });
-    addr
-}
 
 /// Two attempts of 400 ms against a server that accepts and never answers: each attempt ends at
 /// its timeout, none hangs (a correctness bound, not a speed target).

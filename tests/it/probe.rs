@@ -1388,8 +1388,10 @@ async fn run_deadline_reports_the_rest_unknown_and_one_bad_endpoint_stalls_nothi
 
 #[test]
 fn probe_command_prints_an_aligned_table_and_json() {
-    use linkpatrol::commands::probe::{ProbeArgs, probe_and_analyze};
-    use linkpatrol::report::{json::render_json, probe_table::write_probe_text, text::Paint};
+    use linkpatrol::probe::{RunOptions, Selection, run_blocking};
+    use linkpatrol::report::{
+        json::render_json, probe_table::write_probe_text, probed::from_outcomes, text::Paint,
+    };
     // The servers live on their own runtime; the command builds its own.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -1423,10 +1425,11 @@ fn probe_command_prints_an_aligned_table_and_json() {
         services,
         RiskSettings::default(),
     );
-    // The command's own path: probe, analyse, print.
-    let (run, report) = probe_and_analyze(&topo, &ProbeArgs::default(), true)
-        .unwrap()
-        .expect("a valid selection");
+    // The command's own path: resolve the selection, probe, analyse, print.
+    let selected = Selection::default().resolve(&topo).unwrap();
+    let options = RunOptions::from_defaults(&topo.defaults);
+    let run = run_blocking(&topo, &selected, &options, &mut |_, _| {}).unwrap();
+    let report = from_outcomes(&topo, &run.instances).unwrap();
     let mut out = Vec::new();
     write_probe_text(&topo, &run, &report, Paint::new(false), &mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
@@ -1477,14 +1480,11 @@ fn probe_command_prints_an_aligned_table_and_json() {
     );
 
     // Selection errors name the closest match.
-    let args = ProbeArgs {
-        selection: Selection {
-            services: vec!["dbb".to_owned()],
-            ..Selection::default()
-        },
-        ..ProbeArgs::default()
+    let selection = Selection {
+        services: vec!["dbb".to_owned()],
+        ..Selection::default()
     };
-    let err = args.selection.resolve(&topo).unwrap_err();
+    let err = selection.resolve(&topo).unwrap_err();
     assert_eq!(err.to_string(), "unknown service `dbb`, did you mean `db`?");
     drop(rt);
 }

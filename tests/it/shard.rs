@@ -273,7 +273,7 @@ fn merge_writes_the_files_of_inspect() {
         .success()
         .stderr(predicates::str::contains("merged 2 shards of shard-fleet"));
     let latest = dir.path().join("merged/latest");
-    for f in linkpatrol::commands::inspect::RUN_FILES {
+    for f in linkpatrol::report::output::RUN_FILES {
         assert!(latest.join(f).is_file(), "{f} missing");
     }
     let report = json(&std::fs::read(latest.join("report.json")).unwrap());

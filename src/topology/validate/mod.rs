@@ -40,14 +40,11 @@ pub type Env<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
 /// Validates `raw`. Returns the model when there is no error, and every diagnostic (errors and
 /// warnings) found.
 pub fn validate(raw: &RawTopology, env: Env<'_>) -> (Option<Topology>, Vec<Diagnostic>) {
-    let threads = if raw.services.len() >= PARALLEL_MIN_SERVICES {
-        std::thread::available_parallelism()
-            .map_or(1, std::num::NonZero::get)
-            .min(8)
-    } else {
-        1
-    };
-    validate_with(raw, env, threads)
+    validate_with(
+        raw,
+        env,
+        crate::par::threads_for(raw.services.len(), PARALLEL_MIN_SERVICES),
+    )
 }
 
 /// [`validate`] on `threads` threads.
@@ -148,24 +145,7 @@ fn validate_with(
         (services, cx.diags)
     };
     let n = order.len();
-    let chunk = n.div_ceil(threads).max(1);
-    let results: Vec<(Vec<Service>, Vec<Diagnostic>)> = if threads > 1 {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..n)
-                .step_by(chunk)
-                .map(|start| {
-                    let check = &check;
-                    scope.spawn(move || check(start..(start + chunk).min(n)))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("validation does not panic"))
-                .collect()
-        })
-    } else {
-        vec![check(0..n)]
-    };
+    let results = crate::par::chunks(n, threads, check);
     let mut services = Vec::with_capacity(n);
     for (s, d) in results {
         services.extend(s);

@@ -1,0 +1,64 @@
+//! The one fan-out of the crate: split `0..n` into one contiguous chunk per core, run each on a
+//! scoped thread, and return the chunks' results in order. Used where a large topology makes
+//! plain loops over services worth two cores (validation, blast radius); small inputs stay on
+//! the calling thread, so tests and small files never pay for a thread.
+
+use std::ops::Range;
+
+/// How many threads a loop over `n` items should use: one below `parallel_from`, else the
+/// cores available, at most 8.
+pub fn threads_for(n: usize, parallel_from: usize) -> usize {
+    if n < parallel_from {
+        return 1;
+    }
+    std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(8)
+}
+
+/// Runs `work` over `threads` contiguous chunks covering `0..n` (fewer when `n` is smaller) and
+/// returns their results in chunk order; with one thread, on the calling thread.
+pub fn chunks<T: Send>(
+    n: usize,
+    threads: usize,
+    work: impl Fn(Range<usize>) -> T + Sync,
+) -> Vec<T> {
+    if threads <= 1 {
+        return vec![work(0..n)];
+    }
+    let chunk = n.div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let work = &work;
+        let handles: Vec<_> = (0..n)
+            .step_by(chunk)
+            .map(|start| scope.spawn(move || work(start..(start + chunk).min(n))))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| match h.join() {
+                Ok(v) => v,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chunks;
+
+    #[test]
+    fn chunks_cover_the_range_in_order() {
+        for (n, threads) in [(0, 2), (1, 3), (7, 3), (10_001, 4), (10, 1)] {
+            let parts = chunks(n, threads, |r| r.collect::<Vec<usize>>());
+            let flat: Vec<usize> = parts.into_iter().flatten().collect();
+            assert_eq!(flat, (0..n).collect::<Vec<_>>(), "n={n}");
+        }
+        // One thread: one chunk, on this thread; below the threshold, one thread.
+        let here = std::thread::current().id();
+        let ids = chunks(10, 1, |_| std::thread::current().id());
+        assert_eq!(ids, vec![here]);
+        assert_eq!(super::threads_for(10, 100), 1);
+        assert!(super::threads_for(100, 100) >= 1);
+    }
+}
