@@ -98,4 +98,3 @@ pub fn from_outcomes(
         Some(&op_probes),
     ))
 }
-
