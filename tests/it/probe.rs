@@ -623,13 +623,13 @@ fn http_phases_reach_the_json_report_and_the_metrics() {
     assert_eq!(phases["tls_ms"], 0.0, "{probe}");
 
     let topo = linkpatrol::topology::load::load_str(&yaml, "topology.yaml").unwrap();
-    let (_, report) = linkpatrol::commands::probe::probe_and_analyze(
-        &topo,
-        &linkpatrol::commands::probe::ProbeArgs::default(),
-        true,
-    )
-    .unwrap()
-    .expect("a valid selection");
+    let selected = linkpatrol::probe::Selection::default()
+        .resolve(&topo)
+        .unwrap();
+    let options = linkpatrol::probe::RunOptions::from_defaults(&topo.defaults);
+    let run = linkpatrol::probe::run_blocking(&topo, &selected, &options, &mut |_, _| {}).unwrap();
+    let report =
+        linkpatrol::report::probed::from_outcomes(&topo, &run.instances, &run.operations).unwrap();
     let metrics = linkpatrol::report::prometheus::render_metrics(&report);
     assert!(
         metrics.contains("# TYPE linkpatrol_probe_phase_seconds gauge"),
@@ -1429,7 +1429,7 @@ fn probe_command_prints_an_aligned_table_and_json() {
     let selected = Selection::default().resolve(&topo).unwrap();
     let options = RunOptions::from_defaults(&topo.defaults);
     let run = run_blocking(&topo, &selected, &options, &mut |_, _| {}).unwrap();
-    let report = from_outcomes(&topo, &run.instances).unwrap();
+    let report = from_outcomes(&topo, &run.instances, &run.operations).unwrap();
     let mut out = Vec::new();
     write_probe_text(&topo, &run, &report, Paint::new(false), &mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
