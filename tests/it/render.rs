@@ -572,12 +572,17 @@ fn html_report_loads_in_headless_chromium() {
         dom.contains("data-rendered=\"ok\""),
         "the inline script ran: {dom:.300}"
     );
-    // The graph is drawn at a readable size, and all six SPOF entries are listed.
+    // The graph is drawn at a readable size, and every SPOF entry of every link is listed
+    // (eight: mysql-primary, its host and zone, and the rack both redis instances share, on
+    // each of the two links).
     let size = attr_value(&dom, "data-graph").expect("graph size recorded");
     let (w, h) = size.split_once('x').expect("WxH");
     let (w, h): (u32, u32) = (w.parse().unwrap(), h.parse().unwrap());
     assert!(w >= 1000 && h >= 300, "graph drawn at {w}x{h}");
-    assert_eq!(attr_value(&dom, "data-spofs").as_deref(), Some("6"));
+    let (_, report) = example();
+    let entries: usize = report.links.iter().map(|l| l.spofs.len()).sum();
+    assert_eq!(entries, 8);
+    assert_eq!(attr_value(&dom, "data-spofs"), Some(entries.to_string()));
     let doc_start = dom
         .find("<figure class=\"graph overview\"><svg")
         .expect("graph in the DOM");
