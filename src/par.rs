@@ -50,7 +50,7 @@ mod tests {
     #[test]
     fn chunks_cover_the_range_in_order() {
         for (n, threads) in [(0, 2), (1, 3), (7, 3), (10_001, 4), (10, 1)] {
-            let parts = chunks(n, threads, |r| r.collect::<Vec<usize>>());
+            let parts = chunks(n, threads, Iterator::collect::<Vec<usize>>);
             let flat: Vec<usize> = parts.into_iter().flatten().collect();
             assert_eq!(flat, (0..n).collect::<Vec<_>>(), "n={n}");
         }

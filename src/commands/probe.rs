@@ -13,10 +13,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
-use crate::probe::{ProbeOutcome, ProbeRun, RunOptions, Selection, run_blocking};
+use crate::probe::{ProbeRun, RunOptions, Selection, run_blocking};
 use crate::report::reporter::{Format, reporter};
-use crate::state::State;
-use crate::topology::model::{Service, Topology};
+use crate::topology::model::Topology;
 
 /// Output format of `probe`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
