@@ -622,6 +622,22 @@ fn ambiguous(text: &str) -> bool {
     )
 }
 
+/// A duration as the file writes it (`300ms`, `1.5s`, `2m`): digits, at most one dot, then
+/// letters. No YAML number has that form (hexadecimal `0x1f` and octal `0o17` are excluded).
+fn duration_like(text: &str) -> bool {
+    let b = text.as_bytes();
+    let digits = b
+        .iter()
+        .take_while(|c| c.is_ascii_digit() || **c == b'.')
+        .count();
+    digits > 0
+        && b[0].is_ascii_digit()
+        && b[..digits].iter().filter(|c| **c == b'.').count() <= 1
+        && digits < b.len()
+        && b[digits..].iter().all(u8::is_ascii_lowercase)
+        && !matches!(b.get(1), Some(b'x' | b'o'))
+}
+
 fn is_nullish(text: &str) -> bool {
     matches!(text, "" | "~" | "null" | "Null" | "NULL")
 }
@@ -675,6 +691,10 @@ impl<'de> Deserializer<'de> for NodeDe<'_, '_> {
             Kind::Scalar(t, true) => {
                 if t.bytes().all(|b| b.is_ascii_digit()) {
                     self.int(visitor)
+                } else if duration_like(t) {
+                    // `300ms`, `1.5s`: a string in every YAML schema (no number ends in a
+                    // unit), read where a value may be a duration or a mapping (`slow:`).
+                    visitor.visit_str(t)
                 } else if ambiguous(t) {
                     Err(Declined)
                 } else {
@@ -996,6 +1016,22 @@ risks:
   shared-hotspot:
     min_links: 2
 "#;
+
+    #[test]
+    fn durations_are_read_where_a_value_may_also_be_a_mapping() {
+        for t in ["300ms", "1s", "1.5s", "2m", "10us"] {
+            assert!(duration_like(t), "{t}");
+        }
+        for t in [
+            "0x1f", "0o17", "1e5", "1.2.3s", "12", "1S", "s", "-1s", ".5s",
+        ] {
+            assert!(!duration_like(t), "{t}");
+        }
+        // A probe's `slow:` is a duration or a mapping of phases: both stay on the fast path.
+        assert_same(
+            "version: 1\nname: t\nservices:\n  a:\n    probe: { tcp: {}, slow: 1s }\n  b:\n    probe: { http: { url: \"http://x/\" }, slow: { first_byte: 150ms } }\n",
+        );
+    }
 
     #[test]
     fn every_raw_type_reads_the_same() {
