@@ -46,6 +46,15 @@ struct ServiceDoc {
     id: String,
     #[serde(default)]
     probes: Option<Vec<ProbeDoc>>,
+    #[serde(default)]
+    operations: Vec<OperationDoc>,
+}
+
+#[derive(Debug, Deserialize)]
+struct OperationDoc {
+    name: String,
+    #[serde(default)]
+    probes: Option<Vec<ProbeDoc>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -254,44 +263,82 @@ fn read_doc(path: &Path) -> Result<ShardDoc, MergeError> {
 }
 
 /// The per-instance outcomes of the whole run: each instance's result from the shard that owns
-/// it, indexed like the topology (as [`crate::probe::ProbeRun::instances`]).
-fn outcomes(topology: &Topology, shards: &Shards) -> Result<Vec<Vec<ProbeOutcome>>, MergeError> {
+/// it, indexed like the topology (as [`crate::probe::ProbeRun::instances`]), and the same for the
+/// operations' own probes (as [`crate::probe::ProbeRun::operations`]).
+#[allow(clippy::type_complexity)]
+fn outcomes(
+    topology: &Topology,
+    shards: &Shards,
+) -> Result<(Vec<Vec<ProbeOutcome>>, Vec<Vec<Vec<ProbeOutcome>>>), MergeError> {
     let mut out = Vec::with_capacity(topology.services.len());
+    let mut ops_out = Vec::with_capacity(topology.services.len());
     for service in &topology.services {
-        let mut per_instance = Vec::with_capacity(service.instances.len());
-        for inst in &service.instances {
-            if inst.probe.is_none() {
-                per_instance.push(ProbeOutcome::unprobed());
-                continue;
-            }
+        // The owner's result for one instance: of the service itself (`op` None) or of one of
+        // its operations' own probes.
+        let result = |inst: &crate::topology::model::Instance, op: Option<&str>| {
             let owner = crate::probe::shard::owner(shards.count, service.name.as_str(), &inst.id);
             let (path, doc) = &shards.docs[&owner];
-            let result = doc
-                .services
+            doc.services
                 .iter()
                 .find(|s| s.id == service.name.as_str())
-                .and_then(|s| s.probes.as_ref())
+                .and_then(|s| match op {
+                    None => s.probes.as_ref(),
+                    Some(name) => s
+                        .operations
+                        .iter()
+                        .find(|o| o.name == name)
+                        .and_then(|o| o.probes.as_ref()),
+                })
                 .and_then(|p| p.iter().find(|p| p.instance == inst.id))
+                .map(outcome_of)
                 .ok_or_else(|| MergeError::NoResult {
                     path: path.clone(),
                     shard: format!("{owner}/{}", shards.count),
-                    instance: format!("{}/{}", service.name, inst.id),
-                })?;
-            per_instance.push(ProbeOutcome {
-                state: result.state,
-                latency: result
-                    .latency_ms
-                    .filter(|ms| ms.is_finite() && *ms >= 0.0)
-                    .map(|ms| Duration::from_secs_f64(ms / 1e3)),
-                reason: result.reason.clone(),
-                attempts: 1,
-                slow: result.ok && result.state == State::Degraded,
-                phases: result.phases.as_ref().map(http_phases),
+                    instance: match op {
+                        None => format!("{}/{}", service.name, inst.id),
+                        Some(name) => format!("{} ({name})/{}", service.name, inst.id),
+                    },
+                })
+        };
+        let mut per_instance = Vec::with_capacity(service.instances.len());
+        for inst in &service.instances {
+            per_instance.push(if inst.probe.is_none() {
+                ProbeOutcome::unprobed()
+            } else {
+                result(inst, None)?
             });
         }
         out.push(per_instance);
+        let mut per_operation = Vec::with_capacity(service.operations.len());
+        for op in &service.operations {
+            let mut per_instance = Vec::with_capacity(op.probes.len());
+            for (inst, probe) in service.instances.iter().zip(&op.probes) {
+                per_instance.push(if probe.is_none() {
+                    ProbeOutcome::unprobed()
+                } else {
+                    result(inst, Some(&op.name))?
+                });
+            }
+            per_operation.push(per_instance);
+        }
+        ops_out.push(per_operation);
     }
-    Ok(out)
+    Ok((out, ops_out))
+}
+
+/// A shard's probe result back as the outcome it was made from.
+fn outcome_of(result: &ProbeDoc) -> ProbeOutcome {
+    ProbeOutcome {
+        state: result.state,
+        latency: result
+            .latency_ms
+            .filter(|ms| ms.is_finite() && *ms >= 0.0)
+            .map(|ms| Duration::from_secs_f64(ms / 1e3)),
+        reason: result.reason.clone(),
+        attempts: 1,
+        slow: result.ok && result.state == State::Degraded,
+        phases: result.phases.as_ref().map(http_phases),
+    }
 }
 
 /// A shard's phase timings back as durations (negative or non-finite values read as 0).
@@ -328,7 +375,7 @@ pub fn run(ctx: &Context, args: &crate::cli::MergeArgs) -> anyhow::Result<ExitSt
             return Ok(ExitStatus::Invalid);
         }
     };
-    let outcomes = match outcomes(topology, &shards) {
+    let (outcomes, operations) = match outcomes(topology, &shards) {
         Ok(o) => o,
         Err(e) => {
             eprintln!(
@@ -338,7 +385,7 @@ pub fn run(ctx: &Context, args: &crate::cli::MergeArgs) -> anyhow::Result<ExitSt
             return Ok(ExitStatus::Invalid);
         }
     };
-    let report = from_outcomes(topology, &outcomes, &[])?;
+    let report = from_outcomes(topology, &outcomes, &operations)?;
     let Some(out_dir) = &args.out_dir else {
         let status = super::analyze::gate(&report, args.fail_on);
         let json = crate::report::json::render_json(&report);

@@ -389,3 +389,81 @@ fn adding_a_service_moves_no_other_instance_between_shards() {
         }
     }
 }
+
+/// Operations' own probes (SPEC §1) go through shards like the service's: the merge of every
+/// shard gives the unsharded report, operation states and root causes included.
+#[test]
+fn operations_own_probes_merge_to_the_unsharded_report() {
+    let fleet = Fleet::start();
+    let dir = tempfile::tempdir().unwrap();
+    // `front` answers on /s000; its `home` route on /s001 (up everywhere), its `pay` route on
+    // /s050 (503 on three of the five instances, so `pay` alone is down: min_healthy 3).
+    let mut y = String::from(
+        "version: 1\nname: shard-ops\n\
+         defaults: { timeout: 2s, retries: 0, slow: 10s }\n\
+         links:\n  browse: { entry: front, operation: home }\n  buy: { entry: front, operation: pay }\n\
+         services:\n  front:\n    probe: { http: { url: \"http://{address}/s000\" } }\n    min_healthy: 3\n\
+         \x20   operations:\n\
+         \x20     home: { probe: { http: { url: \"http://{address}/s001\" } } }\n\
+         \x20     pay: { probe: { http: { url: \"http://{address}/s050\" } } }\n\
+         \x20   instances:\n",
+    );
+    for (i, port) in fleet.ports.iter().enumerate() {
+        let _ = writeln!(y, "      - {{ name: i{i}, address: \"127.0.0.1:{port}\" }}");
+    }
+    std::fs::write(dir.path().join("topology.yaml"), y).unwrap();
+    let strip = |mut v: Value| {
+        v = timeless(v);
+        for service in v["services"].as_array_mut().unwrap() {
+            for op in service["operations"].as_array_mut().into_iter().flatten() {
+                for probe in op["probes"].as_array_mut().into_iter().flatten() {
+                    probe["latency_ms"] = Value::Null;
+                    probe["phases"] = Value::Null;
+                }
+            }
+        }
+        v
+    };
+    let whole = strip(probe_json(dir.path(), &[]));
+    let state = |doc: &Value, link: &str| {
+        doc["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["name"] == link)
+            .map(|l| l["state"].clone())
+            .unwrap()
+    };
+    // The story is real: the pay route alone is down, and it is the root cause.
+    assert_eq!(state(&whole, "browse"), "up", "{whole}");
+    assert_eq!(state(&whole, "buy"), "down", "{whole}");
+    assert_eq!(whole["root_causes"][0]["id"], "front (pay)", "{whole}");
+    fleet.take_hits();
+    for n in [2u32, 3] {
+        let mut files = Vec::new();
+        for i in 1..=n {
+            let report = probe_json(dir.path(), &["--shard", &format!("{i}/{n}")]);
+            let file = dir.path().join(format!("ops-{i}-of-{n}.json"));
+            std::fs::write(&file, serde_json::to_vec(&report).unwrap()).unwrap();
+            files.push(file);
+        }
+        // Every route of every instance was asked once in all.
+        let hits = fleet.take_hits();
+        assert_eq!(hits.len(), 3 * INSTANCES, "split into {n}: {hits:?}");
+        assert!(hits.values().all(|&h| h == 1), "split into {n}: {hits:?}");
+        let merged = linkpatrol(dir.path())
+            .args(["-q", "merge", "--fail-on", "never"])
+            .args(&files)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let merged = strip(json(&merged));
+        assert_eq!(state(&merged, "buy"), "down", "split into {n}");
+        assert!(
+            merged == whole,
+            "merge of {n} shards differs from the unsharded report:\n{merged}\n---\n{whole}"
+        );
+    }
+}
