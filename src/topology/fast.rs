@@ -632,7 +632,8 @@ fn duration_like(text: &str) -> bool {
         .count();
     digits > 0
         && b[0].is_ascii_digit()
-        && b[..digits].iter().filter(|c| **c == b'.').count() <= 1
+        && b[..digits].iter().position(|c| *c == b'.')
+            == b[..digits].iter().rposition(|c| *c == b'.')
         && digits < b.len()
         && b[digits..].iter().all(u8::is_ascii_lowercase)
         && !matches!(b.get(1), Some(b'x' | b'o'))
