@@ -54,7 +54,7 @@ pub struct Options<'a> {
     /// Per service (by index), per instance (by position), the state its probe found;
     /// `None` = nothing probed.
     pub observed: Option<&'a [Vec<State>]>,
-    /// Per service (by index), per operation (by [`OperationIdx`]), per instance, the state
+    /// Per service (by index), per operation (by [`OperationIdx`](crate::topology::model::OperationIdx)), per instance, the state
     /// the operation's own probe found (SPEC §1); an empty list = no probe of its own (or not
     /// probed). `None` = no operation probed. Read only for services with operations.
     pub operations_observed: Option<&'a [Vec<Vec<State>>]>,
@@ -203,7 +203,7 @@ pub struct ServiceAnalysis {
     /// consequence of, ascending; empty when it is healthy, is itself a root cause, or root
     /// causes were not computed.
     pub because_of: Vec<u32>,
-    /// Its operations (SPEC §1), by [`OperationIdx`]; empty for a service without any.
+    /// Its operations (SPEC §1), by [`OperationIdx`](crate::topology::model::OperationIdx); empty for a service without any.
     pub operations: Vec<OperationAnalysis>,
 }
 
