@@ -22,6 +22,12 @@ const PARALLEL_MIN_SERVICES: usize = 5_000;
 /// The blast radius of every service, by index. Links are indices into `topo.links`.
 /// `full`: also list the other services (else only count them).
 pub fn blast_radius(topo: &Topology, g: &Graph, full: bool) -> Vec<BlastRadius> {
+    let threads = crate::par::threads_for(g.n, PARALLEL_MIN_SERVICES);
+    blast_radius_on(topo, g, full, threads)
+}
+
+/// [`blast_radius`] on `threads` threads.
+fn blast_radius_on(topo: &Topology, g: &Graph, full: bool, threads: usize) -> Vec<BlastRadius> {
     let n = g.n;
     // entry service → links starting there.
     let mut links_of: Vec<Vec<usize>> = vec![Vec::new(); n];
@@ -113,8 +119,79 @@ pub fn blast_radius(topo: &Topology, g: &Graph, full: bool) -> Vec<BlastRadius> 
             })
             .collect::<Vec<BlastRadius>>()
     };
-    crate::par::chunks(n, crate::par::threads_for(n, PARALLEL_MIN_SERVICES), walk)
+    crate::par::chunks(n, threads, walk)
         .into_iter()
         .flatten()
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write as _;
+
+    use super::blast_radius_on;
+    use crate::analysis::graph::Graph;
+
+    /// The walk gives the same radii on one thread and on several (each chunk has its own visit
+    /// stamps), on layered topologies with replicas, strong and weak calls and any_of groups.
+    #[test]
+    fn chunks_of_services_give_the_radii_of_one_walk() {
+        for seed in 1..=20u64 {
+            let mut x = seed;
+            let mut below = |m: u64| {
+                x = x
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                (x >> 33) % m
+            };
+            let n = 150;
+            let mut y = String::from("version: 1\nname: t\nlinks:\n");
+            for l in 0..4 {
+                let _ = writeln!(y, "  l{l}: {{ entry: s{l:03} }}");
+            }
+            y += "services:\n";
+            for s in 0..n {
+                let _ = writeln!(y, "  s{s:03}:\n    replicas: {}", 1 + below(2));
+                let mut deps = Vec::new();
+                for _ in 0..below(4) {
+                    let t = s + 1 + below(12) as usize;
+                    if t < n
+                        && !deps
+                            .iter()
+                            .any(|d: &String| d.starts_with(&format!("s{t:03}")))
+                    {
+                        let strength = if below(10) < 7 { "strong" } else { "weak" };
+                        deps.push(format!("s{t:03}: {strength}"));
+                    }
+                }
+                if s + 3 < n && below(5) == 0 {
+                    deps.push(format!(
+                        "g{s}: {{ strength: strong, any_of: [s{:03}, s{:03}, s{:03}], min: {} }}",
+                        s + 1,
+                        s + 2,
+                        s + 3,
+                        1 + below(2)
+                    ));
+                }
+                if !deps.is_empty() {
+                    let _ = writeln!(y, "    depends_on: {{ {} }}", deps.join(", "));
+                }
+            }
+            let topo = crate::topology::load::load_str(&y, "t.yaml").expect("valid");
+            let g = Graph::new(&topo);
+            let one = blast_radius_on(&topo, &g, true, 1);
+            for threads in [2, 3, 7] {
+                let many = blast_radius_on(&topo, &g, true, threads);
+                assert_eq!(
+                    format!("{one:?}"),
+                    format!("{many:?}"),
+                    "seed {seed}, {threads} threads"
+                );
+            }
+            assert!(
+                one.iter().any(|b| b.service_count > 3),
+                "seed {seed}: some radius is large"
+            );
+        }
+    }
 }
