@@ -42,10 +42,13 @@ pub async fn check(resolver: &NameResolver, check: &NatsCheck, timeout: Duration
     let last = ips.len() - 1;
     let mut client = None;
     for (i, ip) in ips.into_iter().enumerate() {
+        // The client's own limits sit past the probe's, so the caller's timeout always decides
+        // and says so ("timed out after 400ms"); equal limits raced it.
+        let own = timeout + Duration::from_millis(500);
         let mut options = async_nats::ConnectOptions::new()
             .name("linkpatrol")
-            .connection_timeout(timeout)
-            .request_timeout(Some(timeout))
+            .connection_timeout(own)
+            .request_timeout(Some(own))
             .ignore_discovered_servers()
             .max_reconnects(1);
         options = match url.password() {

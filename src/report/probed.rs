@@ -51,6 +51,16 @@ pub fn from_outcomes(
     instances: &[Vec<ProbeOutcome>],
     operations: &[Vec<Vec<ProbeOutcome>>],
 ) -> Result<Report, AnalysisError> {
+    from_outcomes_at(topology, instances, operations, 1)
+}
+
+/// [`from_outcomes`] with the analysis to `depth` (2 = N-2 pairs as well).
+pub fn from_outcomes_at(
+    topology: &Topology,
+    instances: &[Vec<ProbeOutcome>],
+    operations: &[Vec<Vec<ProbeOutcome>>],
+    depth: u8,
+) -> Result<Report, AnalysisError> {
     let observed: Vec<Vec<State>> = topology
         .services
         .iter()
@@ -74,6 +84,7 @@ pub fn from_outcomes(
     let analysis = analysis::analyze(
         topology,
         &analysis::Options {
+            depth,
             observed: Some(&observed),
             operations_observed: Some(&operations_observed),
             ..analysis::Options::default()

@@ -7,11 +7,9 @@
 use std::time::Duration;
 
 use super::{dep, service};
-use linkpatrol::analysis::{Options, analyze};
 use linkpatrol::probe::ProbeOutcome;
-use linkpatrol::report::build::build;
-use linkpatrol::report::probed::probe_results;
-use linkpatrol::report::report::{ProbeResult, Report};
+use linkpatrol::report::probed::from_outcomes_at;
+use linkpatrol::report::report::Report;
 use linkpatrol::state::State;
 use linkpatrol::topology::load::load_str;
 use linkpatrol::topology::model::{
@@ -113,37 +111,10 @@ fn outcome(state: State, ms: f64, reason: Option<&str>) -> ProbeOutcome {
     }
 }
 
-/// The report of a probed topology as the commands build it: observed states from the
-/// outcomes, the real analysis (to `depth`), the real report builder.
+/// The report of a probed topology as the commands build it (`report::probed`), with the
+/// analysis to `depth`.
 pub fn probed_report(topo: &Topology, outcomes: &[Vec<ProbeOutcome>], depth: u8) -> Report {
-    let observed: Vec<Vec<State>> = topo
-        .services
-        .iter()
-        .zip(outcomes)
-        .map(|(s, o)| {
-            if o.is_empty() {
-                vec![State::Unknown; s.instances.len()]
-            } else {
-                o.iter().map(|o| o.state).collect()
-            }
-        })
-        .collect();
-    let analysis = analyze(
-        topo,
-        &Options {
-            depth,
-            observed: Some(&observed),
-            ..Options::default()
-        },
-    )
-    .expect("the analysis runs");
-    let probes: Vec<Vec<ProbeResult>> = topo
-        .services
-        .iter()
-        .zip(outcomes)
-        .map(|(s, o)| probe_results(s, o))
-        .collect();
-    build(topo, &analysis, Some(&probes))
+    from_outcomes_at(topo, outcomes, &[], depth).expect("the analysis runs")
 }
 
 /// The delivery-platform example (`example.yaml`), loaded by the real loader, probed as
