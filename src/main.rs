@@ -6,6 +6,12 @@ use clap::Parser;
 use linkpatrol::cli::Cli;
 use linkpatrol::commands::{self, ExitStatus};
 
+/// mimalloc instead of glibc's malloc: the analysis threads of a 100,000-service topology made
+/// glibc grow its per-thread arenas with tens of thousands of `mprotect` calls, a third of the
+/// run's time in the kernel (README, "At scale").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
