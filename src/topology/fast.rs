@@ -20,20 +20,114 @@ use serde::de::{
 };
 
 use super::loc::{self, Loc};
-use super::raw::RawTopology;
+use super::raw::{Entries, RawService, RawTopology, Sp};
 
 /// Deeper nesting than this is left to the full parser (and its limits).
 const MAX_DEPTH: usize = 64;
 
+/// A `services:` section at least this large is read in pieces, on every core.
+const SPLIT_FROM: usize = 1 << 20;
+
+/// About this many bytes of services per piece: each piece's tree is freed once read, so the
+/// trees of only a few pieces are in memory at once, beside the raw types they become.
+const PIECE: usize = 256 << 10;
+
 /// Parses `source` into the raw types, or `None` when the file is outside the fast subset or
 /// does not fit the raw types (the caller then takes the full path).
 pub(crate) fn parse(source: &str) -> Option<RawTopology> {
+    parse_with(source, SPLIT_FROM, PIECE)
+}
+
+/// [`parse`], reading a `services:` section of at least `split_from` bytes in pieces of about
+/// `piece` bytes. The result is the same as reading it whole.
+fn parse_with(source: &str, split_from: usize, piece: usize) -> Option<RawTopology> {
     if source.contains(['\t', '\r', '\u{feff}']) {
         return None;
     }
-    let root = Reader::new(source).document()?;
-    let _mode = loc::FastMode::enter(root.loc);
-    RawTopology::deserialize(NodeDe(&root)).ok()
+    let mut reader = Reader::new(source);
+    reader.split_from = split_from;
+    let (root, section) = reader.document()?;
+    let mut raw = {
+        let _mode = loc::FastMode::enter(root.loc);
+        RawTopology::deserialize(NodeDe(root)).ok()?
+    };
+    if let Some(section) = section {
+        raw.services = section.read(source, piece)?;
+    }
+    Some(raw)
+}
+
+/// The block mapping under the root's `services:` key, left unread by the root's pass.
+#[derive(Debug)]
+struct Section {
+    /// Indentation of its keys.
+    indent: usize,
+    /// Start of each line that starts an entry (a key at `indent`), with its 1-based line.
+    entries: Vec<(usize, u32)>,
+    /// Where the section ends: the start of the root's next line, or the end of the file.
+    end: usize,
+}
+
+impl Section {
+    /// Reads the section in pieces of about `piece` bytes, each on its own reader that ends
+    /// where the piece ends, spread over the cores; `None` when any piece is declined or a
+    /// name occurs twice.
+    fn read(&self, source: &str, piece: usize) -> Option<Entries<RawService>> {
+        let mut pieces: Vec<(usize, u32, usize)> = Vec::new();
+        for (i, &(start, line)) in self.entries.iter().enumerate() {
+            let next = self.entries.get(i + 1).map_or(self.end, |e| e.0);
+            match pieces.last_mut() {
+                Some(last) if next - last.0 <= piece => last.2 = next,
+                _ => pieces.push((start, line, next)),
+            }
+        }
+        let threads = crate::par::threads_for(pieces.len(), 2);
+        let parts = crate::par::chunks(pieces.len(), threads, |range| {
+            let mut out = Vec::new();
+            for &(start, line, end) in &pieces[range] {
+                out.extend(self.read_piece(&source[..end], start, line)?);
+            }
+            Some(out)
+        });
+        let mut services = Vec::with_capacity(self.entries.len());
+        for part in parts {
+            services.extend(part?);
+        }
+        // Each piece refused its own duplicates; a name may still occur in two pieces.
+        let mut seen = foldhash::HashSet::with_capacity_and_hasher(
+            services.len(),
+            foldhash::fast::RandomState::default(),
+        );
+        if !services.iter().all(|(k, _)| seen.insert(k.value.as_str())) {
+            return None;
+        }
+        drop(seen);
+        Some(Entries(services))
+    }
+
+    /// One piece: the entries from `start` (a line start, on 1-based `line`) to the end of
+    /// `source`, as the section's own block mapping would read them.
+    fn read_piece(
+        &self,
+        source: &str,
+        start: usize,
+        line: u32,
+    ) -> Option<Vec<(Sp<String>, RawService)>> {
+        let mut r = Reader::new(source);
+        r.pos = start + self.indent;
+        r.line = line;
+        r.line_start = start;
+        // Inside the root mapping, as in the whole-file pass (the depth limit counts it).
+        r.depth = 1;
+        let node = r.block_map(self.indent).ok()?;
+        if r.pos < r.b.len() {
+            return None;
+        }
+        let _mode = loc::FastMode::enter(node.loc);
+        Entries::<RawService>::deserialize(NodeDe(node))
+            .ok()
+            .map(|e| e.0)
+    }
 }
 
 #[derive(Debug)]
@@ -67,6 +161,11 @@ struct Reader<'a> {
     /// counted from there, so long lines are not counted again for every value on them.
     column_at: Cell<(usize, usize)>,
     depth: usize,
+    /// The root's `services:` section is left to [`Section::read`] when it is at least this
+    /// many bytes (`usize::MAX`: never).
+    split_from: usize,
+    /// That section, once the root's pass has skipped it.
+    section: Option<Section>,
 }
 
 fn is_space_or_end(c: Option<u8>) -> bool {
@@ -83,6 +182,8 @@ impl<'a> Reader<'a> {
             line_start: 0,
             column_at: Cell::new((0, 0)),
             depth: 0,
+            split_from: usize::MAX,
+            section: None,
         }
     }
 
@@ -113,14 +214,58 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn document(mut self) -> Option<Node<'a>> {
+    /// The root mapping, and the `services:` section when it was left for [`Section::read`]
+    /// (then the root holds an empty mapping in its place).
+    fn document(mut self) -> Option<(Node<'a>, Option<Section>)> {
         let indent = self.next_content().ok()??;
         if indent != 0 || self.starts_seq() {
             return None;
         }
         let root = self.block_map(0).ok()?;
         // Everything was read: nothing but blank lines and comments remain.
-        (self.pos >= self.b.len()).then_some(root)
+        (self.pos >= self.b.len()).then_some((root, self.section))
+    }
+
+    /// At the first key of the root's `services:` mapping (in column `indent`): when the
+    /// section is large, records where its entries start, moves past it and returns an empty
+    /// mapping in its place; otherwise leaves everything as it was and returns `None`.
+    fn skip_section(&mut self, indent: usize) -> Option<Node<'a>> {
+        let mut entries = vec![(self.line_start, self.line)];
+        let (mut at, mut line) = (self.line_start, self.line);
+        let end = loop {
+            // To the next line.
+            match memchr(b'\n', &self.b[at..]) {
+                Some(i) => at += i + 1,
+                None => break self.b.len(),
+            }
+            line += 1;
+            let spaces = self.b[at..].iter().take_while(|&&b| b == b' ').count();
+            match self.at(at + spaces) {
+                None => break self.b.len(),
+                Some(b'\n' | b'#') => {}
+                Some(_) if spaces < indent => break at,
+                // A key of the section (a `-` here would continue the previous entry's value).
+                Some(c) if spaces == indent && c != b'-' => entries.push((at, line)),
+                Some(_) => {}
+            }
+        };
+        if end - entries[0].0 < self.split_from {
+            return None;
+        }
+        let loc = self.loc(self.pos, 0);
+        // The root goes on from the line the section ends before (at the end: nothing left).
+        self.line = line;
+        self.pos = end;
+        self.line_start = end;
+        self.section = Some(Section {
+            indent,
+            entries,
+            end,
+        });
+        Some(Node {
+            kind: Kind::Map(Vec::new()),
+            loc,
+        })
     }
 
     /// Skips spaces, then a comment, up to the end of the line; `No` if anything else is there.
@@ -215,6 +360,20 @@ impl<'a> Reader<'a> {
             } else {
                 self.end_of_line()?;
                 match self.next_content()? {
+                    Some(n)
+                        if n > indent
+                            && self.depth == 1
+                            && self.section.is_none()
+                            && self.split_from != usize::MAX
+                            && matches!(&key.kind, Kind::Scalar(k, _) if k == "services")
+                            && !self.starts_seq()
+                            && self.is_key_line() =>
+                    {
+                        match self.skip_section(n) {
+                            Some(node) => node,
+                            None => self.block_node(n)?,
+                        }
+                    }
                     Some(n) if n > indent => self.block_node(n)?,
                     Some(n) if n == indent && self.starts_seq() => self.block_seq(n)?,
                     // An empty value (null).
@@ -304,6 +463,8 @@ impl<'a> Reader<'a> {
             line_start: self.line_start,
             column_at: self.column_at.clone(),
             depth: self.depth,
+            split_from: usize::MAX,
+            section: None,
         };
         probe.key().is_ok()
     }
@@ -661,53 +822,71 @@ impl de::Error for Declined {
     }
 }
 
-struct NodeDe<'n, 'a>(&'n Node<'a>);
+/// Deserializes a node by value: each subtree is freed as soon as it has been read, so the tree
+/// and the raw types it becomes are not both whole in memory at the peak.
+struct NodeDe<'a>(Node<'a>);
 
-impl NodeDe<'_, '_> {
+/// A scalar's text to `visitor`, moving an owned (unescaped) string instead of copying it.
+fn visit_text<'de, V: Visitor<'de>>(t: Cow<'_, str>, visitor: V) -> Result<V::Value, Declined> {
+    match t {
+        Cow::Borrowed(t) => visitor.visit_str(t),
+        Cow::Owned(t) => visitor.visit_string(t),
+    }
+}
+
+/// A plain scalar of digits as an integer (no leading zero, at most 18 digits).
+fn visit_int<'de, V: Visitor<'de>>(t: &str, visitor: V) -> Result<V::Value, Declined> {
+    if t.bytes().all(|b| b.is_ascii_digit())
+        && (t.len() == 1 || !t.starts_with('0'))
+        && t.len() <= 18
+    {
+        visitor.visit_u64(t.parse().map_err(|_| Declined)?)
+    } else {
+        Err(Declined)
+    }
+}
+
+impl NodeDe<'_> {
     fn int<'de, V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Declined> {
-        match &self.0.kind {
-            Kind::Scalar(t, true)
-                if t.bytes().all(|b| b.is_ascii_digit())
-                    && (t.len() == 1 || !t.starts_with('0'))
-                    && t.len() <= 18 =>
-            {
-                visitor.visit_u64(t.parse().map_err(|_| Declined)?)
-            }
+        match self.0.kind {
+            Kind::Scalar(t, true) => visit_int(&t, visitor),
             _ => Err(Declined),
         }
     }
 }
 
-impl<'de> Deserializer<'de> for NodeDe<'_, '_> {
+impl<'de> Deserializer<'de> for NodeDe<'_> {
     type Error = Declined;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Declined> {
-        match &self.0.kind {
-            Kind::Map(entries) => visitor.visit_map(Entries {
-                it: entries.iter(),
+        match self.0.kind {
+            Kind::Map(entries) => visitor.visit_map(MapOf {
+                it: entries.into_iter(),
                 value: None,
             }),
-            Kind::Seq(items) => visitor.visit_seq(Items { it: items.iter() }),
-            Kind::Scalar(t, false) => visitor.visit_str(t),
+            Kind::Seq(items) => visitor.visit_seq(Items {
+                it: items.into_iter(),
+            }),
+            Kind::Scalar(t, false) => visit_text(t, visitor),
             Kind::Scalar(t, true) => {
                 if t.bytes().all(|b| b.is_ascii_digit()) {
-                    self.int(visitor)
-                } else if duration_like(t) {
+                    visit_int(&t, visitor)
+                } else if duration_like(&t) {
                     // `300ms`, `1.5s`: a string in every YAML schema (no number ends in a
                     // unit), read where a value may be a duration or a mapping (`slow:`).
-                    visitor.visit_str(t)
-                } else if ambiguous(t) {
+                    visit_text(t, visitor)
+                } else if ambiguous(&t) {
                     Err(Declined)
                 } else {
-                    visitor.visit_str(t)
+                    visit_text(t, visitor)
                 }
             }
         }
     }
 
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Declined> {
-        match &self.0.kind {
-            Kind::Scalar(t, plain) if !(*plain && is_nullish(t)) => visitor.visit_str(t),
+        match self.0.kind {
+            Kind::Scalar(t, plain) if !(plain && is_nullish(&t)) => visit_text(t, visitor),
             _ => Err(Declined),
         }
     }
@@ -721,7 +900,7 @@ impl<'de> Deserializer<'de> for NodeDe<'_, '_> {
     }
 
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Declined> {
-        match &self.0.kind {
+        match self.0.kind {
             Kind::Scalar(t, true) if t == "true" => visitor.visit_bool(true),
             Kind::Scalar(t, true) if t == "false" => visitor.visit_bool(false),
             _ => Err(Declined),
@@ -761,16 +940,18 @@ impl<'de> Deserializer<'de> for NodeDe<'_, '_> {
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Declined> {
-        match &self.0.kind {
-            Kind::Seq(items) => visitor.visit_seq(Items { it: items.iter() }),
+        match self.0.kind {
+            Kind::Seq(items) => visitor.visit_seq(Items {
+                it: items.into_iter(),
+            }),
             _ => Err(Declined),
         }
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Declined> {
-        match &self.0.kind {
-            Kind::Map(entries) => visitor.visit_map(Entries {
-                it: entries.iter(),
+        match self.0.kind {
+            Kind::Map(entries) => visitor.visit_map(MapOf {
+                it: entries.into_iter(),
                 value: None,
             }),
             _ => Err(Declined),
@@ -792,8 +973,8 @@ impl<'de> Deserializer<'de> for NodeDe<'_, '_> {
         _variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Declined> {
-        match &self.0.kind {
-            Kind::Scalar(t, plain) if !(*plain && ambiguous(t)) => {
+        match self.0.kind {
+            Kind::Scalar(t, plain) if !(plain && ambiguous(&t)) => {
                 visitor.visit_enum(t.as_ref().into_deserializer())
             }
             _ => Err(Declined),
@@ -856,12 +1037,12 @@ impl<'de> Deserializer<'de> for NodeDe<'_, '_> {
     }
 }
 
-struct Entries<'n, 'a> {
-    it: std::slice::Iter<'n, (Node<'a>, Node<'a>)>,
-    value: Option<&'n Node<'a>>,
+struct MapOf<'a> {
+    it: std::vec::IntoIter<(Node<'a>, Node<'a>)>,
+    value: Option<Node<'a>>,
 }
 
-impl<'de> MapAccess<'de> for Entries<'_, '_> {
+impl<'de> MapAccess<'de> for MapOf<'_> {
     type Error = Declined;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
@@ -889,11 +1070,11 @@ impl<'de> MapAccess<'de> for Entries<'_, '_> {
     }
 }
 
-struct Items<'n, 'a> {
-    it: std::slice::Iter<'n, Node<'a>>,
+struct Items<'a> {
+    it: std::vec::IntoIter<Node<'a>>,
 }
 
-impl<'de> SeqAccess<'de> for Items<'_, '_> {
+impl<'de> SeqAccess<'de> for Items<'_> {
     type Error = Declined;
 
     fn next_element_seed<T: DeserializeSeed<'de>>(
@@ -925,6 +1106,14 @@ mod tests {
             .expect("serde-saphyr accepts it");
         let fast = parse(src).expect("the fast path accepts it");
         let (slow, fast) = (format!("{slow:#?}"), format!("{fast:#?}"));
+        // Read in pieces (of one entry each, and of a few), the services are the same too.
+        for piece in [1, 200] {
+            let pieces = parse_with(src, 0, piece).expect("accepted in pieces");
+            assert!(
+                format!("{pieces:#?}") == fast,
+                "pieces of {piece} bytes differ"
+            );
+        }
         if slow != fast {
             let first = slow
                 .lines()
@@ -1166,7 +1355,46 @@ risks:
             ),
         ] {
             assert!(parse(&src).is_none(), "accepted:\n{src}");
+            assert!(
+                parse_with(&src, 0, 1).is_none(),
+                "accepted in pieces:\n{src}"
+            );
         }
+    }
+
+    /// Where the services section ends and what lies between its entries, read in pieces of
+    /// every size, give what one pass gives; a name in two pieces is declined like a duplicate.
+    #[test]
+    fn the_services_section_in_pieces_reads_the_same_as_whole() {
+        let head = "version: 1\nname: t\nlinks:\n  l: {entry: a}\n";
+        let body = "services:\n  a:\n    tags:\n    - x\n    - y\n\n  # a comment between entries\n  b: {owner: o}\n  c:\n  d: ~\n  e:\n    depends_on:\n      a: strong\n";
+        for src in [
+            format!("{head}{body}"),
+            format!("{head}{body}risks:\n  deep-strong-chain: {{ max_depth: 6 }}\n"),
+            format!("{head}{body}# trailing comment\n"),
+            format!("{head}{}", body.trim_end_matches('\n')),
+            format!("{body}{head}"),
+        ] {
+            let whole = format!("{:#?}", parse_with(&src, usize::MAX, 0).expect("accepted"));
+            for piece in [1, 10, 30, 60, 1000] {
+                let pieces = parse_with(&src, 0, piece).expect("accepted in pieces");
+                assert_eq!(
+                    format!("{pieces:#?}"),
+                    whole,
+                    "pieces of {piece} bytes:\n{src}"
+                );
+            }
+        }
+        let twice = format!("{head}{body}  a: {{}}\n");
+        assert!(parse_with(&twice, usize::MAX, 0).is_none());
+        for piece in [1, 30, 1000] {
+            assert!(parse_with(&twice, 0, piece).is_none(), "pieces of {piece}");
+        }
+        // A line less indented than the entries ends the section, and the file is declined
+        // as in one pass.
+        let odd = format!("{head}services:\n  a: {{}}\n b: {{}}\n");
+        assert!(parse_with(&odd, usize::MAX, 0).is_none());
+        assert!(parse_with(&odd, 0, 1).is_none());
     }
 
     /// Generated files like `scripts/gen_topology.py` writes, many services.

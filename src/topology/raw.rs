@@ -247,8 +247,10 @@ pub struct RawService {
     pub tags: Vec<String>,
     /// `false` marks a service as non-core on purpose. Default true.
     pub core: Option<bool>,
-    /// How to check the service; run once per instance.
-    pub probe: Option<Sp<RawProbe>>,
+    /// How to check the service; run once per instance. Boxed: most services of a large
+    /// catalogue have none, and the probe types are large.
+    #[schemars(with = "Option<Sp<RawProbe>>")]
+    pub probe: Option<Box<Sp<RawProbe>>>,
     /// The instances; `{address}` in the probe is replaced per instance.
     pub instances: Option<Sp<Vec<Sp<RawInstance>>>>,
     /// N unlabeled instances instead of `instances`.
@@ -273,7 +275,8 @@ pub struct RawOperation {
     /// Free text.
     pub description: Option<String>,
     /// How to check this operation; run once per instance of the service.
-    pub probe: Option<Sp<RawProbe>>,
+    #[schemars(with = "Option<Sp<RawProbe>>")]
+    pub probe: Option<Box<Sp<RawProbe>>>,
     /// Dependencies of this operation, in addition to the service's own.
     #[serde(default)]
     pub depends_on: Entries<Sp<RawDep>>,

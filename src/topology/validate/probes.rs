@@ -66,7 +66,7 @@ impl Cx<'_> {
                     (None, true) => {
                         if !reported {
                             reported = true;
-                            let at = svc.probe.as_ref().and_then(Sp::span).or(span);
+                            let at = svc.probe.as_deref().and_then(Sp::span).or(span);
                             self.err(
                                 Code::MissingAddress,
                                 at,
