@@ -541,6 +541,7 @@ fn link_spofs(
     // Paths only cross critical paths, which are closed under strong dependencies.
     prop.reset();
     prop.set_mask(Some(g.strong_reach(entries.iter().copied())));
+    let mut search = spof::PathSearch::new(g.n);
     for (s, ks_links) in by_service {
         prop.reset();
         if !clean {
@@ -549,7 +550,7 @@ fn link_spofs(
         prop.fail_service(s);
         prop.propagate();
         for k in ks_links {
-            let path = spof::explain_path(g, prop, entries[k], s)
+            let path = spof::explain_path(g, prop, &mut search, entries[k], s)
                 .expect("a service in the entry's kill set brings the entry down");
             paths[k].push((s, path));
         }

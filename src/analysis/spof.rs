@@ -646,45 +646,85 @@ pub fn recompute_deltas(
     true
 }
 
+/// The search state of [`explain_path`], kept between calls: a SPOF's paths are explained for
+/// every link it takes down, and at 100,000 services a fresh map per call cost more than the
+/// search itself.
+#[derive(Debug, Default)]
+pub struct PathSearch {
+    /// Per service, the one it was reached from (`u32::MAX`: not reached).
+    parent: Vec<u32>,
+    /// Services whose `parent` is set, to clear them afterwards.
+    reached: Vec<u32>,
+    queue: VecDeque<u32>,
+}
+
+impl PathSearch {
+    /// A search over `n` services.
+    pub fn new(n: usize) -> Self {
+        Self {
+            parent: vec![u32::MAX; n],
+            reached: Vec::new(),
+            queue: VecDeque::new(),
+        }
+    }
+
+    fn reach(&mut self, t: u32, from: u32) -> bool {
+        if self.parent[t as usize] != u32::MAX {
+            return false;
+        }
+        self.parent[t as usize] = from;
+        self.reached.push(t);
+        true
+    }
+
+    fn clear(&mut self) {
+        for &t in &self.reached {
+            self.parent[t as usize] = u32::MAX;
+        }
+        self.reached.clear();
+        self.queue.clear();
+    }
+}
+
 /// A shortest explanation path from `entry` to `target` through services that are down in `p`
-/// (strong edges, and members of dead strong groups). `None` when the entry is not down.
+/// (strong edges, and members of dead strong groups), breadth first in dependency order.
+/// `None` when the entry is not down or `target` is not reached.
 pub fn explain_path(
     g: &Graph,
     p: &DownPropagator<'_>,
+    search: &mut PathSearch,
     entry: u32,
     target: u32,
 ) -> Option<Vec<u32>> {
     if !p.is_down(entry) {
         return None;
     }
-    let mut parent: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
-    let mut queue = VecDeque::from([entry]);
-    parent.insert(entry, entry);
-    while let Some(u) = queue.pop_front() {
+    search.clear();
+    search.reach(entry, entry);
+    search.queue.push_back(entry);
+    while let Some(u) = search.queue.pop_front() {
         if u == target {
             let mut path = vec![u];
             let mut cur = u;
             while cur != entry {
-                cur = parent[&cur];
+                cur = search.parent[cur as usize];
                 path.push(cur);
             }
             path.reverse();
             return Some(path);
         }
-        let mut visit = |t: u32| {
-            if p.is_down(t) && !parent.contains_key(&t) {
-                parent.insert(t, u);
-                queue.push_back(t);
-            }
-        };
         for &t in &g.strong[u as usize] {
-            visit(t);
+            if p.is_down(t) && search.reach(t, u) {
+                search.queue.push_back(t);
+            }
         }
         for &gid in &g.groups_of[u as usize] {
             let grp = &g.groups[gid as usize];
             if grp.strength == Strength::Strong && p.is_group_dead(gid) {
                 for &m in &grp.members {
-                    visit(m);
+                    if p.is_down(m) && search.reach(m, u) {
+                        search.queue.push_back(m);
+                    }
                 }
             }
         }
