@@ -58,7 +58,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 id: "0".to_owned(),
                 address: None,
                 domains: Vec::new(),
-                probe: Some(Probe {
+                probe: Some(Box::new(Probe {
                     check: Check::Http(HttpCheck {
                         url: Text::plain(*url),
                         method: "GET".to_owned(),
@@ -74,7 +74,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     timeout: defaults.timeout,
                     retries: defaults.retries,
                     slow: defaults.slow,
-                }),
+                })),
             }],
             min_healthy: 1,
             depends_on: Vec::new(),

@@ -245,7 +245,7 @@ pub async fn run(
                     operation,
                     instance: i,
                     host: host_of(&probe.check),
-                    probe: probe.clone(),
+                    probe: Probe::clone(probe),
                     attempt: 1,
                     not_before: None,
                 };
@@ -581,7 +581,7 @@ mod tests {
                     id: i.to_string(),
                     address: None,
                     domains: Vec::new(),
-                    probe: Some(crate::topology::model::Probe {
+                    probe: Some(Box::new(crate::topology::model::Probe {
                         check: crate::topology::model::Check::Exec(
                             crate::topology::model::ExecCheck {
                                 command: Vec::new(),
@@ -590,7 +590,7 @@ mod tests {
                         timeout: Duration::from_secs(1),
                         retries: 0,
                         slow: Duration::from_secs(1),
-                    }),
+                    })),
                 })
                 .collect(),
             min_healthy,

@@ -406,7 +406,7 @@ pub struct Operation {
     pub depends_on: Vec<Dependency>,
     /// The operation's own probe per instance of the service (same positions as
     /// [`Service::instances`]); empty when the operation has no probe of its own.
-    pub probes: Vec<Option<Probe>>,
+    pub probes: Vec<Option<Box<Probe>>>,
 }
 
 impl Operation {
@@ -458,7 +458,8 @@ pub struct Instance {
     /// Failure domains this instance belongs to: `zone`, `host`, then every label, sorted.
     pub domains: Vec<Domain>,
     /// The service's probe with `{address}` expanded for this instance; `None` = unprobed.
-    pub probe: Option<Probe>,
+    /// Boxed: a probe is large, and most instances of a large catalogue have none.
+    pub probe: Option<Box<Probe>>,
 }
 
 /// A failure domain value: every instance with `key=value` fails together.

@@ -18,7 +18,7 @@ fn probed(mut topo: Topology, names: &[&str]) -> Topology {
     for s in &mut topo.services {
         if names.contains(&s.name.as_str()) {
             for i in &mut s.instances {
-                i.probe = Some(Probe {
+                i.probe = Some(Box::new(Probe {
                     check: Check::Tcp(TcpCheck {
                         address: Text::plain("{address}"),
                         send: None,
@@ -27,7 +27,7 @@ fn probed(mut topo: Topology, names: &[&str]) -> Topology {
                     timeout: Duration::from_secs(2),
                     retries: 1,
                     slow: Duration::from_millis(300),
-                });
+                }));
             }
         }
     }

@@ -58,10 +58,10 @@ impl Cx<'_> {
                             .cloned()
                             .flatten()
                             .unwrap_or_else(|| Text::plain(a.as_str()));
-                        Some(Probe {
+                        Some(Box::new(Probe {
                             check: map_texts(&probe.check, &|t| t.with_address_text(&address)),
                             ..probe.clone()
-                        })
+                        }))
                     }
                     (None, true) => {
                         if !reported {
@@ -80,7 +80,7 @@ impl Cx<'_> {
                         }
                         None
                     }
-                    (_, false) => Some(probe.clone()),
+                    (_, false) => Some(Box::new(probe.clone())),
                 };
                 inst
             })
