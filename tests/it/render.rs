@@ -807,3 +807,122 @@ fn the_folded_overview_joins_links_to_their_hotspots() {
         .count();
     assert_eq!(dotted, indirect, "each indirect edge drawn, classed");
 }
+
+/// A catalogue in small (the `catalogue` shape of `scripts/gen_topology.py`): `layers` layers of
+/// `width` services, `links` links entering the first layer, each service depending on one or
+/// two services of the next layer (strong) and one weakly; every other service with two
+/// replicas, so some are SPOFs and some are not.
+fn small_catalogue(links: usize, layers: usize, width: usize, seed: u64) -> String {
+    use std::fmt::Write as _;
+    let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+    let mut below = |n: usize| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((state >> 33) as usize) % n
+    };
+    let name = |layer: usize, i: usize| format!("s{layer:02}-{i:04}");
+    let mut y = String::from("version: 1\nname: small-catalogue\nlinks:\n");
+    for j in 0..links {
+        let _ = writeln!(
+            y,
+            "  link-{j:03}: {{ entry: {} }}",
+            name(0, j * width / links)
+        );
+    }
+    y.push_str("services:\n");
+    for layer in 0..layers {
+        for i in 0..width {
+            let _ = writeln!(y, "  {}:", name(layer, i));
+            if (layer + i) % 2 == 0 {
+                y.push_str("    replicas: 2\n");
+            }
+            if layer + 1 == layers {
+                y.push_str("    description: a leaf\n");
+                continue;
+            }
+            let mut deps = std::collections::BTreeMap::new();
+            for _ in 0..=below(2) {
+                deps.insert(name(layer + 1, below(width)), "strong");
+            }
+            deps.entry(name(layer + 1, below(width))).or_insert("weak");
+            y.push_str("    depends_on:\n");
+            for (d, s) in deps {
+                let _ = writeln!(y, "      {d}: {s}");
+            }
+        }
+    }
+    y
+}
+
+/// Issue 15, at scale: past the cap on dotted edges, the folded overview still gives every link
+/// its most important ones (its entry leads to at least one hotspot; the hotspots its worst by
+/// blast radius), every drawn hotspot keeps an edge in, the cap holds, and the caption counts
+/// exactly what was left out. The hotspots wrap into columns instead of one tall one.
+#[test]
+fn the_folded_overview_keeps_each_links_edges_under_the_cap() {
+    let (topo, report) = analysed(&small_catalogue(40, 8, 250, 3));
+    let view = GraphView::build(&topo, &report, &ViewOptions::default()).unwrap();
+    assert!(view.folded);
+    let indirect: Vec<_> = view.edges.iter().filter(|e| e.indirect).collect();
+    assert_eq!(indirect.len(), 200, "the cap is reached, and holds");
+    let note = view
+        .caption
+        .notes
+        .iter()
+        .find(|n| n.contains("more dotted edges left out"))
+        .expect("the caption counts the left-out edges");
+    let left_out: usize = note.split(' ').next().unwrap().parse().unwrap();
+    assert!(left_out > 0, "{note}");
+    // Every link node leads to its entry, and every entry on to some hotspot.
+    let mut links = 0;
+    for (i, node) in view.nodes.iter().enumerate() {
+        let NodeKind::Link(l) = &node.kind else {
+            continue;
+        };
+        links += 1;
+        let entry = view
+            .edges
+            .iter()
+            .find(|e| e.from == i)
+            .unwrap_or_else(|| panic!("link {} has no edge", l.name))
+            .to;
+        assert!(
+            view.edges.iter().any(|e| e.from == entry),
+            "the entry of {} ({}) has no edge on",
+            l.name,
+            view.nodes[entry].key
+        );
+    }
+    assert_eq!(links, 40);
+    // Every drawn hotspot (a service on some path, not an entry, not on every link) has an
+    // edge in.
+    for (i, node) in view.nodes.iter().enumerate() {
+        if let NodeKind::Service(s) = &node.kind
+            && s.entry_of.is_empty()
+            && !s.on_links.is_empty()
+            && s.on_links.len() < links
+        {
+            assert!(
+                view.edges.iter().any(|e| e.to == i),
+                "hotspot {} has no edge in",
+                s.name
+            );
+        }
+    }
+    let svg = svg_of(&to_dot(&view));
+    let doc = parse_svg(&svg);
+    let texts = doc.descendants().filter(|n| n.has_tag_name("text")).count();
+    assert!(texts < 800, "{texts} <text> elements");
+    // Not one tall column: the picture is at most three times as tall as it is wide.
+    let root = doc.root_element();
+    let pt = |a: &str| -> f64 {
+        root.attribute(a)
+            .unwrap()
+            .trim_end_matches("pt")
+            .parse()
+            .unwrap()
+    };
+    let (w, h) = (pt("width"), pt("height"));
+    assert!(h < 3.0 * w, "{w} × {h} pt");
+}

@@ -91,7 +91,7 @@ impl GraphView {
         }
         if left_out > 0 {
             caption_notes.push(format!(
-                "{left_out} more dotted edges left out (kept: into the hotspots fewest links share)"
+                "{left_out} more dotted edges left out (kept: each drawn service's edges into its worst hotspots, by blast radius, and each hotspot's first)"
             ));
         }
         let mut caption = caption::caption(report, focus, facts.probed, caption_notes);
