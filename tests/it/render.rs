@@ -926,3 +926,85 @@ fn the_folded_overview_keeps_each_links_edges_under_the_cap() {
     let (w, h) = (pt("width"), pt("height"));
     assert!(h < 3.0 * w, "{w} × {h} pt");
 }
+
+/// The folded overview groups the hotspots every link needs under one labelled cluster, with
+/// no dotted edges into them (they would say nothing): here `core` and `auth` are on all three
+/// links' paths, `shared-ab` only on two, and every `fold-*` and `idle-*` service is folded.
+#[test]
+fn hotspots_every_link_needs_are_one_labelled_cluster() {
+    use graphviz_rust::dot_structures::{Graph, Id, Node, NodeId, Stmt};
+    use linkpatrol::report::dot::quoted;
+    let yaml = "version: 1\nname: every-link\n\
+        links: {a: {entry: ea}, b: {entry: eb}, c: {entry: ec}}\n\
+        services:\n\
+        \x20 ea: {replicas: 2, depends_on: {fold-a: strong}}\n\
+        \x20 eb: {replicas: 2, depends_on: {fold-b: strong}}\n\
+        \x20 ec: {replicas: 2, depends_on: {fold-c: strong}}\n\
+        \x20 fold-a: {replicas: 2, depends_on: {core: strong, auth: strong, shared-ab: strong}}\n\
+        \x20 fold-b: {replicas: 2, depends_on: {core: strong, auth: strong, shared-ab: strong}}\n\
+        \x20 fold-c: {replicas: 2, depends_on: {core: strong, auth: strong}}\n\
+        \x20 core: {}\n\
+        \x20 auth: {}\n\
+        \x20 shared-ab: {}\n\
+        \x20 idle-1: {}\n\
+        \x20 idle-2: {}\n\
+        \x20 idle-3: {}\n";
+    let (topo, report) = analysed(yaml);
+    let options = ViewOptions {
+        max_services: 8,
+        ..ViewOptions::default()
+    };
+    let view = GraphView::build(&topo, &report, &options).unwrap();
+    assert!(view.folded);
+    let graph = linkpatrol::report::dot::build_graph(&view);
+    let Graph::DiGraph { stmts, .. } = &graph else {
+        panic!("a digraph")
+    };
+    let cluster = stmts
+        .iter()
+        .find_map(|s| match s {
+            Stmt::Subgraph(g) if g.id == quoted("cluster_every_link") => Some(g),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no cluster_every_link subgraph in\n{}", to_dot(&view)));
+    let mut members: Vec<String> = cluster
+        .stmts
+        .iter()
+        .filter_map(|s| match s {
+            Stmt::Node(Node {
+                id: NodeId(Id::Escaped(id), _),
+                ..
+            }) => Some(id.trim_matches('"').to_owned()),
+            _ => None,
+        })
+        .collect();
+    members.sort();
+    assert_eq!(members, ["auth", "core"]);
+    let label = format!("{:?}", cluster.stmts[0]);
+    assert!(label.contains("On every link"), "{label}");
+    assert!(label.contains("2 services"), "{label}");
+    // No dotted edge into them; `shared-ab` (two links of three) keeps its own.
+    let key = |i: usize| view.nodes[i].key.as_str();
+    for e in view.edges.iter().filter(|e| e.indirect) {
+        assert!(
+            !["auth", "core"].contains(&key(e.to)),
+            "{} ⇢ {}",
+            key(e.from),
+            key(e.to)
+        );
+    }
+    assert!(
+        view.edges
+            .iter()
+            .any(|e| e.indirect && key(e.to) == "shared-ab")
+    );
+    let dot = to_dot(&view);
+    let svg = svg_of(&dot);
+    let doc = parse_svg(&svg);
+    let titled = doc.descendants().any(|g| {
+        g.attribute("class") == Some("cluster")
+            && g.children()
+                .any(|c| c.has_tag_name("title") && c.text() == Some("cluster_every_link"))
+    });
+    assert!(titled, "dot draws the cluster");
+}
