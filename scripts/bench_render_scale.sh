@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The picture at scale (issue 15, SPEC §7): `render` of a 20,000-service catalogue (the
 # `catalogue` shape of scripts/gen_topology.py, as in scripts/bench_scale.sh) and of one of its
-# links, each timed, with the number of SVG <text> elements of the overview.
+# links, each timed, with the SVG's <text> elements, nodes, edges (dotted ones) and size.
 #
 #   scripts/bench_render_scale.sh [SERVICES] [LINK]     # default 20000 link-000
 #
@@ -30,10 +30,14 @@ measure() { # measure LABEL DIR ARGS...
     timeout 120 /usr/bin/time -f "%e %M" -o "$out/time.txt" \
         "$bin" -q -f "$topo" render -o "$dir" "$@" 2> "$out/stderr" || { cat "$out/stderr" >&2; exit 1; }
     read -r secs kib < "$out/time.txt"
-    local texts nodes
+    local texts nodes edges dotted size
     texts=$(grep -c '<text' "$dir/graph.svg" || true)
     nodes=$(grep -c 'class="node' "$dir/graph.svg" || true)
-    printf '   %-28s %6.2f s  %5d MiB  %5d <text>  %4d nodes  %s\n' "$label" "$secs" "$((kib / 1024))" "$texts" "$nodes" "$dir/graph.svg"
+    edges=$(grep -c 'class="edge' "$dir/graph.svg" || true)
+    dotted=$(grep -c 'class="edge indirect' "$dir/graph.svg" || true)
+    size=$(grep -o -m1 'width="[0-9]*pt" height="[0-9]*pt"' "$dir/graph.svg" | tr -dc '0-9 ' | sed 's/ / x /')
+    printf '   %-28s %6.2f s  %5d MiB  %5d <text>  %4d nodes  %4d edges (%d dotted)  %s pt  %s\n' \
+        "$label" "$secs" "$((kib / 1024))" "$texts" "$nodes" "$edges" "$dotted" "$size" "$dir/graph.svg"
 }
 
 measure "render (overview)" "$out/overview"

@@ -807,3 +807,205 @@ fn the_folded_overview_joins_links_to_their_hotspots() {
         .count();
     assert_eq!(dotted, indirect, "each indirect edge drawn, classed");
 }
+
+/// A catalogue in small (the `catalogue` shape of `scripts/gen_topology.py`): `layers` layers of
+/// `width` services, `links` links entering the first layer, each service depending on two
+/// services of the next layer (strong) and one weakly, so the deep layers are hotspots shared
+/// by many links; every other service with two replicas, so some are SPOFs and some are not.
+fn small_catalogue(links: usize, layers: usize, width: usize, seed: u64) -> String {
+    use std::fmt::Write as _;
+    let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+    let mut below = |n: usize| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((state >> 33) as usize) % n
+    };
+    let name = |layer: usize, i: usize| format!("s{layer:02}-{i:04}");
+    let mut y = String::from("version: 1\nname: small-catalogue\nlinks:\n");
+    for j in 0..links {
+        let _ = writeln!(
+            y,
+            "  link-{j:03}: {{ entry: {} }}",
+            name(0, j * width / links)
+        );
+    }
+    y.push_str("services:\n");
+    for layer in 0..layers {
+        for i in 0..width {
+            let _ = writeln!(y, "  {}:", name(layer, i));
+            if (layer + i) % 2 == 0 {
+                y.push_str("    replicas: 2\n");
+            }
+            if layer + 1 == layers {
+                y.push_str("    description: a leaf\n");
+                continue;
+            }
+            let mut deps = std::collections::BTreeMap::new();
+            for _ in 0..2 {
+                deps.insert(name(layer + 1, below(width)), "strong");
+            }
+            deps.entry(name(layer + 1, below(width))).or_insert("weak");
+            y.push_str("    depends_on:\n");
+            for (d, s) in deps {
+                let _ = writeln!(y, "      {d}: {s}");
+            }
+        }
+    }
+    y
+}
+
+/// Issue 15, at scale: past the cap on dotted edges, the folded overview still gives every link
+/// its most important ones (its entry leads to at least one hotspot; the hotspots its worst by
+/// blast radius), every drawn hotspot keeps an edge in, the cap holds, and the caption counts
+/// exactly what was left out. The hotspots wrap into columns instead of one tall one. (With the
+/// cap spent round robin over the targets, link-011's entry had no edge on.)
+#[test]
+fn the_folded_overview_keeps_each_links_edges_under_the_cap() {
+    let (topo, report) = analysed(&small_catalogue(40, 8, 250, 3));
+    let view = GraphView::build(&topo, &report, &ViewOptions::default()).unwrap();
+    assert!(view.folded);
+    let indirect: Vec<_> = view.edges.iter().filter(|e| e.indirect).collect();
+    assert_eq!(indirect.len(), 200, "the cap is reached, and holds");
+    let note = view
+        .caption
+        .notes
+        .iter()
+        .find(|n| n.contains("more dotted edges left out"))
+        .expect("the caption counts the left-out edges");
+    let left_out: usize = note.split(' ').next().unwrap().parse().unwrap();
+    assert!(left_out > 0, "{note}");
+    // Every link node leads to its entry, and every entry on to some hotspot.
+    let mut links = 0;
+    for (i, node) in view.nodes.iter().enumerate() {
+        let NodeKind::Link(l) = &node.kind else {
+            continue;
+        };
+        links += 1;
+        let entry = view
+            .edges
+            .iter()
+            .find(|e| e.from == i)
+            .unwrap_or_else(|| panic!("link {} has no edge", l.name))
+            .to;
+        assert!(
+            view.edges.iter().any(|e| e.from == entry),
+            "the entry of {} ({}) has no edge on",
+            l.name,
+            view.nodes[entry].key
+        );
+    }
+    assert_eq!(links, 40);
+    // Every drawn hotspot (a service on some path, not an entry, not on every link) has an
+    // edge in.
+    for (i, node) in view.nodes.iter().enumerate() {
+        if let NodeKind::Service(s) = &node.kind
+            && s.entry_of.is_empty()
+            && !s.on_links.is_empty()
+            && s.on_links.len() < links
+        {
+            assert!(
+                view.edges.iter().any(|e| e.to == i),
+                "hotspot {} has no edge in",
+                s.name
+            );
+        }
+    }
+    let svg = svg_of(&to_dot(&view));
+    let doc = parse_svg(&svg);
+    let texts = doc.descendants().filter(|n| n.has_tag_name("text")).count();
+    assert!(texts < 800, "{texts} <text> elements");
+    // Not one tall column: the picture is at most three times as tall as it is wide.
+    let root = doc.root_element();
+    let pt = |a: &str| -> f64 {
+        root.attribute(a)
+            .unwrap()
+            .trim_end_matches("pt")
+            .parse()
+            .unwrap()
+    };
+    let (w, h) = (pt("width"), pt("height"));
+    assert!(h < 3.0 * w, "{w} × {h} pt");
+}
+
+/// The folded overview groups the hotspots every link needs under one labelled cluster, with
+/// no dotted edges into them (they would say nothing): here `core` and `auth` are on all three
+/// links' paths, `shared-ab` only on two, and every `fold-*` and `idle-*` service is folded.
+#[test]
+fn hotspots_every_link_needs_are_one_labelled_cluster() {
+    use graphviz_rust::dot_structures::{Graph, Id, Node, NodeId, Stmt};
+    use linkpatrol::report::dot::quoted;
+    let yaml = "version: 1\nname: every-link\n\
+        links: {a: {entry: ea}, b: {entry: eb}, c: {entry: ec}}\n\
+        services:\n\
+        \x20 ea: {replicas: 2, depends_on: {fold-a: strong}}\n\
+        \x20 eb: {replicas: 2, depends_on: {fold-b: strong}}\n\
+        \x20 ec: {replicas: 2, depends_on: {fold-c: strong}}\n\
+        \x20 fold-a: {replicas: 2, depends_on: {core: strong, auth: strong, shared-ab: strong}}\n\
+        \x20 fold-b: {replicas: 2, depends_on: {core: strong, auth: strong, shared-ab: strong}}\n\
+        \x20 fold-c: {replicas: 2, depends_on: {core: strong, auth: strong}}\n\
+        \x20 core: {}\n\
+        \x20 auth: {}\n\
+        \x20 shared-ab: {}\n\
+        \x20 idle-1: {}\n\
+        \x20 idle-2: {}\n\
+        \x20 idle-3: {}\n";
+    let (topo, report) = analysed(yaml);
+    let options = ViewOptions {
+        max_services: 8,
+        ..ViewOptions::default()
+    };
+    let view = GraphView::build(&topo, &report, &options).unwrap();
+    assert!(view.folded);
+    let graph = linkpatrol::report::dot::build_graph(&view);
+    let Graph::DiGraph { stmts, .. } = &graph else {
+        panic!("a digraph")
+    };
+    let cluster = stmts
+        .iter()
+        .find_map(|s| match s {
+            Stmt::Subgraph(g) if g.id == quoted("cluster_every_link") => Some(g),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no cluster_every_link subgraph in\n{}", to_dot(&view)));
+    let mut members: Vec<String> = cluster
+        .stmts
+        .iter()
+        .filter_map(|s| match s {
+            Stmt::Node(Node {
+                id: NodeId(Id::Escaped(id), _),
+                ..
+            }) => Some(id.trim_matches('"').to_owned()),
+            _ => None,
+        })
+        .collect();
+    members.sort();
+    assert_eq!(members, ["auth", "core"]);
+    let label = format!("{:?}", cluster.stmts[0]);
+    assert!(label.contains("On every link"), "{label}");
+    assert!(label.contains("2 services"), "{label}");
+    // No dotted edge into them; `shared-ab` (two links of three) keeps its own.
+    let key = |i: usize| view.nodes[i].key.as_str();
+    for e in view.edges.iter().filter(|e| e.indirect) {
+        assert!(
+            !["auth", "core"].contains(&key(e.to)),
+            "{} ⇢ {}",
+            key(e.from),
+            key(e.to)
+        );
+    }
+    assert!(
+        view.edges
+            .iter()
+            .any(|e| e.indirect && key(e.to) == "shared-ab")
+    );
+    let dot = to_dot(&view);
+    let svg = svg_of(&dot);
+    let doc = parse_svg(&svg);
+    let titled = doc.descendants().any(|g| {
+        g.attribute("class") == Some("cluster")
+            && g.children()
+                .any(|c| c.has_tag_name("title") && c.text() == Some("cluster_every_link"))
+    });
+    assert!(titled, "dot draws the cluster");
+}

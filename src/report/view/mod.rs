@@ -30,7 +30,10 @@
 //! first, and past the cap folds the rest of its path into summary nodes inside the cluster, so
 //! the cluster stays exactly the path (drawn, or counted). Folded, a drawn service also gets an
 //! indirect (dotted) edge to each drawn service it needs through folded ones, the implied ones
-//! left out: the overview's links lead to the hotspots they share.
+//! left out: the overview's links lead to the hotspots they share. Past 200 of them, each
+//! drawn service keeps its edges into its worst targets by blast radius and each target its
+//! first edge in, before any further ones; and an overview link none of whose path is drawn
+//! beyond its entry gets its worst service drawn, so every link leads somewhere.
 //!
 //! When every service on the drawn path is a SPOF (a chain without redundancy), red everywhere
 //! would say nothing: [`AllSpof`] says it once in the caption, and only the worst by blast
@@ -91,7 +94,7 @@ impl GraphView {
         }
         if left_out > 0 {
             caption_notes.push(format!(
-                "{left_out} more dotted edges left out (kept: into the hotspots fewest links share)"
+                "{left_out} more dotted edges left out (kept: each drawn service's edges into its worst hotspots, by blast radius, and each hotspot's first)"
             ));
         }
         let mut caption = caption::caption(report, focus, facts.probed, caption_notes);
