@@ -5,6 +5,10 @@
 
 use std::ops::Range;
 
+/// Loops over the services of a topology of at least this many services use every core (below
+/// it a thread costs more than it saves).
+pub const PARALLEL_MIN_SERVICES: usize = 5_000;
+
 /// How many threads a loop over `n` items should use: one below `parallel_from`, else the
 /// cores available, at most 8.
 pub fn threads_for(n: usize, parallel_from: usize) -> usize {

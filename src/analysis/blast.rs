@@ -16,13 +16,10 @@ use crate::analysis::BlastRadius;
 use crate::analysis::graph::{Graph, Group, Use};
 use crate::topology::model::{ServiceIdx, Strength, Topology};
 
-/// Topologies with at least this many services walk on several threads.
-const PARALLEL_MIN_SERVICES: usize = 5_000;
-
 /// The blast radius of every service, by index. Links are indices into `topo.links`.
 /// `full`: also list the other services (else only count them).
 pub fn blast_radius(topo: &Topology, g: &Graph, full: bool) -> Vec<BlastRadius> {
-    let threads = crate::par::threads_for(g.n, PARALLEL_MIN_SERVICES);
+    let threads = crate::par::threads_for(g.n, crate::par::PARALLEL_MIN_SERVICES);
     blast_radius_on(topo, g, full, threads)
 }
 

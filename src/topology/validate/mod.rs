@@ -31,9 +31,6 @@ use super::raw::{DurationText, RawTopology, Sp};
 use crate::diag::{Code, Diagnostic, Span};
 pub use probes::parse_comparison;
 
-/// Topologies with at least this many services are validated on several threads.
-const PARALLEL_MIN_SERVICES: usize = 5_000;
-
 /// Environment lookup for `${VAR}`.
 pub type Env<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
 
@@ -43,7 +40,7 @@ pub fn validate(raw: &RawTopology, env: Env<'_>) -> (Option<Topology>, Vec<Diagn
     validate_with(
         raw,
         env,
-        crate::par::threads_for(raw.services.len(), PARALLEL_MIN_SERVICES),
+        crate::par::threads_for(raw.services.len(), crate::par::PARALLEL_MIN_SERVICES),
     )
 }
 
