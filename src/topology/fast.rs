@@ -41,18 +41,32 @@ pub(crate) fn parse(source: &str) -> Option<RawTopology> {
 /// [`parse`], reading a `services:` section of at least `split_from` bytes in pieces of about
 /// `piece` bytes. The result is the same as reading it whole.
 fn parse_with(source: &str, split_from: usize, piece: usize) -> Option<RawTopology> {
-    if source.contains(['\t', '\r', '\u{feff}']) {
+    if source.contains(['\t', '\u{feff}']) {
         return None;
     }
+    // Windows line ends (an export made there): the text is read without its `\r`s, and each
+    // offset gets back one byte per line above it. A `\r` anywhere else is declined.
+    let crlf = source.contains('\r');
+    let unix;
+    let source = if crlf {
+        if source.matches('\r').count() != source.matches("\r\n").count() {
+            return None;
+        }
+        unix = source.replace("\r\n", "\n");
+        unix.as_str()
+    } else {
+        source
+    };
     let mut reader = Reader::new(source);
     reader.split_from = split_from;
+    reader.crlf = crlf;
     let (root, section) = reader.document()?;
     let mut raw = {
         let _mode = loc::FastMode::enter(root.loc);
         RawTopology::deserialize(NodeDe(root)).ok()?
     };
     if let Some(section) = section {
-        raw.services = section.read(source, piece)?;
+        raw.services = section.read(source, piece, crlf)?;
     }
     Some(raw)
 }
@@ -72,7 +86,7 @@ impl Section {
     /// Reads the section in pieces of about `piece` bytes, each on its own reader that ends
     /// where the piece ends, spread over the cores; `None` when any piece is declined or a
     /// name occurs twice.
-    fn read(&self, source: &str, piece: usize) -> Option<Entries<RawService>> {
+    fn read(&self, source: &str, piece: usize, crlf: bool) -> Option<Entries<RawService>> {
         let mut pieces: Vec<(usize, u32, usize)> = Vec::new();
         for (i, &(start, line)) in self.entries.iter().enumerate() {
             let next = self.entries.get(i + 1).map_or(self.end, |e| e.0);
@@ -85,7 +99,7 @@ impl Section {
         let parts = crate::par::chunks(pieces.len(), threads, |range| {
             let mut out = Vec::new();
             for &(start, line, end) in &pieces[range] {
-                out.extend(self.read_piece(&source[..end], start, line)?);
+                out.extend(self.read_piece(&source[..end], start, line, crlf)?);
             }
             Some(out)
         });
@@ -112,8 +126,10 @@ impl Section {
         source: &str,
         start: usize,
         line: u32,
+        crlf: bool,
     ) -> Option<Vec<(Sp<String>, RawService)>> {
         let mut r = Reader::new(source);
+        r.crlf = crlf;
         r.pos = start + self.indent;
         r.line = line;
         r.line_start = start;
@@ -161,6 +177,8 @@ struct Reader<'a> {
     /// counted from there, so long lines are not counted again for every value on them.
     column_at: Cell<(usize, usize)>,
     depth: usize,
+    /// The file had `\r\n` line ends, read without the `\r`: offsets count them back.
+    crlf: bool,
     /// The root's `services:` section is left to [`Section::read`] when it is at least this
     /// many bytes (`usize::MAX`: never).
     split_from: usize,
@@ -182,6 +200,7 @@ impl<'a> Reader<'a> {
             line_start: 0,
             column_at: Cell::new((0, 0)),
             depth: 0,
+            crlf: false,
             split_from: usize::MAX,
             section: None,
         }
@@ -209,7 +228,8 @@ impl<'a> Reader<'a> {
         Loc {
             line: self.line,
             column: u32::try_from(column + 1).unwrap_or(u32::MAX),
-            offset: u32::try_from(start).unwrap_or(u32::MAX),
+            offset: u32::try_from(start + if self.crlf { self.line as usize - 1 } else { 0 })
+                .unwrap_or(u32::MAX),
             len: u32::try_from(len).unwrap_or(u32::MAX),
         }
     }
@@ -463,6 +483,7 @@ impl<'a> Reader<'a> {
             line_start: self.line_start,
             column_at: self.column_at.clone(),
             depth: self.depth,
+            crlf: self.crlf,
             split_from: usize::MAX,
             section: None,
         };
@@ -1106,6 +1127,16 @@ mod tests {
             .expect("serde-saphyr accepts it");
         let fast = parse(src).expect("the fast path accepts it");
         let (slow, fast) = (format!("{slow:#?}"), format!("{fast:#?}"));
+        // With Windows line ends, the same values at the same places as serde-saphyr reads.
+        let crlf = src.replace('\n', "\r\n");
+        let slow_crlf: RawTopology =
+            serde_saphyr::from_str_with_options(&crlf, options(crlf.len()))
+                .expect("serde-saphyr accepts it with CRLF");
+        assert_eq!(
+            format!("{:#?}", parse(&crlf).expect("the fast path accepts CRLF")),
+            format!("{slow_crlf:#?}"),
+            "CRLF"
+        );
         // Read in pieces (of one entry each, and of a few), the services are the same too.
         for piece in [1, 200] {
             let pieces = parse_with(src, 0, piece).expect("accepted in pieces");
@@ -1343,7 +1374,7 @@ risks:
             base.replace("  b: {}", "  b:\n    owner: |\n      x"), // block scalar
             base.replace("name: t", "name: t\n  u"),        // multi-line scalar
             base.replace("  b: {}", "\tb: {}"),             // tab
-            base.replace('\n', "\r\n"),                     // CRLF
+            base.replace("name: t", "name: \rt"),           // a lone carriage return
             format!("---\n{base}"),                         // document marker
             format!("\u{feff}{base}"),                      // BOM
             base.replace("  b: {}", "  b: {owner: [x,\n    y]}"), // multi-line flow
