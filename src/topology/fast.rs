@@ -2,12 +2,17 @@
 //! in, deserializing into the same [`raw`](super::raw) types with the same locations.
 //!
 //! It accepts block mappings and sequences indented with spaces, one-line flow collections
-//! (`{ a: b }`, `[a, b]`), one-line plain and quoted scalars and comments. It declines (returns
-//! `None`) on anything else — anchors, aliases, tags, block scalars, multi-line scalars, tabs,
-//! `\r`, document markers, a duplicate key, a scalar whose type YAML would guess differently
-//! (`yes`, `0x1f`, `~`, …), any deserialization error — and the loader then uses the full
-//! serde-saphyr path, which also produces every diagnostic. So the fast path never decides what
-//! is an error: it only turns plain, valid files into raw types faster.
+//! (`{ a: b }`, `[a, b]`), one-line plain and quoted scalars and comments, with LF or CRLF line
+//! ends. It declines (returns `None`) on anything else — anchors, aliases, tags, block scalars,
+//! multi-line scalars, tabs, a `\r` that does not end a line, document markers, a duplicate
+//! key, a scalar whose type YAML would guess differently (`yes`, `0x1f`, `~`, …), any
+//! deserialization error — and the loader then uses the full serde-saphyr path, which also
+//! produces every diagnostic. So the fast path never decides what is an error: it only turns
+//! plain, valid files into raw types faster.
+//!
+//! A `services:` section of a megabyte or more is read in pieces of entries on every core
+//! ([`Section`]); each piece's tree is freed as soon as it is deserialized, so the trees and
+//! the raw types are not both whole in memory. The result is the same as one pass.
 
 use std::borrow::Cow;
 use std::cell::Cell;
