@@ -38,6 +38,18 @@ pub fn risks(
     links: &[LinkAnalysis],
     all_paths: &[Vec<ServiceIdx>],
 ) -> Vec<Risk> {
+    let threads = crate::par::threads_for(g.n, crate::par::PARALLEL_MIN_SERVICES);
+    risks_on(topo, g, links, all_paths, threads)
+}
+
+/// [`risks`], with the per-service rules on `threads` threads.
+fn risks_on(
+    topo: &Topology,
+    g: &Graph,
+    links: &[LinkAnalysis],
+    all_paths: &[Vec<ServiceIdx>],
+    threads: usize,
+) -> Vec<Risk> {
     let settings = &topo.risks;
     let names_by_idx: Vec<&str> = topo.services.iter().map(|s| s.name.as_str()).collect();
     let name = |s: ServiceIdx| names_by_idx[s.get()].to_owned();
@@ -149,16 +161,32 @@ pub fn risks(
         ls.iter().map(|&l| topo.links[l].name.to_string()).collect()
     };
 
-    for (idx, svc) in topo.iter_services() {
-        let ls = &on_links[idx.get()];
-        if ls.is_empty() {
-            continue;
-        }
-        let lnames = link_names(ls);
-        if svc.core_explicit && !svc.core {
-            let mut subjects = vec![name(idx)];
-            subjects.extend(lnames.iter().cloned());
-            push(
+    // Per service on a critical path; a large topology's services in chunks on every core.
+    let per_service = |range: std::ops::Range<usize>| -> Vec<Risk> {
+        let mut out: Vec<Risk> = Vec::new();
+        let mut push = |rule: RiskRule, subjects: Vec<String>, message: String, hint: String| {
+            if settings.enabled(rule) {
+                out.push(Risk {
+                    rule,
+                    severity: settings.severity_of(rule),
+                    subjects,
+                    message,
+                    hint,
+                });
+            }
+        };
+        for s in range {
+            let idx = ServiceIdx(s as u32);
+            let svc = &topo.services[s];
+            let ls = &on_links[s];
+            if ls.is_empty() {
+                continue;
+            }
+            let lnames = link_names(ls);
+            if svc.core_explicit && !svc.core {
+                let mut subjects = vec![name(idx)];
+                subjects.extend(lnames.iter().cloned());
+                push(
                 RiskRule::NoncoreOnCriticalPath,
                 subjects,
                 format!(
@@ -168,23 +196,23 @@ pub fn risks(
                 ),
                 "make the calls to it weak (with a timeout and fallback), or mark it core and give it core-level redundancy".to_owned(),
             );
-        }
-        if !svc.is_probed() {
-            push(
-                RiskRule::UnprobedCritical,
-                vec![name(idx)],
-                format!(
-                    "`{}` is on the critical path of {} but nothing probes it",
-                    name(idx),
-                    quote_list(&lnames)
-                ),
-                format!("add a `probe:` to `{}`", name(idx)),
-            );
-        }
-        if ls.len() >= settings.hotspot_min_links {
-            let mut subjects = vec![name(idx)];
-            subjects.extend(lnames.iter().cloned());
-            push(
+            }
+            if !svc.is_probed() {
+                push(
+                    RiskRule::UnprobedCritical,
+                    vec![name(idx)],
+                    format!(
+                        "`{}` is on the critical path of {} but nothing probes it",
+                        name(idx),
+                        quote_list(&lnames)
+                    ),
+                    format!("add a `probe:` to `{}`", name(idx)),
+                );
+            }
+            if ls.len() >= settings.hotspot_min_links {
+                let mut subjects = vec![name(idx)];
+                subjects.extend(lnames.iter().cloned());
+                push(
                 RiskRule::SharedHotspot,
                 subjects,
                 format!(
@@ -195,8 +223,11 @@ pub fn risks(
                 ),
                 "a failure here hits every one of these links; give it extra redundancy and its own alerting".to_owned(),
             );
+            }
         }
-    }
+        out
+    };
+    let service_risks = crate::par::chunks(g.n, threads, per_service);
 
     // weak-without-timeout
     for (idx, svc) in topo.iter_services() {
@@ -258,6 +289,7 @@ pub fn risks(
         }
     }
 
+    out.extend(service_risks.into_iter().flatten());
     out.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
@@ -416,5 +448,59 @@ fn longest_chains(g: &Graph, sccs: &[Vec<u32>]) -> impl Fn(u32) -> Vec<u32> {
             c = comp_of[t as usize] as usize;
         }
         chain
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write as _;
+
+    use crate::analysis::graph::Graph;
+    use crate::analysis::{Options, analyze, critical_path};
+
+    /// The per-service rules on several threads give exactly the risks of one thread, in the
+    /// same order: a generated topology above the threshold, with unprobed, non-core and
+    /// shared services and weak calls without a timeout.
+    #[test]
+    fn risks_on_several_threads_are_the_risks_of_one() {
+        let mut src = String::from("version: 1\nname: t\nlinks:\n");
+        for l in 0..6 {
+            writeln!(src, "  link-{l}: {{ entry: s{:05} }}", l * 7).unwrap();
+        }
+        src.push_str("services:\n");
+        let n = 6_000;
+        for i in 0..n {
+            writeln!(src, "  s{i:05}:").unwrap();
+            if i % 3 == 0 {
+                writeln!(src, "    probe: {{ tcp: {{ address: \"127.0.0.1:9\" }} }}").unwrap();
+            }
+            if i % 11 == 0 {
+                writeln!(src, "    core: false").unwrap();
+            }
+            if i + 2 < n {
+                writeln!(
+                    src,
+                    "    depends_on: {{ s{:05}: strong, s{:05}: weak }}",
+                    (i * 7 + 3) % n,
+                    i + 1
+                )
+                .unwrap();
+            }
+        }
+        let topo = crate::topology::load_str(&src, "t.yaml").expect("loads");
+        let analysis = analyze(&topo, &Options::default()).expect("analyses");
+        let g = Graph::new(&topo);
+        let paths: Vec<_> = topo
+            .links
+            .iter()
+            .map(|l| critical_path(&g, l.entry.0))
+            .collect();
+        let one = super::risks_on(&topo, &g, &analysis.links, &paths, 1);
+        assert!(one.len() > 1_000, "{} risks", one.len());
+        for threads in [2, 3, 7] {
+            let many = super::risks_on(&topo, &g, &analysis.links, &paths, threads);
+            assert!(many == one, "{threads} threads differ");
+        }
+        assert!(one == analysis.risks);
     }
 }
