@@ -14,7 +14,9 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::analysis::graph::Graph;
 use crate::analysis::{LinkAnalysis, SpofFinding};
-use crate::topology::model::{Domain, RiskRule, ServiceIdx, Severity, Strength, Target, Topology};
+use crate::topology::model::{
+    Domain, RiskRule, RiskSettings, ServiceIdx, Severity, Strength, Target, Topology,
+};
 
 /// One risk finding.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,15 +57,7 @@ fn risks_on(
     let name = |s: ServiceIdx| names_by_idx[s.get()].to_owned();
     let mut out: Vec<Risk> = Vec::new();
     let mut push = |rule: RiskRule, subjects: Vec<String>, message: String, hint: String| {
-        if settings.enabled(rule) {
-            out.push(Risk {
-                rule,
-                severity: settings.severity_of(rule),
-                subjects,
-                message,
-                hint,
-            });
-        }
+        add(&mut out, settings, rule, subjects, message, hint);
     };
 
     // spof: one finding per failure event, naming every analysed link it takes down.
@@ -165,15 +159,7 @@ fn risks_on(
     let per_service = |range: std::ops::Range<usize>| -> Vec<Risk> {
         let mut out: Vec<Risk> = Vec::new();
         let mut push = |rule: RiskRule, subjects: Vec<String>, message: String, hint: String| {
-            if settings.enabled(rule) {
-                out.push(Risk {
-                    rule,
-                    severity: settings.severity_of(rule),
-                    subjects,
-                    message,
-                    hint,
-                });
-            }
+            add(&mut out, settings, rule, subjects, message, hint);
         };
         for s in range {
             let idx = ServiceIdx(s as u32);
@@ -298,6 +284,26 @@ fn risks_on(
     });
     out.dedup();
     out
+}
+
+/// Adds a finding of `rule` to `out`, with the rule's severity, unless the file turns it off.
+fn add(
+    out: &mut Vec<Risk>,
+    settings: &RiskSettings,
+    rule: RiskRule,
+    subjects: Vec<String>,
+    message: String,
+    hint: String,
+) {
+    if settings.enabled(rule) {
+        out.push(Risk {
+            rule,
+            severity: settings.severity_of(rule),
+            subjects,
+            message,
+            hint,
+        });
+    }
 }
 
 /// At most this many names in one list of a risk message; the subjects hold them all.
