@@ -1,5 +1,5 @@
 //! Risk rules (SPEC §2): each finding has a stable rule id, a severity (from
-//! [`RiskSettings`](crate::topology::model::RiskSettings)), subjects, a message and a hint.
+//! [`RiskSettings`]), subjects, a message and a hint.
 //!
 //! Rules that concern links (`spof`) use the analysed links only; every other rule looks at the
 //! whole topology (all links' critical paths).
