@@ -5,10 +5,8 @@
 //! (those of `analysis_operations`), random instance states for the services' probes and for
 //! the operations' own probes, and sometimes `--fail` events.
 
-use std::collections::BTreeSet;
-
 use crate::analysis_operations::random_with_operations;
-use crate::topo::{Rng, all_events, brute_observed};
+use crate::topo::{Rng, all_events, brute_observed, closed_failed_classes, failed, hit};
 use linkpatrol::analysis::{Analysis, BlastDetail, Event, Options, analyze};
 use linkpatrol::state::State;
 use linkpatrol::topology::model::{Dependency, OperationIdx, Strength, Target, Topology};
@@ -20,17 +18,6 @@ type Node = (usize, Option<usize>);
 
 /// `(members as nodes, state, assumed, consequences as nodes, links)`, sorted.
 type Cause = (Vec<Node>, State, bool, Vec<Node>, Vec<usize>);
-
-fn failed(s: State) -> bool {
-    matches!(s, State::Down | State::Degraded)
-}
-
-fn hit(topo: &Topology, events: &[Event], s: usize, i: usize) -> bool {
-    events.iter().any(|e| match e {
-        Event::Instance { service, instance } => service.get() == s && *instance as usize == i,
-        Event::Domain(d) => topo.services[s].instances[i].domains.contains(d),
-    })
-}
 
 /// The reference's nodes, states and dependencies.
 struct Pairs<'a> {
@@ -259,23 +246,7 @@ fn reference(
             }
         }
     }
-    for via in 0..m {
-        for i in 0..m {
-            if reach[i][via] {
-                let row = reach[via].clone();
-                for (r, v) in reach[i].iter_mut().zip(row) {
-                    *r |= v;
-                }
-            }
-        }
-    }
-    let mut classes: BTreeSet<Vec<usize>> = BTreeSet::new();
-    for k in 0..m {
-        if failed(eff[k]) && (0..m).all(|t| !reach[k][t] || reach[t][k]) {
-            classes.insert((0..m).filter(|&t| reach[k][t] && reach[t][k]).collect());
-        }
-    }
-    let mut causes: Vec<Cause> = classes
+    let mut causes: Vec<Cause> = closed_failed_classes(&mut reach, &eff)
         .into_iter()
         .map(|class| {
             let state = eff[class[0]];

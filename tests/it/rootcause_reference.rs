@@ -6,10 +6,9 @@
 //! state, its transitive closure by Floyd–Warshall, root causes as the closed classes of that
 //! closure, consequences as everything that reaches one. The engine uses Tarjan and a walk.
 
-use std::collections::BTreeSet;
-
 use crate::topo::{
-    Rng, all_events, brute_effective, brute_imposed, brute_observed, random_topology,
+    Rng, all_events, brute_effective, brute_imposed, brute_observed, closed_failed_classes, failed,
+    hit, random_topology,
 };
 use linkpatrol::analysis::{Analysis, BlastDetail, Event, Options, RootCauseKind, analyze};
 use linkpatrol::state::State;
@@ -19,18 +18,6 @@ const TOPOLOGIES: u64 = 4_000;
 
 /// `(members, state, assumed, services, links)`, all by index, ascending.
 type Cause = (Vec<usize>, State, bool, Vec<usize>, Vec<usize>);
-
-fn failed(s: State) -> bool {
-    matches!(s, State::Down | State::Degraded)
-}
-
-/// Whether instance `i` of service `s` is taken by one of `events`.
-fn hit(topo: &Topology, events: &[Event], s: usize, i: usize) -> bool {
-    events.iter().any(|e| match e {
-        Event::Instance { service, instance } => service.get() == s && *instance as usize == i,
-        Event::Domain(d) => topo.services[s].instances[i].domains.contains(d),
-    })
-}
 
 /// The reference: root causes from the definition, sorted like the engine sorts them.
 fn reference(topo: &Topology, probed: &[Vec<State>], events: &[Event]) -> Vec<Cause> {
@@ -103,24 +90,7 @@ fn reference(topo: &Topology, probed: &[Vec<State>], events: &[Event]) -> Vec<Ca
             }
         }
     }
-    for k in 0..n {
-        for i in 0..n {
-            if reach[i][k] {
-                let via = reach[k].clone();
-                for (r, v) in reach[i].iter_mut().zip(via) {
-                    *r |= v;
-                }
-            }
-        }
-    }
-    let mut classes: BTreeSet<Vec<usize>> = BTreeSet::new();
-    for s in 0..n {
-        let closed = failed(eff[s]) && (0..n).all(|t| !reach[s][t] || reach[t][s]);
-        if closed {
-            classes.insert((0..n).filter(|&t| reach[s][t] && reach[t][s]).collect());
-        }
-    }
-    let mut out: Vec<Cause> = classes
+    let mut out: Vec<Cause> = closed_failed_classes(&mut reach, &eff)
         .into_iter()
         .map(|class| {
             let state = eff[class[0]];

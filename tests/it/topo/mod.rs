@@ -514,3 +514,40 @@ pub fn brute_states(topo: &Topology, inst: &[Vec<State>]) -> Vec<State> {
         .collect();
     brute_effective(topo, &observed)
 }
+
+/// Down or degraded: a state a root cause can have.
+pub fn failed(s: State) -> bool {
+    matches!(s, State::Down | State::Degraded)
+}
+
+/// Whether instance `i` of service `s` is taken by one of `events`.
+pub fn hit(topo: &Topology, events: &[Event], s: usize, i: usize) -> bool {
+    events.iter().any(|e| match e {
+        Event::Instance { service, instance } => service.get() == s && *instance as usize == i,
+        Event::Domain(d) => topo.services[s].instances[i].domains.contains(d),
+    })
+}
+
+/// The root-cause references' last steps: `reach` (who fails because of whom, one step) closed
+/// transitively, then every class of mutually reachable nodes that is failed and reaches
+/// nothing outside itself: what nothing below it explains.
+pub fn closed_failed_classes(reach: &mut [Vec<bool>], eff: &[State]) -> BTreeSet<Vec<usize>> {
+    let n = reach.len();
+    for via in 0..n {
+        for i in 0..n {
+            if reach[i][via] {
+                let row = reach[via].clone();
+                for (r, v) in reach[i].iter_mut().zip(row) {
+                    *r |= v;
+                }
+            }
+        }
+    }
+    let mut classes = BTreeSet::new();
+    for k in 0..n {
+        if failed(eff[k]) && (0..n).all(|t| !reach[k][t] || reach[t][k]) {
+            classes.insert((0..n).filter(|&t| reach[k][t] && reach[t][k]).collect());
+        }
+    }
+    classes
+}
