@@ -161,6 +161,19 @@ fn probe_json(dir: &Path, extra: &[&str]) -> Value {
     json(&out)
 }
 
+/// `merge` of the shard reports `files`, as JSON on stdout.
+fn merge_json(dir: &Path, files: &[PathBuf]) -> Value {
+    let out = linkpatrol(dir)
+        .args(["-q", "merge", "--fail-on", "never"])
+        .args(files)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    json(&out)
+}
+
 #[test]
 fn shards_probe_every_instance_once_and_merge_to_the_unsharded_report() {
     let fleet = Fleet::start();
@@ -220,15 +233,7 @@ fn shards_probe_every_instance_once_and_merge_to_the_unsharded_report() {
         assert_eq!(hits.len(), SERVICES * INSTANCES, "split into {n}");
         assert!(hits.values().all(|&h| h == 1), "split into {n}: {hits:?}");
 
-        let merged = linkpatrol(dir.path())
-            .args(["-q", "merge", "--fail-on", "never"])
-            .args(&files)
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
-        let merged = timeless(json(&merged));
+        let merged = timeless(merge_json(dir.path(), &files));
         assert!(
             merged == whole,
             "merge of {n} shards differs from the unsharded report"
@@ -451,15 +456,7 @@ fn operations_own_probes_merge_to_the_unsharded_report() {
         let hits = fleet.take_hits();
         assert_eq!(hits.len(), 3 * INSTANCES, "split into {n}: {hits:?}");
         assert!(hits.values().all(|&h| h == 1), "split into {n}: {hits:?}");
-        let merged = linkpatrol(dir.path())
-            .args(["-q", "merge", "--fail-on", "never"])
-            .args(&files)
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
-        let merged = strip(json(&merged));
+        let merged = strip(merge_json(dir.path(), &files));
         assert_eq!(state(&merged, "buy"), "down", "split into {n}");
         assert!(
             merged == whole,
