@@ -7,23 +7,25 @@
 //!
 //! # Why the strongly connected components are not petgraph's
 //!
-//! [`tarjan`] is a hand-written iterative Tarjan over adjacency slices and a `keep` mask, and it
-//! stays so, measured with `scripts/scc_bench` (release, 2 cores, load average 3.7, three runs
-//! each, `cargo run --release --manifest-path scripts/scc_bench/Cargo.toml -- SHAPE 100000
-//! ALGORITHM`):
+//! [`tarjan`] is a hand-written iterative Tarjan over adjacency slices and a `keep` mask. It is
+//! not kept for speed: `scripts/scc_bench` (a standalone crate that calls this very function
+//! through a path dependency; release, 2 cores, load average 1.7, three runs each, `cargo run
+//! --release --manifest-path scripts/scc_bench/Cargo.toml -- SHAPE 100000 ALGORITHM`) gives
 //!
 //! | 100,000 services | this `tarjan` | petgraph `kosaraju_scc` | petgraph `tarjan_scc` |
 //! | --- | --- | --- | --- |
-//! | layered, 3 strong calls each | 9–11 ms | 23–24 ms (5.5 ms of it building its graph) | 26–33 ms |
-//! | one strong chain | 4–6 ms | 12–13 ms | aborts: stack overflow |
+//! | layered, 3 strong calls each | 27–31 ms | 20–25 ms (3 ms of it building its graph) | |
+//! | one strong chain | 8–10 ms | 7–10 ms | aborts: stack overflow |
 //!
-//! petgraph's `tarjan_scc` recurses once per service on a path, so a long strong chain (a
-//! generated catalogue, a careless import) aborts the process. `kosaraju_scc` is iterative but
-//! needs a petgraph graph with reverse edges (or the visit traits, reverse neighbours included,
-//! implemented over this one), and restricting it to a mask (root causes run it over the failed
-//! services only) means a filtered view on top; the figures above include building that graph.
-//! Either way is two to three times slower than 60 lines that read the slices [`Graph`]
-//! already holds.
+//! (An earlier copy of the algorithm inside the bench, which only counted components, gave
+//! 9–11 ms on the layered shape; collecting and sorting each component is most of the
+//! difference.) It stays because petgraph's `tarjan_scc` recurses once per service on a path,
+//! so a long strong chain (a generated catalogue, a careless import) aborts the process, and
+//! `kosaraju_scc`, as fast, needs a petgraph graph with reverse edges (or the visit traits,
+//! reverse neighbours included, implemented over this one) plus a filtered view for the mask
+//! (root causes run it over the failed services only), and its components would still have to
+//! be sorted and put in the reverse topological order the callers rely on. A few milliseconds
+//! at 100,000 services do not pay for that.
 
 use crate::state::State;
 use crate::topology::model::{Strength, Target, Topology};

@@ -1,4 +1,5 @@
-//! Why `src/analysis/graph.rs` keeps its own iterative Tarjan: this times it against petgraph's
+//! Why `src/analysis/graph.rs` keeps its own iterative Tarjan: this times it (linkpatrol's own
+//! `analysis::graph::tarjan`, through a path dependency) against petgraph's
 //! `kosaraju_scc` and `tarjan_scc` on two shapes linkpatrol must handle, a layered catalogue
 //! (every service calls about three deeper ones) and one long strong chain.
 //!
@@ -9,61 +10,6 @@
 use std::time::Instant;
 
 use petgraph::graph::{DiGraph, NodeIndex};
-
-/// Strongly connected components, iteratively (an explicit frame stack, no recursion): the
-/// algorithm of `linkpatrol::analysis::graph::tarjan`, over adjacency slices.
-fn ours<'a>(n: usize, succ: &dyn Fn(u32) -> &'a [u32]) -> usize {
-    const NONE: u32 = u32::MAX;
-    let (mut index, mut low, mut on_stack) = (vec![NONE; n], vec![0u32; n], vec![false; n]);
-    let (mut stack, mut frames) = (Vec::new(), Vec::<(u32, usize)>::new());
-    let (mut next, mut components) = (0u32, 0usize);
-    for root in 0..n as u32 {
-        if index[root as usize] != NONE {
-            continue;
-        }
-        index[root as usize] = next;
-        low[root as usize] = next;
-        next += 1;
-        stack.push(root);
-        on_stack[root as usize] = true;
-        frames.push((root, 0));
-        while let Some(frame) = frames.last_mut() {
-            let v = frame.0;
-            let succs = succ(v);
-            if frame.1 < succs.len() {
-                let w = succs[frame.1];
-                frame.1 += 1;
-                if index[w as usize] == NONE {
-                    index[w as usize] = next;
-                    low[w as usize] = next;
-                    next += 1;
-                    stack.push(w);
-                    on_stack[w as usize] = true;
-                    frames.push((w, 0));
-                } else if on_stack[w as usize] {
-                    low[v as usize] = low[v as usize].min(index[w as usize]);
-                }
-            } else {
-                frames.pop();
-                if let Some(parent) = frames.last() {
-                    let p = parent.0 as usize;
-                    low[p] = low[p].min(low[v as usize]);
-                }
-                if low[v as usize] == index[v as usize] {
-                    loop {
-                        let w = stack.pop().expect("the component is on the stack");
-                        on_stack[w as usize] = false;
-                        if w == v {
-                            break;
-                        }
-                    }
-                    components += 1;
-                }
-            }
-        }
-    }
-    components
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -105,7 +51,7 @@ fn main() {
     let start = Instant::now();
     let mut build_ms = 0.0;
     let components = match algorithm.as_str() {
-        "ours" => ours(n, &|v| &adj[v as usize]),
+        "ours" => linkpatrol::analysis::graph::tarjan(n, |_| true, &|v| &adj[v as usize]).len(),
         "kosaraju" | "tarjan" => {
             // petgraph's algorithms need a graph of its own (or the visit traits over ours,
             // reverse edges included for Kosaraju): building it is part of their cost.
