@@ -1,11 +1,13 @@
 //! Fast path of the loader: a reader for the plain subset of YAML that topology files are written
 //! in, deserializing into the same [`raw`](super::raw) types with the same locations.
 //!
-//! It accepts block mappings and sequences indented with spaces, one-line flow collections
-//! (`{ a: b }`, `[a, b]`), one-line plain and quoted scalars and comments, with LF or CRLF line
-//! ends. It declines (returns `None`) on anything else — anchors, aliases, tags, block scalars,
-//! multi-line scalars, tabs, a `\r` that does not end a line, document markers, a duplicate
-//! key, a scalar whose type YAML would guess differently (`yes`, `0x1f`, `~`, …), any
+//! It accepts block mappings and sequences indented with spaces, flow collections (`{ a: b }`,
+//! `[a, b]`, over several lines too, so a JSON file is read as well), one-line plain and quoted
+//! scalars, comments (tabs in them too), a `---` that starts the document and a `...` that
+//! ends it, with LF or CRLF line ends. It declines (returns `None`) on anything else —
+//! anchors, aliases, tags, block scalars, multi-line scalars, a tab outside a comment or a
+//! quoted scalar, a `\r` that does not end a line, a second document, a duplicate key, a
+//! scalar whose type YAML would guess differently (`yes`, `0x1f`, `~`, …), any
 //! deserialization error — and the loader then uses the full serde-saphyr path, which also
 //! produces every diagnostic. So the fast path never decides what is an error: it only turns
 //! plain, valid files into raw types faster.
@@ -46,7 +48,7 @@ pub(crate) fn parse(source: &str) -> Option<RawTopology> {
 /// [`parse`], reading a `services:` section of at least `split_from` bytes in pieces of about
 /// `piece` bytes. The result is the same as reading it whole.
 fn parse_with(source: &str, split_from: usize, piece: usize) -> Option<RawTopology> {
-    if source.contains(['\t', '\u{feff}']) {
+    if source.contains('\u{feff}') {
         return None;
     }
     // Windows line ends (an export made there): the text is read without its `\r`s, and each
@@ -189,6 +191,9 @@ struct Reader<'a> {
     split_from: usize,
     /// That section, once the root's pass has skipped it.
     section: Option<Section>,
+    /// The least indentation of a line that goes on with a flow collection: one more than the
+    /// block the collection is written in (0 for a document that is one flow collection).
+    flow_min: usize,
 }
 
 fn is_space_or_end(c: Option<u8>) -> bool {
@@ -208,6 +213,7 @@ impl<'a> Reader<'a> {
             crlf: false,
             split_from: usize::MAX,
             section: None,
+            flow_min: 0,
         }
     }
 
@@ -242,13 +248,67 @@ impl<'a> Reader<'a> {
     /// The root mapping, and the `services:` section when it was left for [`Section::read`]
     /// (then the root holds an empty mapping in its place).
     fn document(mut self) -> Option<(Node<'a>, Option<Section>)> {
+        self.document_start().ok()?;
         let indent = self.next_content().ok()??;
         if indent != 0 || self.starts_seq() {
             return None;
         }
-        let root = self.block_map(0).ok()?;
-        // Everything was read: nothing but blank lines and comments remain.
-        (self.pos >= self.b.len()).then_some((root, self.section))
+        let root = if self.peek() == Some(b'{') {
+            // The whole document is one flow mapping (a JSON file).
+            let root = self.flow_node().ok()?;
+            self.end_of_line().ok()?;
+            self.next_content().ok()?;
+            root
+        } else {
+            self.block_map(0).ok()?
+        };
+        self.document_end().ok()?;
+        Some((root, self.section))
+    }
+
+    /// Skips the blank and comment lines before the document and a `---` that starts it (alone
+    /// on its line, or before a comment).
+    fn document_start(&mut self) -> R<()> {
+        loop {
+            self.skip_spaces();
+            match self.peek() {
+                Some(b'\n') => self.newline(),
+                Some(b'#') => self.skip_to_newline(),
+                _ => break,
+            }
+        }
+        if self.pos == self.line_start && self.marker(b"---") {
+            self.pos += 3;
+            self.end_of_line()?;
+        }
+        Ok(())
+    }
+
+    /// After the root: the end of the file, or a `...` followed by nothing but blank lines and
+    /// comments (a second document is left to the full parser).
+    fn document_end(&mut self) -> R<()> {
+        if self.pos < self.b.len() {
+            if !self.marker(b"...") {
+                return Err(No);
+            }
+            self.pos += 3;
+            self.end_of_line()?;
+            loop {
+                self.skip_spaces();
+                match self.peek() {
+                    None => break,
+                    Some(b'\n') => self.newline(),
+                    Some(b'#') => self.skip_to_newline(),
+                    Some(_) => return Err(No),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `pos` is at `---` or `...` (`marker`) followed by a space or the end of the line.
+    fn marker(&self, marker: &[u8]) -> bool {
+        self.b[self.pos..].starts_with(marker) && is_space_or_end(self.at(self.pos + 3))
     }
 
     /// At the first key of the root's `services:` mapping (in column `indent`): when the
@@ -341,10 +401,11 @@ impl<'a> Reader<'a> {
                 Some(b'#') => self.skip_to_newline(),
                 Some(_) => {
                     let indent = self.pos - self.line_start;
-                    if indent == 0
-                        && (self.b[self.pos..].starts_with(b"---")
-                            || self.b[self.pos..].starts_with(b"..."))
-                    {
+                    if indent == 0 && self.marker(b"...") {
+                        // The end of the document: [`Reader::document_end`] reads on.
+                        return Ok(None);
+                    }
+                    if indent == 0 && self.b[self.pos..].starts_with(b"---") {
                         return Err(No);
                     }
                     return Ok(Some(indent));
@@ -379,6 +440,7 @@ impl<'a> Reader<'a> {
             let comment = self.peek() == Some(b'#') && self.b[self.pos - 1] == b' ';
             let inline = !comment && !matches!(self.peek(), None | Some(b'\n'));
             let value = if inline {
+                self.flow_min = indent + 1;
                 let v = self.inline_value()?;
                 self.end_of_line()?;
                 v
@@ -458,6 +520,7 @@ impl<'a> Reader<'a> {
                     self.block_map(col)?
                 }
                 Some(_) => {
+                    self.flow_min = indent + 1;
                     let v = self.inline_value()?;
                     self.end_of_line()?;
                     v
@@ -491,6 +554,7 @@ impl<'a> Reader<'a> {
             crlf: self.crlf,
             split_from: usize::MAX,
             section: None,
+            flow_min: self.flow_min,
         };
         probe.key().is_ok()
     }
@@ -564,7 +628,40 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A flow collection or scalar inside a flow collection, on one line.
+    /// Blank space inside a flow collection: spaces, line breaks and comments. A line that goes
+    /// on with the collection must be indented by [`Reader::flow_min`] at least (one less for a
+    /// closing bracket; serde-saphyr is more lenient, and declining costs only time).
+    fn flow_space(&mut self) -> R<()> {
+        loop {
+            self.skip_spaces();
+            match self.peek() {
+                Some(b'#') if matches!(self.b[self.pos - 1], b' ' | b'\n') => {
+                    self.skip_to_newline();
+                }
+                Some(b'\n') => self.newline(),
+                _ => return Ok(()),
+            }
+            let spaces = self.b[self.pos..]
+                .iter()
+                .take_while(|&&b| b == b' ')
+                .count();
+            match self.at(self.pos + spaces) {
+                None | Some(b'\n') => {}
+                // A closing bracket may line up with the key the collection is the value of.
+                Some(b']' | b'}') if spaces + 1 >= self.flow_min => {}
+                _ if spaces < self.flow_min => return Err(No),
+                _ if spaces == 0
+                    && (self.b[self.pos..].starts_with(b"---")
+                        || self.b[self.pos..].starts_with(b"...")) =>
+                {
+                    return Err(No);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// A flow collection or scalar inside a flow collection.
     fn flow_node(&mut self) -> R<Node<'a>> {
         match self.peek() {
             Some(b'{') => {
@@ -573,24 +670,25 @@ impl<'a> Reader<'a> {
                 self.pos += 1;
                 let mut entries = Vec::new();
                 loop {
-                    self.skip_spaces();
+                    self.flow_space()?;
                     if self.peek() == Some(b'}') {
                         self.pos += 1;
                         break;
                     }
                     let key = self.flow_scalar()?;
+                    // An implicit key and its colon are on one line.
                     self.skip_spaces();
                     if self.peek() != Some(b':') {
                         return Err(No);
                     }
                     self.pos += 1;
-                    self.skip_spaces();
+                    self.flow_space()?;
                     if matches!(self.peek(), Some(b',' | b'}')) {
                         return Err(No);
                     }
                     let value = self.flow_node()?;
                     entries.push((key, value));
-                    self.skip_spaces();
+                    self.flow_space()?;
                     match self.peek() {
                         Some(b',') => self.pos += 1,
                         Some(b'}') => {
@@ -613,13 +711,13 @@ impl<'a> Reader<'a> {
                 self.pos += 1;
                 let mut items = Vec::new();
                 loop {
-                    self.skip_spaces();
+                    self.flow_space()?;
                     if self.peek() == Some(b']') {
                         self.pos += 1;
                         break;
                     }
                     items.push(self.flow_node()?);
-                    self.skip_spaces();
+                    self.flow_space()?;
                     match self.peek() {
                         Some(b',') => self.pos += 1,
                         Some(b']') => {
@@ -657,16 +755,24 @@ impl<'a> Reader<'a> {
                         {
                             break;
                         }
-                        b'#' if self.b[i - 1] == b' ' => return Err(No),
+                        b'#' if self.b[i - 1] == b' ' => break,
                         _ => i += 1,
                     }
                 }
-                if matches!(self.at(i), None | Some(b'[' | b'{' | b'\n')) {
+                if matches!(self.at(i), None | Some(b'[' | b'{')) {
                     return Err(No);
                 }
                 let text = self.s[start..i].trim_end_matches(' ');
                 let node = plain_node(self, start, text)?;
                 self.pos = start + text.len();
+                if matches!(self.at(i), Some(b'\n' | b'#')) {
+                    // The line ends the scalar only if what comes next ends the value: else
+                    // the scalar goes on on the next line.
+                    self.flow_space()?;
+                    if !matches!(self.peek(), Some(b',' | b']' | b'}')) {
+                        return Err(No);
+                    }
+                }
                 Ok(node)
             }
             _ => Err(No),
@@ -690,6 +796,16 @@ impl<'a> Reader<'a> {
                         Some(b'/') => '/',
                         Some(b'n') => '\n',
                         Some(b't') => '\t',
+                        Some(b'r') => '\r',
+                        Some(b'u') => {
+                            // `\u00e9`, and a pair of them for a character beyond 16 bits
+                            // (as JSON writers escape what is not ASCII).
+                            let (c, len) = self.unicode_escape(i).ok_or(No)?;
+                            text.push(c);
+                            i += len;
+                            run = i;
+                            continue;
+                        }
                         _ => return Err(No),
                     };
                     text.push(c);
@@ -710,6 +826,31 @@ impl<'a> Reader<'a> {
             kind: Kind::Scalar(text, false),
             loc: self.loc(start, self.pos - start),
         })
+    }
+
+    /// The character of the `\uXXXX` escape at `i` (or of a surrogate pair of them), and the
+    /// length of the escape.
+    fn unicode_escape(&self, i: usize) -> Option<(char, usize)> {
+        let hex = |at: usize| {
+            let digits = self.s.get(at..at + 4)?;
+            digits
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit())
+                .then(|| u32::from_str_radix(digits, 16).ok())?
+        };
+        let high = hex(i + 2)?;
+        if !(0xD800..0xDC00).contains(&high) {
+            return Some((char::from_u32(high)?, 6));
+        }
+        if self.s.get(i + 6..i + 8) != Some("\\u") {
+            return None;
+        }
+        let low = hex(i + 8)?;
+        if !(0xDC00..0xE000).contains(&low) {
+            return None;
+        }
+        let c = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00);
+        Some((char::from_u32(c)?, 12))
     }
 
     fn single_quoted(&mut self) -> R<Node<'a>> {
@@ -749,13 +890,14 @@ fn starts_plain(c: u8, next: Option<u8>) -> bool {
     match c {
         b'-' | b'?' | b':' => !is_space_or_end(next),
         b',' | b'[' | b']' | b'{' | b'}' | b'#' | b'&' | b'*' | b'!' | b'|' | b'>' | b'\''
-        | b'"' | b'%' | b'@' | b'`' | b' ' | b'\n' => false,
+        | b'"' | b'%' | b'@' | b'`' | b' ' | b'\t' | b'\n' => false,
         _ => true,
     }
 }
 
 fn plain_node<'a>(r: &Reader<'a>, start: usize, text: &'a str) -> R<Node<'a>> {
-    if text.is_empty() {
+    // A tab in a plain scalar may be a separator YAML reads differently (`key:\tvalue`).
+    if text.is_empty() || text.contains('\t') {
         return Err(No);
     }
     Ok(Node {
@@ -1322,6 +1464,25 @@ risks:
             "{a: {b: c}}",
             "  ",
             "\t",
+            "a\t",
+            "\"a\tb\"",
+            "\"\\ud83d\\ude80\"",
+            "\"\\ud83d\"",
+            "\"\\u00\"",
+            // Flow collections over several lines, indented enough or not.
+            "[a,\n      b]",
+            "[a,\nb]",
+            "[a\n      , b]",
+            "[a, # c\n      b]",
+            "[\n      a,\n    ]",
+            "{a: b,\n      c: d}",
+            "{a: b,\n  c: d}",
+            "{a:\n      b}",
+            "{\"a\"\n      : b}",
+            "[a,\n---\n      b]",
+            "[a,\n...\n      b]",
+            "[a,\n\n      b]",
+            "[a,\n      b\n      c]",
         ];
         let keys = [
             "version", "name", "owner", "replicas", "core", "tags", "zone", "url", "status",
@@ -1378,11 +1539,21 @@ risks:
             base.replace("  b: {}", "  b: &x {}\n  c: *x"), // anchors
             base.replace("  b: {}", "  b:\n    owner: |\n      x"), // block scalar
             base.replace("name: t", "name: t\n  u"),        // multi-line scalar
-            base.replace("  b: {}", "\tb: {}"),             // tab
+            base.replace("  b: {}", "\tb: {}"),             // tab as indentation
+            base.replace("name: t", "name:\tt"),            // tab as a separator
+            base.replace("name: t", "name: t\tu"),          // tab in a plain scalar
+            base.replace("name: t", "name: t\t# c"),        // tab before a comment
             base.replace("name: t", "name: \rt"),           // a lone carriage return
-            format!("---\n{base}"),                         // document marker
+            format!("{base}---\nname: u\n"),                // a second document
+            format!("{base}...\nname: u\n"),                // something after the end
+            format!("--- {{}}\n{base}"),                    // a value after `---`
+            format!("%YAML 1.2\n---\n{base}"),              // a directive
             format!("\u{feff}{base}"),                      // BOM
-            base.replace("  b: {}", "  b: {owner: [x,\n    y]}"), // multi-line flow
+            base.replace("  b: {}", "  b: {owner: [x,\n  y]}"), // flow line not indented
+            base.replace("  b: {}", "  b: {owner: x\n    y}"), // multi-line plain in flow
+            base.replace("  b: {}", "  b: {\"owner\"\n    : x}"), // key and colon apart
+            base.replace("  b: {}", "  b: {owner: \"\\ud800\"}"), // lone surrogate
+            "{\"version\": 1, \"name\": \"t\"}\n---\n{}\n".to_owned(), // JSON, then more
             "[a]\n".to_owned(),
             format!(
                 "{}{}",
@@ -1488,6 +1659,62 @@ risks:
         let src = "version: 1\nname: t\nlinks:\n  l: {entry: a}\nservices:\n  a:\n    depends_on: {b: strong, c: weak, d: strong}\n  b:\n  c: ~\n  d:\n";
         assert_same(src);
         assert_eq!(parse(src).unwrap().services.len(), 4);
+    }
+
+    /// What exporters write besides our own style: document markers, tabs in comments and
+    /// quoted text, flow collections over several lines, JSON with escapes.
+    #[test]
+    fn exported_styles_read_the_same() {
+        let yaml = "# exported by\tsome tool\n--- # the only document\nversion: 1\nname: \"tab\\tand\ttab\"\nlinks:\n  l: {entry: a}\t\t# tabs before? no: only in the comment\nservices:\n  a:\n    depends_on: { b: strong,\n      c: weak,   # a comment inside\n\n      d: strong }\n    tags: [\n      x,\n      y\n    ]\n  b:\n    owner:\n      team\n  c: { owner: 'it''s',\n       description: \"d\" }\n  d: {}\n...\n# after the end\n";
+        // Not the tab before a comment: that one is declined (a separator, not comment text).
+        let yaml = yaml.replace(
+            "}\t\t# tabs before? no: only in the comment",
+            "} # \ttabs in a comment",
+        );
+        // The `owner:` value on its own line is a scalar alone on a line: declined.
+        let declined = yaml.clone();
+        assert!(parse(&declined).is_none());
+        let yaml = yaml.replace("    owner:\n      team\n", "    owner: team\n");
+        assert_same(&yaml);
+
+        let json = r#"{
+  "version": 1,
+  "name": "caf\u00e9 \ud83d\ude80 \"q\" \\ \/",
+  "defaults": {"timeout": "2s", "retries": 1},
+  "links": {"l": {"entry": "a", "description": "line\nbreak"}},
+  "services": {
+    "a": {
+      "replicas": 2,
+      "core": false,
+      "depends_on": {"b": "strong", "g": {"strength": "strong", "any_of": ["b", "c"], "min": 1}}
+    },
+    "b": null,
+    "c": {"tags": [], "instances": [{"address": "127.0.0.1:1", "zone": "az1"}]}
+  }
+}
+"#;
+        assert_same(json);
+        // The same on one line, without spaces.
+        let compact: String = json
+            .lines()
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join("")
+            .replace("\": ", "\":")
+            .replace(", ", ",");
+        assert_same(&format!("{compact}\n"));
+    }
+
+    /// The bundled topology and the rich one, re-written as JSON (pretty and on one line), read
+    /// as serde-saphyr reads them.
+    #[test]
+    fn topologies_written_as_json_read_the_same() {
+        for src in [include_str!("../../topology.yaml"), RICH] {
+            let value: serde_json::Value =
+                serde_saphyr::from_str(src).expect("serde-saphyr reads it");
+            assert_same(&serde_json::to_string_pretty(&value).unwrap());
+            assert_same(&serde_json::to_string(&value).unwrap());
+        }
     }
 
     #[test]
