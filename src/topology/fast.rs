@@ -329,8 +329,11 @@ impl<'a> Reader<'a> {
                 None => break self.b.len(),
                 Some(b'\n' | b'#') => {}
                 Some(_) if spaces < indent => break at,
-                // A key of the section (a `-` here would continue the previous entry's value).
-                Some(c) if spaces == indent && c != b'-' => entries.push((at, line)),
+                // A key of the section (a `-` here would continue the previous entry's value,
+                // a closing bracket its flow collection).
+                Some(c) if spaces == indent && !matches!(c, b'-' | b']' | b'}') => {
+                    entries.push((at, line));
+                }
                 Some(_) => {}
             }
         };
@@ -462,7 +465,7 @@ impl<'a> Reader<'a> {
                         }
                     }
                     Some(n) if n > indent => self.block_node(n)?,
-                    Some(n) if n == indent && self.starts_seq() => self.block_seq(n)?,
+                    Some(n) if n == indent && self.starts_seq() => self.block_seq(n, true)?,
                     // An empty value (null).
                     _ => Node {
                         kind: Kind::Scalar(Cow::Borrowed(""), true),
@@ -489,7 +492,7 @@ impl<'a> Reader<'a> {
     /// A block node starting at `pos` (the first content of a line, in column `indent`).
     fn block_node(&mut self, indent: usize) -> R<Node<'a>> {
         if self.starts_seq() {
-            self.block_seq(indent)
+            self.block_seq(indent, false)
         } else if self.is_key_line() {
             self.block_map(indent)
         } else {
@@ -499,15 +502,20 @@ impl<'a> Reader<'a> {
     }
 
     /// A block sequence whose first `-` is at `pos`, in column `indent`.
-    fn block_seq(&mut self, indent: usize) -> R<Node<'a>> {
+    /// An `indentless` one (at the indentation of the key it is the value of) is located, as
+    /// serde-saphyr locates it, at its first item rather than at the `-`.
+    fn block_seq(&mut self, indent: usize, indentless: bool) -> R<Node<'a>> {
         self.enter()?;
-        let loc = self.loc(self.pos, 0);
+        let mut loc = self.loc(self.pos, 0);
         let mut items = Vec::new();
         loop {
             // At `-`.
             self.pos += 1;
             while self.peek() == Some(b' ') {
                 self.pos += 1;
+            }
+            if indentless && items.is_empty() {
+                loc = self.loc(self.pos, 0);
             }
             let item = match self.peek() {
                 // An empty item, or a sequence in a sequence: not in topologies.
@@ -682,6 +690,10 @@ impl<'a> Reader<'a> {
                         return Err(No);
                     }
                     self.pos += 1;
+                    // Only a quoted (JSON-like) key may have its value right after the colon.
+                    if matches!(key.kind, Kind::Scalar(_, true)) && !is_space_or_end(self.peek()) {
+                        return Err(No);
+                    }
                     self.flow_space()?;
                     if matches!(self.peek(), Some(b',' | b'}')) {
                         return Err(No);
@@ -1676,6 +1688,10 @@ risks:
         assert!(parse(&declined).is_none());
         let yaml = yaml.replace("    owner:\n      team\n", "    owner: team\n");
         assert_same(&yaml);
+        // PyYAML's style: a sequence at the indentation of its key, located at its first item.
+        assert_same(
+            "version: 1\nname: t\nservices:\n  a:\n    instances:\n    - address: 127.0.0.1:1\n      zone: az1\n    - {address: 127.0.0.1:2}\n    tags:\n    - x\n",
+        );
 
         let json = r#"{
   "version": 1,
@@ -1715,6 +1731,75 @@ risks:
             assert_same(&serde_json::to_string_pretty(&value).unwrap());
             assert_same(&serde_json::to_string(&value).unwrap());
         }
+    }
+
+    /// Whatever the fast path accepts of a broken file, serde-saphyr accepts too and reads the
+    /// same: the bundled and the rich topology, in YAML and as JSON, with a few bytes inserted
+    /// (punctuation, line breaks, indentation, tabs, document markers) or deleted.
+    #[test]
+    fn broken_files_the_fast_path_accepts_read_the_same() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, TestRunner};
+        let mut bases: Vec<String> = Vec::new();
+        for src in [include_str!("../../topology.yaml"), RICH] {
+            let value: serde_json::Value = serde_saphyr::from_str(src).unwrap();
+            bases.push(src.to_owned());
+            bases.push(serde_json::to_string_pretty(&value).unwrap());
+        }
+        let tokens = prop::sample::select(vec![
+            " ", "  ", "\n", "\n  ", "\n      ", "\t", "#", " # c", ",", "[", "]", "{", "}", ":",
+            ": ", "- ", "\"", "'", "---\n", "...\n", "\\u00e9", "\\ud83d", "~",
+        ]);
+        let edit = (
+            any::<prop::sample::Index>(),
+            prop::option::of(tokens),
+            1..4usize,
+        );
+        let cases = (0..bases.len(), prop::collection::vec(edit, 1..4));
+        let (accepted, tried) = (Cell::new(0), Cell::new(0));
+        TestRunner::new(Config {
+            // A longer run: LINKPATROL_FUZZ_CASES=100000 (as for tests/it/fuzz_loader.rs).
+            cases: std::env::var("LINKPATROL_FUZZ_CASES")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(600),
+            failure_persistence: None,
+            ..Config::default()
+        })
+        .run(&cases, |(base, edits)| {
+            let mut src = bases[base].clone();
+            for (at, token, deleted) in edits {
+                let mut i = at.index(src.len() + 1);
+                while !src.is_char_boundary(i) {
+                    i -= 1;
+                }
+                if let Some(t) = token {
+                    src.insert_str(i, t);
+                } else {
+                    let mut end = (i + deleted).min(src.len());
+                    while !src.is_char_boundary(end) {
+                        end += 1;
+                    }
+                    src.replace_range(i..end, "");
+                }
+            }
+            tried.set(tried.get() + 1);
+            if parse(&src).is_some() {
+                accepted.set(accepted.get() + 1);
+                if let Err(e) = std::panic::catch_unwind(|| assert_same(&src)) {
+                    eprintln!("the file:\n{src}");
+                    std::panic::resume_unwind(e);
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+        // Both ways are taken: some edits keep the file in the subset, others leave it.
+        let (accepted, tried) = (accepted.get(), tried.get());
+        assert!(
+            accepted > tried / 10 && accepted < tried,
+            "{accepted} of {tried} accepted"
+        );
     }
 
     #[test]
