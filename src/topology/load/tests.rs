@@ -375,6 +375,34 @@ error_case!(
     "",
     help = "close the flow sequence with `]` on the same line, before the next key"
 );
+// A JSON file (a catalogue export): its collections span lines, so the usual causes differ.
+error_case!(
+    syntax_json_missing_comma,
+    "{\n  \"version\": 1,\n  \"name\": \"t\"\n  \"services\": {\"a\": {}}\n}\n",
+    "yaml-syntax",
+    4,
+    3,
+    "',' or '}'",
+    help = "separate the entries of the flow mapping opened on line 1 with `,`: the line above may lack one at its end"
+);
+error_case!(
+    syntax_json_missing_comma_in_a_nested_list,
+    "{\"version\": 1, \"name\": \"t\", \"services\": {\"a\": {\"tags\": [\n  \"x\"\n  \"y\"\n]}}}\n",
+    "yaml-syntax",
+    3,
+    3,
+    "',' or ']'",
+    help = "separate the entries of the flow sequence opened on line 1 with `,`: the line above may lack one at its end"
+);
+error_case!(
+    syntax_json_never_closed,
+    "{\n  \"version\": 1,\n  \"name\": \"t\",\n  \"services\": {\"a\": {\"replicas\": 2}}\n",
+    "yaml-syntax",
+    1,
+    1,
+    "unclosed",
+    help = "close the flow mapping with `}`"
+);
 
 #[test]
 fn syntax_error_snippet_shows_the_problem_line() {

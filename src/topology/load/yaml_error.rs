@@ -177,6 +177,36 @@ fn hint(whole: &str, at: Span, message: &str) -> Option<Hint> {
     let flow = ["flow", "bracket", "',' or", "':' indicator"]
         .iter()
         .any(|w| message.contains(w));
+    if flow {
+        // A collection written over several lines (a JSON file): still open at the start of
+        // the content line above the mark, so meant to go on past it.
+        let above = (0..li).rev().find(|&l| !lines[l].trim().is_empty());
+        let open = above.and_then(|p| open_brackets(&lines[..p]).last().copied());
+        if let Some((l, col, open)) = open {
+            let (what, close) = if open == '{' {
+                ("mapping", '}')
+            } else {
+                ("sequence", ']')
+            };
+            if message.contains("',' or") {
+                return Some(Hint {
+                    span: at,
+                    label: format!("expected `,` or `{close}` before this"),
+                    help: format!(
+                        "separate the entries of the flow {what} opened on line {} with `,`: the line above may lack one at its end",
+                        l + 1
+                    ),
+                });
+            }
+            if message.contains("unclosed") {
+                return Some(Hint {
+                    span: line_span(l, col),
+                    label: format!("this `{open}` is never closed"),
+                    help: format!("close the flow {what} with `{close}`"),
+                });
+            }
+        }
+    }
     let back = if flow { LOOK_BACK_LINES } else { 1 };
     for l in (li.saturating_sub(back)..=li).rev() {
         if let Some((col, open)) = unclosed(lines[l]) {
@@ -185,12 +215,17 @@ fn hint(whole: &str, at: Span, message: &str) -> Option<Hint> {
             } else {
                 ("flow sequence", ']')
             };
+            // Nothing after the bracket on its line: a collection meant to span lines.
+            let rest: String = lines[l].chars().skip(col + 1).collect();
+            let help = if rest.trim().is_empty() {
+                format!("close the {what} with `{close}`")
+            } else {
+                format!("close the {what} with `{close}` on the same line, before the next key")
+            };
             return Some(Hint {
                 span: line_span(l, col),
                 label: format!("this `{open}` is never closed"),
-                help: format!(
-                    "close the {what} with `{close}` on the same line, before the next key"
-                ),
+                help,
             });
         }
     }
@@ -247,6 +282,34 @@ fn hint(whole: &str, at: Span, message: &str) -> Option<Hint> {
         }
     }
     None
+}
+
+/// The `{` and `[` that `lines` leave open, outermost first: line, column (in characters) and
+/// bracket. Quotes are taken to end with their line, as they do in the files this is for.
+fn open_brackets(lines: &[&str]) -> Vec<(usize, usize, char)> {
+    let mut stack: Vec<(usize, usize, char)> = Vec::new();
+    for (l, line) in lines.iter().enumerate() {
+        let mut quote: Option<char> = None;
+        let mut prev = ' ';
+        for (col, c) in line.chars().enumerate() {
+            match quote {
+                Some(q) if c == q && !(q == '"' && prev == '\\') => quote = None,
+                Some(_) => {}
+                None => match c {
+                    '"' | '\'' => quote = Some(c),
+                    '#' if prev == ' ' => break,
+                    '{' | '[' => stack.push((l, col, c)),
+                    '}' | ']' => {
+                        stack.pop();
+                    }
+                    _ => {}
+                },
+            }
+            // `\\` is an escaped backslash: the next character is not escaped by it.
+            prev = if prev == '\\' && c == '\\' { ' ' } else { c };
+        }
+    }
+    stack
 }
 
 /// The column (in characters) of the first `{` or `[` on `line` that the line does not close,
