@@ -501,10 +501,21 @@ impl LineIndex {
             .saturating_sub(1)
     }
 
-    /// The lines around `span`, with enough context for miette.
+    /// The lines around `span`, with enough context for miette; of a line longer than
+    /// [`LONG_LINE`] (a JSON file on one line), only a window around the span.
     fn excerpt<'a>(&self, name: &'a str, source: &'a str, span: Span) -> Excerpt<'a> {
         let start = span.offset.min(source.len());
         let end = (span.offset + span.len).min(source.len());
+        let line = self.line_of(start);
+        let line_start = self.starts[line];
+        let line_end = self
+            .starts
+            .get(line + 1)
+            .map_or(source.len(), |&s| s - 1)
+            .max(start);
+        if line_end - line_start > LONG_LINE {
+            return Excerpt::window(name, source, span, line, line_start..line_end);
+        }
         let first = self.line_of(start).saturating_sub(CONTEXT_LINES);
         let last = self.line_of(end) + CONTEXT_LINES + 1;
         let from = self.starts[first];
@@ -514,9 +525,20 @@ impl LineIndex {
             text: printable_source(&source[from..to]),
             offset: from,
             line: first,
+            column_shift: None,
         }
     }
 }
+
+/// A line longer than this many bytes is shown as a window around the span, between `…`s.
+const LONG_LINE: usize = 240;
+
+/// Characters of the line shown before and after the span in such a window (and of the span
+/// itself at most twice as many).
+const WINDOW: usize = 60;
+
+/// Where a window cuts its line.
+const ELLIPSIS: &str = "…";
 
 /// A few lines of the source that miette reads as if they were the whole file: spans and line
 /// numbers are those of the file.
@@ -529,6 +551,69 @@ struct Excerpt<'a> {
     offset: usize,
     /// 0-based line of `text`'s first line in the file.
     line: usize,
+    /// For a window of one long line: what to add to the column miette counts in the window
+    /// to get the span's column in the file.
+    column_shift: Option<isize>,
+}
+
+impl<'a> Excerpt<'a> {
+    /// A window of the long line `line` (`bytes` of the file, without its line feed) around
+    /// `span`: `…`, up to [`WINDOW`] characters, the span, up to [`WINDOW`] more, `…`. Its
+    /// offsets are the file's, since the `…` in front stands in place of the bytes cut.
+    fn window(
+        name: &'a str,
+        source: &'a str,
+        span: Span,
+        line: usize,
+        bytes: std::ops::Range<usize>,
+    ) -> Self {
+        let start = span.offset.clamp(bytes.start, bytes.end);
+        let end = (span.offset + span.len).clamp(start, bytes.end);
+        let back = |from: usize, chars: usize| {
+            source[bytes.start..from]
+                .char_indices()
+                .rev()
+                .nth(chars.saturating_sub(1))
+                .map_or(bytes.start, |(i, _)| bytes.start + i)
+        };
+        let ahead = |from: usize, chars: usize| {
+            source[from..bytes.end]
+                .char_indices()
+                .nth(chars)
+                .map_or(bytes.end, |(i, _)| from + i)
+        };
+        // Room for the `…` in front: cut at least as many bytes as it takes.
+        let mut from = back(start, WINDOW);
+        if from > bytes.start && from - bytes.start < ELLIPSIS.len() {
+            from = bytes.start;
+        }
+        let to = ahead(
+            ahead(start, 0).max(end.min(ahead(start, 2 * WINDOW))),
+            WINDOW,
+        );
+        let mut text = String::with_capacity(to - from + 2 * ELLIPSIS.len());
+        let cut_front = from > bytes.start;
+        if cut_front {
+            text.push_str(ELLIPSIS);
+        }
+        text.push_str(&printable_source(&source[from..to]));
+        if to < bytes.end {
+            text.push_str(ELLIPSIS);
+        }
+        // miette counts the bytes before the span on its line: the `…` and the window's; the
+        // column to show is the span's own.
+        let counted = start - from + if cut_front { ELLIPSIS.len() } else { 0 };
+        let shift = isize::try_from(span.column).unwrap_or(isize::MAX)
+            - 1
+            - isize::try_from(counted).unwrap_or(isize::MAX);
+        Excerpt {
+            name: printable(name),
+            text: Cow::Owned(text),
+            offset: from - if cut_front { ELLIPSIS.len() } else { 0 },
+            line,
+            column_shift: Some(shift),
+        }
+    }
 }
 
 impl miette::SourceCode for Excerpt<'_> {
@@ -549,12 +634,16 @@ impl miette::SourceCode for Excerpt<'_> {
             .as_ref()
             .read_span(&local, context_lines_before, context_lines_after)?;
         let start = c.span().offset() + self.offset;
+        let column = match self.column_shift {
+            Some(shift) => c.column().saturating_add_signed(shift),
+            None => c.column(),
+        };
         Ok(Box::new(miette::MietteSpanContents::new_named(
             self.name.clone().into_owned(),
             c.data(),
             miette::SourceSpan::from(start..start + c.span().len()),
             c.line() + self.line,
-            c.column(),
+            column,
             c.line_count(),
         )))
     }
@@ -766,6 +855,50 @@ mod tests {
         assert!(!text.contains("more like"), "{text}");
         // Five of a code are not summarised.
         assert!(!many_warnings(5).render(false).contains("more like"));
+    }
+
+    /// A JSON file on one line (an export): the snippet is a window of the line around the
+    /// span, not the whole file, with the file's column and the underline under the name.
+    #[test]
+    fn a_long_line_is_shown_as_a_window_around_the_span() {
+        use std::fmt::Write as _;
+        let mut src = String::from(
+            r#"{"version": 1, "name": "tëst", "links": {"l": {"entry": "a"}}, "services": {"a": {}"#,
+        );
+        for i in 0..300 {
+            write!(src, r#", "u{i}": {{"owner": "ünïcode-team"}}"#).unwrap();
+        }
+        src.push_str("}}\n");
+        let loaded = crate::topology::load::load_str_with_warnings(&src, "t.json").unwrap();
+        let text = loaded.warnings.render(false);
+        assert!(text.len() < 3_000, "{} bytes:\n{text}", text.len());
+        for line in text.lines() {
+            assert!(line.chars().count() <= 2 * WINDOW + 60, "too long: {line}");
+        }
+        // The first warning is about `u0`: its column in the file, in characters.
+        let at = src.find(r#""u0""#).unwrap();
+        let column = src[..at].chars().count() + 1;
+        assert!(text.contains(&format!("[t.json:1:{column}]")), "{text}");
+        let lines: Vec<&str> = text.lines().collect();
+        let shown = lines.iter().position(|l| l.contains(r#""u0""#)).unwrap();
+        let name_at = lines[shown]
+            .split(r#""u0""#)
+            .next()
+            .unwrap()
+            .chars()
+            .count();
+        let under_at = lines[shown + 1]
+            .chars()
+            .position(|c| c == '─' || c == '┬')
+            .unwrap();
+        assert_eq!(
+            name_at,
+            under_at,
+            "underline:\n{}\n{}",
+            lines[shown],
+            lines[shown + 1]
+        );
+        assert!(lines[shown].contains('…'), "{}", lines[shown]);
     }
 
     #[test]
