@@ -3,7 +3,7 @@
 # (`catalogue`, the exported service catalogue of the issue, and the lighter default `layered`),
 #
 #   - 100,000 services: `validate` and `analyze --format json` (without -q, so warnings are
-#     rendered): wall, CPU, peak RSS, lines of stderr, MB of JSON;
+#     rendered): wall, CPU, peak RSS, lines and KB of stderr, MB of JSON;
 #   - 10,000 services: `analyze --depth 2 --format json`;
 #   - the 100,000-service catalogue as exporters write it (needs PyYAML): JSON on one line, and
 #     PyYAML's block style with a `---` and a tab in a comment; the report must be the same.
@@ -32,9 +32,10 @@ measure() { # measure LABEL FILE ARGS...: run, print one line of figures
         timeout 120 /usr/bin/time -f "%e %M %U %S" -o "$out/time.txt" \
             "$bin" -f "$file" "$@" > "$out/stdout" 2> "$out/stderr" || rc=$?
         read -r secs kib user sys < "$out/time.txt"
-        printf '   %-34s %6.2f s wall %5.2f s CPU %5d MiB  stderr %3d lines  stdout %5.1f MB  exit %d\n' \
+        printf '   %-34s %6.2f s wall %5.2f s CPU %5d MiB  stderr %3d lines %5.1f KB  stdout %5.1f MB  exit %d\n' \
             "$label" "$secs" "$(echo "$user + $sys" | bc)" "$((kib / 1024))" \
-            "$(grep -c '' "$out/stderr")" "$(echo "scale=1; $(stat -c %s "$out/stdout") / 1000000" | bc)" "$rc"
+            "$(grep -c '' "$out/stderr")" "$(echo "scale=1; $(stat -c %s "$out/stderr") / 1000" | bc)" \
+            "$(echo "scale=1; $(stat -c %s "$out/stdout") / 1000000" | bc)" "$rc"
     done
 }
 
