@@ -326,8 +326,9 @@ pub struct RawInstance {
 pub enum RawDep {
     /// `strong` or `weak`.
     Short(String),
-    /// `{ strength, timeout, fallback, any_of, min }`.
-    Full(RawDepObject),
+    /// `{ strength, timeout, fallback, any_of, min }`: boxed, since most dependencies of a
+    /// catalogue are the short form (with it inline, every one of them was 208 bytes).
+    Full(Box<RawDepObject>),
 }
 
 /// The object form of a dependency.
@@ -380,7 +381,7 @@ impl<'de> Deserialize<'de> for RawDep {
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawDep, A::Error> {
                 RawDepObject::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(RawDep::Full)
+                    .map(|full| RawDep::Full(Box::new(full)))
             }
         }
         d.deserialize_any(V)
