@@ -569,6 +569,7 @@ impl<'a> Reader<'a> {
 
     /// A block mapping key and its `:`; leaves `pos` after the colon.
     fn key(&mut self) -> R<Node<'a>> {
+        let line = self.line;
         let key = match self.peek() {
             Some(b'"') => self.double_quoted()?,
             Some(b'\'') => self.single_quoted()?,
@@ -593,6 +594,10 @@ impl<'a> Reader<'a> {
             }
             _ => return Err(No),
         };
+        // An implicit key is on one line.
+        if self.line != line {
+            return Err(No);
+        }
         while self.peek() == Some(b' ') {
             self.pos += 1;
         }
@@ -622,12 +627,68 @@ impl<'a> Reader<'a> {
                     }
                 }
                 let text = self.s[start..i].trim_end_matches(' ');
-                let node = plain_node(self, start, text)?;
+                let mut node = plain_node(self, start, text)?;
                 self.pos = start + text.len();
+                if i == line_end {
+                    self.plain_lines_after(&mut node, start)?;
+                }
                 Ok(node)
             }
             _ => Err(No),
         }
+    }
+
+    /// The lines that go on with the plain scalar `node` (starting at `start`, `pos` at the end
+    /// of its first line's text), folded into it with a space each, as YAML reads them and as
+    /// PyYAML writes a long value: every line more indented than the block, with nothing on
+    /// it that YAML could read otherwise (a `: `, a comment, an indicator in front, a tab).
+    /// A blank line among them is declined.
+    fn plain_lines_after(&mut self, node: &mut Node<'a>, start: usize) -> R<()> {
+        let mut folded: Option<String> = None;
+        let mut end = self.pos;
+        let mut breaks = 0;
+        loop {
+            let spaces_after = self.b[end..].iter().take_while(|&&b| b == b' ').count();
+            if self.at(end + spaces_after) != Some(b'\n') {
+                break;
+            }
+            let next = end + spaces_after + 1;
+            let indent = self.b[next..].iter().take_while(|&&b| b == b' ').count();
+            let from = next + indent;
+            let line_end = memchr(b'\n', &self.b[from..]).map_or(self.b.len(), |i| from + i);
+            match self.at(from) {
+                None | Some(b'\n' | b'#') => break,
+                _ if indent < self.flow_min => break,
+                Some(c) if !starts_plain(c, self.at(from + 1)) || c == b'-' => return Err(No),
+                _ => {}
+            }
+            let line = self.s[from..line_end].trim_end_matches(' ');
+            let b = line.as_bytes();
+            if line.contains(": ")
+                || line.contains(" #")
+                || line.contains('\t')
+                || b.ends_with(b":")
+            {
+                return Err(No);
+            }
+            let f = folded.get_or_insert_with(|| match &node.kind {
+                Kind::Scalar(t, _) => t.to_string(),
+                _ => String::new(),
+            });
+            f.push(' ');
+            f.push_str(line);
+            end = from + line.len();
+            breaks += 1;
+            self.line += 1;
+            self.line_start = next;
+        }
+        if let Some(f) = folded {
+            node.kind = Kind::Scalar(Cow::Owned(f), true);
+            node.loc.len =
+                u32::try_from(end - start + if self.crlf { breaks } else { 0 }).unwrap_or(u32::MAX);
+            self.pos = end;
+        }
+        Ok(())
     }
 
     fn skip_spaces(&mut self) {
@@ -683,8 +744,12 @@ impl<'a> Reader<'a> {
                         self.pos += 1;
                         break;
                     }
+                    let line = self.line;
                     let key = self.flow_scalar()?;
                     // An implicit key and its colon are on one line.
+                    if self.line != line {
+                        return Err(No);
+                    }
                     self.skip_spaces();
                     if self.peek() != Some(b':') {
                         return Err(No);
@@ -754,6 +819,15 @@ impl<'a> Reader<'a> {
         match self.peek() {
             Some(b'"') => self.double_quoted(),
             Some(b'\'') => self.single_quoted(),
+            // `-`, `?` or `:` before a flow indicator does not start a plain scalar there.
+            Some(b'-' | b'?' | b':')
+                if matches!(
+                    self.at(self.pos + 1),
+                    Some(b',' | b'[' | b']' | b'{' | b'}')
+                ) =>
+            {
+                Err(No)
+            }
             Some(c) if starts_plain(c, self.at(self.pos + 1)) => {
                 let start = self.pos;
                 let mut i = start;
@@ -793,13 +867,28 @@ impl<'a> Reader<'a> {
 
     fn double_quoted(&mut self) -> R<Node<'a>> {
         let start = self.pos;
+        let mut loc = self.loc(start, 0);
+        let mut breaks = 0;
         let mut i = start + 1;
         let mut text = String::new();
         let mut run = i;
         loop {
             match self.at(i) {
-                None | Some(b'\n') => return Err(No),
+                None => return Err(No),
+                Some(b'\n') => {
+                    // Folded: the line's trailing blanks go, the break is one space.
+                    text.push_str(self.s[run..i].trim_end_matches([' ', '\t']));
+                    text.push(' ');
+                    i = self.quoted_line_break(i, &mut breaks)?;
+                    run = i;
+                }
                 Some(b'"') => break,
+                Some(b'\\') if self.at(i + 1) == Some(b'\n') => {
+                    // An escaped line break: nothing, not even the next line's indentation.
+                    text.push_str(&self.s[run..i]);
+                    i = self.quoted_line_break(i + 1, &mut breaks)?;
+                    run = i;
+                }
                 Some(b'\\') => {
                     text.push_str(&self.s[run..i]);
                     let c = match self.at(i + 1) {
@@ -807,8 +896,33 @@ impl<'a> Reader<'a> {
                         Some(b'"') => '"',
                         Some(b'/') => '/',
                         Some(b'n') => '\n',
-                        Some(b't') => '\t',
+                        Some(b't' | b'\t') => '\t',
                         Some(b'r') => '\r',
+                        Some(b' ') => ' ',
+                        Some(b'0') => '\0',
+                        Some(b'a') => '\x07',
+                        Some(b'b') => '\x08',
+                        Some(b'e') => '\x1b',
+                        Some(b'f') => '\x0c',
+                        Some(b'v') => '\x0b',
+                        Some(b'N') => '\u{85}',
+                        Some(b'_') => '\u{a0}',
+                        Some(b'L') => '\u{2028}',
+                        Some(b'P') => '\u{2029}',
+                        Some(b'x') => {
+                            // `\xF6`, as PyYAML escapes what is not ASCII.
+                            let c = self
+                                .s
+                                .get(i + 2..i + 4)
+                                .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
+                                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                                .and_then(char::from_u32)
+                                .ok_or(No)?;
+                            text.push(c);
+                            i += 4;
+                            run = i;
+                            continue;
+                        }
                         Some(b'u') => {
                             // `\u00e9`, and a pair of them for a character beyond 16 bits
                             // (as JSON writers escape what is not ASCII).
@@ -834,10 +948,40 @@ impl<'a> Reader<'a> {
             Cow::Owned(text)
         };
         self.pos = i + 1;
+        loc.len = self.quoted_len(start, breaks);
         Ok(Node {
             kind: Kind::Scalar(text, false),
-            loc: self.loc(start, self.pos - start),
+            loc,
         })
+    }
+
+    /// At the line feed `i` inside a quoted scalar: moves to the next line and returns where
+    /// its text starts, past its indentation. Declined: a blank line (it would be a line feed
+    /// of the text), a line indented no more than the block, a document marker, a tab.
+    fn quoted_line_break(&mut self, i: usize, breaks: &mut u32) -> R<usize> {
+        let next = i + 1;
+        let spaces = self.b[next..].iter().take_while(|&&b| b == b' ').count();
+        match self.at(next + spaces) {
+            None | Some(b'\n' | b'\t') => return Err(No),
+            _ if spaces < self.flow_min => return Err(No),
+            _ if spaces == 0
+                && (self.b[next..].starts_with(b"---") || self.b[next..].starts_with(b"...")) =>
+            {
+                return Err(No);
+            }
+            _ => {}
+        }
+        *breaks += 1;
+        self.line += 1;
+        self.line_start = next;
+        Ok(next + spaces)
+    }
+
+    /// The length in the file of a quoted scalar from `start` to `pos`, over `breaks` line
+    /// breaks (each one byte more in a file with `\r\n` line ends).
+    fn quoted_len(&self, start: usize, breaks: u32) -> u32 {
+        let crlf = if self.crlf { breaks as usize } else { 0 };
+        u32::try_from(self.pos - start + crlf).unwrap_or(u32::MAX)
     }
 
     /// The character of the `\uXXXX` escape at `i` (or of a surrogate pair of them), and the
@@ -867,12 +1011,20 @@ impl<'a> Reader<'a> {
 
     fn single_quoted(&mut self) -> R<Node<'a>> {
         let start = self.pos;
+        let mut loc = self.loc(start, 0);
+        let mut breaks = 0;
         let mut i = start + 1;
         let mut text = String::new();
         let mut run = i;
         loop {
             match self.at(i) {
-                None | Some(b'\n') => return Err(No),
+                None => return Err(No),
+                Some(b'\n') => {
+                    text.push_str(self.s[run..i].trim_end_matches([' ', '\t']));
+                    text.push(' ');
+                    i = self.quoted_line_break(i, &mut breaks)?;
+                    run = i;
+                }
                 Some(b'\'') if self.at(i + 1) == Some(b'\'') => {
                     text.push_str(&self.s[run..=i]);
                     i += 2;
@@ -889,9 +1041,10 @@ impl<'a> Reader<'a> {
             Cow::Owned(text)
         };
         self.pos = i + 1;
+        loc.len = self.quoted_len(start, breaks);
         Ok(Node {
             kind: Kind::Scalar(text, false),
-            loc: self.loc(start, self.pos - start),
+            loc,
         })
     }
 }
@@ -1495,6 +1648,21 @@ risks:
             "[a,\n...\n      b]",
             "[a,\n\n      b]",
             "[a,\n      b\n      c]",
+            // Scalars over several lines.
+            "a\n      b",
+            "a\n  b",
+            "a\n      b\n      c",
+            "a\n\n      b",
+            "a\n      b: c",
+            "a\n      - b",
+            "a\n      # c",
+            "a # c\n      b",
+            "'a\n      b'",
+            "'a\n\n      b'",
+            "\"a\\\n      b\"",
+            "\"a \\\n      \\ b\"",
+            "\"a\n  b\"",
+            "\"\\x41\\U0001F680\\ \"",
         ];
         let keys = [
             "version", "name", "owner", "replicas", "core", "tags", "zone", "url", "status",
@@ -1550,7 +1718,7 @@ risks:
             base.replace("  b: {}", "  b: {ownr: x}"),      // unknown key
             base.replace("  b: {}", "  b: &x {}\n  c: *x"), // anchors
             base.replace("  b: {}", "  b:\n    owner: |\n      x"), // block scalar
-            base.replace("name: t", "name: t\n  u"),        // multi-line scalar
+            base.replace("name: t", "name: t\n\n  u"),      // multi-line with a blank line
             base.replace("  b: {}", "\tb: {}"),             // tab as indentation
             base.replace("name: t", "name:\tt"),            // tab as a separator
             base.replace("name: t", "name: t\tu"),          // tab in a plain scalar
@@ -1688,6 +1856,20 @@ risks:
         assert!(parse(&declined).is_none());
         let yaml = yaml.replace("    owner:\n      team\n", "    owner: team\n");
         assert_same(&yaml);
+        // PyYAML's long values: folded over lines, plain, single- and double-quoted (with its
+        // `\xF6` escapes and escaped line breaks), and YAML's other escapes.
+        assert_same(concat!(
+            "version: 1\nname: t\nservices:\n  a:\n",
+            "    description: Receives order callbacks from the delivery platform and does many\n",
+            "      other things too,   \n      for a long while\n",
+            "    owner: 'x: y'\n  b:\n",
+            "    description: 'has: colon and a very long text that goes on and on and on and on\n",
+            "      and on and it''s the end'\n  c:\n",
+            "    description: \"Gr\\xF6\\xDFe of the order callbacks from the delivery platform and\\\n",
+            "      \\ does many other things too,  \n       for a long while\"\n",
+            "    owner: \"\\0\\a\\b\\e\\f\\v\\N\\_\\L\\P\\x41\\ \\t\\\t.\"\n",
+            "    tags:\n    - a long tag\n      on two lines\n    - 'and a\n      quoted one'\n",
+        ));
         // PyYAML's style: a sequence at the indentation of its key, located at its first item.
         assert_same(
             "version: 1\nname: t\nservices:\n  a:\n    instances:\n    - address: 127.0.0.1:1\n      zone: az1\n    - {address: 127.0.0.1:2}\n    tags:\n    - x\n",
