@@ -549,8 +549,10 @@ fn link_spofs(
         }
         prop.fail_service(s);
         prop.propagate();
+        search.toward(g, prop, s);
         for k in ks_links {
-            let path = spof::explain_path(g, prop, &mut search, entries[k], s)
+            let path = search
+                .path_from(g, prop, entries[k])
                 .expect("a service in the entry's kill set brings the entry down");
             paths[k].push((s, path));
         }
