@@ -46,8 +46,8 @@ pub fn risks(
 }
 
 /// [`risks`], with the per-service rules on `threads` threads.
-fn risks_on(
-    topo: &Topology,
+fn risks_on<'t>(
+    topo: &'t Topology,
     g: &Graph,
     links: &[LinkAnalysis],
     all_paths: &[Vec<ServiceIdx>],
@@ -163,13 +163,13 @@ fn risks_on(
         subjects
     };
 
-    // Per service on a critical path; a large topology's services in chunks on every core.
-    let per_service = |range: std::ops::Range<usize>| -> Vec<Risk> {
+    // Per service on a critical path; a large topology's services in interleaved blocks on
+    // every core (the deeper services are on more links, with longer messages).
+    let per_service = |lnames: &mut Vec<&'t str>, range: std::ops::Range<usize>| -> Vec<Risk> {
         let mut out: Vec<Risk> = Vec::new();
         let mut push = |rule: RiskRule, subjects: Vec<String>, message: String, hint: String| {
             add(&mut out, settings, rule, subjects, message, hint);
         };
-        let mut lnames: Vec<&str> = Vec::new();
         for s in range {
             let svc = &topo.services[s];
             let ls = &on_links[s];
@@ -182,11 +182,11 @@ fn risks_on(
             let sname = names_by_idx[s];
             lnames.clear();
             lnames.extend(ls.iter().map(|&l| topo.links[l].name.as_str()));
-            let quoted = quote_list(&lnames);
+            let quoted = quote_list(lnames);
             if noncore {
                 push(
                 RiskRule::NoncoreOnCriticalPath,
-                with_links(sname, &lnames),
+                with_links(sname, lnames),
                 format!(
                     "`{sname}` is marked `core: false` but is on the critical path of {quoted}"
                 ),
@@ -204,7 +204,7 @@ fn risks_on(
             if hotspot {
                 push(
                 RiskRule::SharedHotspot,
-                with_links(sname, &lnames),
+                with_links(sname, lnames),
                 format!(
                     "`{sname}` is on the critical path of {} links: {quoted}",
                     ls.len(),
@@ -215,7 +215,7 @@ fn risks_on(
         }
         out
     };
-    let service_risks = crate::par::chunks(g.n, threads, per_service);
+    let service_risks = crate::par::interleaved(g.n, threads, 1024, Vec::new, per_service);
 
     // weak-without-timeout
     for (idx, svc) in topo.iter_services() {
