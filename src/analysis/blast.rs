@@ -49,14 +49,24 @@ fn blast_radius_on(topo: &Topology, g: &Graph, full: bool, threads: usize) -> Ve
     }
     offset.push(up.len() as u32);
     let spare: Vec<u32> = g.groups.iter().map(Group::slack).collect();
-    // Every service's walk is independent: large topologies use every core, each chunk with
-    // its own visit stamps.
-    let walk = |range: std::ops::Range<usize>| {
-        let mut seen = vec![u32::MAX; n];
-        let mut group_seen = vec![u32::MAX; g.groups.len()];
-        let mut group_dead = vec![0u32; g.groups.len()];
-        let mut pending: Vec<u32> = Vec::new();
-        let mut down: Vec<u32> = Vec::new();
+    // Every service's walk is independent: large topologies use every core, each thread with
+    // its own visit stamps. A service's walk costs its blast radius, which grows with its
+    // depth, so the threads take interleaved blocks of services rather than halves.
+    let scratch = || Scratch {
+        seen: vec![u32::MAX; n],
+        group_seen: vec![u32::MAX; g.groups.len()],
+        group_dead: vec![0u32; g.groups.len()],
+        pending: Vec::new(),
+        down: Vec::new(),
+    };
+    let walk = |st: &mut Scratch, range: std::ops::Range<usize>| {
+        let Scratch {
+            seen,
+            group_seen,
+            group_dead,
+            pending,
+            down,
+        } = st;
         range
             .map(|s| {
                 let s = s as u32;
@@ -116,10 +126,24 @@ fn blast_radius_on(topo: &Topology, g: &Graph, full: bool, threads: usize) -> Ve
             })
             .collect::<Vec<BlastRadius>>()
     };
-    crate::par::chunks(n, threads, walk)
-        .into_iter()
-        .flatten()
-        .collect()
+    let mut out = Vec::with_capacity(n);
+    for part in crate::par::interleaved(n, threads, BLOCK, scratch, walk) {
+        out.extend(part);
+    }
+    out
+}
+
+/// Services per block of [`crate::par::interleaved`]: small enough to spread a layer's cost,
+/// large enough that a block's bookkeeping is nothing.
+const BLOCK: usize = 1024;
+
+/// One thread's visit stamps and work lists.
+struct Scratch {
+    seen: Vec<u32>,
+    group_seen: Vec<u32>,
+    group_dead: Vec<u32>,
+    pending: Vec<u32>,
+    down: Vec<u32>,
 }
 
 #[cfg(test)]

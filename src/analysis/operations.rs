@@ -163,14 +163,14 @@ impl Layout {
 /// name.
 pub fn node_name(topo: &Topology, idx: ServiceIdx) -> String {
     if idx.get() < topo.services.len() {
-        return topo.service(idx).name.to_string();
+        return topo.service(idx).name.as_str().to_owned();
     }
     match Layout::new(topo).nodes.get(idx.get()) {
         Some(Node::Operation(s, o)) => {
             let svc = topo.service(*s);
             format!("{} ({})", svc.name, svc.operation_name(*o))
         }
-        Some(n) => topo.service(n.service()).name.to_string(),
+        Some(n) => topo.service(n.service()).name.as_str().to_owned(),
         None => format!("#{}", idx.0),
     }
 }
@@ -427,7 +427,7 @@ pub fn map_back(topo: &Topology, layout: &Layout, opts: &Options<'_>, a: Analysi
             Node::Operation(_, o) => {
                 synthetic.insert(
                     format!("{} ({})", svc.name, svc.operation_name(o)),
-                    svc.name.to_string(),
+                    svc.name.as_str().to_owned(),
                 );
             }
             Node::All(_) => {

@@ -11,6 +11,7 @@
 //! `MAX_NAMES` links or services; the subjects name them all.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fmt::Write as _;
 
 use crate::analysis::graph::Graph;
 use crate::analysis::{LinkAnalysis, SpofFinding};
@@ -45,8 +46,8 @@ pub fn risks(
 }
 
 /// [`risks`], with the per-service rules on `threads` threads.
-fn risks_on(
-    topo: &Topology,
+fn risks_on<'t>(
+    topo: &'t Topology,
     g: &Graph,
     links: &[LinkAnalysis],
     all_paths: &[Vec<ServiceIdx>],
@@ -62,7 +63,10 @@ fn risks_on(
 
     // spof: one finding per failure event, naming every analysed link it takes down.
     for (kind, ls) in spof_groups(links) {
-        let lnames: Vec<String> = ls.iter().map(|&l| topo.links[l].name.to_string()).collect();
+        let lnames: Vec<String> = ls
+            .iter()
+            .map(|&l| topo.links[l].name.as_str().to_owned())
+            .collect();
         let takes = if let [only] = lnames.as_slice() {
             format!("takes link `{only}` down")
         } else {
@@ -100,7 +104,7 @@ fn risks_on(
                 } else if !shared_fate.is_empty() {
                     let v: Vec<String> = shared_fate
                         .iter()
-                        .map(|&l| topo.links[l].name.to_string())
+                        .map(|&l| topo.links[l].name.as_str().to_owned())
                         .collect();
                     why.push(format!(
                         "shared fate on {}: redundant instances share this domain",
@@ -151,61 +155,59 @@ fn risks_on(
             on_links[s.get()].push(l);
         }
     }
-    let link_names = |ls: &[usize]| -> Vec<String> {
-        ls.iter().map(|&l| topo.links[l].name.to_string()).collect()
+    // A service and the links it is on, as the subjects of one finding.
+    let with_links = |service: &str, lnames: &[&str]| -> Vec<String> {
+        let mut subjects = Vec::with_capacity(lnames.len() + 1);
+        subjects.push(service.to_owned());
+        subjects.extend(lnames.iter().map(|&l| l.to_owned()));
+        subjects
     };
 
-    // Per service on a critical path; a large topology's services in chunks on every core.
-    let per_service = |range: std::ops::Range<usize>| -> Vec<Risk> {
+    // Per service on a critical path; a large topology's services in interleaved blocks on
+    // every core (the deeper services are on more links, with longer messages).
+    let per_service = |lnames: &mut Vec<&'t str>, range: std::ops::Range<usize>| -> Vec<Risk> {
         let mut out: Vec<Risk> = Vec::new();
         let mut push = |rule: RiskRule, subjects: Vec<String>, message: String, hint: String| {
             add(&mut out, settings, rule, subjects, message, hint);
         };
         for s in range {
-            let idx = ServiceIdx(s as u32);
             let svc = &topo.services[s];
             let ls = &on_links[s];
-            if ls.is_empty() {
+            let noncore = svc.core_explicit && !svc.core;
+            let unprobed = !svc.is_probed();
+            let hotspot = ls.len() >= settings.hotspot_min_links;
+            if ls.is_empty() || !(noncore || unprobed || hotspot) {
                 continue;
             }
-            let lnames = link_names(ls);
-            if svc.core_explicit && !svc.core {
-                let mut subjects = vec![name(idx)];
-                subjects.extend(lnames.iter().cloned());
+            let sname = names_by_idx[s];
+            lnames.clear();
+            lnames.extend(ls.iter().map(|&l| topo.links[l].name.as_str()));
+            let quoted = quote_list(lnames);
+            if noncore {
                 push(
                 RiskRule::NoncoreOnCriticalPath,
-                subjects,
+                with_links(sname, lnames),
                 format!(
-                    "`{}` is marked `core: false` but is on the critical path of {}",
-                    name(idx),
-                    quote_list(&lnames)
+                    "`{sname}` is marked `core: false` but is on the critical path of {quoted}"
                 ),
                 "make the calls to it weak (with a timeout and fallback), or mark it core and give it core-level redundancy".to_owned(),
             );
             }
-            if !svc.is_probed() {
+            if unprobed {
                 push(
                     RiskRule::UnprobedCritical,
-                    vec![name(idx)],
-                    format!(
-                        "`{}` is on the critical path of {} but nothing probes it",
-                        name(idx),
-                        quote_list(&lnames)
-                    ),
-                    format!("add a `probe:` to `{}`", name(idx)),
+                    vec![sname.to_owned()],
+                    format!("`{sname}` is on the critical path of {quoted} but nothing probes it"),
+                    format!("add a `probe:` to `{sname}`"),
                 );
             }
-            if ls.len() >= settings.hotspot_min_links {
-                let mut subjects = vec![name(idx)];
-                subjects.extend(lnames.iter().cloned());
+            if hotspot {
                 push(
                 RiskRule::SharedHotspot,
-                subjects,
+                with_links(sname, lnames),
                 format!(
-                    "`{}` is on the critical path of {} links: {}",
-                    name(idx),
+                    "`{sname}` is on the critical path of {} links: {quoted}",
                     ls.len(),
-                    quote_list(&lnames)
                 ),
                 "a failure here hits every one of these links; give it extra redundancy and its own alerting".to_owned(),
             );
@@ -213,7 +215,7 @@ fn risks_on(
         }
         out
     };
-    let service_risks = crate::par::chunks(g.n, threads, per_service);
+    let service_risks = crate::par::interleaved(g.n, threads, 1024, Vec::new, per_service);
 
     // weak-without-timeout
     for (idx, svc) in topo.iter_services() {
@@ -275,6 +277,7 @@ fn risks_on(
         }
     }
 
+    out.reserve(service_risks.iter().map(Vec::len).sum());
     out.extend(service_risks.into_iter().flatten());
     out.sort_by(|a, b| {
         b.severity
@@ -310,9 +313,22 @@ fn add(
 const MAX_NAMES: usize = 10;
 
 /// `` `a`, `b`, `c` `` — the first [`MAX_NAMES`], then `and N more`.
-fn quote_list(names: &[String]) -> String {
-    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
-    capped(&quoted)
+fn quote_list<S: AsRef<str>>(names: &[S]) -> String {
+    let shown = &names[..names.len().min(MAX_NAMES)];
+    let mut out =
+        String::with_capacity(shown.iter().map(|n| n.as_ref().len() + 4).sum::<usize>() + 16);
+    for (i, n) in shown.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push('`');
+        out.push_str(n.as_ref());
+        out.push('`');
+    }
+    if names.len() > MAX_NAMES {
+        let _ = write!(out, " and {} more", names.len() - MAX_NAMES);
+    }
+    out
 }
 
 /// `a, b, c` — the first [`MAX_NAMES`], then `and N more`.

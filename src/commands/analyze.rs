@@ -4,7 +4,7 @@
 use super::{Context, ExitStatus, load_or_report};
 use crate::analysis::{self, BlastDetail, Options, parse_events};
 use crate::cli::{AnalyzeArgs, BlastLevel, FailOn, ReportFormat};
-use crate::report::build::build;
+use crate::report::build::build_taking;
 use crate::report::report::Report;
 use crate::report::reporter::{Format, reporter};
 
@@ -32,7 +32,7 @@ pub fn run(ctx: &Context, args: &AnalyzeArgs) -> anyhow::Result<ExitStatus> {
         },
         ..Options::default()
     };
-    let analysis = match analysis::analyze(topo, &opts) {
+    let mut analysis = match analysis::analyze(topo, &opts) {
         Ok(a) => a,
         Err(e) => {
             eprintln!(
@@ -42,7 +42,7 @@ pub fn run(ctx: &Context, args: &AnalyzeArgs) -> anyhow::Result<ExitStatus> {
             return Ok(ExitStatus::Invalid);
         }
     };
-    let report = build(topo, &analysis, None);
+    let report = build_taking(topo, &mut analysis);
     let format = match args.format {
         ReportFormat::Text => Format::Text {
             color: ctx.color_stdout,
