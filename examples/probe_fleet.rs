@@ -58,7 +58,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 id: "0".to_owned(),
                 address: None,
                 domains: Vec::new(),
-                probe: Some(Box::new(Probe {
+                probe: Some(std::sync::Arc::new(Probe {
                     check: Check::Http(HttpCheck {
                         url: Text::plain(*url),
                         method: "GET".to_owned(),

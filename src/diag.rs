@@ -567,8 +567,9 @@ impl<'a> Excerpt<'a> {
         line: usize,
         bytes: std::ops::Range<usize>,
     ) -> Self {
-        let start = span.offset.clamp(bytes.start, bytes.end);
-        let end = (span.offset + span.len).clamp(start, bytes.end);
+        // A span of a file that was not UTF-8 may start or end inside a replaced character.
+        let start = source.floor_char_boundary(span.offset.clamp(bytes.start, bytes.end));
+        let end = source.ceil_char_boundary((span.offset + span.len).clamp(start, bytes.end));
         let back = |from: usize, chars: usize| {
             source[bytes.start..from]
                 .char_indices()

@@ -231,11 +231,11 @@ pub async fn run(
                 continue;
             }
             // The service's probe, then each operation's own, on the same instance.
-            let own = std::iter::once((None, inst.probe.as_ref()));
+            let own = std::iter::once((None, inst.probe.as_deref()));
             let ops = service.operations.iter().enumerate().map(|(o, op)| {
                 (
                     Some(OperationIdx(o as u32)),
-                    op.probes.get(i).and_then(Option::as_ref),
+                    op.probes.get(i).and_then(Option::as_deref),
                 )
             });
             for (operation, probe) in own.chain(ops) {
@@ -581,7 +581,7 @@ mod tests {
                     id: i.to_string(),
                     address: None,
                     domains: Vec::new(),
-                    probe: Some(Box::new(crate::topology::model::Probe {
+                    probe: Some(std::sync::Arc::new(crate::topology::model::Probe {
                         check: crate::topology::model::Check::Exec(
                             crate::topology::model::ExecCheck {
                                 command: Vec::new(),

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -406,7 +407,7 @@ pub struct Operation {
     pub depends_on: Vec<Dependency>,
     /// The operation's own probe per instance of the service (same positions as
     /// [`Service::instances`]); empty when the operation has no probe of its own.
-    pub probes: Vec<Option<Box<Probe>>>,
+    pub probes: Vec<Option<Arc<Probe>>>,
 }
 
 impl Operation {
@@ -458,8 +459,9 @@ pub struct Instance {
     /// Failure domains this instance belongs to: `zone`, `host`, then every label, sorted.
     pub domains: Vec<Domain>,
     /// The service's probe with `{address}` expanded for this instance; `None` = unprobed.
-    /// Boxed: a probe is large, and most instances of a large catalogue have none.
-    pub probe: Option<Box<Probe>>,
+    /// Behind a pointer: a probe is large, and most instances of a large catalogue have none;
+    /// shared by the instances of a service when it has no `{address}` to expand.
+    pub probe: Option<Arc<Probe>>,
 }
 
 /// A failure domain value: every instance with `key=value` fails together.

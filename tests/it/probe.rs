@@ -1201,7 +1201,7 @@ fn service(
                 id: i.to_string(),
                 address: None,
                 domains: Vec::new(),
-                probe: probe.map(Box::new),
+                probe: probe.map(std::sync::Arc::new),
             })
             .collect(),
         min_healthy,

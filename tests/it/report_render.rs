@@ -18,7 +18,7 @@ fn probed(mut topo: Topology, names: &[&str]) -> Topology {
     for s in &mut topo.services {
         if names.contains(&s.name.as_str()) {
             for i in &mut s.instances {
-                i.probe = Some(Box::new(Probe {
+                i.probe = Some(std::sync::Arc::new(Probe {
                     check: Check::Tcp(TcpCheck {
                         address: Text::plain("{address}"),
                         send: None,

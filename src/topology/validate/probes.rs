@@ -1,6 +1,7 @@
 //! Probes: defaults applied, each check type validated, `{address}` expanded per instance;
 //! and the `expect:` comparisons of Prometheus and database probes (one parser for both).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::Cx;
@@ -33,6 +34,8 @@ impl Cx<'_> {
                 .any(|p| t.written().contains(p))
         });
         let mut reported = false;
+        // Without `{address}`, every instance probes the same thing: one probe for them all.
+        let shared = (!templated).then(|| Arc::new(probe.clone()));
         // The addresses with `${VAR}` resolved (their errors were reported with the instances).
         let resolved: Vec<Option<Text>> = svc.instances.as_ref().map_or_else(Vec::new, |list| {
             list.value
@@ -58,7 +61,7 @@ impl Cx<'_> {
                             .cloned()
                             .flatten()
                             .unwrap_or_else(|| Text::plain(a.as_str()));
-                        Some(Box::new(Probe {
+                        Some(Arc::new(Probe {
                             check: map_texts(&probe.check, &|t| t.with_address_text(&address)),
                             ..probe.clone()
                         }))
@@ -80,7 +83,7 @@ impl Cx<'_> {
                         }
                         None
                     }
-                    (_, false) => Some(Box::new(probe.clone())),
+                    (_, false) => shared.clone(),
                 };
                 inst
             })
