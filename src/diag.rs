@@ -568,8 +568,14 @@ impl<'a> Excerpt<'a> {
         bytes: std::ops::Range<usize>,
     ) -> Self {
         // A span of a file that was not UTF-8 may start or end inside a replaced character.
-        let start = source.floor_char_boundary(span.offset.clamp(bytes.start, bytes.end));
-        let end = source.ceil_char_boundary((span.offset + span.len).clamp(start, bytes.end));
+        let mut start = span.offset.clamp(bytes.start, bytes.end);
+        while !source.is_char_boundary(start) {
+            start -= 1;
+        }
+        let mut end = (span.offset + span.len).clamp(start, bytes.end);
+        while !source.is_char_boundary(end) {
+            end += 1;
+        }
         let back = |from: usize, chars: usize| {
             source[bytes.start..from]
                 .char_indices()
