@@ -165,13 +165,20 @@ pub fn node_name(topo: &Topology, idx: ServiceIdx) -> String {
     if idx.get() < topo.services.len() {
         return topo.service(idx).name.as_str().to_owned();
     }
-    match Layout::new(topo).nodes.get(idx.get()) {
-        Some(Node::Operation(s, o)) => {
-            let svc = topo.service(*s);
-            format!("{} ({})", svc.name, svc.operation_name(*o))
+    Layout::new(topo).node_name(topo, idx)
+}
+
+impl Layout {
+    /// [`node_name`] without numbering the nodes again: for naming many of them.
+    pub fn node_name(&self, topo: &Topology, idx: ServiceIdx) -> String {
+        match self.nodes.get(idx.get()) {
+            Some(Node::Operation(s, o)) => {
+                let svc = topo.service(*s);
+                format!("{} ({})", svc.name, svc.operation_name(*o))
+            }
+            Some(n) => topo.service(n.service()).name.as_str().to_owned(),
+            None => format!("#{}", idx.0),
         }
-        Some(n) => topo.service(n.service()).name.as_str().to_owned(),
-        None => format!("#{}", idx.0),
     }
 }
 

@@ -91,6 +91,17 @@ fn assemble(
         out.sort();
         out
     };
+    // The expanded nodes, numbered once, for the paths that pass an operation.
+    let layout = std::sync::OnceLock::new();
+    let node_name = |s: ServiceIdx| {
+        if s.get() < topo.services.len() {
+            name(s)
+        } else {
+            layout
+                .get_or_init(|| crate::analysis::operations::Layout::new(topo))
+                .node_name(topo, s)
+        }
+    };
     let spofs = |findings: &[SpofFinding]| -> Vec<Spof> {
         let mut svcs = Vec::with_capacity(findings.len());
         let mut doms = Vec::new();
@@ -99,11 +110,7 @@ fn assemble(
                 SpofFinding::Service { service, path } => svcs.push(Spof {
                     kind: SpofKind::Service,
                     id: name(*service),
-                    path: Some(
-                        path.iter()
-                            .map(|&s| crate::analysis::operations::node_name(topo, s))
-                            .collect(),
-                    ),
+                    path: Some(path.iter().map(|&s| node_name(s)).collect()),
                     implied_by: None,
                 }),
                 SpofFinding::Domain { domain, implied_by } => doms.push(Spof {
