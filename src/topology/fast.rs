@@ -867,7 +867,7 @@ impl<'a> Reader<'a> {
 
     fn double_quoted(&mut self) -> R<Node<'a>> {
         let start = self.pos;
-        let mut loc = self.loc(start, 0);
+        let loc = self.loc(start, 0);
         let mut breaks = 0;
         let mut i = start + 1;
         let mut text = String::new();
@@ -876,10 +876,7 @@ impl<'a> Reader<'a> {
             match self.at(i) {
                 None => return Err(No),
                 Some(b'\n') => {
-                    // Folded: the line's trailing blanks go, the break is one space.
-                    text.push_str(self.s[run..i].trim_end_matches([' ', '\t']));
-                    text.push(' ');
-                    i = self.quoted_line_break(i, &mut breaks)?;
+                    i = self.fold(&mut text, run, i, &mut breaks)?;
                     run = i;
                 }
                 Some(b'"') => break,
@@ -941,6 +938,29 @@ impl<'a> Reader<'a> {
                 Some(_) => i += 1,
             }
         }
+        Ok(self.quoted_node(start, loc, text, run, i, breaks))
+    }
+
+    /// The line feed `i` inside a quoted scalar, after its text from `run`: folded, the line's
+    /// trailing blanks dropped and the break made one space. Returns where the next line's
+    /// text starts.
+    fn fold(&mut self, text: &mut String, run: usize, i: usize, breaks: &mut u32) -> R<usize> {
+        text.push_str(self.s[run..i].trim_end_matches([' ', '\t']));
+        text.push(' ');
+        self.quoted_line_break(i, breaks)
+    }
+
+    /// The quoted scalar from `start` (located at `loc`) whose closing quote is at `i`: `text`
+    /// so far, and the rest from `run` (all of it borrowed when nothing was unescaped).
+    fn quoted_node(
+        &mut self,
+        start: usize,
+        mut loc: Loc,
+        mut text: String,
+        run: usize,
+        i: usize,
+        breaks: u32,
+    ) -> Node<'a> {
         let text = if run == start + 1 {
             Cow::Borrowed(&self.s[run..i])
         } else {
@@ -949,10 +969,10 @@ impl<'a> Reader<'a> {
         };
         self.pos = i + 1;
         loc.len = self.quoted_len(start, breaks);
-        Ok(Node {
+        Node {
             kind: Kind::Scalar(text, false),
             loc,
-        })
+        }
     }
 
     /// At the line feed `i` inside a quoted scalar: moves to the next line and returns where
@@ -1011,7 +1031,7 @@ impl<'a> Reader<'a> {
 
     fn single_quoted(&mut self) -> R<Node<'a>> {
         let start = self.pos;
-        let mut loc = self.loc(start, 0);
+        let loc = self.loc(start, 0);
         let mut breaks = 0;
         let mut i = start + 1;
         let mut text = String::new();
@@ -1020,9 +1040,7 @@ impl<'a> Reader<'a> {
             match self.at(i) {
                 None => return Err(No),
                 Some(b'\n') => {
-                    text.push_str(self.s[run..i].trim_end_matches([' ', '\t']));
-                    text.push(' ');
-                    i = self.quoted_line_break(i, &mut breaks)?;
+                    i = self.fold(&mut text, run, i, &mut breaks)?;
                     run = i;
                 }
                 Some(b'\'') if self.at(i + 1) == Some(b'\'') => {
@@ -1034,18 +1052,7 @@ impl<'a> Reader<'a> {
                 Some(_) => i += 1,
             }
         }
-        let text = if run == start + 1 {
-            Cow::Borrowed(&self.s[run..i])
-        } else {
-            text.push_str(&self.s[run..i]);
-            Cow::Owned(text)
-        };
-        self.pos = i + 1;
-        loc.len = self.quoted_len(start, breaks);
-        Ok(Node {
-            kind: Kind::Scalar(text, false),
-            loc,
-        })
+        Ok(self.quoted_node(start, loc, text, run, i, breaks))
     }
 }
 
