@@ -9,6 +9,7 @@
 
 use std::fmt::Write as _;
 
+use crate::report::MAX_ROWS;
 use crate::report::mermaid::to_mermaid;
 use crate::report::render_error::RenderError;
 use crate::report::report::{Report, RootCauseKind, RootCauseReport, Spof, SpofKind};
@@ -57,6 +58,21 @@ pub fn md_with_code(s: &str) -> String {
 fn code(s: &str) -> String {
     // Inside a code span only a backtick is special; a pipe still splits a table cell.
     format!("`{}`", s.replace('`', "'").replace('|', "\\|"))
+}
+
+/// Names shown in one risk's subjects before `and N more`.
+const MAX_SUBJECTS: usize = 10;
+
+/// `*… and 312 more SPOFs of this link; `linkpatrol analyze --format json` lists every one*`,
+/// when `total` is over [`MAX_ROWS`].
+fn more(w: &mut String, total: usize, what: &str) {
+    if total > MAX_ROWS {
+        let _ = writeln!(
+            w,
+            "\n*… and {} more {what}; `linkpatrol analyze --format json` lists every one*",
+            total - MAX_ROWS
+        );
+    }
 }
 
 fn spof_line(s: &Spof) -> String {
@@ -196,9 +212,10 @@ pub fn render_markdown(
         let _ = writeln!(w, "## Single points of failure\n");
         for l in report.links.iter().filter(|l| !l.spofs.is_empty()) {
             let _ = writeln!(w, "### {}\n", md(&l.name));
-            for s in &l.spofs {
+            for s in l.spofs.iter().take(MAX_ROWS) {
                 let _ = writeln!(w, "{}", spof_line(s));
             }
+            more(w, l.spofs.len(), "SPOFs of this link");
             let _ = writeln!(w);
         }
     }
@@ -212,9 +229,10 @@ pub fn render_markdown(
         for l in &report.links {
             if let Some(live) = l.live_spofs.as_ref().filter(|s| !s.is_empty()) {
                 let _ = writeln!(w, "### {}\n", md(&l.name));
-                for s in live {
+                for s in live.iter().take(MAX_ROWS) {
                     let _ = writeln!(w, "{}", spof_line(s));
                 }
+                more(w, live.len(), "live SPOFs of this link");
                 let _ = writeln!(w);
             }
         }
@@ -228,8 +246,11 @@ pub fn render_markdown(
         let _ = writeln!(w, "## N-2: pairs of failures\n");
         let _ = writeln!(w, "| link | events | kind | services down |");
         let _ = writeln!(w, "| --- | --- | --- | ---: |");
+        let mut hidden = 0;
         for l in &report.links {
-            for p in l.pairs.iter().flatten() {
+            let pairs = l.pairs.as_deref().unwrap_or_default();
+            hidden += pairs.len().saturating_sub(MAX_ROWS);
+            for p in pairs.iter().take(MAX_ROWS) {
                 let _ = writeln!(
                     w,
                     "| {} | {} | {} | {} |",
@@ -244,25 +265,46 @@ pub fn render_markdown(
                 );
             }
         }
+        if hidden > 0 {
+            let _ = writeln!(
+                w,
+                "\n*… and {hidden} more pairs ({MAX_ROWS} a link shown); `linkpatrol analyze --format json` lists every one*"
+            );
+        }
         let _ = writeln!(w);
     }
 
     if !report.risks.is_empty() {
         let _ = writeln!(w, "## Risks\n");
+        let mut of_rule: std::collections::BTreeMap<&str, usize> =
+            std::collections::BTreeMap::new();
         for r in &report.risks {
+            let n = of_rule.entry(r.rule.id()).or_default();
+            *n += 1;
+            if *n > MAX_ROWS {
+                continue;
+            }
+            let mut subjects: Vec<String> = r
+                .subjects
+                .iter()
+                .take(MAX_SUBJECTS)
+                .map(|s| md(s))
+                .collect();
+            if r.subjects.len() > MAX_SUBJECTS {
+                subjects.push(format!("and {} more", r.subjects.len() - MAX_SUBJECTS));
+            }
             let _ = writeln!(
                 w,
                 "- **{}** {} ({}): {}  \n  *Hint:* {}",
                 r.severity,
                 code(r.rule.id()),
-                r.subjects
-                    .iter()
-                    .map(|s| md(s))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                subjects.join(", "),
                 md_with_code(&r.message),
                 md_with_code(&r.hint)
             );
+        }
+        for (rule, n) in of_rule {
+            more(w, n, &format!("{} risks", code(rule)));
         }
         let _ = writeln!(w);
     }

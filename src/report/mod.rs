@@ -28,3 +28,8 @@ pub mod reporter;
 pub mod text;
 pub mod timestamp;
 pub mod view;
+
+/// Rows of one kind the Markdown and HTML reports show (risks of one rule, SPOFs of one link,
+/// N-2 pairs of one link) before one line counts the rest: pages for people, capped as the text
+/// output is; the JSON report lists every one.
+pub const MAX_ROWS: usize = 50;

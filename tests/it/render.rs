@@ -1009,3 +1009,98 @@ fn hotspots_every_link_needs_are_one_labelled_cluster() {
     });
     assert!(titled, "dot draws the cluster");
 }
+
+/// Pages for people at any size (HTML and Markdown): of each risk rule, of each link's SPOFs and
+/// N-2 pairs, the first `MAX_ROWS`, then one line that counts the rest (the JSON report has them
+/// all).
+#[test]
+fn html_and_markdown_cap_long_tables_and_count_the_rest() {
+    use linkpatrol::analysis::{Options, analyze};
+    use linkpatrol::report::MAX_ROWS;
+    use linkpatrol::report::build::build;
+    use linkpatrol::topology::load::load_str;
+    use std::fmt::Write as _;
+    // `e` needs 70 single-instance services (71 SPOFs with itself) and calls 60 others weakly
+    // without a timeout (60 `weak-without-timeout` risks).
+    let mut src = String::from(
+        "version: 1\nname: wide\nlinks:\n  l: {entry: e}\nservices:\n  e:\n    depends_on:\n",
+    );
+    for i in 0..70 {
+        writeln!(src, "      s{i:02}: strong").unwrap();
+    }
+    for i in 0..60 {
+        writeln!(src, "      w{i:02}: weak").unwrap();
+    }
+    for i in 0..70 {
+        writeln!(src, "  s{i:02}:").unwrap();
+    }
+    for i in 0..60 {
+        writeln!(src, "  w{i:02}:").unwrap();
+    }
+    let topo = load_str(&src, "wide.yaml").unwrap();
+    let analysis = analyze(&topo, &Options::default()).unwrap();
+    let report = build(&topo, &analysis, None);
+    let spofs = report.links[0].spofs.len();
+    let weak = report
+        .risks
+        .iter()
+        .filter(|r| r.rule.id() == "weak-without-timeout")
+        .count();
+    assert_eq!((spofs, weak), (71, 60));
+    let html = render_html(&topo, &report, &HtmlOptions::default());
+    let section = |id: &str| {
+        let at = html.find(&format!("<section id=\"{id}\"")).unwrap();
+        let end = html[at..].find("</section>").unwrap();
+        html[at..at + end].to_owned()
+    };
+    let spof_section = section("spofs");
+    assert_eq!(spof_section.matches("<li class=\"spof-").count(), MAX_ROWS);
+    assert!(
+        spof_section.contains(&format!(
+            "… and {} more SPOFs of this link",
+            spofs - MAX_ROWS
+        )),
+        "{spof_section}"
+    );
+    let risk_section = section("risks");
+    assert_eq!(
+        risk_section
+            .matches("<td><code>weak-without-timeout</code></td>")
+            .count(),
+        MAX_ROWS
+    );
+    assert!(
+        risk_section.contains(&format!(
+            "… and {} more <code>weak-without-timeout</code> risks",
+            weak - MAX_ROWS
+        )),
+        "{risk_section}"
+    );
+    // The Markdown report the same way.
+    let md = render_markdown(&topo, &report, &MarkdownOptions::default()).unwrap();
+    assert_eq!(
+        md.matches("`weak-without-timeout` (").count(),
+        MAX_ROWS,
+        "{md}"
+    );
+    assert!(
+        md.contains(&format!(
+            "*… and {} more `weak-without-timeout` risks; `linkpatrol analyze --format json` lists every one*",
+            weak - MAX_ROWS
+        )),
+        "{md}"
+    );
+    assert!(
+        md.contains(&format!(
+            "*… and {} more SPOFs of this link;",
+            spofs - MAX_ROWS
+        )),
+        "{md}"
+    );
+    // The JSON report still lists every one.
+    let json = linkpatrol::report::json::render_json(&report);
+    assert_eq!(
+        json.matches("\"rule\":\"weak-without-timeout\"").count(),
+        weak
+    );
+}

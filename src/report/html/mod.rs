@@ -18,6 +18,7 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
+use crate::report::MAX_ROWS;
 use crate::report::report::{LinkReport, Report, RootCauseKind, Spof, SpofKind};
 use crate::state::State;
 use crate::topology::model::{Severity, Topology};
@@ -66,6 +67,16 @@ pub fn with_code(s: &str) -> Markup {
         @for (i, p) in parts.iter().enumerate() {
             @if i % 2 == 1 { code { (p) } } @else { (p) }
         }
+    }
+}
+
+/// Names shown in one cell (the subjects of a risk) before `and N more`.
+const MAX_CELL_NAMES: usize = 10;
+
+/// `… and 312 more SPOFs of this link; `linkpatrol analyze --format json` lists every one`.
+fn more(hidden: usize, what: &Markup) -> Markup {
+    html! {
+        "… and " (hidden) " more " (what) "; " code { "linkpatrol analyze --format json" } " lists every one"
     }
 }
 
@@ -483,13 +494,16 @@ fn spof_item(s: &Spof) -> Markup {
     }
 }
 
-/// One list of SPOFs under the link's name.
+/// One list of SPOFs under the link's name: the first [`MAX_ROWS`], then a count.
 fn spof_list(link: &str, spofs: &[Spof]) -> Markup {
     html! {
         h3 { (link) }
         ul.spofs {
             "\n"
-            @for s in spofs { (spof_item(s)) "\n" }
+            @for s in spofs.iter().take(MAX_ROWS) { (spof_item(s)) "\n" }
+            @if spofs.len() > MAX_ROWS {
+                li.more { (more(spofs.len() - MAX_ROWS, &html! { "SPOFs of this link" })) } "\n"
+            }
         }
         "\n"
     }
@@ -546,7 +560,8 @@ fn pairs(report: &Report) -> Markup {
                 tbody {
                     "\n"
                     @for l in &report.links {
-                        @for p in l.pairs.iter().flatten() {
+                        @let pairs = l.pairs.as_deref().unwrap_or_default();
+                        @for p in pairs.iter().take(MAX_ROWS) {
                             tr {
                                 td { (l.name) }
                                 td { (codes(&p.events, " + ")) }
@@ -554,6 +569,9 @@ fn pairs(report: &Report) -> Markup {
                                 td.num { (p.impact) }
                             }
                             "\n"
+                        }
+                        @if pairs.len() > MAX_ROWS {
+                            tr.more { td colspan="4" { (l.name) ": " (more(pairs.len() - MAX_ROWS, &html! { "pairs" })) } } "\n"
                         }
                     }
                 }
@@ -563,8 +581,19 @@ fn pairs(report: &Report) -> Markup {
     }
 }
 
-/// Risks with their hints.
+/// Risks with their hints: of each rule the first [`MAX_ROWS`], then a line per rule that
+/// counts the rest.
 fn risks(report: &Report) -> Markup {
+    let mut shown: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    let rows: Vec<&crate::report::report::RiskReport> = report
+        .risks
+        .iter()
+        .filter(|r| {
+            let n = shown.entry(r.rule.id()).or_default();
+            *n += 1;
+            *n <= MAX_ROWS
+        })
+        .collect();
     html! {
         section #risks {
             h2 { "Risks" }
@@ -576,14 +605,24 @@ fn risks(report: &Report) -> Markup {
                     thead { tr { th { "severity" } th { "rule" } th { "subjects" } th { "finding" } } }
                     tbody {
                         "\n"
-                        @for r in &report.risks {
+                        @for r in rows {
                             tr {
                                 td { span class={ "badge " (r.severity) } { (r.severity) } }
                                 td { code { (r.rule.id()) } }
-                                td { (codes(&r.subjects, ", ")) }
+                                td {
+                                    (codes(r.subjects.iter().take(MAX_CELL_NAMES), ", "))
+                                    @if r.subjects.len() > MAX_CELL_NAMES {
+                                        " and " (r.subjects.len() - MAX_CELL_NAMES) " more"
+                                    }
+                                }
                                 td { (with_code(&r.message)) div.hint { b { "Hint:" } " " (with_code(&r.hint)) } }
                             }
                             "\n"
+                        }
+                        @for (rule, n) in &shown {
+                            @if *n > MAX_ROWS {
+                                tr.more { td colspan="4" { (more(n - MAX_ROWS, &html! { code { (rule) } " risks" })) } } "\n"
+                            }
                         }
                     }
                 }
