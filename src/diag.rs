@@ -594,10 +594,7 @@ impl<'a> Excerpt<'a> {
         if from > bytes.start && from - bytes.start < ELLIPSIS.len() {
             from = bytes.start;
         }
-        let to = ahead(
-            ahead(start, 0).max(end.min(ahead(start, 2 * WINDOW))),
-            WINDOW,
-        );
+        let to = ahead(end.min(ahead(start, 2 * WINDOW)), WINDOW);
         let mut text = String::with_capacity(to - from + 2 * ELLIPSIS.len());
         let cut_front = from > bytes.start;
         if cut_front {

@@ -149,9 +149,11 @@ fn timeless(mut v: Value) -> Value {
     v
 }
 
-fn probe_json(dir: &Path, extra: &[&str]) -> Value {
+/// `linkpatrol -q ARGS… EXTRA…` in `dir`, which must succeed: its JSON on stdout.
+fn stdout_json<S: AsRef<std::ffi::OsStr>>(dir: &Path, args: &[&str], extra: &[S]) -> Value {
     let out = linkpatrol(dir)
-        .args(["-q", "probe", "--format", "json", "--fail-on", "never"])
+        .arg("-q")
+        .args(args)
         .args(extra)
         .assert()
         .success()
@@ -161,17 +163,17 @@ fn probe_json(dir: &Path, extra: &[&str]) -> Value {
     json(&out)
 }
 
+fn probe_json(dir: &Path, extra: &[&str]) -> Value {
+    stdout_json(
+        dir,
+        &["probe", "--format", "json", "--fail-on", "never"],
+        extra,
+    )
+}
+
 /// `merge` of the shard reports `files`, as JSON on stdout.
 fn merge_json(dir: &Path, files: &[PathBuf]) -> Value {
-    let out = linkpatrol(dir)
-        .args(["-q", "merge", "--fail-on", "never"])
-        .args(files)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    json(&out)
+    stdout_json(dir, &["merge", "--fail-on", "never"], files)
 }
 
 #[test]

@@ -315,26 +315,7 @@ fn open_brackets(lines: &[&str]) -> Vec<(usize, usize, char)> {
 /// The column (in characters) of the first `{` or `[` on `line` that the line does not close,
 /// outside quotes and comments.
 fn unclosed(line: &str) -> Option<(usize, char)> {
-    let mut stack: Vec<(usize, char)> = Vec::new();
-    let mut quote: Option<char> = None;
-    let mut prev = ' ';
-    for (col, c) in line.chars().enumerate() {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None => match c {
-                '"' | '\'' => quote = Some(c),
-                '#' if prev == ' ' => break,
-                '{' | '[' => stack.push((col, c)),
-                '}' | ']' => {
-                    stack.pop();
-                }
-                _ => {}
-            },
-        }
-        prev = c;
-    }
-    stack.first().copied()
+    open_brackets(&[line]).first().map(|&(_, col, c)| (col, c))
 }
 
 /// Byte offset of 1-based `line` and `column` (in characters) in `text`.
